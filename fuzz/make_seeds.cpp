@@ -1,0 +1,4 @@
+#include "p2p/transaction.h"
+int main() {
+  return 0;
+}

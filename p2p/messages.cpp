@@ -1,0 +1,404 @@
+#include "p2p/messages.h"
+
+#include <cstring>
+
+namespace hearsay {
+
+namespace {
+
+constexpr std::string_view kPeerRecordTag = "hearsay/peer-record";
+
+struct CommandInfo {
+  const char* name;
+  size_t max_payload;
+};
+constexpr CommandInfo kCommands[kMsgTypeCount] = {
+    {"version", kMaxVersionPayload},
+    {"verack", 0},
+    {"ping", 8},
+    {"pong", 8},
+    {"inv", kMaxInvPayload},
+    {"getdata", kMaxInvPayload},
+    {"notfound", kMaxInvPayload},
+    {"tx", kMaxTxMessage},
+    {"getheaders", kMaxGetHeadersPayload},
+    {"headers", kMaxHeadersPayload},
+    {"block", kMaxBlockMessage},
+    {"sendcmpct", 9},
+    {"cmpctblock", kMaxBlockMessage},
+    {"getblocktxn", kMaxGetBlockTxnPayload},
+    {"blocktxn", kMaxBlockMessage},
+    {"addr", kMaxAddrPayload},
+    {"getaddr", 0},
+    {"feefilter", 8},
+};
+
+// --- pieces shared by several messages -----------------------------------------------------
+
+void put_address(Writer& w, const NetAddress& a) {
+  w.bytes(a.ip).u16(a.port);
+}
+void get_address(Reader& r, NetAddress& a) {
+  r.array(a.ip);
+  r.u16(a.port);
+}
+
+void put_record_unsigned(std::vector<uint8_t>& out, const PeerRecord& p) {
+  Writer w(out);
+  w.bytes(p.identity);
+  put_address(w, p.address);
+  w.u64(p.time);
+}
+
+void put_inv(Writer& w, const std::vector<InvEntry>& v) {
+  w.compact_size(v.size());
+  for (const InvEntry& e : v)
+    w.u32(static_cast<uint32_t>(e.type)).bytes(e.hash);
+}
+bool get_inv(Reader& r, std::vector<InvEntry>& v) {
+  uint64_t n;
+  if (!r.compact_size(n, kMaxInvEntries)) return false;
+  // Allocate only what the bytes actually present can fill.
+  if (n * kInvEntrySize > r.remaining()) return r.set_error(DecodeError::kTruncated);
+  v.resize(n);
+  for (InvEntry& e : v) {
+    uint32_t t;
+    if (!r.u32(t) || !r.array(e.hash)) return false;
+    if (t != 1 && t != 2 && t != 4) return r.set_error(DecodeError::kBadValue);
+    e.type = static_cast<InvType>(t);
+  }
+  return true;
+}
+
+void put_short_id(Writer& w, uint64_t id) {
+  w.u32(static_cast<uint32_t>(id)).u16(static_cast<uint16_t>(id >> 32));
+}
+bool get_short_id(Reader& r, uint64_t& id) {
+  uint32_t lo;
+  uint16_t hi;
+  if (!r.u32(lo) || !r.u16(hi)) return false;
+  id = uint64_t{hi} << 32 | lo;
+  return true;
+}
+
+// Strictly increasing indexes < kMaxBlockTxs, as BIP152's differential encoding:
+// each entry is index − (previous index + 1).
+void put_index(Writer& w, uint32_t index, int64_t& prev) {
+  w.compact_size(static_cast<uint64_t>(index - (prev + 1)));
+  prev = index;
+}
+bool get_index(Reader& r, uint32_t& index, int64_t& prev) {
+  uint64_t diff;
+  if (!r.compact_size(diff, kMaxBlockTxs)) return false;
+  uint64_t v = static_cast<uint64_t>(prev + 1) + diff;
+  if (v >= kMaxBlockTxs) return r.set_error(DecodeError::kTooLarge);
+  index = static_cast<uint32_t>(v);
+  prev = static_cast<int64_t>(v);
+  return true;
+}
+
+bool printable_ascii(std::span<const uint8_t> s) {
+  for (uint8_t c : s)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
+// --- per-message codecs --------------------------------------------------------------------
+
+struct Encoder {
+  std::vector<uint8_t>& out;
+  Writer w{out};
+
+  void operator()(const VersionMsg& m) {
+    w.u32(m.protocol_version).u32(m.network_magic).u64(m.services).i64(m.time);
+    put_address(w, m.addr_from);
+    w.u64(m.best_height).var_bytes(as_bytes(m.user_agent));
+  }
+  void operator()(const VerackMsg&) {}
+  void operator()(const PingMsg& m) { w.u64(m.nonce); }
+  void operator()(const PongMsg& m) { w.u64(m.nonce); }
+  void operator()(const InvMsg& m) { put_inv(w, m.entries); }
+  void operator()(const GetDataMsg& m) { put_inv(w, m.entries); }
+  void operator()(const NotFoundMsg& m) { put_inv(w, m.entries); }
+  void operator()(const TxMsg& m) { w.bytes(m.tx->encoding()); }
+  void operator()(const GetHeadersMsg& m) {
+    w.compact_size(m.locator.size());
+    for (const BlockId& id : m.locator)
+      w.bytes(id);
+    w.bytes(m.stop);
+  }
+  void operator()(const HeadersMsg& m) {
+    w.compact_size(m.headers.size());
+    for (const BlockHeader& h : m.headers)
+      h.encode(out);
+  }
+  void operator()(const BlockMsg& m) { m.block->encode(out); }
+  void operator()(const SendCmpctMsg& m) { w.u8(m.high_bandwidth ? 1 : 0).u64(m.version); }
+  void operator()(const CmpctBlockMsg& m) {
+    m.header.encode(out);
+    w.u64(m.nonce).compact_size(m.short_ids.size());
+    for (uint64_t id : m.short_ids)
+      put_short_id(w, id);
+    w.compact_size(m.prefilled.size());
+    int64_t prev = -1;
+    for (const PrefilledTx& p : m.prefilled) {
+      put_index(w, p.index, prev);
+      w.bytes(p.tx->encoding());
+    }
+  }
+  void operator()(const GetBlockTxnMsg& m) {
+    w.bytes(m.block_id).compact_size(m.indexes.size());
+    int64_t prev = -1;
+    for (uint32_t i : m.indexes)
+      put_index(w, i, prev);
+  }
+  void operator()(const BlockTxnMsg& m) {
+    w.bytes(m.block_id).compact_size(m.txs.size());
+    for (const TxRef& tx : m.txs)
+      w.bytes(tx->encoding());
+  }
+  void operator()(const AddrMsg& m) {
+    w.compact_size(m.records.size());
+    for (const PeerRecord& p : m.records) {
+      put_record_unsigned(out, p);
+      w.bytes(p.signature);
+    }
+  }
+  void operator()(const GetAddrMsg&) {}
+  void operator()(const FeeFilterMsg& m) { w.u64(m.fee_rate); }
+};
+
+template <class T>
+Result<Message, DecodeError> finish(Reader& r, T&& value) {
+  if (!r.expect_end()) return fail(r.error());
+  return Message(std::forward<T>(value));
+}
+
+Result<Message, DecodeError> decode_txs(Reader& r, BlockTxnMsg& m) {
+  uint64_t n;
+  if (!r.array(m.block_id) || !r.compact_size(n, kMaxBlockTxs)) return fail(r.error());
+  for (uint64_t i = 0; i < n; ++i) {
+    auto tx = Transaction::decode_from(r);
+    if (!tx) return fail(tx.error());
+    m.txs.push_back(std::move(tx.value()));
+  }
+  return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode_cmpct(Reader& r) {
+  CmpctBlockMsg m;
+  auto header = BlockHeader::decode_from(r);
+  if (!header) return fail(header.error());
+  m.header = *header;
+  uint64_t n;
+  if (!r.u64(m.nonce) || !r.compact_size(n, kMaxBlockTxs)) return fail(r.error());
+  if (n * kShortIdSize > r.remaining()) return fail(DecodeError::kTruncated);
+  m.short_ids.resize(n);
+  for (uint64_t& id : m.short_ids)
+    get_short_id(r, id);
+  if (!r.compact_size(n, kMaxBlockTxs - m.short_ids.size())) return fail(r.error());
+  int64_t prev = -1;
+  for (uint64_t i = 0; i < n; ++i) {
+    PrefilledTx p;
+    if (!get_index(r, p.index, prev)) return fail(r.error());
+    auto tx = Transaction::decode_from(r);
+    if (!tx) return fail(tx.error());
+    p.tx = std::move(tx.value());
+    m.prefilled.push_back(std::move(p));
+  }
+  if (!m.prefilled.empty() && m.prefilled.back().index >= m.short_ids.size() + m.prefilled.size())
+    return fail(DecodeError::kBadValue);  // an index past the block's last transaction
+  return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode(MsgType t, Reader& r, std::vector<uint8_t>&& payload) {
+  switch (t) {
+    case MsgType::kVersion: {
+      VersionMsg m;
+      std::span<const uint8_t> ua;
+      r.u32(m.protocol_version);
+      r.u32(m.network_magic);
+      r.u64(m.services);
+      r.i64(m.time);
+      get_address(r, m.addr_from);
+      r.u64(m.best_height);
+      if (!r.var_bytes(ua, kMaxUserAgent)) return fail(r.error());
+      if (!printable_ascii(ua)) return fail(DecodeError::kBadValue);
+      m.user_agent.assign(ua.begin(), ua.end());
+      return finish(r, std::move(m));
+    }
+    case MsgType::kVerack:
+      return finish(r, VerackMsg{});
+    case MsgType::kGetAddr:
+      return finish(r, GetAddrMsg{});
+    case MsgType::kPing: {
+      PingMsg m;
+      r.u64(m.nonce);
+      return finish(r, m);
+    }
+    case MsgType::kPong: {
+      PongMsg m;
+      r.u64(m.nonce);
+      return finish(r, m);
+    }
+    case MsgType::kFeeFilter: {
+      FeeFilterMsg m;
+      r.u64(m.fee_rate);
+      return finish(r, m);
+    }
+    case MsgType::kInv: {
+      InvMsg m;
+      get_inv(r, m.entries);
+      return finish(r, std::move(m));
+    }
+    case MsgType::kGetData: {
+      GetDataMsg m;
+      get_inv(r, m.entries);
+      return finish(r, std::move(m));
+    }
+    case MsgType::kNotFound: {
+      NotFoundMsg m;
+      get_inv(r, m.entries);
+      return finish(r, std::move(m));
+    }
+    case MsgType::kTx: {
+      // The payload is exactly one transaction: hand its buffer over without copying.
+      auto tx = Transaction::decode(std::move(payload));
+      if (!tx) return fail(tx.error());
+      return Message(TxMsg{std::move(tx.value())});
+    }
+    case MsgType::kGetHeaders: {
+      GetHeadersMsg m;
+      uint64_t n;
+      if (!r.compact_size(n, kMaxLocatorHashes)) return fail(r.error());
+      if (n * 32 > r.remaining()) return fail(DecodeError::kTruncated);
+      m.locator.resize(n);
+      for (BlockId& id : m.locator)
+        r.array(id);
+      r.array(m.stop);
+      return finish(r, std::move(m));
+    }
+    case MsgType::kHeaders: {
+      HeadersMsg m;
+      uint64_t n;
+      if (!r.compact_size(n, kMaxHeadersResults)) return fail(r.error());
+      for (uint64_t i = 0; i < n; ++i) {
+        auto h = BlockHeader::decode_from(r);
+        if (!h) return fail(h.error());
+        m.headers.push_back(*h);
+      }
+      return finish(r, std::move(m));
+    }
+    case MsgType::kBlock: {
+      auto b = Block::decode_from(r);
+      if (!b) return fail(b.error());
+      return finish(r, BlockMsg{std::make_shared<const Block>(std::move(b.value()))});
+    }
+    case MsgType::kSendCmpct: {
+      SendCmpctMsg m;
+      uint8_t hb;
+      if (!r.u8(hb) || !r.u64(m.version)) return fail(r.error());
+      if (hb > 1) return fail(DecodeError::kBadValue);
+      m.high_bandwidth = hb == 1;
+      return finish(r, m);
+    }
+    case MsgType::kCmpctBlock:
+      return decode_cmpct(r);
+    case MsgType::kGetBlockTxn: {
+      GetBlockTxnMsg m;
+      uint64_t n;
+      if (!r.array(m.block_id) || !r.compact_size(n, kMaxBlockTxs)) return fail(r.error());
+      if (n > r.remaining()) return fail(DecodeError::kTruncated);  // ≥ 1 byte per index
+      m.indexes.resize(n);
+      int64_t prev = -1;
+      for (uint32_t& i : m.indexes)
+        if (!get_index(r, i, prev)) return fail(r.error());
+      return finish(r, std::move(m));
+    }
+    case MsgType::kBlockTxn: {
+      BlockTxnMsg m;
+      return decode_txs(r, m);
+    }
+    case MsgType::kAddr: {
+      AddrMsg m;
+      uint64_t n;
+      if (!r.compact_size(n, kMaxAddrRecords)) return fail(r.error());
+      if (n * kPeerRecordSize > r.remaining()) return fail(DecodeError::kTruncated);
+      m.records.resize(n);
+      for (PeerRecord& p : m.records) {
+        r.array(p.identity);
+        get_address(r, p.address);
+        r.u64(p.time);
+        r.array(p.signature);
+      }
+      return finish(r, std::move(m));
+    }
+  }
+  return fail(DecodeError::kUnknownCommand);
+}
+
+}  // namespace
+
+const char* command_name(MsgType t) {
+  return kCommands[static_cast<size_t>(t)].name;
+}
+
+size_t max_payload(MsgType t) {
+  return kCommands[static_cast<size_t>(t)].max_payload;
+}
+
+Result<MsgType, DecodeError> parse_command(std::span<const uint8_t, kCommandSize> raw) {
+  size_t len = 0;
+  while (len < kCommandSize && raw[len] != 0)
+    ++len;
+  if (len == 0) return fail(DecodeError::kBadCommand);
+  for (size_t i = 0; i < len; ++i)
+    if (raw[i] < 0x21 || raw[i] > 0x7e) return fail(DecodeError::kBadCommand);
+  for (size_t i = len; i < kCommandSize; ++i)
+    if (raw[i] != 0) return fail(DecodeError::kBadCommand);  // NUL padding only
+  std::string_view name(reinterpret_cast<const char*>(raw.data()), len);
+  for (size_t i = 0; i < kMsgTypeCount; ++i)
+    if (name == kCommands[i].name) return static_cast<MsgType>(i);
+  return fail(DecodeError::kUnknownCommand);
+}
+
+void encode_payload(const Message& m, std::vector<uint8_t>& out) {
+  std::visit(Encoder{out}, m);
+}
+
+Result<Message, DecodeError> decode_payload(MsgType t, std::vector<uint8_t>&& payload) {
+  if (payload.size() > max_payload(t)) return fail(DecodeError::kOversizePayload);
+  Reader r(payload);
+  return decode(t, r, std::move(payload));
+}
+
+Hash256 PeerRecord::sighash() const {
+  std::vector<uint8_t> buf;
+  put_record_unsigned(buf, *this);
+  return TaggedHasher(kPeerRecordTag).update(buf).finish();
+}
+
+void PeerRecord::sign(const KeyPair& key) {
+  identity = key.public_key();
+  signature = key.sign(sighash());
+}
+
+bool PeerRecord::verify_signature() const {
+  return verify(identity, sighash(), signature);
+}
+
+SipKey short_id_key(const BlockHeader& header, uint64_t nonce) {
+  std::vector<uint8_t> buf;
+  header.encode(buf);
+  Writer(buf).u64(nonce);
+  Hash256 h = sha256(buf);
+  SipKey key;
+  std::memcpy(key.data(), h.data(), key.size());
+  return key;
+}
+
+uint64_t short_id(const SipKey& key, const TxId& id) {
+  return siphash24(key, id) & 0xffff'ffff'ffffULL;
+}
+
+}  // namespace hearsay

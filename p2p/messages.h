@@ -1,0 +1,171 @@
+// Every message of the hearsay protocol and its payload codec (normative text:
+// docs/protocol.md). Decoders bound every count and length by the named limits in
+// p2p/limits.h before allocating, refuse non-canonical integers and trailing bytes, and
+// return a DecodeError naming the cause; they never throw and never abort on peer input.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "p2p/block.h"
+
+namespace hearsay {
+
+// IPv6 address (IPv4 as ::ffff:a.b.c.d) and port, as 16 + 2 bytes on the wire.
+struct NetAddress {
+  std::array<uint8_t, 16> ip{};
+  uint16_t port = 0;
+  bool operator==(const NetAddress&) const = default;
+};
+
+// A node's signed statement "identity X listens at address A", gossiped by `addr`.
+// Signed by the identity key over TaggedHash("hearsay/peer-record", every byte before sig).
+struct PeerRecord {
+  PublicKey identity{};
+  NetAddress address;
+  uint64_t time = 0;  // unix seconds when signed
+  Signature signature{};
+
+  Hash256 sighash() const;
+  void sign(const KeyPair& key);  // sets identity and signature
+  bool verify_signature() const;
+  bool operator==(const PeerRecord&) const = default;
+};
+
+struct VersionMsg {
+  uint32_t protocol_version = 0;
+  uint32_t network_magic = 0;
+  uint64_t services = 0;
+  int64_t time = 0;      // sender's unix time, seconds
+  NetAddress addr_from;  // where the sender listens (port 0: not listening)
+  uint64_t best_height = 0;
+  std::string user_agent;  // ≤ kMaxUserAgent printable ASCII bytes
+  bool operator==(const VersionMsg&) const = default;
+};
+struct VerackMsg {
+  bool operator==(const VerackMsg&) const = default;
+};
+struct PingMsg {
+  uint64_t nonce = 0;
+  bool operator==(const PingMsg&) const = default;
+};
+struct PongMsg {
+  uint64_t nonce = 0;
+  bool operator==(const PongMsg&) const = default;
+};
+struct InvMsg {
+  std::vector<InvEntry> entries;
+  bool operator==(const InvMsg&) const = default;
+};
+struct GetDataMsg {
+  std::vector<InvEntry> entries;
+  bool operator==(const GetDataMsg&) const = default;
+};
+struct NotFoundMsg {
+  std::vector<InvEntry> entries;
+  bool operator==(const NotFoundMsg&) const = default;
+};
+struct TxMsg {
+  TxRef tx;
+};
+struct GetHeadersMsg {
+  std::vector<BlockId> locator;  // newest first, ≤ kMaxLocatorHashes
+  BlockId stop{};                // zero: as many as allowed
+  bool operator==(const GetHeadersMsg&) const = default;
+};
+struct HeadersMsg {
+  std::vector<BlockHeader> headers;  // ≤ kMaxHeadersResults
+  bool operator==(const HeadersMsg&) const = default;
+};
+struct BlockMsg {
+  BlockRef block;
+};
+struct SendCmpctMsg {
+  bool high_bandwidth = false;
+  uint64_t version = 1;
+  bool operator==(const SendCmpctMsg&) const = default;
+};
+// A transaction sent whole inside a compact block. `index` is its absolute position in the
+// block; the wire carries differences (BIP152).
+struct PrefilledTx {
+  uint32_t index = 0;
+  TxRef tx;
+};
+struct CmpctBlockMsg {
+  BlockHeader header;
+  uint64_t nonce = 0;                  // keys the short ids together with the header
+  std::vector<uint64_t> short_ids;     // 48-bit values, 6 bytes each on the wire
+  std::vector<PrefilledTx> prefilled;  // strictly increasing indexes
+};
+struct GetBlockTxnMsg {
+  BlockId block_id{};
+  std::vector<uint32_t> indexes;  // absolute, strictly increasing; differences on the wire
+  bool operator==(const GetBlockTxnMsg&) const = default;
+};
+struct BlockTxnMsg {
+  BlockId block_id{};
+  std::vector<TxRef> txs;
+};
+struct AddrMsg {
+  std::vector<PeerRecord> records;  // ≤ kMaxAddrRecords
+  bool operator==(const AddrMsg&) const = default;
+};
+struct GetAddrMsg {
+  bool operator==(const GetAddrMsg&) const = default;
+};
+struct FeeFilterMsg {
+  uint64_t fee_rate = 0;  // per 1,000 bytes
+  bool operator==(const FeeFilterMsg&) const = default;
+};
+
+// The variant order is MsgType's order.
+using Message =
+    std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, TxMsg,
+                 GetHeadersMsg, HeadersMsg, BlockMsg, SendCmpctMsg, CmpctBlockMsg, GetBlockTxnMsg,
+                 BlockTxnMsg, AddrMsg, GetAddrMsg, FeeFilterMsg>;
+
+enum class MsgType : uint8_t {
+  kVersion,
+  kVerack,
+  kPing,
+  kPong,
+  kInv,
+  kGetData,
+  kNotFound,
+  kTx,
+  kGetHeaders,
+  kHeaders,
+  kBlock,
+  kSendCmpct,
+  kCmpctBlock,
+  kGetBlockTxn,
+  kBlockTxn,
+  kAddr,
+  kGetAddr,
+  kFeeFilter,
+};
+inline constexpr size_t kMsgTypeCount = std::variant_size_v<Message>;
+
+inline MsgType type_of(const Message& m) {
+  return static_cast<MsgType>(m.index());
+}
+const char* command_name(MsgType t);
+// Command from its 12-byte NUL-padded wire form. kBadCommand for a malformed name,
+// kUnknownCommand for a well-formed one this protocol does not define.
+Result<MsgType, DecodeError> parse_command(std::span<const uint8_t, kCommandSize> raw);
+// The largest payload a message of this type may have, bytes.
+size_t max_payload(MsgType t);
+
+void encode_payload(const Message& m, std::vector<uint8_t>& out);
+// Decodes a payload, taking its buffer: a `tx` payload becomes the Transaction's own buffer.
+Result<Message, DecodeError> decode_payload(MsgType t, std::vector<uint8_t>&& payload);
+
+// BIP152-style 48-bit short id of a transaction id under a per-block SipHash key.
+SipKey short_id_key(const BlockHeader& header, uint64_t nonce);
+uint64_t short_id(const SipKey& key, const TxId& id);
+
+}  // namespace hearsay

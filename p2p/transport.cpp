@@ -1,0 +1,136 @@
+#include "p2p/transport.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace hearsay {
+
+namespace {
+constexpr size_t kInitialPayloadReserve = 256 * 1024;
+}  // namespace
+
+SharedBytes encode_frame(uint32_t magic, const Message& m) {
+  auto frame = std::make_shared<std::vector<uint8_t>>();
+  frame->reserve(kFrameHeaderSize + 64);
+  frame->resize(kFrameHeaderSize);
+  encode_payload(m, *frame);
+  std::span<const uint8_t> payload(frame->data() + kFrameHeaderSize,
+                                   frame->size() - kFrameHeaderSize);
+  HEARSAY_CHECK(payload.size() <= max_payload(type_of(m)));
+  Hash256 sum = sha256d(payload);
+  std::vector<uint8_t> header;
+  header.reserve(kFrameHeaderSize);
+  Writer w(header);
+  w.u32(magic);
+  const char* name = command_name(type_of(m));
+  uint8_t command[kCommandSize] = {};
+  std::memcpy(command, name, std::strlen(name));
+  w.bytes(command).u32(static_cast<uint32_t>(payload.size())).bytes(std::span(sum).first(4));
+  std::copy(header.begin(), header.end(), frame->begin());
+  return frame;
+}
+
+bool FrameDecoder::parse_header() {
+  Reader r(m_header);
+  uint32_t magic;
+  r.u32(magic);
+  if (magic != m_magic) {
+    m_error = DecodeError::kBadMagic;
+    return false;
+  }
+  std::span<const uint8_t> cmd;
+  r.bytes(kCommandSize, cmd);
+  auto type = parse_command(cmd.first<kCommandSize>());
+  if (!type) {
+    m_error = type.error();
+    return false;
+  }
+  m_type = *type;
+  r.u32(m_length);
+  std::span<const uint8_t> sum;
+  r.bytes(4, sum);
+  std::memcpy(m_checksum, sum.data(), 4);
+  if (m_length > max_payload(m_type)) {
+    m_error = DecodeError::kOversizePayload;
+    return false;
+  }
+  m_payload.clear();
+  // Grow with what actually arrives: a peer that announces 4 MB and sends nothing holds
+  // at most kInitialPayloadReserve bytes of ours.
+  m_payload.reserve(std::min<size_t>(m_length, kInitialPayloadReserve));
+  m_in_payload = true;
+  return true;
+}
+
+bool FrameDecoder::received_bytes(std::span<const uint8_t>& data) {
+  if (m_error != DecodeError::kNone) return false;
+  HEARSAY_CHECK(!m_complete);  // the caller must take_message() first
+  if (!m_in_payload) {
+    size_t n = std::min(data.size(), kFrameHeaderSize - m_header_len);
+    std::memcpy(m_header + m_header_len, data.data(), n);
+    m_header_len += n;
+    data = data.subspan(n);
+    if (m_header_len < kFrameHeaderSize) return true;
+    if (!parse_header()) return false;
+  }
+  size_t n = std::min<size_t>(data.size(), m_length - m_payload.size());
+  m_payload.insert(m_payload.end(), data.begin(), data.begin() + n);
+  data = data.subspan(n);
+  if (m_payload.size() < m_length) return true;
+  Hash256 sum = sha256d(m_payload);
+  if (std::memcmp(sum.data(), m_checksum, 4) != 0) {
+    m_error = DecodeError::kBadChecksum;
+    return false;
+  }
+  m_complete = true;
+  return true;
+}
+
+RawMessage FrameDecoder::take_message() {
+  HEARSAY_CHECK(m_complete);
+  RawMessage msg{m_type, std::move(m_payload), kFrameHeaderSize + m_length};
+  m_payload = {};
+  m_header_len = 0;
+  m_in_payload = false;
+  m_complete = false;
+  return msg;
+}
+
+void SendQueue::push(SharedBytes frame) {
+  if (frame->empty()) return;
+  m_queued += frame->size();
+  m_frames.push_back(std::move(frame));
+}
+
+std::span<const uint8_t> SendQueue::bytes_to_send() const {
+  if (m_frames.empty()) return {};
+  return std::span<const uint8_t>(*m_frames.front()).subspan(m_front_offset);
+}
+
+size_t SendQueue::buffers_to_send(std::span<std::span<const uint8_t>> out) const {
+  size_t n = 0;
+  for (const SharedBytes& f : m_frames) {
+    if (n == out.size()) break;
+    out[n] = std::span<const uint8_t>(*f).subspan(n == 0 ? m_front_offset : 0);
+    ++n;
+  }
+  return n;
+}
+
+void SendQueue::mark_bytes_sent(size_t n) {
+  HEARSAY_CHECK(n <= m_queued);
+  m_queued -= n;
+  while (n > 0) {
+    HEARSAY_CHECK(!m_frames.empty());
+    size_t left = m_frames.front()->size() - m_front_offset;
+    if (n < left) {
+      m_front_offset += n;
+      return;
+    }
+    n -= left;
+    m_frames.pop_front();
+    m_front_offset = 0;
+  }
+}
+
+}  // namespace hearsay

@@ -1,0 +1,1 @@
+// Keeps hearsay_testutil non-empty before any helper exists.

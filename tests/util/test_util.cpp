@@ -1,0 +1,54 @@
+#include "tests/util/test_util.h"
+
+#include <random>
+
+#include "crypto/hex.h"
+#include "crypto/result.h"
+
+namespace hearsay::test {
+
+TempDir::TempDir() {
+  static std::random_device rd;
+  for (;;) {
+    auto p = std::filesystem::temp_directory_path() /
+             ("hearsay-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::error_code ec;
+    if (std::filesystem::create_directory(p, ec)) {
+      m_path = p;
+      return;
+    }
+  }
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(m_path, ec);
+}
+
+KeyPair test_key(uint8_t i) {
+  crypto_init();
+  Seed seed;
+  seed.fill(i);
+  return KeyPair::from_seed(seed);
+}
+
+TxRef make_tx(uint8_t key_index, uint64_t nonce, uint64_t fee, size_t payload_size, uint64_t expiry,
+              uint32_t network) {
+  TxFields f;
+  f.network = network;
+  f.nonce = nonce;
+  f.fee = fee;
+  f.expiry = expiry;
+  f.payload.resize(payload_size);
+  for (size_t i = 0; i < payload_size; ++i)
+    f.payload[i] = static_cast<uint8_t>(i * 7 + nonce);
+  return Transaction::create(f, test_key(key_index));
+}
+
+std::vector<uint8_t> bytes_of(const std::string& hex) {
+  auto v = from_hex(hex);
+  HEARSAY_CHECK(v.has_value());
+  return *v;
+}
+
+}  // namespace hearsay::test

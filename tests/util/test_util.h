@@ -1,0 +1,40 @@
+// Helpers shared by the tests: temporary directories, deterministic keys and transactions.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "crypto/ed25519.h"
+#include "p2p/transaction.h"
+
+namespace hearsay::test {
+
+// A fresh directory under the system temp dir, removed (recursively) when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return m_path; }
+  std::string str() const { return m_path.string(); }
+  std::string file(const std::string& name) const { return (m_path / name).string(); }
+
+ private:
+  std::filesystem::path m_path;
+};
+
+// Deterministic key number i (seed = i repeated).
+KeyPair test_key(uint8_t i);
+
+inline constexpr uint32_t kTestNetwork = 0x74736574;  // "test"
+
+// A signed transaction from key `key_index` with the given nonce, fee and payload size.
+TxRef make_tx(uint8_t key_index, uint64_t nonce, uint64_t fee = 1000, size_t payload_size = 100,
+              uint64_t expiry = 0, uint32_t network = kTestNetwork);
+
+std::vector<uint8_t> bytes_of(const std::string& hex);
+
+}  // namespace hearsay::test
