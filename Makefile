@@ -1,0 +1,41 @@
+# Thin wrapper over CMake presets (CMakePresets.json). Every target installs what is missing.
+#   make test    build with ASan+UBSan and run every test (what CI runs)
+#   make build   optimised build into build/release/bin
+#   make bench   optimised build, then the Google Benchmark programs
+#   make fuzz    libFuzzer targets, each run for FUZZ_SECONDS (default 30)
+.PHONY: all deps build release debug test bench fuzz format clean
+
+FUZZ_SECONDS ?= 30
+JOBS ?= $(shell nproc)
+
+all: build
+
+deps:
+	@contrib/install-deps.sh
+
+build release: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+debug: deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug -j $(JOBS)
+
+test: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan
+
+bench: build
+	@build/release/bin/hearsay_bench $(BENCH_ARGS)
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@contrib/run-fuzz.sh build/fuzz/bin $(FUZZ_SECONDS)
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf build
