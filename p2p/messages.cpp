@@ -367,6 +367,7 @@ void encode_payload(const Message& m, std::vector<uint8_t>& out) {
 }
 
 Result<Message, DecodeError> decode_payload(MsgType t, std::vector<uint8_t>&& payload) {
+  if (static_cast<size_t>(t) >= kMsgTypeCount) return fail(DecodeError::kUnknownCommand);
   if (payload.size() > max_payload(t)) return fail(DecodeError::kOversizePayload);
   Reader r(payload);
   return decode(t, r, std::move(payload));

@@ -86,9 +86,9 @@ uint64_t Transaction::load_u64(size_t off) const {
 }
 
 uint64_t Transaction::fee_rate() const {
-  // fee * 1000 / size without overflow for any fee: split the multiplication.
-  uint64_t f = fee(), s = size();
-  return (f / s) * 1000 + (f % s) * 1000 / s;
+  // fee * 1000 / size in 128 bits, saturating: a fee near 2^64 must not wrap to a tiny rate.
+  unsigned __int128 rate = static_cast<unsigned __int128>(fee()) * 1000 / size();
+  return rate > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(rate);
 }
 
 Hash256 Transaction::sighash() const {

@@ -67,6 +67,7 @@ bool FrameDecoder::received_bytes(std::span<const uint8_t>& data) {
   HEARSAY_CHECK(!m_complete);  // the caller must take_message() first
   if (!m_in_payload) {
     size_t n = std::min(data.size(), kFrameHeaderSize - m_header_len);
+    if (n == 0) return true;  // nothing to add (and memcpy must not see a null span)
     std::memcpy(m_header + m_header_len, data.data(), n);
     m_header_len += n;
     data = data.subspan(n);
@@ -74,6 +75,12 @@ bool FrameDecoder::received_bytes(std::span<const uint8_t>& data) {
     if (!parse_header()) return false;
   }
   size_t n = std::min<size_t>(data.size(), m_length - m_payload.size());
+  if (m_payload.size() + n > m_payload.capacity()) {
+    // Grow geometrically but never past the announced length, so the allocation stays within
+    // the command's limit (std::vector's own growth could overshoot it by up to 2x).
+    m_payload.reserve(
+        std::min<size_t>(m_length, std::max(2 * m_payload.capacity(), m_payload.size() + n)));
+  }
   m_payload.insert(m_payload.end(), data.begin(), data.begin() + n);
   data = data.subspan(n);
   if (m_payload.size() < m_length) return true;

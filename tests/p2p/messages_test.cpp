@@ -1,0 +1,420 @@
+// Message payload codecs: every message round-trips byte for byte; every decoder rejects
+// truncation, trailing bytes, oversize payloads, over-limit counts, non-canonical counts and
+// forbidden values, each with its own error.
+#include "p2p/messages.h"
+
+#include <gtest/gtest.h>
+
+#include <concepts>
+#include <cstring>
+
+#include "tests/p2p/wire_samples.h"
+#include "tests/util/test_util.h"
+
+namespace hearsay {
+namespace {
+
+using test::payload_of;
+using test::sample_messages;
+
+DecodeError decode_error(MsgType t, std::vector<uint8_t> payload) {
+  auto m = decode_payload(t, std::move(payload));
+  return m ? DecodeError::kNone : m.error();
+}
+
+std::array<uint8_t, kCommandSize> command_bytes(std::string_view s) {
+  std::array<uint8_t, kCommandSize> a{};
+  std::memcpy(a.data(), s.data(), std::min(s.size(), kCommandSize));
+  return a;
+}
+
+TEST(Messages, SamplesCoverEveryTypeInOrder) {
+  auto msgs = sample_messages();
+  ASSERT_EQ(msgs.size(), kMsgTypeCount);
+  for (size_t i = 0; i < msgs.size(); ++i)
+    EXPECT_EQ(type_of(msgs[i]), static_cast<MsgType>(i));
+}
+
+TEST(Messages, CommandNamesAndLimits) {
+  const std::pair<const char*, size_t> expected[kMsgTypeCount] = {
+      {"version", 309},
+      {"verack", 0},
+      {"ping", 8},
+      {"pong", 8},
+      {"inv", 1'800'005},
+      {"getdata", 1'800'005},
+      {"notfound", 1'800'005},
+      {"tx", 102'400},
+      {"getheaders", 3'269},
+      {"headers", 360'005},
+      {"block", 4'000'000},
+      {"sendcmpct", 9},
+      {"cmpctblock", 4'000'000},
+      {"getblocktxn", 32 + 5 + kMaxBlockTxs * 3},
+      {"blocktxn", 4'000'000},
+      {"addr", 122'005},
+      {"getaddr", 0},
+      {"feefilter", 8},
+  };
+  EXPECT_EQ(kMaxBlockTxs, 31'998u);  // docs/protocol.md quotes this number
+  for (size_t i = 0; i < kMsgTypeCount; ++i) {
+    MsgType t = static_cast<MsgType>(i);
+    EXPECT_STREQ(command_name(t), expected[i].first);
+    EXPECT_EQ(max_payload(t), expected[i].second) << expected[i].first;
+    EXPECT_LE(max_payload(t), kMaxMessagePayload);
+    auto parsed = parse_command(command_bytes(expected[i].first));
+    ASSERT_TRUE(parsed) << expected[i].first;
+    EXPECT_EQ(*parsed, t);
+  }
+}
+
+TEST(Messages, ParseCommandRejectsMalformedNames) {
+  auto bad = [](std::array<uint8_t, kCommandSize> raw) {
+    auto r = parse_command(raw);
+    return r ? DecodeError::kNone : r.error();
+  };
+  EXPECT_EQ(bad(command_bytes("")), DecodeError::kBadCommand);  // all NUL
+  auto gap = command_bytes("ping");
+  gap[6] = 'x';  // non-NUL after the padding started
+  EXPECT_EQ(bad(gap), DecodeError::kBadCommand);
+  EXPECT_EQ(bad(command_bytes("pi ng")), DecodeError::kBadCommand);  // space
+  EXPECT_EQ(bad(command_bytes("ping\x7f")), DecodeError::kBadCommand);
+  EXPECT_EQ(bad(command_bytes("ping\x01")), DecodeError::kBadCommand);
+  auto high = command_bytes("ping");
+  high[1] = 0xe9;
+  EXPECT_EQ(bad(high), DecodeError::kBadCommand);
+  EXPECT_EQ(bad(command_bytes("PING")), DecodeError::kUnknownCommand);
+  EXPECT_EQ(bad(command_bytes("mempool")), DecodeError::kUnknownCommand);
+  EXPECT_EQ(bad(command_bytes("abcdefghijkl")), DecodeError::kUnknownCommand);  // no NUL
+  EXPECT_EQ(bad(command_bytes("pingx")), DecodeError::kUnknownCommand);
+}
+
+TEST(Messages, EveryMessageRoundTripsByteForByte) {
+  for (const Message& m : sample_messages()) {
+    MsgType t = type_of(m);
+    auto bytes = payload_of(m);
+    ASSERT_LE(bytes.size(), max_payload(t)) << command_name(t);
+    auto dec = decode_payload(t, std::vector<uint8_t>(bytes));
+    ASSERT_TRUE(dec) << command_name(t) << ": " << to_string(dec.error());
+    EXPECT_EQ(type_of(*dec), t);
+    EXPECT_EQ(payload_of(*dec), bytes) << command_name(t);
+  }
+}
+
+TEST(Messages, DecodedFieldsEqualTheOriginal) {
+  auto msgs = sample_messages();
+  auto back = [&](MsgType t) {
+    auto dec = decode_payload(t, payload_of(msgs[static_cast<size_t>(t)]));
+    HEARSAY_CHECK(dec.ok());
+    return std::move(dec.value());
+  };
+  // Field-wise equality for the types that define it (those holding shared items do not).
+  auto same = [&](MsgType t) {
+    Message got = back(t);
+    const Message& want = msgs[static_cast<size_t>(t)];
+    if (got.index() != want.index()) return false;
+    return std::visit(
+        [&](const auto& x) -> bool {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::equality_comparable<T>)
+            return x == std::get<T>(want);
+          else
+            return false;
+        },
+        got);
+  };
+  for (MsgType t : {MsgType::kVersion, MsgType::kVerack, MsgType::kPing, MsgType::kPong,
+                    MsgType::kInv, MsgType::kGetData, MsgType::kNotFound, MsgType::kGetHeaders,
+                    MsgType::kHeaders, MsgType::kSendCmpct, MsgType::kGetBlockTxn, MsgType::kAddr,
+                    MsgType::kGetAddr, MsgType::kFeeFilter})
+    EXPECT_TRUE(same(t)) << command_name(t);
+  auto cmpct = std::get<CmpctBlockMsg>(back(MsgType::kCmpctBlock));
+  const auto& orig = std::get<CmpctBlockMsg>(msgs[static_cast<size_t>(MsgType::kCmpctBlock)]);
+  EXPECT_EQ(cmpct.header, orig.header);
+  EXPECT_EQ(cmpct.nonce, orig.nonce);
+  EXPECT_EQ(cmpct.short_ids, orig.short_ids);
+  ASSERT_EQ(cmpct.prefilled.size(), 2u);
+  EXPECT_EQ(cmpct.prefilled[0].index, 0u);
+  EXPECT_EQ(cmpct.prefilled[1].index, 3u);
+  EXPECT_EQ(cmpct.prefilled[1].tx->id(), orig.prefilled[1].tx->id());
+  auto tx = std::get<TxMsg>(back(MsgType::kTx));
+  EXPECT_TRUE(tx.tx->verify_signature());
+  auto addr = std::get<AddrMsg>(back(MsgType::kAddr));
+  for (const PeerRecord& p : addr.records)
+    EXPECT_TRUE(p.verify_signature());
+}
+
+TEST(Messages, EveryProperPrefixIsTruncated) {
+  for (const Message& m : sample_messages()) {
+    auto bytes = payload_of(m);
+    for (size_t len = 0; len < bytes.size(); ++len)
+      ASSERT_EQ(decode_error(type_of(m), {bytes.begin(), bytes.begin() + len}),
+                DecodeError::kTruncated)
+          << command_name(type_of(m)) << " prefix " << len;
+  }
+}
+
+TEST(Messages, TrailingBytesAreRejected) {
+  for (const Message& m : sample_messages()) {
+    auto bytes = payload_of(m);
+    bytes.push_back(0);
+    if (bytes.size() > max_payload(type_of(m))) {
+      EXPECT_EQ(decode_error(type_of(m), bytes), DecodeError::kOversizePayload);
+      continue;
+    }
+    EXPECT_EQ(decode_error(type_of(m), bytes), DecodeError::kTrailingBytes)
+        << command_name(type_of(m));
+  }
+}
+
+TEST(Messages, PayloadOverTheCommandLimitIsOversize) {
+  for (size_t i = 0; i < kMsgTypeCount; ++i) {
+    MsgType t = static_cast<MsgType>(i);
+    EXPECT_EQ(decode_error(t, std::vector<uint8_t>(max_payload(t) + 1)),
+              DecodeError::kOversizePayload)
+        << command_name(t);
+  }
+}
+
+TEST(Messages, InvalidMessageTypeIsUnknownCommand) {
+  EXPECT_EQ(decode_error(static_cast<MsgType>(kMsgTypeCount), {}), DecodeError::kUnknownCommand);
+  EXPECT_EQ(decode_error(static_cast<MsgType>(255), {1, 2, 3}), DecodeError::kUnknownCommand);
+}
+
+// A payload that is just a CompactSize count (after an optional fixed prefix).
+std::vector<uint8_t> count_payload(size_t prefix, uint64_t count) {
+  std::vector<uint8_t> p(prefix, 0);
+  Writer(p).compact_size(count);
+  return p;
+}
+
+TEST(Messages, CountsOverTheirLimitAreTooLarge) {
+  for (MsgType t : {MsgType::kInv, MsgType::kGetData, MsgType::kNotFound})
+    EXPECT_EQ(decode_error(t, count_payload(0, kMaxInvEntries + 1)), DecodeError::kTooLarge);
+  EXPECT_EQ(decode_error(MsgType::kGetHeaders, count_payload(0, kMaxLocatorHashes + 1)),
+            DecodeError::kTooLarge);
+  EXPECT_EQ(decode_error(MsgType::kHeaders, count_payload(0, kMaxHeadersResults + 1)),
+            DecodeError::kTooLarge);
+  EXPECT_EQ(decode_error(MsgType::kAddr, count_payload(0, kMaxAddrRecords + 1)),
+            DecodeError::kTooLarge);
+  EXPECT_EQ(decode_error(MsgType::kGetBlockTxn, count_payload(32, kMaxBlockTxs + 1)),
+            DecodeError::kTooLarge);
+  EXPECT_EQ(decode_error(MsgType::kBlockTxn, count_payload(32, kMaxBlockTxs + 1)),
+            DecodeError::kTooLarge);
+  EXPECT_EQ(decode_error(MsgType::kBlock, count_payload(kBlockHeaderSize, kMaxBlockTxs + 1)),
+            DecodeError::kTooLarge);
+  EXPECT_EQ(
+      decode_error(MsgType::kCmpctBlock, count_payload(kBlockHeaderSize + 8, kMaxBlockTxs + 1)),
+      DecodeError::kTooLarge);
+  // Short ids and prefilled transactions share the block's transaction limit.
+  auto both = count_payload(kBlockHeaderSize + 8, 0);
+  Writer(both).compact_size(kMaxBlockTxs + 1);
+  EXPECT_EQ(decode_error(MsgType::kCmpctBlock, both), DecodeError::kTooLarge);
+  // User agent one byte over.
+  VersionMsg v = std::get<VersionMsg>(sample_messages()[0]);
+  v.user_agent.assign(kMaxUserAgent, 'a');
+  EXPECT_EQ(decode_error(MsgType::kVersion, payload_of(v)), DecodeError::kNone);
+  auto over = payload_of(v);
+  // Rewrite the length (fd 00 01 → fd 01 01): the limit is checked before the bytes are read.
+  // (With the 257th byte present the payload itself would be over the version limit.)
+  size_t len_at = over.size() - kMaxUserAgent - 3;
+  ASSERT_EQ(over[len_at], 0xfd);
+  over[len_at + 1] = 0x01;
+  EXPECT_EQ(decode_error(MsgType::kVersion, over), DecodeError::kTooLarge);
+  over.push_back('a');
+  EXPECT_EQ(decode_error(MsgType::kVersion, over), DecodeError::kOversizePayload);
+}
+
+TEST(Messages, CountsPromisingMoreThanTheBytesHoldAreTruncated) {
+  for (MsgType t : {MsgType::kInv, MsgType::kGetData, MsgType::kNotFound})
+    EXPECT_EQ(decode_error(t, count_payload(0, kMaxInvEntries)), DecodeError::kTruncated);
+  EXPECT_EQ(decode_error(MsgType::kGetHeaders, count_payload(0, kMaxLocatorHashes)),
+            DecodeError::kTruncated);
+  EXPECT_EQ(decode_error(MsgType::kHeaders, count_payload(0, kMaxHeadersResults)),
+            DecodeError::kTruncated);
+  EXPECT_EQ(decode_error(MsgType::kAddr, count_payload(0, kMaxAddrRecords)),
+            DecodeError::kTruncated);
+  EXPECT_EQ(decode_error(MsgType::kGetBlockTxn, count_payload(32, kMaxBlockTxs)),
+            DecodeError::kTruncated);
+  EXPECT_EQ(decode_error(MsgType::kBlockTxn, count_payload(32, kMaxBlockTxs)),
+            DecodeError::kTruncated);
+  EXPECT_EQ(decode_error(MsgType::kCmpctBlock, count_payload(kBlockHeaderSize + 8, 1000)),
+            DecodeError::kTruncated);
+}
+
+TEST(Messages, NonCanonicalCountsAreRejected) {
+  struct Case {
+    MsgType type;
+    size_t prefix;
+  };
+  const Case cases[] = {
+      {MsgType::kInv, 0},
+      {MsgType::kGetData, 0},
+      {MsgType::kNotFound, 0},
+      {MsgType::kGetHeaders, 0},
+      {MsgType::kHeaders, 0},
+      {MsgType::kAddr, 0},
+      {MsgType::kGetBlockTxn, 32},
+      {MsgType::kBlockTxn, 32},
+      {MsgType::kBlock, kBlockHeaderSize},
+      {MsgType::kCmpctBlock, kBlockHeaderSize + 8},
+  };
+  for (const Case& c : cases) {
+    std::vector<uint8_t> p(c.prefix, 0);
+    Writer(p).u8(0xfd).u16(0);  // zero as a 3-byte CompactSize
+    p.resize(p.size() + 64, 0);
+    EXPECT_EQ(decode_error(c.type, p), DecodeError::kNonCanonical) << command_name(c.type);
+  }
+  // Inside a version message: the user agent's length.
+  VersionMsg v = std::get<VersionMsg>(sample_messages()[0]);
+  v.user_agent = "ab";
+  auto p = payload_of(v);
+  size_t len_at = p.size() - 3;
+  ASSERT_EQ(p[len_at], 2);
+  p[len_at] = 0xfd;
+  p.insert(p.begin() + len_at + 1, {0x02, 0x00});
+  EXPECT_EQ(decode_error(MsgType::kVersion, p), DecodeError::kNonCanonical);
+}
+
+TEST(Messages, InvTypeMustBeKnown) {
+  for (uint32_t type : {0u, 3u, 5u, 0x40000001u}) {
+    std::vector<uint8_t> p;
+    Writer(p)
+        .compact_size(2)
+        .u32(1)
+        .bytes(test::sample_hash(1))
+        .u32(type)
+        .bytes(test::sample_hash(2));
+    for (MsgType t : {MsgType::kInv, MsgType::kGetData, MsgType::kNotFound})
+      EXPECT_EQ(decode_error(t, p), DecodeError::kBadValue) << type;
+  }
+}
+
+TEST(Messages, SendCmpctFlagIsZeroOrOne) {
+  for (uint8_t flag : {0, 1, 2, 0xff}) {
+    std::vector<uint8_t> p;
+    Writer(p).u8(flag).u64(1);
+    EXPECT_EQ(decode_error(MsgType::kSendCmpct, p),
+              flag <= 1 ? DecodeError::kNone : DecodeError::kBadValue)
+        << int(flag);
+  }
+}
+
+TEST(Messages, UserAgentMustBePrintableAscii) {
+  VersionMsg v = std::get<VersionMsg>(sample_messages()[0]);
+  v.user_agent = "";
+  EXPECT_EQ(decode_error(MsgType::kVersion, payload_of(v)), DecodeError::kNone);
+  for (std::string ua : {std::string("a\nb"), std::string("\x7f"), std::string("tab\t"),
+                         std::string("nul\0x", 5), std::string("caf\xc3\xa9")}) {
+    v.user_agent = ua;
+    EXPECT_EQ(decode_error(MsgType::kVersion, payload_of(v)), DecodeError::kBadValue) << ua;
+  }
+}
+
+TEST(Messages, CompactBlockIndexOverflow) {
+  auto base = [] {
+    std::vector<uint8_t> p;
+    test::sample_block_header(1).encode(p);
+    Writer(p).u64(7);
+    return p;
+  };
+  TxRef tx = test::make_tx(1, 1);
+  // One prefilled transaction whose index is kMaxBlockTxs: over the limit.
+  auto p = base();
+  Writer(p).compact_size(0).compact_size(1).compact_size(kMaxBlockTxs).bytes(tx->encoding());
+  EXPECT_EQ(decode_error(MsgType::kCmpctBlock, p), DecodeError::kTooLarge);
+  // Two differences that each pass the limit but sum past it.
+  p = base();
+  Writer(p).compact_size(0).compact_size(2);
+  Writer(p).compact_size(30000).bytes(tx->encoding()).compact_size(30000).bytes(tx->encoding());
+  EXPECT_EQ(decode_error(MsgType::kCmpctBlock, p), DecodeError::kTooLarge);
+  // An index past the block's last transaction (1 short id + 1 prefilled = 2 transactions).
+  p = base();
+  Writer(p).compact_size(1).u32(0).u16(0).compact_size(1).compact_size(2).bytes(tx->encoding());
+  EXPECT_EQ(decode_error(MsgType::kCmpctBlock, p), DecodeError::kBadValue);
+  p = base();
+  Writer(p).compact_size(1).u32(0).u16(0).compact_size(1).compact_size(1).bytes(tx->encoding());
+  EXPECT_EQ(decode_error(MsgType::kCmpctBlock, p), DecodeError::kNone);
+}
+
+TEST(Messages, GetBlockTxnIndexOverflow) {
+  auto with = [](std::initializer_list<uint64_t> diffs) {
+    std::vector<uint8_t> p(32, 0);
+    Writer(p).compact_size(diffs.size());
+    for (uint64_t d : diffs)
+      Writer(p).compact_size(d);
+    return decode_error(MsgType::kGetBlockTxn, p);
+  };
+  EXPECT_EQ(with({kMaxBlockTxs - 1}), DecodeError::kNone);
+  EXPECT_EQ(with({kMaxBlockTxs}), DecodeError::kTooLarge);
+  EXPECT_EQ(with({30000, 30000}), DecodeError::kTooLarge);
+  EXPECT_EQ(with({0, kMaxBlockTxs - 2}), DecodeError::kNone);
+  EXPECT_EQ(with({0, kMaxBlockTxs - 1}), DecodeError::kTooLarge);
+}
+
+TEST(Messages, IndexesAreDifferentiallyEncoded) {
+  GetBlockTxnMsg m{test::sample_hash(1), {0, 1, 5, 300}};
+  auto p = payload_of(m);
+  std::vector<uint8_t> want(m.block_id.begin(), m.block_id.end());
+  Writer(want).compact_size(4).compact_size(0).compact_size(0).compact_size(3).compact_size(294);
+  EXPECT_EQ(p, want);
+}
+
+TEST(Messages, ShortIdsAreBip152Style) {
+  BlockHeader h = test::sample_block_header(5);
+  uint64_t nonce = 0x0102030405060708ULL;
+  std::vector<uint8_t> buf;
+  h.encode(buf);
+  Writer(buf).u64(nonce);
+  Hash256 digest = sha256(buf);
+  SipKey key = short_id_key(h, nonce);
+  EXPECT_TRUE(std::equal(key.begin(), key.end(), digest.begin()));
+  TxId id = test::sample_hash(9);
+  uint64_t sid = short_id(key, id);
+  EXPECT_EQ(sid, siphash24(key, id) & 0xffffffffffffULL);
+  EXPECT_LT(sid, uint64_t{1} << 48);
+  EXPECT_NE(short_id_key(h, nonce + 1), key);
+}
+
+TEST(Messages, ShortIdsAreSixBytesLittleEndian) {
+  CmpctBlockMsg m;
+  m.header = test::sample_block_header(1);
+  m.nonce = 1;
+  m.short_ids = {0x0000a1a2a3a4a5a6ULL};
+  auto p = payload_of(m);
+  ASSERT_EQ(p.size(), kBlockHeaderSize + 8 + 1 + 6 + 1);
+  std::vector<uint8_t> sid(p.begin() + kBlockHeaderSize + 9, p.begin() + kBlockHeaderSize + 15);
+  EXPECT_EQ(sid, (std::vector<uint8_t>{0xa6, 0xa5, 0xa4, 0xa3, 0xa2, 0xa1}));
+}
+
+TEST(Messages, PeerRecordSignature) {
+  PeerRecord p = test::sample_peer_record(3);
+  EXPECT_EQ(p.identity, test::test_key(3).public_key());
+  EXPECT_TRUE(p.verify_signature());
+  std::vector<uint8_t> unsigned_part(p.identity.begin(), p.identity.end());
+  Writer(unsigned_part).bytes(p.address.ip).u16(p.address.port).u64(p.time);
+  ASSERT_EQ(unsigned_part.size(), kPeerRecordSize - kTxSignatureSize);
+  Hash256 tag = sha256(as_bytes("hearsay/peer-record"));
+  Sha256 s;
+  s.update(tag).update(tag).update(unsigned_part);
+  EXPECT_EQ(p.sighash(), s.finish());
+  PeerRecord moved = p;
+  moved.address.port++;
+  EXPECT_FALSE(moved.verify_signature());
+  PeerRecord later = p;
+  later.time++;
+  EXPECT_FALSE(later.verify_signature());
+}
+
+TEST(Messages, TxPayloadIsTheTransactionEncoding) {
+  TxRef tx = test::make_tx(2, 2);
+  auto p = payload_of(TxMsg{tx});
+  EXPECT_TRUE(std::ranges::equal(p, tx->encoding()));
+  // Decoding hands the buffer over: the transaction keeps the very same bytes.
+  auto dec = decode_payload(MsgType::kTx, std::move(p));
+  ASSERT_TRUE(dec);
+  EXPECT_EQ(std::get<TxMsg>(*dec).tx->id(), tx->id());
+}
+
+}  // namespace
+}  // namespace hearsay
