@@ -1,0 +1,184 @@
+// Fuzz target: random admission / replacement / removal / eviction / expiry / reload sequences
+// against a mempool over an in-memory store (with injected write failures).
+//
+// Oracles, after every step: sanity_check() (indexes, totals, limits, per-sender cap); every
+// held transaction is in the store; an accepted transaction is held and a refused one is not;
+// nothing a removal reported is still held. On reload (after expire(now)), the mempool holds
+// exactly what it held before, and the store holds exactly that too.
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <vector>
+
+#include "crypto/ed25519.h"
+#include "fuzz/fuzz_util.h"
+#include "mempool/mempool.h"
+#include "mempool/testing.h"
+
+namespace hearsay {
+namespace {
+
+constexpr uint32_t kNetwork = 0x7a7a7a7a;
+constexpr int kSenders = 6;
+constexpr size_t kPoolSize = 256;
+constexpr int64_t kStartSeconds = 1'700'000'000;
+
+struct Pool {
+  std::vector<KeyPair> keys;
+  std::vector<TxRef> txs;
+};
+
+const Pool& pool_of_txs() {
+  static const Pool pool = [] {
+    crypto_init();
+    Pool p;
+    for (int k = 0; k < kSenders; ++k) {
+      Seed seed;
+      seed.fill(static_cast<uint8_t>(0x40 + k));
+      p.keys.push_back(KeyPair::from_seed(seed));
+    }
+    static constexpr uint64_t kFees[] = {50, 400, 1000, 1100, 2000, 5000, 20000, 90000};
+    for (size_t i = 0; i < kPoolSize; ++i) {
+      TxFields f;
+      f.network = i % 29 == 28 ? kNetwork + 1 : kNetwork;
+      f.nonce = (i / kSenders) % 6;
+      f.fee = kFees[(i * 5 / 3) % 8];
+      if (i % 11 == 3) f.expiry = 1 + i % 5;  // a block height
+      if (i % 13 == 5) f.expiry = static_cast<uint64_t>(kStartSeconds) + (i % 7) * 600;
+      f.payload.resize(20 + (i * 37) % 400, static_cast<uint8_t>(i));
+      TxRef tx = Transaction::create(f, p.keys[i % kSenders]);
+      if (i % 31 == 30) {  // a forgery: one bit of the signature flipped
+        std::vector<uint8_t> bytes(tx->encoding().begin(), tx->encoding().end());
+        bytes.back() ^= 1;
+        tx = *Transaction::decode(std::move(bytes));
+      }
+      p.txs.push_back(tx);
+    }
+    return p;
+  }();
+  return pool;
+}
+
+std::set<TxId> held_ids(const Mempool& m, const std::vector<TxRef>& txs) {
+  std::set<TxId> out;
+  for (const TxRef& t : txs)
+    if (m.contains(t->id())) out.insert(t->id());
+  return out;
+}
+
+void check_store_covers(const Mempool& m, const MemoryStore& store, bool exact) {
+  for (const TxRef& t : m.newest(m.size()))
+    HEARSAY_CHECK(store.contains(t->id()));
+  HEARSAY_CHECK(!exact || store.size() == m.size());
+}
+
+void run(fuzz::FuzzInput in) {
+  const Pool& pool = pool_of_txs();
+  MempoolOptions o;
+  o.network = kNetwork;
+  o.min_fee_rate = 100;
+  o.max_bytes = (2 + in.byte() % 16) * 900;
+  o.max_per_sender = 1 + in.byte() % 5;
+  o.replace_step_percent = in.byte() % 60;
+  o.expiry = std::chrono::minutes(10 + in.byte());
+  o.hash_key.fill(in.byte());
+
+  FakeChainView chain;
+  MemoryStore store;
+  Time now = Time(kStartSeconds * 1'000'000);
+  auto opened = Mempool::open(o, chain, std::make_unique<StoreRef>(store), now);
+  HEARSAY_CHECK(opened.ok());
+  std::unique_ptr<Mempool> m = std::move(*opened);
+
+  auto pick = [&]() -> const TxRef& { return pool.txs[in.byte() % kPoolSize]; };
+  auto check_removed = [&](const std::vector<Removed>& removed) {
+    for (const Removed& r : removed)
+      HEARSAY_CHECK(!m->contains(r.tx->id()));
+  };
+
+  for (int steps = 0; steps < 2000 && !in.empty(); ++steps) {
+    switch (in.byte() % 10) {
+      case 0: {  // admit one
+        const TxRef& tx = pick();
+        const bool verified = in.byte() & 1;
+        const bool was_held = m->contains(tx->id());
+        AdmitResult r = m->admit(tx, now, verified);
+        if (r.ok()) {
+          HEARSAY_CHECK(m->contains(tx->id()));
+          check_removed(r.removed);
+        } else {
+          HEARSAY_CHECK(m->contains(tx->id()) == was_held);
+          HEARSAY_CHECK(r.removed.empty());
+        }
+        break;
+      }
+      case 1: {  // admit a burst as one batch
+        std::vector<Candidate> cs;
+        const size_t k = 1 + in.byte() % 6;
+        for (size_t i = 0; i < k; ++i)
+          cs.push_back(Candidate{pick(), (in.byte() & 3) != 0});
+        auto rs = m->admit_batch(cs, now);
+        HEARSAY_CHECK(rs.size() == cs.size());
+        break;
+      }
+      case 2:  // time passes
+        now += std::chrono::seconds(in.byte()) * (1 + in.byte() % 60);
+        break;
+      case 3:
+        check_removed(m->expire(now));
+        break;
+      case 4: {  // a block: mine part of the selection (and maybe a conflicting tx)
+        std::vector<TxRef> block = m->select_for_block(in.byte() * 8);
+        if (in.byte() & 1) block.push_back(pick());
+        for (const TxRef& t : block)
+          if (t->nonce() + 1 > chain.next_nonce(t->sender()))
+            chain.set_next_nonce(t->sender(), t->nonce() + 1);
+        chain.set_height(chain.height() + 1);
+        check_removed(m->remove_confirmed(block));
+        break;
+      }
+      case 5:
+        chain.set_height(chain.height() + in.byte() % 3);
+        break;
+      case 6: {
+        const PublicKey sender = pool.keys[in.byte() % kSenders].public_key();
+        const uint64_t next = std::max<uint64_t>(chain.next_nonce(sender), in.byte() % 7);
+        chain.set_next_nonce(sender, next);
+        check_removed(m->remove_stale_nonces(sender, next));
+        break;
+      }
+      case 7:
+        store.fail_next_writes_ForTest(1 + in.byte() % 2);
+        break;
+      case 8: {  // restart: reload over the same store
+        store.fail_next_writes_ForTest(0);
+        m->expire(now);
+        const std::set<TxId> before = held_ids(*m, pool.txs);
+        m.reset();
+        auto re = Mempool::open(o, chain, std::make_unique<StoreRef>(store), now);
+        HEARSAY_CHECK(re.ok());
+        m = std::move(*re);
+        HEARSAY_CHECK(held_ids(*m, pool.txs) == before);
+        check_store_covers(*m, store, /*exact=*/true);
+        break;
+      }
+      case 9: {
+        std::vector<TxRef> newest = m->newest(in.byte() % 8);
+        for (const TxRef& t : newest)
+          HEARSAY_CHECK(m->contains(t->id()));
+        (void)m->info(now);
+        break;
+      }
+    }
+    m->sanity_check();
+    check_store_covers(*m, store, /*exact=*/false);
+  }
+}
+
+}  // namespace
+}  // namespace hearsay
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  hearsay::run(hearsay::fuzz::FuzzInput(data, size));
+  return 0;
+}

@@ -1,0 +1,29 @@
+#include "mempool/store.h"
+
+namespace hearsay {
+
+Status MemoryStore::apply(std::span<const StoreOp> ops) {
+  if (m_fail_next > 0) {
+    --m_fail_next;
+    return Status::error("memory store: injected write failure");
+  }
+  for (const StoreOp& op : ops) {
+    HEARSAY_CHECK(op.tx != nullptr);
+    if (op.kind == StoreOp::Kind::kPut)
+      m_entries[op.tx->id()] = StoredTx{op.tx, op.admitted};
+    else
+      m_entries.erase(op.tx->id());
+  }
+  ++m_batches;
+  return {};
+}
+
+Result<std::vector<StoredTx>, StoreError> MemoryStore::load() {
+  std::vector<StoredTx> out;
+  out.reserve(m_entries.size());
+  for (const auto& [id, e] : m_entries)
+    out.push_back(e);
+  return out;
+}
+
+}  // namespace hearsay
