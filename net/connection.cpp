@@ -1,0 +1,343 @@
+#include "net/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/write.hpp>
+
+#include "crypto/hex.h"
+#include "net/address.h"
+
+namespace hearsay {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+uint64_t TrafficCounters::total_bytes_in() const {
+  uint64_t t = 0;
+  for (uint64_t b : bytes_in)
+    t += b;
+  return t;
+}
+uint64_t TrafficCounters::total_bytes_out() const {
+  uint64_t t = 0;
+  for (uint64_t b : bytes_out)
+    t += b;
+  return t;
+}
+
+const char* to_string(Connection::State s) {
+  switch (s) {
+    case Connection::State::kTlsHandshake:
+      return "tls-handshake";
+    case Connection::State::kOpen:
+      return "open";
+    case Connection::State::kClosing:
+      return "closing";
+    case Connection::State::kClosed:
+      return "closed";
+  }
+  return "?";
+}
+
+std::shared_ptr<Connection> Connection::create(tcp::socket socket, TlsContext& tls,
+                                               ConnectionObserver& observer, Options options) {
+  return std::shared_ptr<Connection>(
+      new Connection(std::move(socket), tls, observer, std::move(options)));
+}
+
+Connection::Connection(tcp::socket socket, TlsContext& tls, ConnectionObserver& observer,
+                       Options options)
+    : m_stream(std::move(socket), tls.context()),
+      m_observer(observer),
+      m_opt(std::move(options)),
+      m_decoder(m_opt.magic),
+      m_delay_timer(m_stream.get_executor()),
+      m_rng(m_opt.id * 0x9e3779b97f4a7c15ULL + 1) {
+  error_code ec;
+  tcp::endpoint ep = m_stream.lowest_layer().remote_endpoint(ec);
+  if (!ec) m_remote = to_net_address(ep);
+  m_verify.pinned = m_opt.pinned;
+  m_verify.allow = m_opt.allow;
+  TlsContext::attach(m_stream.native_handle(), &m_verify);
+  m_created = m_last_read = SteadyClock::now();
+}
+
+Connection::~Connection() {
+  // The SSL object outlives nothing here, but never leave it pointing at freed state.
+  TlsContext::attach(m_stream.native_handle(), nullptr);
+}
+
+std::string Connection::log_prefix() const {
+  std::string who = m_verify.proven ? to_hex(*m_verify.proven).substr(0, 8) : "????????";
+  return "peer=" + std::to_string(m_opt.id) + " " + who + " " + to_string(m_remote) +
+         (m_opt.inbound ? " in" : " out");
+}
+
+void Connection::start() {
+  m_created = m_last_read = SteadyClock::now();
+  m_stream.async_handshake(
+      m_opt.inbound ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
+      [self = shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
+}
+
+std::string Connection::handshake_failure(const error_code& ec) const {
+  if (!m_verify.refusal.empty()) return m_verify.refusal;
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+    return "connection closed during the TLS handshake";
+  return ec.message();
+}
+
+void Connection::on_handshake(const error_code& ec) {
+  if (m_state != State::kTlsHandshake) return;  // closed meanwhile (timeout, stop)
+  if (ec || !m_verify.proven) {
+    std::string why = ec ? handshake_failure(ec) : "no identity proven";
+    abort_now("TLS handshake refused: " + why);
+    return;
+  }
+  m_state = State::kOpen;
+  m_established = true;
+  m_last_read = SteadyClock::now();
+  spdlog::info("{} TLS 1.3 established", log_prefix());
+  m_observer.on_established(shared_from_this());
+  if (m_state != State::kOpen) return;
+  do_read();
+  do_write();
+}
+
+void Connection::do_read() {
+  if (m_reading || m_read_paused || m_state != State::kOpen) return;
+  m_reading = true;
+  m_stream.async_read_some(
+      asio::buffer(m_read_buf),
+      [self = shared_from_this()](const error_code& ec, size_t n) { self->on_read(ec, n); });
+}
+
+void Connection::on_read(const error_code& ec, size_t n) {
+  m_reading = false;
+  if (m_state == State::kClosed) return;
+  if (m_state == State::kClosing) {
+    if (m_shutting_down) tls_shutdown();  // the read was cancelled to make way for it
+    return;
+  }
+  if (ec) {
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+      abort_now("peer closed the connection");
+    else
+      abort_now("read failed: " + (m_verify.refusal.empty() ? ec.message() : m_verify.refusal));
+    return;
+  }
+  m_last_read = SteadyClock::now();
+  if (!process_bytes(std::span<const uint8_t>(m_read_buf.data(), n))) return;
+  if (m_state != State::kOpen) return;
+  if (queued_bytes() > m_opt.limits.send_high_watermark) {
+    m_read_paused = true;
+    spdlog::debug("{} reading paused: {} bytes queued", log_prefix(), queued_bytes());
+    return;
+  }
+  do_read();
+}
+
+bool Connection::process_bytes(std::span<const uint8_t> data) {
+  auto self = shared_from_this();
+  while (!data.empty()) {
+    if (!m_decoder.received_bytes(data)) {
+      abort_now(std::string("bad frame: ") + to_string(m_decoder.error()));
+      return false;
+    }
+    if (!m_decoder.message_complete()) continue;
+    RawMessage raw = m_decoder.take_message();
+    auto t = static_cast<size_t>(raw.type);
+    m_counters.msgs_in[t] += 1;
+    m_counters.bytes_in[t] += raw.wire_size;
+    auto msg = decode_payload(raw.type, std::move(raw.payload));
+    if (!msg) {
+      abort_now(std::string("undecodable ") + command_name(raw.type) +
+                " payload: " + to_string(msg.error()));
+      return false;
+    }
+    m_observer.on_message(self, std::move(*msg));
+    if (m_state != State::kOpen) return false;
+  }
+  return true;
+}
+
+void Connection::send(SharedBytes frame, MsgType type) {
+  if (m_state != State::kOpen || !frame || frame->empty()) return;
+  auto t = static_cast<size_t>(type);
+  m_counters.msgs_out[t] += 1;
+  m_counters.bytes_out[t] += frame->size();
+  if (m_opt.link.enabled())
+    delay(std::move(frame));
+  else
+    m_queue.push(std::move(frame));
+  if (queued_bytes() > m_opt.limits.send_queue_cap) {
+    close(CloseMode::kAbort, "send queue over its cap of " +
+                                 std::to_string(m_opt.limits.send_queue_cap) +
+                                 " bytes: the peer does not read");
+    return;
+  }
+  do_write();
+}
+
+void Connection::delay(SharedBytes frame) {
+  const LinkEmulation& link = m_opt.link;
+  SteadyTime now = SteadyClock::now();
+  std::chrono::microseconds transmit{0};
+  if (link.bandwidth_kbps)  // bits / (kbps · 1000) seconds = bytes · 8000 / kbps µs
+    transmit = std::chrono::microseconds(frame->size() * 8000 / link.bandwidth_kbps);
+  m_link_free = std::max(m_link_free, now) + transmit;
+  int64_t delay_us = int64_t(link.delay_ms) * 1000;
+  if (link.jitter_ms) {
+    int64_t j = int64_t(link.jitter_ms) * 1000;
+    delay_us += std::uniform_int_distribution<int64_t>(-j, j)(m_rng);
+  }
+  SteadyTime release = m_link_free + std::chrono::microseconds(std::max<int64_t>(0, delay_us));
+  release = std::max(release, m_last_release);  // a link does not reorder
+  m_last_release = release;
+  m_delayed_bytes += frame->size();
+  m_delayed.push_back({release, std::move(frame)});
+  arm_delay_timer();
+}
+
+void Connection::arm_delay_timer() {
+  if (m_delay_timer_armed || m_delayed.empty() || m_state == State::kClosed) return;
+  m_delay_timer_armed = true;
+  m_delay_timer.expires_at(m_delayed.front().release);
+  m_delay_timer.async_wait([self = shared_from_this()](const error_code& ec) {
+    self->m_delay_timer_armed = false;
+    if (ec || self->m_state == State::kClosed) return;
+    self->release_delayed();
+  });
+}
+
+void Connection::release_delayed() {
+  SteadyTime now = SteadyClock::now();
+  while (!m_delayed.empty() && m_delayed.front().release <= now) {
+    m_delayed_bytes -= m_delayed.front().frame->size();
+    m_queue.push(std::move(m_delayed.front().frame));
+    m_delayed.pop_front();
+  }
+  do_write();
+  arm_delay_timer();
+}
+
+void Connection::do_write() {
+  if (m_writing || m_shutting_down) return;
+  if (m_state != State::kOpen && m_state != State::kClosing) return;
+  if (m_queue.empty()) {
+    if (m_state == State::kClosing && m_delayed.empty()) begin_shutdown();
+    return;
+  }
+  std::array<std::span<const uint8_t>, kMaxGatherFrames> spans;
+  size_t n = m_queue.buffers_to_send(spans);
+  m_write_bufs.clear();
+  for (size_t i = 0; i < n; ++i)
+    m_write_bufs.emplace_back(spans[i].data(), spans[i].size());
+  m_writing = true;
+  m_write_started = SteadyClock::now();
+  asio::async_write(m_stream, m_write_bufs,
+                    [self = shared_from_this()](const error_code& ec, size_t written) {
+                      self->on_write(ec, written);
+                    });
+}
+
+void Connection::on_write(const error_code& ec, size_t n) {
+  m_writing = false;
+  if (m_state == State::kClosed) return;
+  if (ec) {
+    abort_now("write failed: " + ec.message());
+    return;
+  }
+  m_queue.mark_bytes_sent(n);
+  if (m_read_paused && queued_bytes() <= m_opt.limits.send_low_watermark) {
+    m_read_paused = false;
+    m_last_read = SteadyClock::now();  // the idle clock did not run while we did not read
+    do_read();
+  }
+  do_write();
+}
+
+void Connection::close(CloseMode mode, std::string reason) {
+  if (m_state == State::kClosed) return;
+  if (m_state == State::kClosing &&
+      (mode == CloseMode::kFlush || m_close_mode == CloseMode::kAbort))
+    return;
+  if (m_close_reason.empty()) m_close_reason = std::move(reason);
+  bool nothing_to_flush = m_state == State::kTlsHandshake;
+  m_state = State::kClosing;
+  m_close_started = SteadyClock::now();
+  if (mode == CloseMode::kAbort || nothing_to_flush) {
+    m_close_mode = CloseMode::kAbort;
+    asio::post(m_stream.get_executor(),
+               [self = shared_from_this()] { self->abort_now(self->m_close_reason); });
+    return;
+  }
+  m_close_mode = CloseMode::kFlush;
+  asio::post(m_stream.get_executor(), [self = shared_from_this()] { self->do_write(); });
+}
+
+void Connection::begin_shutdown() {
+  if (m_shutting_down || m_state != State::kClosing) return;
+  m_shutting_down = true;
+  if (m_reading) {
+    // Let the pending read finish (cancelled) before the TLS shutdown reads close_notify.
+    error_code ec;
+    m_stream.lowest_layer().cancel(ec);
+    return;
+  }
+  tls_shutdown();
+}
+
+void Connection::tls_shutdown() {
+  m_stream.async_shutdown(
+      [self = shared_from_this()](const error_code&) { self->abort_now(self->m_close_reason); });
+}
+
+void Connection::abort_now(const std::string& reason) {
+  if (m_state == State::kClosed) return;
+  m_state = State::kClosed;
+  error_code ec;
+  m_stream.lowest_layer().close(ec);
+  m_delay_timer.cancel();
+  finish(reason);
+}
+
+void Connection::finish(const std::string& reason) {
+  if (m_finished) return;
+  m_finished = true;
+  if (m_established)
+    spdlog::info("{} disconnected: {} (in {} B, out {} B)", log_prefix(), reason,
+                 m_counters.total_bytes_in(), m_counters.total_bytes_out());
+  else
+    spdlog::info("{} refused: {}", log_prefix(), reason);
+  m_observer.on_closed(shared_from_this(), reason, m_established);
+}
+
+void Connection::check_timeouts(SteadyTime now) {
+  auto post_abort = [this](std::string why) {
+    asio::post(m_stream.get_executor(),
+               [self = shared_from_this(), why = std::move(why)] { self->abort_now(why); });
+  };
+  switch (m_state) {
+    case State::kTlsHandshake:
+      if (now - m_created > m_opt.limits.tls_handshake_timeout)
+        close(CloseMode::kAbort, "TLS handshake timeout");
+      break;
+    case State::kOpen:
+      if (!m_read_paused && now - m_last_read > m_opt.limits.idle_timeout)
+        close(CloseMode::kAbort, "idle: nothing received within the timeout");
+      else if (m_writing && now - m_write_started > m_opt.limits.write_stall_timeout)
+        close(CloseMode::kAbort, "write stalled: the peer does not read");
+      break;
+    case State::kClosing:
+      if (now - m_close_started > m_opt.limits.shutdown_timeout)
+        post_abort(m_close_reason + " (shutdown timed out)");
+      break;
+    case State::kClosed:
+      break;
+  }
+}
+
+}  // namespace hearsay

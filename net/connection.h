@@ -1,0 +1,215 @@
+// Connection: one authenticated peer link — owns its TLS stream, reads frames, writes a bounded
+// queue of shared frames, counts traffic, enforces its own timeouts, and closes as told.
+//
+// Threading: every Connection of a Host runs on the Host's single io thread. With one thread
+// the io_context's implicit strand serialises all handlers, so no lock is taken here. Handlers
+// keep the Connection alive through shared_from_this(), never a raw this.
+//
+// Lifecycle: kTlsHandshake → kOpen → (kClosing →) kClosed. The observer (the Host) hears
+// on_established once the peer's identity is proven, on_message for each decoded message, and
+// on_closed exactly once at the end, with the reason. close() never acts inside the caller's
+// stack: it marks the state and posts the work, so the PeerManager may disconnect the peer
+// whose message it is handling.
+//
+// Close is an explicit choice (Envoy): kFlush writes out what is queued, sends TLS
+// close_notify and then closes, bounded by the shutdown timeout; kAbort closes the socket now.
+// net/ itself aborts on transport faults (read error, undecodable frame or payload, write queue
+// over its cap, a timeout); protocol decisions arrive from p2p as DisconnectAction.
+//
+// Memory bounds, per connection (the adversary is the peer):
+//  - receive: one read buffer (kReadBufferBytes) plus the FrameDecoder's message in progress,
+//    at most kMaxMessagePayload (checked against the command's limit before buffering);
+//  - send: queued frames are shared with other peers, but a peer is charged their full size;
+//    above the high watermark the connection stops reading (a peer that asks and does not
+//    take its answers gets no more answers), it resumes below the low watermark, and over the
+//    cap it is disconnected. Link emulation's delayed frames count against the same cap.
+// Time bounds: TLS handshake, idle (nothing received), write stall (one write in flight too
+// long) and shutdown timeouts, checked by check_timeouts() on the Host's tick.
+#pragma once
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "net/tls.h"
+#include "p2p/transport.h"
+#include "p2p/types.h"
+
+namespace hearsay {
+
+using SteadyClock = std::chrono::steady_clock;
+using SteadyTime = SteadyClock::time_point;
+
+// One TLS record's worth of plaintext: Asio's ssl stream returns at most one record per read.
+inline constexpr size_t kReadBufferBytes = 16 * 1024;
+// Frames gathered into one async_write.
+inline constexpr size_t kMaxGatherFrames = 16;
+// Send queue watermarks and cap, bytes. The high watermark is Bitcoin's DEFAULT_MAXSENDBUFFER;
+// the cap leaves room above it for one maximal message (a block) so a legitimate burst is not
+// mistaken for a peer that does not read.
+inline constexpr size_t kSendQueueHighWatermark = 1'000'000;
+inline constexpr size_t kSendQueueLowWatermark = kSendQueueHighWatermark / 4;
+inline constexpr size_t kSendQueueCap =
+    kSendQueueHighWatermark + kFrameHeaderSize + kMaxMessagePayload;
+static_assert(kSendQueueLowWatermark < kSendQueueHighWatermark);
+static_assert(kSendQueueCap >= kSendQueueHighWatermark + kFrameHeaderSize + kMaxMessagePayload);
+
+struct ConnectionLimits {
+  size_t send_queue_cap = kSendQueueCap;
+  size_t send_high_watermark = kSendQueueHighWatermark;
+  size_t send_low_watermark = kSendQueueLowWatermark;
+  // TLS handshake from TCP accept/connect to a proven identity (geth: 5 s for its handshake).
+  std::chrono::milliseconds tls_handshake_timeout{5'000};
+  // Nothing received for this long: the peer is gone (Bitcoin's TIMEOUT_INTERVAL is 20 min;
+  // the PeerManager's pings find dead peers much sooner).
+  std::chrono::milliseconds idle_timeout{20 * 60'000};
+  // One write in flight this long: the peer stopped reading (geth's frameWriteTimeout).
+  std::chrono::milliseconds write_stall_timeout{20'000};
+  // Flush and TLS close_notify exchange on a graceful close.
+  std::chrono::milliseconds shutdown_timeout{3'000};
+};
+
+// Optional emulated link: every outgoing frame waits delay ± jitter, and the link carries at
+// most bandwidth_kbps (0 = unlimited), before it reaches the socket. Order is preserved.
+struct LinkEmulation {
+  uint32_t delay_ms = 0;
+  uint32_t jitter_ms = 0;
+  uint32_t bandwidth_kbps = 0;
+  bool enabled() const { return delay_ms || jitter_ms || bandwidth_kbps; }
+};
+
+struct TrafficCounters {
+  std::array<uint64_t, kMsgTypeCount> msgs_in{}, bytes_in{}, msgs_out{}, bytes_out{};
+  uint64_t total_bytes_in() const;
+  uint64_t total_bytes_out() const;
+};
+
+enum class CloseMode { kFlush, kAbort };
+
+class Connection;
+
+// Implemented by the Host. Called on the io thread only.
+class ConnectionObserver {
+ public:
+  virtual ~ConnectionObserver() = default;
+  virtual void on_established(const std::shared_ptr<Connection>& c) = 0;
+  virtual void on_message(const std::shared_ptr<Connection>& c, Message&& m) = 0;
+  // Exactly once per connection. `established`: on_established was called before.
+  virtual void on_closed(const std::shared_ptr<Connection>& c, const std::string& reason,
+                         bool established) = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+  enum class State { kTlsHandshake, kOpen, kClosing, kClosed };
+
+  struct Options {
+    PeerId id = 0;
+    bool inbound = false;
+    uint32_t magic = 0;
+    std::optional<PublicKey> pinned;         // outbound: the identity the dial insists on
+    std::shared_ptr<const AllowList> allow;  // null: any identity
+    ConnectionLimits limits;
+    LinkEmulation link;
+  };
+
+  // `socket` is connected; the TLS handshake starts with start().
+  static std::shared_ptr<Connection> create(boost::asio::ip::tcp::socket socket, TlsContext& tls,
+                                            ConnectionObserver& observer, Options options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void start();
+  // Queues a frame (counted under `type`). Ignored unless open; over the cap: abort.
+  void send(SharedBytes frame, MsgType type);
+  // Idempotent; the first call's mode and reason win (an abort may upgrade a flush).
+  void close(CloseMode mode, std::string reason);
+  // Enforces the time limits; called periodically by the Host.
+  void check_timeouts(SteadyTime now);
+
+  PeerId id() const { return m_opt.id; }
+  bool inbound() const { return m_opt.inbound; }
+  State state() const { return m_state; }
+  const NetAddress& remote() const { return m_remote; }
+  const std::optional<PublicKey>& identity() const { return m_verify.proven; }
+  const TrafficCounters& counters() const { return m_counters; }
+  // Bytes charged to this peer's send side: queued plus delayed by link emulation.
+  size_t queued_bytes() const { return m_queue.queued_bytes() + m_delayed_bytes; }
+  bool read_paused() const { return m_read_paused; }
+  const LinkEmulation& link() const { return m_opt.link; }
+  // "a1b2c3d4 127.0.0.1:1234 in": the prefix of every log line about this peer.
+  std::string log_prefix() const;
+
+ private:
+  Connection(boost::asio::ip::tcp::socket socket, TlsContext& tls, ConnectionObserver& observer,
+             Options options);
+  void on_handshake(const boost::system::error_code& ec);
+  void do_read();
+  void on_read(const boost::system::error_code& ec, size_t n);
+  bool process_bytes(std::span<const uint8_t> data);
+  void enqueue(SharedBytes frame);
+  void release_delayed();
+  void arm_delay_timer();
+  void do_write();
+  void on_write(const boost::system::error_code& ec, size_t n);
+  void delay(SharedBytes frame);
+  void begin_shutdown();
+  void tls_shutdown();
+  void abort_now(const std::string& reason);
+  void finish(const std::string& reason);
+  std::string handshake_failure(const boost::system::error_code& ec) const;
+
+  Stream m_stream;
+  ConnectionObserver& m_observer;
+  Options m_opt;
+  TlsVerify m_verify;
+  NetAddress m_remote;
+  State m_state = State::kTlsHandshake;
+  bool m_established = false;
+  bool m_finished = false;
+
+  FrameDecoder m_decoder;
+  std::array<uint8_t, kReadBufferBytes> m_read_buf{};
+  bool m_reading = false;
+  bool m_read_paused = false;
+
+  SendQueue m_queue;
+  bool m_writing = false;
+  bool m_shutting_down = false;
+  std::vector<boost::asio::const_buffer> m_write_bufs;
+
+  // Link emulation: frames waiting for their release time.
+  struct Delayed {
+    SteadyTime release;
+    SharedBytes frame;
+  };
+  std::deque<Delayed> m_delayed;
+  size_t m_delayed_bytes = 0;
+  SteadyTime m_last_release{};
+  SteadyTime m_link_free{};  // when the emulated link finishes carrying what was released
+  boost::asio::steady_timer m_delay_timer;
+  bool m_delay_timer_armed = false;
+  std::mt19937_64 m_rng;
+
+  CloseMode m_close_mode = CloseMode::kFlush;
+  std::string m_close_reason;
+  SteadyTime m_created;
+  SteadyTime m_last_read;
+  SteadyTime m_write_started{};
+  SteadyTime m_close_started{};
+
+  TrafficCounters m_counters;
+};
+
+const char* to_string(Connection::State s);
+
+}  // namespace hearsay

@@ -1,0 +1,448 @@
+#include "net/host.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <random>
+
+#include "crypto/hex.h"
+#include "net/addr_store.h"
+
+namespace hearsay {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+// Pause before accepting again after an accept error (e.g. out of file descriptors).
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+// Extra time stop() grants beyond the connections' shutdown timeout before it aborts.
+constexpr std::chrono::milliseconds kStopGrace{1'000};
+
+std::string short_id(const PublicKey& k) {
+  return to_hex(k).substr(0, 8);
+}
+}  // namespace
+
+Host::Host(KeyPair identity, HostConfig config)
+    : m_identity(std::move(identity)),
+      m_cfg(std::move(config)),
+      m_acceptor(m_ioc),
+      m_tick_timer(m_ioc),
+      m_accept_retry(m_ioc) {}
+
+Host::~Host() {
+  stop();
+}
+
+Time Host::now() const {
+  return std::chrono::duration_cast<Time>(std::chrono::system_clock::now().time_since_epoch());
+}
+
+Status Host::start() {
+  HEARSAY_CHECK(!m_started);
+  crypto_init();
+  auto tls = TlsContext::create(m_identity, m_cfg.keylog_path);
+  if (!tls) return fail(tls.error());
+  m_tls = std::move(*tls);
+
+  PeerManagerConfig pmc = m_cfg.peer_manager;
+  if (m_cfg.listen) {
+    auto ep = parse_endpoint(*m_cfg.listen);
+    if (!ep) return fail("--listen: " + ep.error());
+    error_code ec;
+    m_acceptor.open(ep->protocol(), ec);
+    if (!ec) m_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) m_acceptor.bind(*ep, ec);
+    if (!ec) m_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return fail("cannot listen on " + *m_cfg.listen + ": " + ec.message() +
+                  (ec == asio::error::address_in_use ? " (another process uses this port)" : ""));
+    m_listen = to_net_address(m_acceptor.local_endpoint());
+    pmc.listen_address = *m_listen;
+  }
+  pmc.connect.clear();
+  for (const DialTarget& t : m_cfg.connect)
+    pmc.connect.emplace_back(t.address, t.identity);
+  if (pmc.rng_seed == 0)
+    pmc.rng_seed = (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
+  m_pm = std::make_unique<PeerManager>(pmc, m_identity);
+
+  if (!m_cfg.datadir.empty()) {
+    AddrBookLoad load = load_addr_book(m_cfg.datadir, m_pm->addrman(), now());
+    if (!load.warning.empty())
+      spdlog::warn("{}", load.warning);
+    else if (load.found)
+      spdlog::info("address book: {} entries loaded", load.entries);
+    m_next_addr_save = now() + kAddrBookSaveInterval;
+  }
+
+  spdlog::info("node {} {}", to_hex(identity()),
+               m_listen ? "listening on " + to_string(*m_listen) : std::string("not listening"));
+  m_started = true;
+  if (m_listen) do_accept();
+  asio::post(m_ioc, [this] {
+    m_pm->on_tick(now());
+    run_actions();
+  });
+  schedule_tick();
+  m_thread = std::thread([this] { m_ioc.run(); });
+  return {};
+}
+
+// --- accepting ----------------------------------------------------------------------------
+
+void Host::do_accept() {
+  m_acceptor.async_accept(
+      [this](const error_code& ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+}
+
+std::optional<std::string> Host::inbound_refusal(const NetAddress& remote) {
+  if (is_banned_ip(remote)) {
+    ++m_stats.refused_banned;
+    return "address is banned";
+  }
+  size_t inbound = 0, same_ip = 0;
+  for (const auto& [id, slot] : m_slots) {
+    if (!slot.conn->inbound()) continue;
+    ++inbound;
+    if (ip_only(slot.conn->remote()) == ip_only(remote)) ++same_ip;
+  }
+  if (inbound >= m_cfg.max_inbound) {
+    ++m_stats.refused_inbound_cap;
+    return "inbound connections at their cap (" + std::to_string(m_cfg.max_inbound) + ")";
+  }
+  bool exempt = m_cfg.loopback_exempt_per_ip && is_loopback(remote);
+  if (!exempt && same_ip >= m_cfg.max_inbound_per_ip) {
+    ++m_stats.refused_per_ip;
+    return "inbound connections from this IP at their cap (" +
+           std::to_string(m_cfg.max_inbound_per_ip) + ")";
+  }
+  return std::nullopt;
+}
+
+void Host::on_accept(const error_code& ec, tcp::socket socket) {
+  if (m_stopping || !m_acceptor.is_open()) return;
+  if (ec) {
+    spdlog::warn("accept failed: {}", ec.message());
+    m_accept_retry.expires_after(kAcceptRetryDelay);
+    m_accept_retry.async_wait([this](const error_code& e) {
+      if (!e && !m_stopping) do_accept();
+    });
+    return;
+  }
+  error_code rec;
+  tcp::endpoint ep = socket.remote_endpoint(rec);
+  if (rec) {
+    do_accept();
+    return;
+  }
+  NetAddress remote = to_net_address(ep);
+  if (auto why = inbound_refusal(remote)) {
+    note_refusal(to_string(remote) + " in: " + *why);
+    spdlog::info("{} in refused: {}", to_string(remote), *why);
+    socket.close(rec);
+  } else {
+    ++m_stats.accepted;
+    add_connection(std::move(socket), true, std::nullopt, std::nullopt);
+  }
+  do_accept();
+}
+
+void Host::add_connection(tcp::socket socket, bool inbound, std::optional<NetAddress> dialled,
+                          std::optional<PublicKey> pinned) {
+  Connection::Options o;
+  o.id = m_next_id++;
+  o.inbound = inbound;
+  o.magic = m_cfg.peer_manager.network_magic;
+  o.pinned = pinned;
+  o.allow = m_cfg.allow_list;
+  o.limits = m_cfg.limits;
+  o.link = m_cfg.link;
+  auto conn = Connection::create(std::move(socket), *m_tls, *this, std::move(o));
+  m_slots[conn->id()] = Slot{conn, dialled, false};
+  conn->start();
+}
+
+// --- dialling -----------------------------------------------------------------------------
+
+void Host::dial(const DialAction& d) {
+  ++m_stats.dials;
+  auto fail_now = [&](const std::string& why) {
+    ++m_stats.dial_failures;
+    note_refusal(to_string(d.address) + " out: " + why);
+    spdlog::info("dial {} failed: {}", to_string(d.address), why);
+    m_pm->on_dial_failed(d.address, now());
+  };
+  if (m_stopping) return fail_now("shutting down");
+  if ((d.identity && is_banned(*d.identity)) || is_banned_ip(d.address)) return fail_now("banned");
+  auto socket = std::make_shared<tcp::socket>(m_ioc);
+  auto timer = std::make_shared<asio::steady_timer>(m_ioc, m_cfg.connect_timeout);
+  auto timed_out = std::make_shared<bool>(false);
+  m_dialling.insert(socket);
+  timer->async_wait([socket, timed_out](const error_code& ec) {
+    if (ec) return;
+    *timed_out = true;
+    error_code ignored;
+    socket->close(ignored);
+  });
+  socket->async_connect(to_endpoint(d.address),
+                        [this, socket, timer, timed_out, d](const error_code& ec) {
+                          timer->cancel();
+                          m_dialling.erase(socket);
+                          if (m_stopping) return;
+                          if (ec) {
+                            ++m_stats.dial_failures;
+                            std::string why = *timed_out ? "connect timeout" : ec.message();
+                            note_refusal(to_string(d.address) + " out: " + why);
+                            spdlog::info("dial {} failed: {}", to_string(d.address), why);
+                            m_pm->on_dial_failed(d.address, now());
+                            run_actions();
+                            return;
+                          }
+                          add_connection(std::move(*socket), false, d.address, d.identity);
+                        });
+}
+
+// --- connection events --------------------------------------------------------------------
+
+void Host::on_established(const std::shared_ptr<Connection>& c) {
+  auto it = m_slots.find(c->id());
+  if (it == m_slots.end()) return;
+  const PublicKey& who = *c->identity();
+  if (is_banned(who)) {
+    c->close(CloseMode::kAbort, "identity " + short_id(who) + " is banned");
+    return;
+  }
+  PeerConnected pc;
+  pc.id = c->id();
+  pc.identity = who;
+  pc.inbound = c->inbound();
+  pc.remote = it->second.dialled ? *it->second.dialled : c->remote();
+  it->second.reported = true;
+  m_pm->on_connected(pc, now());
+  run_actions();
+}
+
+void Host::on_message(const std::shared_ptr<Connection>& c, Message&& m) {
+  auto it = m_slots.find(c->id());
+  if (it == m_slots.end() || !it->second.reported) return;
+  m_pm->on_message(c->id(), std::move(m), now());
+  run_actions();
+}
+
+void Host::on_closed(const std::shared_ptr<Connection>& c, const std::string& reason,
+                     bool established) {
+  auto it = m_slots.find(c->id());
+  if (it == m_slots.end()) return;
+  Slot slot = std::move(it->second);
+  m_slots.erase(it);
+  if (!established) {
+    ++m_stats.tls_refused;
+    note_refusal(c->log_prefix() + ": " + reason);
+  } else {
+    note_disconnect(c->log_prefix() + ": " + reason);
+  }
+  if (slot.reported) {
+    m_pm->on_disconnected(c->id(), now());
+  } else if (slot.dialled) {
+    ++m_stats.dial_failures;
+    m_pm->on_dial_failed(*slot.dialled, now());
+  }
+  run_actions();
+  maybe_stopped();
+}
+
+// --- the PeerManager's actions ------------------------------------------------------------
+
+void Host::run_actions() {
+  if (!m_pm) return;
+  for (;;) {
+    std::vector<Action> actions = m_pm->take_actions();
+    if (actions.empty()) return;
+    for (Action& a : actions)
+      execute(a);
+  }
+}
+
+void Host::execute(Action& a) {
+  if (auto* s = std::get_if<SendAction>(&a)) {
+    auto it = m_slots.find(s->peer);
+    if (it != m_slots.end()) it->second.conn->send(std::move(s->frame), s->type);
+  } else if (auto* d = std::get_if<DisconnectAction>(&a)) {
+    auto it = m_slots.find(d->peer);
+    if (it != m_slots.end()) it->second.conn->close(CloseMode::kFlush, d->reason);
+  } else if (auto* b = std::get_if<BanAction>(&a)) {
+    ban(*b);
+  } else if (auto* dial_action = std::get_if<DialAction>(&a)) {
+    dial(*dial_action);
+  }
+}
+
+void Host::ban(const BanAction& b) {
+  spdlog::warn("banning {} {} until {} s: {}", short_id(b.identity), to_string(ip_only(b.address)),
+               std::chrono::duration_cast<std::chrono::seconds>(b.until).count(), b.reason);
+  auto bound = [&](auto& map) {
+    if (map.size() < kMaxBans) return;
+    auto oldest = map.begin();
+    for (auto it = map.begin(); it != map.end(); ++it)
+      if (it->second < oldest->second) oldest = it;
+    map.erase(oldest);
+  };
+  bound(m_banned_ids);
+  m_banned_ids[b.identity] = std::max(m_banned_ids[b.identity], b.until);
+  // Loopback is never banned by address: every node of a local testnet shares it.
+  if (!is_loopback(b.address)) {
+    bound(m_banned_ips);
+    NetAddress ip = ip_only(b.address);
+    m_banned_ips[ip] = std::max(m_banned_ips[ip], b.until);
+  }
+  for (auto& [id, slot] : m_slots) {
+    const auto& who = slot.conn->identity();
+    if ((who && *who == b.identity) || is_banned_ip(slot.conn->remote()))
+      slot.conn->close(CloseMode::kAbort, "banned: " + b.reason);
+  }
+}
+
+bool Host::is_banned(const PublicKey& id) const {
+  auto it = m_banned_ids.find(id);
+  return it != m_banned_ids.end() && it->second > now();
+}
+
+bool Host::is_banned_ip(const NetAddress& addr) const {
+  auto it = m_banned_ips.find(ip_only(addr));
+  return it != m_banned_ips.end() && it->second > now();
+}
+
+void Host::note_refusal(std::string what) {
+  m_stats.recent_refusals.push_back(std::move(what));
+  while (m_stats.recent_refusals.size() > kMaxRecentRefusals)
+    m_stats.recent_refusals.pop_front();
+}
+
+void Host::note_disconnect(std::string what) {
+  m_stats.recent_disconnects.push_back(std::move(what));
+  while (m_stats.recent_disconnects.size() > kMaxRecentRefusals)
+    m_stats.recent_disconnects.pop_front();
+}
+
+// --- ticking ------------------------------------------------------------------------------
+
+void Host::schedule_tick() {
+  m_tick_timer.expires_after(m_cfg.tick_interval);
+  m_tick_timer.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    on_tick();
+    schedule_tick();
+  });
+}
+
+void Host::on_tick() {
+  SteadyTime steady = SteadyClock::now();
+  for (auto& [id, slot] : m_slots)
+    slot.conn->check_timeouts(steady);
+  if (m_stopping) return;  // only the connections' shutdown deadlines matter now
+  Time t = now();
+  m_pm->on_tick(t);
+  run_actions();
+  if (!m_cfg.datadir.empty() && t >= m_next_addr_save) {
+    m_next_addr_save = t + kAddrBookSaveInterval;
+    save_addr_book();
+  }
+}
+
+void Host::save_addr_book() {
+  if (m_cfg.datadir.empty() || !m_pm) return;
+  Status s = save_addr_book_to(m_cfg.datadir, m_pm->addrman());
+  if (!s) spdlog::warn("address book not saved: {}", s.message());
+}
+
+// --- stopping -----------------------------------------------------------------------------
+
+void Host::begin_stop() {
+  m_stopping = true;
+  error_code ec;
+  m_acceptor.close(ec);
+  m_accept_retry.cancel();
+  for (const auto& s : m_dialling)
+    s->close(ec);
+  m_pm->disconnect_all("shutting down");
+  run_actions();
+  // Connections still in TLS have nothing to flush; the PeerManager does not know them.
+  for (auto& [id, slot] : m_slots)
+    if (!slot.reported) slot.conn->close(CloseMode::kAbort, "shutting down");
+  save_addr_book();
+  maybe_stopped();
+}
+
+void Host::maybe_stopped() {
+  if (m_stopping && m_slots.empty() && !m_drained_set) {
+    m_drained_set = true;
+    m_drained.set_value();
+  }
+}
+
+void Host::stop() {
+  if (!m_started || !m_thread.joinable()) return;
+  HEARSAY_CHECK(std::this_thread::get_id() != m_thread.get_id());  // it waits for that thread
+  auto drained = m_drained.get_future();
+  asio::post(m_ioc, [this] { begin_stop(); });
+  auto grace = m_cfg.limits.shutdown_timeout + m_cfg.tick_interval + kStopGrace;
+  if (drained.wait_for(grace) != std::future_status::ready) {
+    // Force what is left: abort every connection, then let their handlers finish.
+    asio::post(m_ioc, [this] {
+      for (auto& [id, slot] : m_slots)
+        slot.conn->close(CloseMode::kAbort, "shutdown timed out");
+    });
+    drained.wait_for(kStopGrace);
+  }
+  asio::post(m_ioc, [this] {
+    m_tick_timer.cancel();
+    m_ioc.stop();
+  });
+  m_thread.join();
+  m_slots.clear();
+}
+
+// --- accessors ----------------------------------------------------------------------------
+
+std::vector<PeerStats> Host::peer_stats() {
+  return run_on_io([this] {
+    std::vector<PeerStats> out;
+    for (const auto& [id, slot] : m_slots) {
+      const Connection& c = *slot.conn;
+      PeerStats s;
+      s.id = id;
+      s.identity = c.identity();
+      s.inbound = c.inbound();
+      s.remote = c.remote();
+      s.state = to_string(c.state());
+      s.traffic = c.counters();
+      s.queued_bytes = c.queued_bytes();
+      s.read_paused = c.read_paused();
+      s.link = c.link();
+      if (m_pm && slot.reported) s.protocol = m_pm->peer_info(id);
+      out.push_back(std::move(s));
+    }
+    return out;
+  });
+}
+
+NetStats Host::net_stats() {
+  return run_on_io([this] { return m_stats; });
+}
+
+size_t Host::connection_count() {
+  return run_on_io([this] { return m_slots.size(); });
+}
+
+bool Host::send_ForTest(PeerId peer, SharedBytes frame, MsgType type) {
+  return run_on_io([&] {
+    auto it = m_slots.find(peer);
+    if (it == m_slots.end()) return false;
+    it->second.conn->send(std::move(frame), type);
+    return true;
+  });
+}
+
+}  // namespace hearsay

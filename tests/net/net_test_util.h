@@ -1,0 +1,210 @@
+// Helpers for the net/ tests: waiting on conditions with deadlines, host configurations for
+// loopback, and a hand-driven TLS client that can misbehave in every way the tests need
+// (no certificate, a certificate of another key type, TLS 1.2, garbage frames, silence).
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crypto/cert.h"
+#include "net/host.h"
+#include "tests/util/test_util.h"
+
+namespace hearsay::test {
+
+// Polls `pred` until it holds or `timeout` passes. Returns the last value of pred.
+inline bool wait_until(const std::function<bool()>& pred,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// A host on 127.0.0.1, ephemeral port, timeouts short enough for tests.
+inline HostConfig loopback_config() {
+  HostConfig c;
+  c.listen = "127.0.0.1:0";
+  c.limits.tls_handshake_timeout = std::chrono::milliseconds(2'000);
+  c.limits.shutdown_timeout = std::chrono::milliseconds(500);
+  c.tick_interval = std::chrono::milliseconds(20);
+  c.connect_timeout = std::chrono::milliseconds(2'000);
+  c.peer_manager.network_magic = kTestNetwork;
+  c.peer_manager.handshake_timeout = std::chrono::seconds(2);
+  c.peer_manager.dial_backoff_min = std::chrono::milliseconds(200);
+  c.peer_manager.dial_backoff_max = std::chrono::seconds(1);
+  return c;
+}
+
+inline bool contains(const std::deque<std::string>& lines, const std::string& needle) {
+  for (const auto& l : lines)
+    if (l.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+// Peers of `h` whose version handshake is complete.
+inline size_t ready_peers(Host& h) {
+  size_t n = 0;
+  for (const auto& p : h.peer_stats())
+    if (p.protocol && p.protocol->handshake_done) ++n;
+  return n;
+}
+
+enum class ClientCert { kEd25519, kNone, kRsa, kEcdsa };
+
+// A self-signed certificate with a key of the given type (RSA 2048 or ECDSA P-256), as PEMs.
+inline std::pair<std::string, std::string> foreign_certificate(ClientCert kind) {
+  EVP_PKEY* key = kind == ClientCert::kRsa
+                      ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048})
+                      : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  X509* x = X509_new();
+  X509_set_version(x, X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("x"),
+                             -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509_sign(x, key, EVP_sha256());
+  BIO* cb = BIO_new(BIO_s_mem());
+  BIO* kb = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(cb, x);
+  PEM_write_bio_PrivateKey(kb, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* p = nullptr;
+  long n = BIO_get_mem_data(cb, &p);
+  std::string cert(p, static_cast<size_t>(n));
+  n = BIO_get_mem_data(kb, &p);
+  std::string pkey(p, static_cast<size_t>(n));
+  BIO_free(cb);
+  BIO_free(kb);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return {cert, pkey};
+}
+
+// A client driven by hand, on its own io_context; every operation is bounded by a deadline.
+class TestClient {
+ public:
+  struct Options {
+    ClientCert cert = ClientCert::kEd25519;
+    uint8_t key_index = 200;  // test_key(key_index) for kEd25519
+    int max_version = TLS1_3_VERSION;
+  };
+
+  explicit TestClient(Options o) : m_ctx(boost::asio::ssl::context::tls), m_opt(o) {
+    SSL_CTX* ctx = m_ctx.native_handle();
+    SSL_CTX_set_max_proto_version(ctx, o.max_version);
+    m_ctx.set_verify_mode(boost::asio::ssl::verify_none);
+    std::string cert, key;
+    if (o.cert == ClientCert::kEd25519) {
+      auto id = make_tls_identity(test_key(o.key_index));
+      cert = id->certificate_pem;
+      key = id->private_key_pem;
+    } else if (o.cert != ClientCert::kNone) {
+      std::tie(cert, key) = foreign_certificate(o.cert);
+    }
+    if (!cert.empty()) {
+      m_ctx.use_certificate(boost::asio::buffer(cert), boost::asio::ssl::context::pem);
+      m_ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem);
+    }
+    m_stream = std::make_unique<Stream>(m_io, m_ctx);
+  }
+
+  boost::system::error_code connect(const NetAddress& addr) {
+    boost::system::error_code result = boost::asio::error::timed_out;
+    m_stream->lowest_layer().async_connect(
+        to_endpoint(addr), [&](const boost::system::error_code& ec) { result = ec; });
+    run();
+    return result;
+  }
+  boost::system::error_code handshake() {
+    boost::system::error_code result = boost::asio::error::timed_out;
+    m_stream->async_handshake(boost::asio::ssl::stream_base::client,
+                              [&](const boost::system::error_code& ec) { result = ec; });
+    run();
+    return result;
+  }
+  // Raw bytes on the TCP socket (below TLS).
+  boost::system::error_code write_plain(const std::vector<uint8_t>& bytes) {
+    boost::system::error_code result = boost::asio::error::timed_out;
+    boost::asio::async_write(m_stream->next_layer(), boost::asio::buffer(bytes),
+                             [&](const boost::system::error_code& ec, size_t) { result = ec; });
+    run();
+    return result;
+  }
+  // Bytes inside TLS.
+  boost::system::error_code write(const std::vector<uint8_t>& bytes) {
+    boost::system::error_code result = boost::asio::error::timed_out;
+    boost::asio::async_write(*m_stream, boost::asio::buffer(bytes),
+                             [&](const boost::system::error_code& ec, size_t) { result = ec; });
+    run();
+    return result;
+  }
+  // Reads (TLS, or plain TCP when `plain`) until the peer closes or `timeout`; true if closed.
+  bool wait_closed(std::chrono::milliseconds timeout, bool plain = false) {
+    bool closed = false;
+    std::function<void()> read_more;
+    read_more = [&] {
+      auto handler = [&](const boost::system::error_code& ec, size_t) {
+        if (ec) {
+          closed = ec != boost::asio::error::operation_aborted;  // aborted: our deadline
+          return;
+        }
+        read_more();
+      };
+      if (plain)
+        m_stream->next_layer().async_read_some(boost::asio::buffer(m_buf), handler);
+      else
+        m_stream->async_read_some(boost::asio::buffer(m_buf), handler);
+    };
+    read_more();
+    run(timeout);
+    return closed;
+  }
+  void close() {
+    boost::system::error_code ec;
+    m_stream->lowest_layer().close(ec);
+  }
+
+ private:
+  using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+  void run(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    m_io.restart();
+    m_io.run_for(timeout);
+    if (!m_io.stopped()) {
+      // Deadline passed with an operation pending: cancel it and let its handler run.
+      boost::system::error_code ec;
+      m_stream->lowest_layer().cancel(ec);
+      m_io.restart();
+      m_io.run_for(std::chrono::seconds(1));
+    }
+  }
+
+  boost::asio::io_context m_io;
+  boost::asio::ssl::context m_ctx;
+  Options m_opt;
+  std::unique_ptr<Stream> m_stream;
+  std::array<uint8_t, 16384> m_buf{};
+};
+
+}  // namespace hearsay::test
