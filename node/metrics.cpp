@@ -1,0 +1,238 @@
+#include "node/metrics.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "crypto/result.h"
+
+namespace hearsay {
+namespace {
+
+bool is_name_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+std::string_view type_name(MetricType t) {
+  switch (t) {
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+  }
+  return "untyped";
+}
+
+std::string escape_help(std::string_view help) {
+  std::string out;
+  out.reserve(help.size());
+  for (char c : help) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool valid_metric_name(std::string_view name) {
+  if (name.empty() || !(is_name_start(name[0]) || name[0] == ':')) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_name_start(c) || is_digit(c) || c == ':'; });
+}
+
+bool valid_label_name(std::string_view name) {
+  if (name.empty() || !is_name_start(name[0]) || name.starts_with("__")) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_name_start(c) || is_digit(c); });
+}
+
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string format_metric_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  HEARSAY_CHECK(ec == std::errc());
+  return std::string(buf, end);
+}
+
+void MetricsWriter::family(std::string_view name, MetricType type, std::string_view help) {
+  HEARSAY_CHECK(valid_metric_name(name));
+  HEARSAY_CHECK(std::find(m_declared.begin(), m_declared.end(), name) == m_declared.end());
+  // promtool lint: counters end in _total; nothing else does.
+  HEARSAY_CHECK((type == MetricType::kCounter) == name.ends_with("_total"));
+  m_declared.emplace_back(name);
+  m_name = std::string(name);
+  m_type = type;
+  m_out += "# HELP ";
+  m_out += name;
+  m_out += ' ';
+  m_out += escape_help(help);
+  m_out += "\n# TYPE ";
+  m_out += name;
+  m_out += ' ';
+  m_out += type_name(type);
+  m_out += '\n';
+}
+
+void MetricsWriter::write_series(std::string_view suffix, const MetricLabels& labels,
+                                 const std::pair<std::string, std::string>* extra,
+                                 std::string_view value) {
+  m_out += m_name;
+  m_out += suffix;
+  if (!labels.empty() || extra != nullptr) {
+    m_out += '{';
+    bool first = true;
+    auto put = [&](const std::pair<std::string, std::string>& l) {
+      HEARSAY_CHECK(valid_label_name(l.first));
+      if (!first) m_out += ',';
+      first = false;
+      m_out += l.first;
+      m_out += "=\"";
+      m_out += escape_label_value(l.second);
+      m_out += '"';
+    };
+    for (const auto& l : labels)
+      put(l);
+    if (extra != nullptr) put(*extra);
+    m_out += '}';
+  }
+  m_out += ' ';
+  m_out += value;
+  m_out += '\n';
+}
+
+void MetricsWriter::sample(double value, const MetricLabels& labels) {
+  HEARSAY_CHECK(!m_name.empty() && m_type != MetricType::kHistogram);
+  write_series("", labels, nullptr, format_metric_value(value));
+}
+
+void MetricsWriter::sample_text(std::string_view value, const MetricLabels& labels) {
+  HEARSAY_CHECK(!m_name.empty() && m_type != MetricType::kHistogram);
+  write_series("", labels, nullptr, value);
+}
+
+void MetricsWriter::histogram(const HistogramSnapshot& h, const MetricLabels& labels) {
+  HEARSAY_CHECK(!m_name.empty() && m_type == MetricType::kHistogram);
+  HEARSAY_CHECK(h.upper_bounds.size() == h.cumulative.size());
+  for (const auto& l : labels)
+    HEARSAY_CHECK(l.first != "le");
+  for (size_t i = 0; i < h.upper_bounds.size(); ++i) {
+    std::pair<std::string, std::string> le{"le", format_metric_value(h.upper_bounds[i])};
+    write_series("_bucket", labels, &le, std::to_string(h.cumulative[i]));
+  }
+  std::pair<std::string, std::string> inf{"le", "+Inf"};
+  write_series("_bucket", labels, &inf, std::to_string(h.count));
+  write_series("_sum", labels, nullptr, format_metric_value(h.sum));
+  write_series("_count", labels, nullptr, std::to_string(h.count));
+}
+
+Histogram::Histogram(std::vector<double> upper_bounds)
+    : m_bounds(std::move(upper_bounds)),
+      m_counts(std::make_unique<std::atomic<uint64_t>[]>(m_bounds.size() + 1)) {
+  HEARSAY_CHECK(m_bounds.size() <= kMaxHistogramBuckets);
+  for (size_t i = 0; i < m_bounds.size(); ++i) {
+    HEARSAY_CHECK(std::isfinite(m_bounds[i]));
+    if (i > 0) HEARSAY_CHECK(m_bounds[i - 1] < m_bounds[i]);
+  }
+  for (size_t i = 0; i <= m_bounds.size(); ++i)
+    m_counts[i].store(0, std::memory_order_relaxed);
+}
+
+void Histogram::observe(double value) {
+  if (std::isnan(value)) return;  // would poison the sum forever
+  size_t i = std::lower_bound(m_bounds.begin(), m_bounds.end(), value) - m_bounds.begin();
+  m_counts[i].fetch_add(1, std::memory_order_relaxed);
+  m_sum.fetch_add(value, std::memory_order_relaxed);
+}
+
+HistogramSnapshot Histogram::snapshot() const {
+  HistogramSnapshot s;
+  s.upper_bounds = m_bounds;
+  s.cumulative.resize(m_bounds.size());
+  uint64_t running = 0;
+  for (size_t i = 0; i < m_bounds.size(); ++i) {
+    running += m_counts[i].load(std::memory_order_relaxed);
+    s.cumulative[i] = running;
+  }
+  running += m_counts[m_bounds.size()].load(std::memory_order_relaxed);
+  s.count = running;
+  s.sum = m_sum.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::vector<double> relay_latency_buckets_seconds() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
+}
+
+std::string render_node_metrics(const NodeMetricsSnapshot& s) {
+  MetricsWriter w;
+  w.family("hearsay_peers", MetricType::kGauge, "Connected peers by direction.");
+  w.sample(s.peers_inbound, {{"direction", "inbound"}});
+  w.sample(s.peers_outbound, {{"direction", "outbound"}});
+
+  w.family("hearsay_messages_total", MetricType::kCounter,
+           "P2P messages by wire command and direction.");
+  for (const auto& m : s.messages) {
+    w.sample(m.received, {{"type", m.type}, {"direction", "received"}});
+    w.sample(m.sent, {{"type", m.type}, {"direction", "sent"}});
+  }
+  w.family("hearsay_message_bytes_total", MetricType::kCounter,
+           "P2P message bytes (frame header included) by wire command and direction.");
+  for (const auto& m : s.messages) {
+    w.sample(m.received_bytes, {{"type", m.type}, {"direction", "received"}});
+    w.sample(m.sent_bytes, {{"type", m.type}, {"direction", "sent"}});
+  }
+
+  w.family("hearsay_transactions_accepted_total", MetricType::kCounter,
+           "Transactions accepted into the mempool.");
+  w.sample(s.tx_accepted);
+  w.family("hearsay_transactions_rejected_total", MetricType::kCounter,
+           "Transactions rejected, by reason.");
+  for (const auto& [reason, n] : s.tx_rejected)
+    w.sample(n, {{"reason", reason}});
+
+  w.family("hearsay_mempool_transactions", MetricType::kGauge, "Transactions in the mempool.");
+  w.sample(s.mempool_transactions);
+  w.family("hearsay_mempool_bytes", MetricType::kGauge,
+           "Encoded size of the transactions in the mempool.");
+  w.sample(s.mempool_bytes);
+  w.family("hearsay_seen_set_entries", MetricType::kGauge, "Item ids in the seen-set.");
+  w.sample(s.seen_set_entries);
+  w.family("hearsay_verify_queue_depth", MetricType::kGauge,
+           "Signature verifications queued or running.");
+  w.sample(s.verify_queue_depth);
+
+  w.family("hearsay_relay_latency_seconds", MetricType::kHistogram,
+           "Time from first seeing a transaction to announcing it to peers.");
+  w.histogram(s.relay_latency);
+  return w.take();
+}
+
+}  // namespace hearsay

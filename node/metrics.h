@@ -1,0 +1,121 @@
+// Prometheus text exposition (format 0.0.4) and a latency histogram.
+//
+// MetricsWriter builds one scrape: each family is declared once (HELP and TYPE lines), then
+// its samples follow. Names are checked against Prometheus' grammar (a bad name is a
+// programming error: HEARSAY_CHECK); label values and HELP text are escaped, so any string —
+// even one a peer chose — is safe as a label value. Counters' names end in `_total`
+// (promtool's lint insists); units are spelled in names (`_bytes`, `_seconds`).
+//
+// Histogram accumulates observations into fixed buckets. observe() is lock-free (relaxed
+// atomics) and may be called from any thread; snapshot() may run concurrently with it and
+// returns a self-consistent view (count is the sum of the buckets read; the sum may miss or
+// include an observation in flight). Memory: one counter per bucket, fixed at construction.
+//
+// render_node_metrics() renders every metric family hearsayd exposes, from a plain snapshot
+// struct the daemon fills in on its network thread; the family names are fixed here, once.
+#pragma once
+
+#include <atomic>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hearsay {
+
+enum class MetricType { kCounter, kGauge, kHistogram };
+
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
+
+// Cumulative view of a histogram, as Prometheus wants it.
+struct HistogramSnapshot {
+  std::vector<double> upper_bounds;  // finite, strictly increasing; +Inf is implicit
+  std::vector<uint64_t> cumulative;  // cumulative[i]: observations <= upper_bounds[i]
+  uint64_t count = 0;                // all observations (the +Inf bucket)
+  double sum = 0;
+};
+
+class MetricsWriter {
+ public:
+  // Starts a family. A name may be declared only once per writer.
+  void family(std::string_view name, MetricType type, std::string_view help);
+  // A sample of the current family (counter or gauge).
+  void sample(double value, const MetricLabels& labels = {});
+  template <std::integral T>
+  requires(!std::same_as<T, bool>) void sample(T value, const MetricLabels& labels = {}) {
+    sample_text(std::to_string(value), labels);
+  }
+  // The series of a histogram family (_bucket for every bound and +Inf, _sum, _count).
+  void histogram(const HistogramSnapshot& h, const MetricLabels& labels = {});
+
+  const std::string& text() const { return m_out; }
+  std::string take() { return std::move(m_out); }
+
+ private:
+  void sample_text(std::string_view value, const MetricLabels& labels);
+  void write_series(std::string_view suffix, const MetricLabels& labels,
+                    const std::pair<std::string, std::string>* extra, std::string_view value);
+
+  std::string m_out;
+  std::string m_name;  // current family
+  MetricType m_type = MetricType::kGauge;
+  std::vector<std::string> m_declared;
+};
+
+// Prometheus' float syntax: shortest round-trip decimal, "+Inf", "-Inf", "NaN".
+std::string format_metric_value(double v);
+// Escapes a label value (backslash, double quote, newline).
+std::string escape_label_value(std::string_view v);
+bool valid_metric_name(std::string_view name);
+bool valid_label_name(std::string_view name);
+
+// More buckets than this is a histogram nobody can read (and a slow scrape).
+inline constexpr size_t kMaxHistogramBuckets = 64;
+
+class Histogram {
+ public:
+  // upper_bounds: finite, strictly increasing (HEARSAY_CHECK), at most kMaxHistogramBuckets.
+  explicit Histogram(std::vector<double> upper_bounds);
+  void observe(double value);  // thread-safe
+  HistogramSnapshot snapshot() const;
+  const std::vector<double>& upper_bounds() const { return m_bounds; }
+
+ private:
+  std::vector<double> m_bounds;
+  std::unique_ptr<std::atomic<uint64_t>[]> m_counts;  // m_bounds.size() + 1 (last: +Inf)
+  std::atomic<double> m_sum{0};
+};
+
+// Relay latency buckets, seconds: 100 µs (loopback, no batching) to 30 s (privacy batching
+// on a slow link).
+std::vector<double> relay_latency_buckets_seconds();
+
+// What hearsayd exposes on /metrics. Plain data; the daemon fills it on its network thread.
+struct NodeMetricsSnapshot {
+  uint64_t peers_inbound = 0;
+  uint64_t peers_outbound = 0;
+  struct MessageStats {
+    std::string type;  // wire command, e.g. "inv"
+    uint64_t received = 0, sent = 0;
+    uint64_t received_bytes = 0, sent_bytes = 0;  // frame header included
+  };
+  std::vector<MessageStats> messages;
+  uint64_t tx_accepted = 0;
+  std::vector<std::pair<std::string, uint64_t>> tx_rejected;  // by reason, e.g. "bad-signature"
+  uint64_t mempool_transactions = 0;
+  uint64_t mempool_bytes = 0;
+  uint64_t seen_set_entries = 0;
+  uint64_t verify_queue_depth = 0;
+  HistogramSnapshot relay_latency;  // first seen → announced, seconds
+};
+
+// Families (all prefixed hearsay_): peers{direction}, messages_total{type,direction},
+// message_bytes_total{type,direction}, transactions_accepted_total,
+// transactions_rejected_total{reason}, mempool_transactions, mempool_bytes, seen_set_entries,
+// verify_queue_depth, relay_latency_seconds (histogram).
+std::string render_node_metrics(const NodeMetricsSnapshot& s);
+
+}  // namespace hearsay

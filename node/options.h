@@ -1,0 +1,63 @@
+// hearsayd's options: every one has a default, a range and a message that names it.
+//
+// Sources, highest priority first: the command line, then `<datadir>/hearsay.conf` (the same
+// names without the leading dashes, `name=value` per line, `#` comments). A value out of range,
+// an unknown option or a malformed line fails start-up with a message naming the option (and
+// the file and line for the config file) and the allowed range.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crypto/result.h"
+
+namespace hearsay {
+
+inline constexpr uint16_t kDefaultP2pPort = 18733;
+inline constexpr uint16_t kDefaultRpcPort = 18732;
+
+struct NodeOptions {
+  std::string datadir;  // default: $HOME/.hearsay
+  std::string conf;     // default: <datadir>/hearsay.conf
+  std::string network = "devnet";
+  std::string listen = "0.0.0.0:18733";
+  std::string rpc = "127.0.0.1:18732";
+  std::vector<std::string> connect;  // [PUBKEY@]HOST:PORT, repeatable
+  std::string allow_peers;           // file: one hex public key per line
+  uint32_t max_inbound = 117;
+  uint32_t max_outbound = 8;
+  uint32_t max_inbound_per_ip = 8;
+  uint32_t inv_interval_ms = 0;
+  uint32_t push_peers = 0;
+  uint32_t verify_threads = 0;  // 0: one per core
+  uint64_t mempool_max_mb = 300;
+  uint64_t mempool_expiry_hours = 336;
+  bool mempool_sync = false;
+  bool mempool_reset = false;
+  uint64_t ban_time_s = 24 * 3600;
+  std::string trace;
+  uint32_t link_delay_ms = 0;
+  uint32_t link_jitter_ms = 0;
+  uint32_t link_bandwidth_kbps = 0;
+  std::string log_level = "info";
+  std::string log_file;
+  std::string rpc_user;
+  std::string rpc_password;
+  bool metrics_public = false;
+  std::string producer_key;
+  uint32_t block_interval_s = 0;
+};
+
+enum class OptionsOutcome { kRun, kHelp, kVersion };
+
+struct ParsedOptions {
+  OptionsOutcome outcome = OptionsOutcome::kRun;
+  NodeOptions options;
+  std::string text;  // --help / --version text
+};
+
+// Parses argv (argv[0] is skipped), then the config file. Errors are one line for stderr.
+Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::string>& args);
+
+}  // namespace hearsay

@@ -1,0 +1,143 @@
+#include "node/rpc_dispatch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <boost/system/system_error.hpp>
+#include <stdexcept>
+
+namespace hearsay {
+namespace json = boost::json;
+
+namespace {
+
+json::object error_object(int code, std::string_view message) {
+  json::object err;
+  err["code"] = code;
+  err["message"] = message;
+  return err;
+}
+
+json::value error_response(int code, std::string_view message, json::value id) {
+  json::object r;
+  r["jsonrpc"] = "2.0";
+  r["error"] = error_object(code, message);
+  r["id"] = std::move(id);
+  return r;
+}
+
+json::value success_response(json::value result, json::value id) {
+  json::object r;
+  r["jsonrpc"] = "2.0";
+  r["result"] = std::move(result);
+  r["id"] = std::move(id);
+  return r;
+}
+
+}  // namespace
+
+void RpcDispatcher::add_method(std::string name, RpcHandler handler) {
+  HEARSAY_CHECK(handler != nullptr);
+  bool inserted = m_methods.emplace(std::move(name), std::move(handler)).second;
+  HEARSAY_CHECK(inserted);
+}
+
+bool RpcDispatcher::has_method(std::string_view name) const {
+  return m_methods.find(name) != m_methods.end();
+}
+
+std::string RpcDispatcher::error_body(int code, std::string_view message) {
+  return json::serialize(error_response(code, message, nullptr));
+}
+
+RpcResult RpcDispatcher::call(const std::string& method, const json::value& params) const {
+  auto it = m_methods.find(method);
+  if (it == m_methods.end())
+    return fail(RpcError{kRpcMethodNotFound, "method not found: " + method});
+  // The one place where a handler's exception is caught: nothing escapes into Asio.
+  try {
+    return it->second(params);
+  } catch (const boost::system::system_error& e) {
+    return fail(RpcError{kRpcInvalidParams, "invalid params for " + method + ": " + e.what()});
+  } catch (const std::invalid_argument& e) {
+    return fail(RpcError{kRpcInvalidParams, "invalid params for " + method + ": " + e.what()});
+  } catch (const std::out_of_range& e) {
+    return fail(RpcError{kRpcInvalidParams, "invalid params for " + method + ": " + e.what()});
+  } catch (const std::length_error& e) {
+    return fail(RpcError{kRpcInvalidParams, "invalid params for " + method + ": " + e.what()});
+  } catch (const std::exception& e) {
+    spdlog::error("rpc: method {} threw: {}", method, e.what());
+    return fail(RpcError{kRpcInternalError, "internal error in " + method + ": " + e.what()});
+  } catch (...) {
+    spdlog::error("rpc: method {} threw a non-standard exception", method);
+    return fail(RpcError{kRpcInternalError, "internal error in " + method});
+  }
+}
+
+std::optional<json::value> RpcDispatcher::handle_one(const json::value& request) const {
+  const json::object* req = request.if_object();
+  if (req == nullptr)
+    return error_response(kRpcInvalidRequest, "invalid request: expected a JSON object", nullptr);
+
+  // The id decides whether this is a notification; a malformed id is answered with id null.
+  const json::value* id = req->if_contains("id");
+  if (id != nullptr && !id->is_string() && !id->is_number() && !id->is_null())
+    return error_response(kRpcInvalidRequest,
+                          "invalid request: \"id\" must be a string, a number or null", nullptr);
+  json::value reply_id = id != nullptr ? *id : json::value(nullptr);
+
+  auto invalid = [&](std::string_view why) -> std::optional<json::value> {
+    if (id == nullptr) return std::nullopt;  // notifications are never answered
+    return error_response(kRpcInvalidRequest, why, reply_id);
+  };
+  if (const json::value* v = req->if_contains("jsonrpc")) {
+    const json::string* s = v->if_string();
+    if (s == nullptr || (*s != "2.0" && *s != "1.0"))
+      return invalid("invalid request: \"jsonrpc\" must be \"2.0\"");
+  }
+  const json::value* method = req->if_contains("method");
+  if (method == nullptr || !method->is_string())
+    return invalid("invalid request: \"method\" must be a string");
+  static const json::value kNoParams = json::array();
+  const json::value* params = req->if_contains("params");
+  if (params == nullptr) params = &kNoParams;
+  if (!params->is_array() && !params->is_object())
+    return invalid("invalid request: \"params\" must be an array or an object");
+
+  RpcResult result = call(std::string(method->get_string()), *params);
+  if (id == nullptr) return std::nullopt;
+  if (!result) return error_response(result.error().code, result.error().message, reply_id);
+  return success_response(std::move(result).value(), reply_id);
+}
+
+std::optional<std::string> RpcDispatcher::handle(std::string_view body) const {
+  try {
+    json::error_code ec;
+    json::parse_options opts;
+    opts.max_depth = kRpcMaxJsonDepth;
+    json::value doc = json::parse(body, ec, {}, opts);
+    if (ec) return error_body(kRpcParseError, "parse error: " + ec.message());
+
+    if (const json::array* batch = doc.if_array()) {
+      if (batch->empty()) return error_body(kRpcInvalidRequest, "invalid request: empty batch");
+      if (batch->size() > kRpcMaxBatchRequests)
+        return error_body(kRpcInvalidRequest,
+                          "invalid request: batch of " + std::to_string(batch->size()) +
+                              " requests; at most " + std::to_string(kRpcMaxBatchRequests));
+      json::array responses;
+      for (const json::value& request : *batch)
+        if (auto r = handle_one(request)) responses.push_back(std::move(*r));
+      if (responses.empty()) return std::nullopt;
+      return json::serialize(responses);
+    }
+    auto r = handle_one(doc);
+    if (!r) return std::nullopt;
+    return json::serialize(*r);
+  } catch (const std::exception& e) {
+    // Only allocation failure can get here (handlers' exceptions are caught in call()).
+    spdlog::error("rpc: dispatch failed: {}", e.what());
+    return error_body(kRpcInternalError, std::string("internal error: ") + e.what());
+  }
+}
+
+}  // namespace hearsay

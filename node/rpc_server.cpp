@@ -1,0 +1,488 @@
+// The RPC server's HTTP side (Boost.Beast). Shape of Beast's example/advanced/server: one
+// Session per connection, owning its stream, kept alive by shared_from_this in every handler;
+// each do_X paired with an on_X that looks at the error first; a timeout on every operation.
+//
+// A request is read in two steps — the head, then (after credentials are checked and an
+// `Expect: 100-continue` answered) the body — so an unauthenticated client never makes the
+// server read a body. Answers that leave unread bytes behind (401 before the body, 413, 431,
+// 400) close the connection after a bounded lingering drain.
+#include "node/rpc_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <future>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "node/cookie.h"
+#include "p2p/limits.h"
+
+namespace hearsay {
+
+static_assert(2 * kMaxTxSize + 1024 <= kRpcMaxBodyBytes,
+              "sendrawtransaction of the largest transaction (hex) must fit one request body");
+static_assert(kRpcLingerBytes >= kRpcMaxBodyBytes, "a refused body must be drainable");
+
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+// How long the acceptor waits after a failed accept (e.g. out of file descriptors) before
+// trying again, so an error does not become a busy loop.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+// Bytes read per lingering read.
+constexpr size_t kLingerChunkBytes = 64 * 1024;
+
+constexpr std::string_view kServerName = "hearsayd";
+constexpr std::string_view kJsonType = "application/json";
+constexpr std::string_view kTextType = "text/plain; charset=utf-8";
+constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+
+// Immutable once the server has started; shared by every session and handler thread.
+struct Shared {
+  RpcDispatcher dispatcher;
+  std::string credential;  // "user:password" accepted
+  bool metrics_public = false;
+  std::function<std::string()> metrics;
+};
+
+using Response = http::response<http::string_body>;
+
+bool is_http_parse_error(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<const Shared> shared,
+          net::thread_pool::executor_type workers)
+      : m_stream(std::move(socket)),
+        m_io(m_stream.get_executor()),
+        m_workers(std::move(workers)),
+        m_shared(std::move(shared)) {}
+
+  void run() {
+    net::dispatch(m_io, beast::bind_front_handler(&Session::do_read_header, shared_from_this()));
+  }
+
+  // Called on the I/O thread at stop: every pending operation completes with an error.
+  void close() {
+    beast::error_code ignored;
+    m_stream.socket().close(ignored);
+  }
+
+ private:
+  void do_read_header() {
+    m_parser.emplace();
+    m_parser->header_limit(kRpcMaxHeaderBytes);
+    // The body limit is applied after the credentials are checked (so that an unauthenticated
+    // client learns nothing but 401); a declared length over it is refused in on_read_header.
+    m_parser->body_limit(boost::none);
+    m_stream.expires_after(kRpcReadTimeout);
+    http::async_read_header(
+        m_stream, m_buffer, *m_parser,
+        beast::bind_front_handler(&Session::on_read_header, shared_from_this()));
+  }
+
+  void on_read_header(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream) return do_shutdown();
+    if (ec == http::error::header_limit)
+      return send_refusal(
+          http::status::request_header_fields_too_large, kTextType,
+          "request headers larger than " + std::to_string(kRpcMaxHeaderBytes) + " bytes\n");
+    if (ec && is_http_parse_error(ec))
+      return send_refusal(http::status::bad_request, kTextType,
+                          "malformed HTTP request: " + ec.message() + "\n");
+    if (ec) return on_io_error("read", ec);
+
+    const auto& head = m_parser->get();
+    if (!authorized(head)) {
+      Response res =
+          make_response(http::status::unauthorized, kTextType, "authorization required\n");
+      res.set(http::field::www_authenticate, "Basic realm=\"hearsay\"");
+      if (!m_parser->is_done()) return send(std::move(res), /*linger=*/true);
+      return send(std::move(res), /*linger=*/false);
+    }
+    if (m_parser->is_done()) return on_request();
+    if (auto length = m_parser->content_length(); length && *length > kRpcMaxBodyBytes)
+      return refuse_large_body();
+    m_parser->body_limit(kRpcMaxBodyBytes);  // for chunked bodies, counted as they arrive
+    auto expect = head[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      m_stream.expires_after(kRpcWriteTimeout);
+      net::async_write(m_stream, net::buffer(kContinue.data(), kContinue.size()),
+                       beast::bind_front_handler(&Session::on_continue_sent, shared_from_this()));
+      return;
+    }
+    do_read_body();
+  }
+
+  void on_continue_sent(beast::error_code ec, size_t) {
+    if (ec) return on_io_error("write", ec);
+    do_read_body();
+  }
+
+  void do_read_body() {
+    m_stream.expires_after(kRpcReadTimeout);
+    http::async_read(m_stream, m_buffer, *m_parser,
+                     beast::bind_front_handler(&Session::on_read_body, shared_from_this()));
+  }
+
+  void on_read_body(beast::error_code ec, size_t) {
+    if (ec == http::error::body_limit) return refuse_large_body();
+    if (ec && is_http_parse_error(ec))
+      return send_refusal(http::status::bad_request, kTextType,
+                          "malformed HTTP request: " + ec.message() + "\n");
+    if (ec) return on_io_error("read", ec);
+    on_request();
+  }
+
+  bool authorized(const http::request_parser<http::string_body>::value_type& head) const {
+    if (m_shared->metrics_public && head.method() == http::verb::get &&
+        path_of(head.target()) == "/metrics")
+      return true;
+    auto it = head.find(http::field::authorization);
+    if (it == head.end()) return false;
+    auto credential = parse_basic_auth({it->value().data(), it->value().size()});
+    return credential && credentials_equal(*credential, m_shared->credential);
+  }
+
+  static std::string_view path_of(beast::string_view target) {
+    std::string_view t(target.data(), target.size());
+    return t.substr(0, t.find('?'));
+  }
+
+  // Routes a complete, authorised request.
+  void on_request() {
+    m_request = m_parser->release();
+    m_parser.reset();
+    const std::string_view path = path_of(m_request.target());
+    const http::verb verb = m_request.method();
+    if (path == "/") {
+      if (verb != http::verb::post) {
+        Response res = make_response(http::status::method_not_allowed, kTextType,
+                                     "JSON-RPC requests are POSTed to /\n");
+        res.set(http::field::allow, "POST");
+        return send(std::move(res), false);
+      }
+      return net::post(m_workers, [self = shared_from_this()] { self->run_rpc(); });
+    }
+    if (path == "/metrics") {
+      if (verb != http::verb::get) {
+        Response res = make_response(http::status::method_not_allowed, kTextType,
+                                     "metrics are read with GET\n");
+        res.set(http::field::allow, "GET");
+        return send(std::move(res), false);
+      }
+      if (!m_shared->metrics)
+        return send(make_response(http::status::not_found, kTextType, "no metrics\n"), false);
+      return net::post(m_workers, [self = shared_from_this()] { self->run_metrics(); });
+    }
+    send(make_response(http::status::not_found, kTextType, "not found\n"), false);
+  }
+
+  // On a handler thread. The session is not touched by the I/O thread meanwhile (no
+  // operation is pending), except by close() at stop, which only touches the socket.
+  void run_rpc() {
+    std::optional<std::string> body = m_shared->dispatcher.handle(m_request.body());
+    Response res = body ? make_response(http::status::ok, kJsonType, std::move(*body))
+                        : make_response(http::status::no_content, kJsonType, "");
+    net::post(m_io, [self = shared_from_this(), res = std::move(res)]() mutable {
+      self->send(std::move(res), false);
+    });
+  }
+
+  void run_metrics() {
+    Response res;
+    try {
+      res = make_response(http::status::ok, kMetricsType, m_shared->metrics());
+    } catch (const std::exception& e) {
+      spdlog::error("rpc: metrics provider threw: {}", e.what());
+      res = make_response(http::status::internal_server_error, kTextType,
+                          std::string("metrics failed: ") + e.what() + "\n");
+    }
+    net::post(m_io, [self = shared_from_this(), res = std::move(res)]() mutable {
+      self->send(std::move(res), false);
+    });
+  }
+
+  Response make_response(http::status status, std::string_view type, std::string body) const {
+    Response res{status, m_parser ? m_parser->get().version() : m_request.version()};
+    res.set(http::field::server, kServerName);
+    res.set(http::field::content_type, type);
+    const bool keep_alive = m_parser ? m_parser->get().keep_alive() : m_request.keep_alive();
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+  }
+
+  void refuse_large_body() {
+    send_refusal(http::status::payload_too_large, kJsonType,
+                 RpcDispatcher::error_body(
+                     kRpcInvalidRequest,
+                     "request body larger than " + std::to_string(kRpcMaxBodyBytes) + " bytes"));
+  }
+
+  // An answer after which the connection closes, with a lingering drain of unread input.
+  void send_refusal(http::status status, std::string_view type, std::string body) {
+    Response res = make_response(status, type, std::move(body));
+    res.keep_alive(false);
+    send(std::move(res), true);
+  }
+
+  void send(Response res, bool linger) {
+    if (linger) res.keep_alive(false);
+    m_response = std::move(res);
+    m_linger = linger;
+    m_stream.expires_after(kRpcWriteTimeout);
+    http::async_write(m_stream, *m_response,
+                      beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, size_t) {
+    if (ec) return on_io_error("write", ec);
+    const bool close = m_response->need_eof();
+    m_response.reset();
+    m_request = {};
+    if (m_linger) return start_linger();
+    if (close) return do_shutdown();
+    do_read_header();
+  }
+
+  void start_linger() {
+    beast::error_code ignored;
+    m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    m_lingered = 0;
+    m_stream.expires_after(kRpcLingerTimeout);  // one deadline for the whole drain
+    do_linger();
+  }
+
+  void do_linger() {
+    if (m_drain.empty()) m_drain.resize(kLingerChunkBytes);
+    m_stream.async_read_some(net::buffer(m_drain),
+                             beast::bind_front_handler(&Session::on_linger, shared_from_this()));
+  }
+
+  void on_linger(beast::error_code ec, size_t n) {
+    m_lingered += n;
+    if (ec || m_lingered >= kRpcLingerBytes) return close();
+    do_linger();
+  }
+
+  void do_shutdown() {
+    beast::error_code ignored;
+    m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    close();
+  }
+
+  void on_io_error(const char* what, beast::error_code ec) {
+    if (ec != net::error::operation_aborted)
+      spdlog::debug("rpc: connection {} error: {}", what, ec.message());
+    close();
+  }
+
+  beast::tcp_stream m_stream;
+  const net::any_io_executor m_io;
+  const net::thread_pool::executor_type m_workers;
+  const std::shared_ptr<const Shared> m_shared;
+  beast::flat_buffer m_buffer;
+  std::optional<http::request_parser<http::string_body>> m_parser;
+  http::request<http::string_body> m_request;
+  std::optional<Response> m_response;
+  bool m_linger = false;
+  size_t m_lingered = 0;
+  std::vector<char> m_drain;  // allocated only when lingering
+};
+
+}  // namespace
+
+struct RpcServer::Impl {
+  explicit Impl(RpcServerConfig c) : config(std::move(c)) {}
+
+  RpcServerConfig config;
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  bool started = false;
+  bool stopped = false;
+  bool wrote_cookie = false;
+  // Declaration order matters for destruction: the pool (whose queued work may hold
+  // sessions) goes before the io_context the sessions' sockets belong to.
+  net::io_context ioc{1};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_retry{ioc};
+  std::vector<std::weak_ptr<Session>> sessions;  // I/O thread only
+  std::unique_ptr<net::thread_pool> workers;
+  std::thread io_thread;
+  uint16_t port = 0;
+
+  void do_accept() {
+    acceptor.async_accept(ioc, [this](beast::error_code ec, tcp::socket socket) {
+      on_accept(ec, std::move(socket));
+    });
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;
+    if (ec) {
+      spdlog::warn("rpc: accept failed: {}", ec.message());
+      accept_retry.expires_after(kAcceptRetryDelay);
+      accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) do_accept();
+      });
+      return;
+    }
+    std::erase_if(sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+    if (sessions.size() >= kRpcMaxConnections) {
+      spdlog::warn("rpc: {} connections open; refusing another", sessions.size());
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      auto session = std::make_shared<Session>(std::move(socket), shared, workers->get_executor());
+      sessions.push_back(session);
+      session->run();
+    }
+    do_accept();
+  }
+
+  void close_all() {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    accept_retry.cancel();
+    for (auto& weak : sessions)
+      if (auto s = weak.lock()) s->close();
+    sessions.clear();
+  }
+};
+
+RpcServer::RpcServer(RpcServerConfig config) : m_impl(std::make_unique<Impl>(std::move(config))) {}
+
+RpcServer::~RpcServer() {
+  stop();
+}
+
+void RpcServer::add_method(std::string name, RpcHandler handler) {
+  HEARSAY_CHECK(!m_impl->started);
+  m_impl->shared->dispatcher.add_method(std::move(name), std::move(handler));
+}
+
+uint16_t RpcServer::port() const {
+  return m_impl->port;
+}
+
+std::string RpcServer::address() const {
+  const std::string& host = m_impl->config.host;
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(m_impl->port);
+}
+
+Status RpcServer::start() {
+  Impl& m = *m_impl;
+  HEARSAY_CHECK(!m.started);
+  const RpcServerConfig& c = m.config;
+  const std::string where = (c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host) +
+                            ":" + std::to_string(c.port);
+  if (c.handler_threads < 1 || c.handler_threads > kRpcMaxHandlerThreads)
+    return fail("RPC handler threads must be 1.." + std::to_string(kRpcMaxHandlerThreads) +
+                ", got " + std::to_string(c.handler_threads));
+  if (c.user.empty() != c.password.empty())
+    return fail(std::string("--rpc-user and --rpc-password must be given together"));
+  if (c.user.find(':') != std::string::npos)
+    return fail(std::string("--rpc-user must not contain ':' (HTTP Basic separates on it)"));
+  if (c.user.empty() && c.datadir.empty())
+    return fail(
+        std::string("the RPC server needs a data directory for its cookie file, or "
+                    "--rpc-user/--rpc-password"));
+
+  beast::error_code ec;
+  auto ip = net::ip::make_address(c.host, ec);
+  if (ec)
+    return fail("RPC address " + where + " is not an IP address (use e.g. 127.0.0.1:" +
+                std::to_string(c.port) + " or [::1]:" + std::to_string(c.port) + ")");
+  tcp::endpoint endpoint(ip, c.port);
+  auto failed = [&](const char* step) -> Status {
+    std::string msg = "cannot " + std::string(step) + " RPC address " + where + ": " + ec.message();
+    if (ec == net::error::address_in_use)
+      msg += " (is another hearsayd running? choose another --rpc port)";
+    if (ec == boost::system::errc::address_not_available)
+      msg += " (is this address one of this machine's?)";
+    beast::error_code ignored;
+    m.acceptor.close(ignored);
+    return Status::error(msg);
+  };
+  if (m.acceptor.open(endpoint.protocol(), ec); ec) return failed("open");
+  if (m.acceptor.set_option(net::socket_base::reuse_address(true), ec); ec) return failed("open");
+  if (m.acceptor.bind(endpoint, ec); ec) return failed("bind");
+  if (m.acceptor.listen(net::socket_base::max_listen_connections, ec); ec)
+    return failed("listen on");
+  m.port = m.acceptor.local_endpoint(ec).port();
+  if (ec) return failed("query");
+
+  if (c.user.empty()) {
+    auto cookie = write_cookie_file(c.datadir);
+    if (!cookie) {
+      beast::error_code ignored;
+      m.acceptor.close(ignored);
+      return fail(cookie.error());
+    }
+    m.shared->credential = std::move(cookie).value();
+    m.wrote_cookie = true;
+  } else {
+    m.shared->credential = c.user + ":" + c.password;
+  }
+  m.shared->metrics_public = c.metrics_public;
+  m.shared->metrics = c.metrics;
+
+  m.started = true;
+  m.workers = std::make_unique<net::thread_pool>(c.handler_threads);
+  m.work.emplace(m.ioc.get_executor());
+  m.do_accept();
+  m.io_thread = std::thread([&m] { m.ioc.run(); });
+  spdlog::info("rpc: listening on {}", address());
+  return Status();
+}
+
+void RpcServer::stop() {
+  Impl& m = *m_impl;
+  if (!m.started || m.stopped) return;
+  m.stopped = true;
+  // 1. On the I/O thread: stop accepting, close every connection (pending reads, writes and
+  //    drains complete with operation_aborted).
+  std::promise<void> closed;
+  net::post(m.ioc, [&m, &closed] {
+    m.close_all();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  // 2. Let running handlers return; abandon queued ones (their sessions are closed anyway).
+  m.workers->stop();
+  m.workers->join();
+  // 3. Stop the I/O thread. Sessions still referenced by queued completions are destroyed
+  //    with the io_context and the pool, in the Impl's destructor.
+  m.work.reset();
+  m.ioc.stop();
+  m.io_thread.join();
+  if (m.wrote_cookie) {
+    Status s = delete_cookie_file(m.config.datadir);
+    if (!s) spdlog::warn("rpc: {}", s.message());
+  }
+  spdlog::info("rpc: stopped");
+}
+
+}  // namespace hearsay

@@ -1,0 +1,189 @@
+// Prometheus text exposition: format details, the histogram, and promtool's verdict on the
+// complete set of families hearsayd exposes.
+#include "node/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <thread>
+
+#include "tests/util/test_util.h"
+
+namespace hearsay {
+namespace {
+
+// Runs `promtool check metrics` on `text`; returns (exit status, output). nullopt when
+// promtool is not installed.
+std::optional<std::pair<int, std::string>> promtool_check(const std::string& text) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) return std::nullopt;
+  test::TempDir dir;
+  const std::string in = dir.file("metrics.txt");
+  const std::string out = dir.file("promtool.out");
+  { std::ofstream(in, std::ios::binary) << text; }
+  int status = std::system(("promtool check metrics < '" + in + "' > '" + out + "' 2>&1").c_str());
+  std::ifstream f(out);
+  std::string output((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, output);
+}
+
+NodeMetricsSnapshot fake_snapshot() {
+  NodeMetricsSnapshot s;
+  s.peers_inbound = 12;
+  s.peers_outbound = 8;
+  for (const char* type : {"version", "verack", "inv", "getdata", "tx", "block", "ping", "pong"})
+    s.messages.push_back({type, 100, 90, 12'345, 11'000});
+  s.tx_accepted = 5'000;
+  s.tx_rejected = {{"bad-signature", 3},
+                   {"fee-too-low", 40},
+                   {"nonce-too-low", 2},
+                   {"expired", 1},
+                   {"reason with \"quotes\" \\ and\nnewline", 1}};
+  s.mempool_transactions = 4'321;
+  s.mempool_bytes = 987'654;
+  s.seen_set_entries = 120'000;
+  s.verify_queue_depth = 17;
+  Histogram h(relay_latency_buckets_seconds());
+  for (double v : {0.00005, 0.0003, 0.002, 0.002, 0.04, 0.7, 3.0, 100.0})
+    h.observe(v);
+  s.relay_latency = h.snapshot();
+  return s;
+}
+
+TEST(Metrics, NodeMetricsPassPromtool) {
+  const std::string text = render_node_metrics(fake_snapshot());
+  auto r = promtool_check(text);
+  if (!r) GTEST_SKIP() << "promtool is not installed (apt-get install prometheus)";
+  EXPECT_EQ(r->first, 0) << r->second << "\n--- input ---\n" << text;
+  EXPECT_EQ(r->second, "") << text;
+  // Every family the issue asks for is there.
+  for (const char* family :
+       {"hearsay_peers", "hearsay_messages_total", "hearsay_message_bytes_total",
+        "hearsay_transactions_accepted_total", "hearsay_transactions_rejected_total",
+        "hearsay_mempool_transactions", "hearsay_mempool_bytes", "hearsay_seen_set_entries",
+        "hearsay_verify_queue_depth", "hearsay_relay_latency_seconds"})
+    EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+}
+
+TEST(Metrics, EmptySnapshotPassesPromtool) {
+  NodeMetricsSnapshot s;
+  s.relay_latency = Histogram(relay_latency_buckets_seconds()).snapshot();
+  auto r = promtool_check(render_node_metrics(s));
+  if (!r) GTEST_SKIP() << "promtool is not installed (apt-get install prometheus)";
+  EXPECT_EQ(r->first, 0) << r->second;
+}
+
+TEST(Metrics, PromtoolCatchesABadExposition) {
+  // The check is real: a counter without _total fails it.
+  auto r = promtool_check("# HELP bad x\n# TYPE bad counter\nbad 1\n");
+  if (!r) GTEST_SKIP() << "promtool is not installed (apt-get install prometheus)";
+  EXPECT_NE(r->first, 0);
+}
+
+TEST(Metrics, WriterFormat) {
+  MetricsWriter w;
+  w.family("x_requests_total", MetricType::kCounter, "Requests.\nWith a \\ newline.");
+  w.sample(uint64_t{3}, {{"method", "a\"b\\c\nd"}, {"code", "200"}});
+  w.sample(uint64_t{18446744073709551615ull});
+  w.family("x_temperature", MetricType::kGauge, "Temperature.");
+  w.sample(-1.5);
+  w.sample(std::numeric_limits<double>::infinity(), {{"k", "inf"}});
+  w.sample(std::numeric_limits<double>::quiet_NaN(), {{"k", "nan"}});
+  w.family("x_latency_seconds", MetricType::kHistogram, "Latency.");
+  HistogramSnapshot h{{0.5, 1}, {1, 3}, 4, 5.25};
+  w.histogram(h, {{"peer", "p1"}});
+  EXPECT_EQ(w.text(),
+            "# HELP x_requests_total Requests.\\nWith a \\\\ newline.\n"
+            "# TYPE x_requests_total counter\n"
+            "x_requests_total{method=\"a\\\"b\\\\c\\nd\",code=\"200\"} 3\n"
+            "x_requests_total 18446744073709551615\n"
+            "# HELP x_temperature Temperature.\n"
+            "# TYPE x_temperature gauge\n"
+            "x_temperature -1.5\n"
+            "x_temperature{k=\"inf\"} +Inf\n"
+            "x_temperature{k=\"nan\"} NaN\n"
+            "# HELP x_latency_seconds Latency.\n"
+            "# TYPE x_latency_seconds histogram\n"
+            "x_latency_seconds_bucket{peer=\"p1\",le=\"0.5\"} 1\n"
+            "x_latency_seconds_bucket{peer=\"p1\",le=\"1\"} 3\n"
+            "x_latency_seconds_bucket{peer=\"p1\",le=\"+Inf\"} 4\n"
+            "x_latency_seconds_sum{peer=\"p1\"} 5.25\n"
+            "x_latency_seconds_count{peer=\"p1\"} 4\n");
+  auto r = promtool_check(w.text());
+  if (r) {
+    EXPECT_EQ(r->first, 0) << r->second;
+  }
+}
+
+TEST(Metrics, IntegerSamplesOfAnyWidth) {
+  MetricsWriter w;
+  w.family("g", MetricType::kGauge, "G.");
+  w.sample(-3);
+  w.sample(size_t{7});
+  w.sample(int64_t{-9'000'000'000});
+  EXPECT_EQ(w.text(), "# HELP g G.\n# TYPE g gauge\ng -3\ng 7\ng -9000000000\n");
+}
+
+TEST(Metrics, Names) {
+  EXPECT_TRUE(valid_metric_name("hearsay_peers"));
+  EXPECT_TRUE(valid_metric_name("a:b_c9"));
+  EXPECT_FALSE(valid_metric_name("9a"));
+  EXPECT_FALSE(valid_metric_name("a-b"));
+  EXPECT_FALSE(valid_metric_name(""));
+  EXPECT_TRUE(valid_label_name("direction"));
+  EXPECT_FALSE(valid_label_name("__name__"));
+  EXPECT_FALSE(valid_label_name("a:b"));
+  EXPECT_EQ(format_metric_value(0.1), "0.1");
+  EXPECT_EQ(format_metric_value(-std::numeric_limits<double>::infinity()), "-Inf");
+}
+
+TEST(MetricsDeath, ProgrammingErrorsAbort) {
+  MetricsWriter w;
+  EXPECT_DEATH(w.family("bad name", MetricType::kGauge, ""), "invariant");
+  EXPECT_DEATH(w.family("requests", MetricType::kCounter, ""), "invariant");  // no _total
+  w.family("g", MetricType::kGauge, "");
+  EXPECT_DEATH(w.family("g", MetricType::kGauge, ""), "invariant");  // declared twice
+  EXPECT_DEATH(w.sample(1.0, {{"bad-label", "x"}}), "invariant");
+  EXPECT_DEATH(Histogram({1, 1}), "invariant");
+}
+
+TEST(Histogram, CumulativeBuckets) {
+  Histogram h({1, 2, 5});
+  for (double v : {0.5, 1.0, 1.5, 2.0, 4.0, 7.0, -3.0})
+    h.observe(v);
+  h.observe(std::numeric_limits<double>::quiet_NaN());  // ignored
+  HistogramSnapshot s = h.snapshot();
+  EXPECT_EQ(s.upper_bounds, (std::vector<double>{1, 2, 5}));
+  EXPECT_EQ(s.cumulative, (std::vector<uint64_t>{3, 5, 6}));  // le is inclusive
+  EXPECT_EQ(s.count, 7u);
+  EXPECT_DOUBLE_EQ(s.sum, 0.5 + 1 + 1.5 + 2 + 4 + 7 - 3);
+}
+
+TEST(Histogram, ConcurrentObserversLoseNothing) {
+  Histogram h(relay_latency_buckets_seconds());
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 10'000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&h, t] {
+      for (int i = 0; i < kPerThread; ++i)
+        h.observe(0.001 * (t + 1));
+    });
+  for (int i = 0; i < 100; ++i) {  // concurrent snapshots are self-consistent
+    HistogramSnapshot s = h.snapshot();
+    ASSERT_GE(s.count, s.cumulative.back());
+    for (size_t k = 1; k < s.cumulative.size(); ++k)
+      ASSERT_LE(s.cumulative[k - 1], s.cumulative[k]);
+  }
+  for (auto& t : threads)
+    t.join();
+  HistogramSnapshot s = h.snapshot();
+  EXPECT_EQ(s.count, uint64_t{kThreads * kPerThread});
+  EXPECT_NEAR(s.sum, kPerThread * 0.001 * (1 + 2 + 3 + 4), 1e-6);
+}
+
+}  // namespace
+}  // namespace hearsay

@@ -1,0 +1,126 @@
+// RpcDispatcher without sockets: JSON-RPC 2.0 rules, limits and exception containment.
+#include "node/rpc_dispatch.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <stdexcept>
+
+namespace hearsay {
+namespace {
+
+namespace json = boost::json;
+
+class RpcDispatchTest : public ::testing::Test {
+ protected:
+  RpcDispatchTest() {
+    d.add_method("echo", [](const json::value& p) -> RpcResult { return p; });
+    d.add_method("count", [this](const json::value&) -> RpcResult { return json::value(++calls); });
+    d.add_method("typed", [](const json::value& p) -> RpcResult {
+      return json::value(p.as_object().at("n").as_int64() + 1);  // throws on any other shape
+    });
+    d.add_method("value_to", [](const json::value& p) -> RpcResult {
+      return json::value_from(
+          json::value_to<std::vector<int>>(p));  // throws system_error on a wrong shape
+    });
+    d.add_method("bug", [](const json::value&) -> RpcResult { throw std::logic_error("bug"); });
+    d.add_method("weird", [](const json::value&) -> RpcResult { throw 17; });
+  }
+  json::value run(std::string_view body) {
+    auto r = d.handle(body);
+    EXPECT_TRUE(r.has_value()) << body;
+    return r ? json::parse(*r) : json::value();
+  }
+  int64_t code(std::string_view body) {
+    json::value v = run(body);
+    const json::object* o = v.if_object();
+    if (o == nullptr || !o->contains("error")) return 0;
+    return o->at("error").at("code").as_int64();
+  }
+
+  RpcDispatcher d;
+  int calls = 0;
+};
+
+TEST_F(RpcDispatchTest, Success) {
+  json::value v = run(R"({"jsonrpc":"2.0","id":3,"method":"echo","params":[1,{"a":2}]})");
+  EXPECT_EQ(v, json::parse(R"({"jsonrpc":"2.0","result":[1,{"a":2}],"id":3})"));
+  // No params: the handler sees an empty array. jsonrpc absent or "1.0" is accepted.
+  EXPECT_EQ(run(R"({"id":"s","method":"echo"})").at("result"), json::array());
+  EXPECT_EQ(run(R"({"jsonrpc":"1.0","id":null,"method":"echo"})").at("id"), nullptr);
+}
+
+TEST_F(RpcDispatchTest, StandardErrors) {
+  EXPECT_EQ(code("{\"id\":1,"), kRpcParseError);
+  EXPECT_EQ(code(""), kRpcParseError);
+  EXPECT_EQ(code(std::string(kRpcMaxJsonDepth + 1, '[')), kRpcParseError);
+  EXPECT_EQ(code("\"str\""), kRpcInvalidRequest);
+  EXPECT_EQ(code("null"), kRpcInvalidRequest);
+  EXPECT_EQ(code(R"({"id":1})"), kRpcInvalidRequest);
+  EXPECT_EQ(code(R"({"id":1,"method":5})"), kRpcInvalidRequest);
+  EXPECT_EQ(code(R"({"id":1,"method":"echo","params":"x"})"), kRpcInvalidRequest);
+  EXPECT_EQ(code(R"({"id":1,"method":"echo","jsonrpc":"3.0"})"), kRpcInvalidRequest);
+  EXPECT_EQ(code(R"({"id":[1],"method":"echo"})"), kRpcInvalidRequest);
+  EXPECT_EQ(code(R"({"id":1,"method":"nope"})"), kRpcMethodNotFound);
+  // The id is echoed even on errors when it is valid.
+  EXPECT_EQ(run(R"({"id":"k","method":"nope"})").at("id"), "k");
+}
+
+TEST_F(RpcDispatchTest, HandlerExceptionsAreContained) {
+  EXPECT_EQ(run(R"({"id":1,"method":"typed","params":{"n":41}})").at("result"), 42);
+  EXPECT_EQ(code(R"({"id":1,"method":"typed","params":{"n":"x"}})"), kRpcInvalidParams);
+  EXPECT_EQ(code(R"({"id":1,"method":"typed","params":{}})"), kRpcInvalidParams);
+  EXPECT_EQ(code(R"({"id":1,"method":"typed","params":[1]})"), kRpcInvalidParams);
+  EXPECT_EQ(code(R"({"id":1,"method":"value_to","params":{"a":1}})"), kRpcInvalidParams);
+  EXPECT_EQ(run(R"({"id":1,"method":"value_to","params":[1,2]})").at("result"),
+            (json::array{1, 2}));
+  EXPECT_EQ(code(R"({"id":1,"method":"bug"})"), kRpcInternalError);
+  EXPECT_EQ(code(R"({"id":1,"method":"weird"})"), kRpcInternalError);
+}
+
+TEST_F(RpcDispatchTest, NotificationsAreNeverAnswered) {
+  EXPECT_FALSE(d.handle(R"({"jsonrpc":"2.0","method":"count"})"));
+  EXPECT_EQ(calls, 1);  // but they run
+  EXPECT_FALSE(d.handle(R"({"method":"nope"})"));
+  EXPECT_FALSE(d.handle(R"({"method":"bug"})"));
+  EXPECT_FALSE(d.handle(R"({"method":"echo","params":7})"));
+  EXPECT_FALSE(d.handle(R"([{"method":"count"},{"method":"count"}])"));
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(RpcDispatchTest, Batches) {
+  json::value v = run(R"([{"id":1,"method":"count"},{"method":"count"},
+                          {"id":2,"method":"nope"},[],{"id":3,"method":"count"}])");
+  ASSERT_TRUE(v.is_array());
+  const json::array& a = v.get_array();
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_EQ(a[0].at("result"), 1);
+  EXPECT_EQ(a[1].at("error").at("code"), kRpcMethodNotFound);
+  EXPECT_EQ(a[2].at("error").at("code"), kRpcInvalidRequest);
+  EXPECT_EQ(a[3].at("result"), 3);
+  EXPECT_EQ(code("[]"), kRpcInvalidRequest);
+
+  std::string big = "[";
+  for (size_t i = 0; i <= kRpcMaxBatchRequests; ++i)
+    big += R"({"method":"count"},)";
+  big.back() = ']';
+  EXPECT_EQ(code(big), kRpcInvalidRequest);
+  EXPECT_EQ(calls, 3);  // refused as a whole, nothing ran
+}
+
+TEST_F(RpcDispatchTest, ErrorBody) {
+  json::value v = json::parse(RpcDispatcher::error_body(kRpcInvalidRequest, "too big"));
+  EXPECT_EQ(
+      v, json::parse(R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"too big"},"id":null})"));
+}
+
+TEST(RpcDispatchDeath, DuplicateMethodIsABug) {
+  RpcDispatcher d;
+  d.add_method("x", [](const json::value&) -> RpcResult { return json::value(nullptr); });
+  EXPECT_DEATH(
+      d.add_method("x", [](const json::value&) -> RpcResult { return json::value(nullptr); }),
+      "invariant");
+}
+
+}  // namespace
+}  // namespace hearsay
