@@ -1,5 +1,6 @@
 // SeenSet: retention bounds, refresh, flood cap, salting, memory, against an exact model.
 #include "p2p/seen_set.h"
+#include "tests/util/test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -10,17 +11,10 @@ namespace hearsay {
 namespace {
 
 Hash256 id_of(uint64_t n) {
-  Hash256 h{};
-  for (int i = 0; i < 8; ++i)
-    h[i] = static_cast<uint8_t>(n >> (8 * i));
-  h[31] = 0xa5;
-  return h;
+  return test::numbered_id(n, 0xa5);
 }
-
 SipKey salt(uint8_t b) {
-  SipKey k;
-  k.fill(b);
-  return k;
+  return test::filled_key(b);
 }
 
 constexpr Time kT0 = Time(std::chrono::hours(1000));

@@ -1,5 +1,6 @@
 // TxRequestTracker with a fake clock: every rule in the header, one test each.
 #include "p2p/txrequest.h"
+#include "tests/util/test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -13,17 +14,10 @@ using Txids = std::vector<Hash256>;
 using Expired = std::vector<std::pair<PeerId, Hash256>>;
 
 Hash256 txid(uint64_t n) {
-  Hash256 h{};
-  for (int i = 0; i < 8; ++i)
-    h[i] = static_cast<uint8_t>(n >> (8 * i));
-  h[31] = 0x3c;
-  return h;
+  return test::numbered_id(n, 0x3c);
 }
-
 SipKey seed(uint8_t b) {
-  SipKey k;
-  k.fill(b);
-  return k;
+  return test::filled_key(b);
 }
 
 constexpr Time kT0 = Time(std::chrono::hours(1000));

@@ -51,4 +51,18 @@ std::vector<uint8_t> bytes_of(const std::string& hex) {
   return *v;
 }
 
+Hash256 numbered_id(uint64_t n, uint8_t tag) {
+  Hash256 h{};
+  for (int i = 0; i < 8; ++i)
+    h[i] = static_cast<uint8_t>(n >> (8 * i));
+  h[31] = tag;
+  return h;
+}
+
+SipKey filled_key(uint8_t b) {
+  SipKey k;
+  k.fill(b);
+  return k;
+}
+
 }  // namespace hearsay::test

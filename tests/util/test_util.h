@@ -37,4 +37,11 @@ TxRef make_tx(uint8_t key_index, uint64_t nonce, uint64_t fee = 1000, size_t pay
 
 std::vector<uint8_t> bytes_of(const std::string& hex);
 
+// A distinct, recognisable 32-byte id for number n: n little-endian in the first 8 bytes and
+// `tag` in the last, so ids of different tests never collide by accident.
+Hash256 numbered_id(uint64_t n, uint8_t tag);
+
+// A SipHash key with every byte equal to b (deterministic salts and seeds).
+SipKey filled_key(uint8_t b);
+
 }  // namespace hearsay::test
