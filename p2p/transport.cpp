@@ -7,26 +7,32 @@ namespace hearsay {
 
 namespace {
 constexpr size_t kInitialPayloadReserve = 256 * 1024;
+// Payload bytes reserved up front when a message's size is not known before encoding.
+constexpr size_t kFrameReserveGuess = 256;
 }  // namespace
 
 SharedBytes encode_frame(uint32_t magic, const Message& m) {
   auto frame = std::make_shared<std::vector<uint8_t>>();
-  frame->reserve(kFrameHeaderSize + 64);
+  // A tx frame (the common case) is sized exactly; others grow from a small start.
+  const auto* tx = std::get_if<TxMsg>(&m);
+  frame->reserve(kFrameHeaderSize + (tx ? tx->tx->size() : kFrameReserveGuess));
   frame->resize(kFrameHeaderSize);
   encode_payload(m, *frame);
   std::span<const uint8_t> payload(frame->data() + kFrameHeaderSize,
                                    frame->size() - kFrameHeaderSize);
   HEARSAY_CHECK(payload.size() <= max_payload(type_of(m)));
   Hash256 sum = sha256d(payload);
-  std::vector<uint8_t> header;
-  header.reserve(kFrameHeaderSize);
-  Writer w(header);
-  w.u32(magic);
+  // The header is written in place over the 24 bytes reserved at the front.
+  uint8_t* h = frame->data();
+  for (int i = 0; i < 4; ++i)
+    h[i] = static_cast<uint8_t>(magic >> (8 * i));
   const char* name = command_name(type_of(m));
-  uint8_t command[kCommandSize] = {};
-  std::memcpy(command, name, std::strlen(name));
-  w.bytes(command).u32(static_cast<uint32_t>(payload.size())).bytes(std::span(sum).first(4));
-  std::copy(header.begin(), header.end(), frame->begin());
+  std::memset(h + 4, 0, kCommandSize);
+  std::memcpy(h + 4, name, std::strlen(name));
+  const auto len = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i)
+    h[16 + i] = static_cast<uint8_t>(len >> (8 * i));
+  std::memcpy(h + 20, sum.data(), 4);
   return frame;
 }
 

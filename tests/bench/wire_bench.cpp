@@ -39,6 +39,15 @@ void BM_TxEncode(benchmark::State& state) {
 }
 BENCHMARK(BM_TxEncode);
 
+// One whole `tx` frame (header, checksum, payload): done once per relayed transaction,
+// however many peers it goes to.
+void BM_TxFrameEncode(benchmark::State& state) {
+  TxRef tx = test::make_tx(1, 0, 1000, 150);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(encode_frame(0x11223344, TxMsg{tx}));
+}
+BENCHMARK(BM_TxFrameEncode);
+
 void BM_TxDecode(benchmark::State& state) {
   TxRef tx = test::make_tx(1, 0, 1000, 150);
   std::vector<uint8_t> enc(tx->encoding().begin(), tx->encoding().end());
