@@ -96,29 +96,40 @@ void Mempool::reload(std::vector<StoredTx> stored, Time now) {
   }
 }
 
+AdmitCode Mempool::precheck(const Transaction* tx, Time now, const Entry** old) const {
+  if (!tx || tx->size() < kMinTxSize || tx->size() > kMaxTxSize) return AdmitCode::kMalformed;
+  if (m_by_id.count(tx->id())) return AdmitCode::kDuplicate;
+  if (tx->network() != m_opts.network) return AdmitCode::kWrongNetwork;
+  if (tx->size() > m_opts.max_tx_size) return AdmitCode::kTooLarge;
+  if (tx_expired(*tx, now, m_chain.height())) return AdmitCode::kExpired;
+  const uint64_t rate = tx->fee_rate();
+  if (rate < m_opts.min_fee_rate) return AdmitCode::kFeeRateTooLow;
+  const PublicKey sender = tx->sender();
+  if (tx->nonce() < m_chain.next_nonce(sender)) return AdmitCode::kNonceTooLow;
+  *old = nullptr;
+  if (auto it = m_by_sender.find({sender, tx->nonce()}); it != m_by_sender.end()) *old = it->second;
+  if (*old) {
+    if (!pays_enough_more(rate, (*old)->fee_rate, m_opts.replace_step_percent))
+      return AdmitCode::kConflict;
+  } else if (sender_count(sender) >= m_opts.max_per_sender) {
+    return AdmitCode::kSenderLimit;
+  }
+  return AdmitCode::kAccepted;
+}
+
+AdmitCode Mempool::precheck(const Transaction& tx, Time now) const {
+  const Entry* old = nullptr;
+  return precheck(&tx, now, &old);
+}
+
 AdmitResult Mempool::check_and_apply(const Candidate& c, Time now, Time admitted, bool from_store,
                                      std::vector<Change>& journal) {
   const TxRef& tx = c.tx;
   auto refuse = [](AdmitCode code) { return AdmitResult{code, {}}; };
-  if (!tx || tx->size() < kMinTxSize || tx->size() > kMaxTxSize)
-    return refuse(AdmitCode::kMalformed);
-  if (m_by_id.count(tx->id())) return refuse(AdmitCode::kDuplicate);
-  if (tx->network() != m_opts.network) return refuse(AdmitCode::kWrongNetwork);
-  if (tx->size() > m_opts.max_tx_size) return refuse(AdmitCode::kTooLarge);
-  if (tx_expired(*tx, now, m_chain.height())) return refuse(AdmitCode::kExpired);
-  const uint64_t rate = tx->fee_rate();
-  if (rate < m_opts.min_fee_rate) return refuse(AdmitCode::kFeeRateTooLow);
-  const PublicKey sender = tx->sender();
-  if (tx->nonce() < m_chain.next_nonce(sender)) return refuse(AdmitCode::kNonceTooLow);
-
   const Entry* old = nullptr;
-  if (auto it = m_by_sender.find({sender, tx->nonce()}); it != m_by_sender.end()) old = it->second;
-  if (old) {
-    if (!pays_enough_more(rate, old->fee_rate, m_opts.replace_step_percent))
-      return refuse(AdmitCode::kConflict);
-  } else if (sender_count(sender) >= m_opts.max_per_sender) {
-    return refuse(AdmitCode::kSenderLimit);
-  }
+  if (AdmitCode code = precheck(tx.get(), now, &old); code != AdmitCode::kAccepted)
+    return refuse(code);
+  const uint64_t rate = tx->fee_rate();
   if (!c.signature_verified && !tx->verify_signature()) return refuse(AdmitCode::kBadSignature);
 
   std::vector<TxId> victims;

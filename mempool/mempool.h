@@ -113,6 +113,9 @@ class Mempool {
   // Admits a burst as one store batch: one result per candidate, in order. A later candidate
   // sees the earlier ones (nonce chains and replacements within a batch work).
   std::vector<AdmitResult> admit_batch(std::span<const Candidate> candidates, Time now);
+  // The rules admit() checks before the signature and the room, without changing anything:
+  // kAccepted when nothing but the signature or a full mempool can still refuse `tx`.
+  AdmitCode precheck(const Transaction& tx, Time now) const;
 
   // A block confirmed these transactions: removes each (kConfirmed) and every held transaction
   // of its sender with a nonce ≤ its nonce (kNonceUsed).
@@ -185,6 +188,7 @@ class Mempool {
   Mempool(const MempoolOptions& options, const ChainView& chain,
           std::unique_ptr<MempoolStore> store);
   void reload(std::vector<StoredTx> stored, Time now);
+  AdmitCode precheck(const Transaction* tx, Time now, const Entry** old) const;
   AdmitResult check_and_apply(const Candidate& c, Time now, Time admitted, bool from_store,
                               std::vector<Change>& journal);
   // The lowest-paying entries (never `spare`) whose removal frees `needed` bytes, all paying

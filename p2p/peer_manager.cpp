@@ -125,16 +125,38 @@ void PeerManager::ban(PeerId peer, const std::string& reason, Time now) {
   Peer* p = find(peer);
   if (!p) return;
   const PublicKey id = p->conn.identity;
-  push(BanAction{id, p->conn.remote, now + kMisbehaviourBanTime, reason});
+  push(BanAction{id, p->conn.remote, now + m_cfg.ban_time, reason});
   if (m_banned.size() >= kMaxLocalBans && !m_banned.count(id)) {
     // Forget the ban that ends first.
     auto first = std::min_element(m_banned.begin(), m_banned.end(),
                                   [](const auto& a, const auto& b) { return a.second < b.second; });
     m_banned.erase(first);
   }
-  m_banned[id] = now + kMisbehaviourBanTime;
+  m_banned[id] = now + m_cfg.ban_time;
   m_addrman.remove(id);
   disconnect(peer, "banned: " + reason);
+}
+
+bool PeerManager::add_connect(const NetAddress& address, std::optional<PublicKey> identity) {
+  if (m_connect.size() >= kMaxConnectTargets) return false;
+  for (const ConnectSlot& s : m_connect)
+    if (s.address == address) return false;
+  ConnectSlot s;
+  s.address = address;
+  s.pinned = identity;
+  s.is_self = identity && *identity == m_identity.public_key();
+  m_connect.push_back(s);
+  return true;
+}
+
+void PeerManager::verify(std::vector<TxRef> txs) {
+  if (!txs.empty()) push(VerifyAction{std::move(txs)});
+}
+
+void PeerManager::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> valid,
+                              Time now) {
+  HEARSAY_CHECK(txs.size() == valid.size());
+  if (m_relay) m_relay->on_verified(txs, valid, now);
 }
 
 bool PeerManager::is_banned(const PublicKey& id, Time now) const {
@@ -355,6 +377,7 @@ PeerInfo PeerManager::info_of(const Peer& p) const {
   i.id = p.conn.id;
   i.identity = p.conn.identity;
   i.inbound = p.conn.inbound;
+  i.trusted = p.conn.trusted;
   i.remote = p.conn.remote;
   i.connected_at = p.connected_at;
   i.handshake_done = p.handshake.done();

@@ -62,6 +62,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -74,6 +75,7 @@
 #include "p2p/handshake.h"
 #include "p2p/messages.h"
 #include "p2p/phi_accrual.h"
+#include "p2p/transaction.h"
 #include "p2p/transport.h"
 #include "p2p/types.h"
 
@@ -85,6 +87,9 @@ struct PeerConnected {
   PublicKey identity{};  // the Ed25519 key proven by the peer's TLS certificate
   bool inbound = false;
   NetAddress remote;  // the socket's remote address
+  // The identity is in --allow-peers (like Bitcoin's noban peers): its announcements are
+  // preferred as an outbound peer's are.
+  bool trusted = false;
 };
 
 // --- actions: what the PeerManager asks net/ to do -------------------------------------------
@@ -107,7 +112,13 @@ struct DialAction {
   NetAddress address;
   std::optional<PublicKey> identity;  // pinned: the dial fails unless the remote proves it
 };
-using Action = std::variant<SendAction, DisconnectAction, BanAction, DialAction>;
+// Verify these transactions' signatures off the protocol thread and report each verdict with
+// PeerManager::on_verified, in any grouping and order. net/ may merge the VerifyActions of one
+// burst of events and spread them over its worker threads (--verify-threads).
+struct VerifyAction {
+  std::vector<TxRef> txs;
+};
+using Action = std::variant<SendAction, DisconnectAction, BanAction, DialAction, VerifyAction>;
 
 // --- limits and defaults ---------------------------------------------------------------------
 inline constexpr uint32_t kProtocolVersion = 1;
@@ -142,11 +153,17 @@ inline constexpr size_t kGetAddrPercent = 23;
 inline constexpr size_t kMinGetAddrAnswer = 100;
 // How often stale records are expired from the address book.
 inline constexpr Duration kAddrExpireInterval = std::chrono::hours(1);
+// --connect targets plus addpeer additions (each is redialled forever).
+inline constexpr size_t kMaxConnectTargets = 256;
 // Misbehaviour points (the threshold disconnects).
 inline constexpr int kScoreHandshakeViolation = 100;  // message out of handshake order
 inline constexpr int kScoreForgedRecord = 100;        // also banned
 inline constexpr int kScoreBadPong = 10;              // pong nonce we did not send
 inline constexpr int kScoreMalformed = 100;           // undecodable frame or payload
+// The service bit a node sets in its version when it may push whole transactions to us
+// unannounced (--push-peers > 0). Unrequested transactions from a peer without it are
+// misbehaviour; from a peer with it they are handled like requested ones.
+inline constexpr uint64_t kServicePushTx = uint64_t{1} << 0;
 
 struct PeerManagerConfig {
   uint32_t network_magic = 0;
@@ -182,6 +199,8 @@ struct PeerManagerConfig {
   // timeouts are shorter; this only keeps a slot from leaking).
   Duration dial_timeout = std::chrono::minutes(2);
   size_t addrman_capacity = kAddrManCapacity;
+  // --ban-time: how long a forger (identity and IP) stays banned.
+  Duration ban_time = kMisbehaviourBanTime;
   uint64_t rng_seed = 0;
 };
 
@@ -190,6 +209,7 @@ struct PeerInfo {
   PeerId id = 0;
   PublicKey identity{};
   bool inbound = false;
+  bool trusted = false;
   NetAddress remote;
   Time connected_at{};
   bool handshake_done = false;
@@ -226,6 +246,9 @@ class RelayHandler {
   virtual void on_peer_gone(PeerId peer, Time now) = 0;
   // Called at the end of every PeerManager::on_tick.
   virtual void on_tick(Time now) = 0;
+  // Verdicts for transactions of earlier VerifyActions: valid[i] is txs[i]'s (1 = valid).
+  virtual void on_verified(std::span<const TxRef> txs, std::span<const uint8_t> valid,
+                           Time now) = 0;
 };
 
 class PeerManager {
@@ -243,6 +266,8 @@ class PeerManager {
   // one, so the connection is closed with the cause as reason (misbehaviour, no ban).
   void on_bad_message(PeerId peer, DecodeError err, Time now);
   void on_tick(Time now);  // handshake timeouts, pings, phi, dials, expiry
+  // Verdicts for the transactions of earlier VerifyActions (forwarded to the relay handler).
+  void on_verified(std::span<const TxRef> txs, std::span<const uint8_t> valid, Time now);
   std::vector<Action> take_actions();
 
   // --- for the relay logic and the daemon ---
@@ -255,10 +280,19 @@ class PeerManager {
   void broadcast(const Message& m, std::optional<PeerId> except = std::nullopt);
   void misbehaving(PeerId peer, int points, const std::string& reason);
   void disconnect(PeerId peer, const std::string& reason);
-  // Disconnects and bans the peer's identity and address for kMisbehaviourBanTime.
+  // Disconnects and bans the peer's identity and address for config().ban_time.
   void ban(PeerId peer, const std::string& reason, Time now);
+  // Lifts our own memory of a ban (RPC setban remove / clearbanned; net/ owns the list).
+  void unban(const PublicKey& identity) { m_banned.erase(identity); }
+  void clear_bans() { m_banned.clear(); }
+  // Asks net/ to verify these signatures (see VerifyAction).
+  void verify(std::vector<TxRef> txs);
   // Asks every peer to close (graceful shutdown; net/ flushes then closes).
   void disconnect_all(const std::string& reason);
+  // Adds a peer to keep connected, like --connect (RPC addpeer): dialled at the next tick and
+  // redialled forever. False if that address is already a connect target or kMaxConnectTargets
+  // are set.
+  bool add_connect(const NetAddress& address, std::optional<PublicKey> identity);
 
   // --- introspection for RPC/metrics ---
   std::vector<PeerInfo> peers() const;

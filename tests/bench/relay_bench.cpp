@@ -1,11 +1,20 @@
 // Relay-core benchmarks: the seen-set (lookups/s, inserts/s, bytes per entry; targets: >= 10M
-// lookups/s on one core and <= 16 bytes per entry) and the request tracker (inv -> getdata ->
-// tx cycles per second with 8 announcing peers).
+// lookups/s on one core and <= 16 bytes per entry), the request tracker (inv -> getdata ->
+// tx cycles per second with 8 announcing peers), and the PeerManager with the transaction relay
+// over a real mempool (messages/s without signature checks).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
+#include "mempool/mempool.h"
+#include "mempool/relay_pool.h"
+#include "mempool/testing.h"
+#include "p2p/peer_manager.h"
 #include "p2p/seen_set.h"
+#include "p2p/tx_relay.h"
 #include "p2p/txrequest.h"
 
 namespace hearsay {
@@ -164,6 +173,137 @@ void BM_TxRequestCycle8PeersLoaded(benchmark::State& state) {
   state.counters["held"] = static_cast<double>(t.size());
 }
 BENCHMARK(BM_TxRequestCycle8PeersLoaded);
+
+// --- PeerManager + TxRelay -------------------------------------------------------------------
+
+constexpr uint32_t kBenchMagic = 0x62656e63;
+constexpr uint32_t kBenchNetwork = 0x62656e63;
+constexpr size_t kBenchSenders = 256, kBenchNonces = 64;
+
+KeyPair bench_key(uint8_t b) {
+  Seed s;
+  s.fill(b);
+  return KeyPair::from_seed(s);
+}
+
+// Signed once, before timing: 16,384 transactions of 256 senders (~200 bytes each).
+const std::vector<TxRef>& bench_txs() {
+  static const std::vector<TxRef> txs = [] {
+    crypto_init();
+    std::vector<TxRef> v;
+    v.reserve(kBenchSenders * kBenchNonces);
+    std::vector<KeyPair> senders;
+    for (size_t s = 0; s < kBenchSenders; ++s) {
+      Seed seed{};
+      seed[0] = static_cast<uint8_t>(s);
+      seed[1] = 0xbe;
+      senders.push_back(KeyPair::from_seed(seed));
+    }
+    for (uint64_t nonce = 0; nonce < kBenchNonces; ++nonce)
+      for (const KeyPair& k : senders) {
+        TxFields f;
+        f.network = kBenchNetwork;
+        f.nonce = nonce;
+        f.fee = 2'000;
+        f.payload.assign(100, static_cast<uint8_t>(nonce));
+        v.push_back(Transaction::create(f, k));
+      }
+    return v;
+  }();
+  return txs;
+}
+
+// One node with `peers` ready fake peers (half outbound), over a real mempool on a MemoryStore.
+struct RelayBenchNode {
+  FakeChainView chain;
+  std::unique_ptr<Mempool> mempool;
+  std::unique_ptr<MempoolTxPool> pool;
+  PeerManager pm;
+  std::unique_ptr<TxRelay> relay;
+  Time now = kT0;
+
+  static PeerManagerConfig pm_config() {
+    PeerManagerConfig c;
+    c.network_magic = kBenchMagic;
+    c.max_outbound = 0;
+    return c;
+  }
+
+  explicit RelayBenchNode(size_t peers) : pm(pm_config(), bench_key(1)) {
+    MempoolOptions mo;
+    mo.network = kBenchNetwork;
+    mo.max_per_sender = kBenchNonces;
+    mo.hash_key = bench_salt();
+    auto opened = Mempool::open(mo, chain, std::make_unique<MemoryStore>(), now);
+    if (!opened.ok()) std::abort();
+    mempool = std::move(*opened);
+    pool = std::make_unique<MempoolTxPool>(*mempool);
+    relay = std::make_unique<TxRelay>(pm, *pool, TxRelayConfig{});
+    for (PeerId p = 1; p <= peers; ++p) {
+      NetAddress a;
+      a.port = static_cast<uint16_t>(40000 + p);
+      // Half inbound, allow-listed so that their announcements are requested at once too.
+      const PeerConnected c{p, bench_key(static_cast<uint8_t>(p + 1)).public_key(), p % 2 == 0, a,
+                            /*trusted=*/true};
+      pm.on_connected(c, now);
+      VersionMsg v;
+      v.protocol_version = kProtocolVersion;
+      v.network_magic = kBenchMagic;
+      pm.on_message(p, std::move(v), now);
+      pm.on_message(p, VerackMsg{}, now);
+    }
+    pm.take_actions();
+  }
+};
+
+// Per transaction: two peers announce it (inv), the first is asked (getdata) and sends it (tx),
+// its signature is reported valid without being checked, the mempool admits it and the other
+// peers get an inv. Counted: messages handled plus messages sent, per second of wall time.
+void BM_PeerManagerRelayNoSignatures(benchmark::State& state) {
+  const size_t peers = static_cast<size_t>(state.range(0));
+  const std::vector<TxRef>& txs = bench_txs();
+  auto node = std::make_unique<RelayBenchNode>(peers);
+  size_t next = 0;
+  uint64_t messages = 0, admitted = 0;
+  const std::vector<uint8_t> valid(1, 1);
+  for (auto _ : state) {
+    if (next == txs.size()) {  // every transaction is held: start over with an empty node
+      state.PauseTiming();
+      admitted += node->mempool->size();
+      node = std::make_unique<RelayBenchNode>(peers);
+      next = 0;
+      state.ResumeTiming();
+    }
+    const TxRef& tx = txs[next];
+    const PeerId first = 1 + next % peers, second = 1 + (next + 1) % peers;
+    ++next;
+    RelayBenchNode& n = *node;
+    n.now += 10us;
+    const InvMsg inv{{InvEntry{InvType::kTx, tx->id()}}};
+    n.pm.on_message(first, Message(inv), n.now);
+    n.pm.on_message(second, Message(inv), n.now);
+    std::vector<Action> acts = n.pm.take_actions();  // the getdata to `first`
+    messages += 2 + acts.size();
+    n.pm.on_message(first, TxMsg{tx}, n.now);
+    ++messages;
+    for (Action& a : n.pm.take_actions()) {
+      if (auto* v = std::get_if<VerifyAction>(&a)) {
+        n.pm.on_verified(v->txs, std::vector<uint8_t>(v->txs.size(), 1), n.now);
+      } else {
+        ++messages;
+      }
+    }
+    messages += n.pm.take_actions().size();  // the invs
+  }
+  admitted += node->mempool->size();
+  if (admitted != static_cast<size_t>(state.iterations())) state.SkipWithError("lost a tx");
+  state.SetItemsProcessed(static_cast<int64_t>(messages));
+  state.counters["tx/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["msgs/tx"] =
+      static_cast<double>(messages) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+}
+BENCHMARK(BM_PeerManagerRelayNoSignatures)->Arg(8)->Arg(32);
 
 }  // namespace
 }  // namespace hearsay

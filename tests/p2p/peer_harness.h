@@ -45,6 +45,7 @@ struct Actions {
   std::vector<DisconnectAction> disconnects;
   std::vector<BanAction> bans;
   std::vector<DialAction> dials;
+  std::vector<VerifyAction> verifies;
 
   explicit Actions(std::vector<Action> all) {
     for (Action& a : all) {
@@ -56,6 +57,8 @@ struct Actions {
         disconnects.push_back(*d);
       } else if (auto* b = std::get_if<BanAction>(&a)) {
         bans.push_back(*b);
+      } else if (auto* v = std::get_if<VerifyAction>(&a)) {
+        verifies.push_back(std::move(*v));
       } else {
         dials.push_back(std::get<DialAction>(a));
       }

@@ -1,0 +1,516 @@
+// Fuzz target: a PeerManager with the transaction relay (TxRelay over a real Mempool on a
+// MemoryStore) fed arbitrary event sequences.
+//
+// Up to kMaxLive fake connections, each honest or not (decided by its identity). The input is a
+// sequence of operations: connect (inbound or outbound, trusted, with or without the push
+// service bit, handshake completed or left half-way), inv / getdata / notfound / tx messages
+// built from a fixed set of signed transactions (valid, forged, refused by policy, nonce
+// replacements) and arbitrary ids, honest answers to our getdata, arbitrary messages decoded
+// from input bytes (ping, version, verack, addr, ...), disconnects, local submissions, the
+// delivery of signature verdicts (late, reordered, regrouped or lost) and the clock moving on.
+//
+// Oracles, after every step: sanity_check() of the PeerManager, the relay and the mempool; the
+// relay's memory stays under its caps (tracker per peer and in total, transactions under
+// verification, the seen-set); every SendAction goes to a live connection and decodes; a `tx`
+// we send is held by the mempool, an inv carries at most kMaxInvPerMessage entries; one request
+// in flight per id (a getdata for an id whose earlier request to another live peer has neither
+// been answered nor timed out is a bug); an honest peer (answers only what we asked, within
+// the request memory, only valid transactions, small getdata) is never scored nor banned; a
+// dishonest peer's unrequested tx without the push bit is scored; every ban names a peer that
+// sent a transaction whose signature is invalid.
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "fuzz/fuzz_util.h"
+#include "mempool/mempool.h"
+#include "mempool/relay_pool.h"
+#include "mempool/testing.h"
+#include "p2p/peer_manager.h"
+#include "p2p/tx_relay.h"
+
+using namespace hearsay;
+
+namespace {
+
+constexpr size_t kMaxSteps = 400;
+constexpr size_t kMaxLive = 6;
+constexpr uint32_t kMagic = 0x68727364;
+constexpr uint32_t kNetwork = 0x6e657477;
+const Time kStart = Time(std::chrono::seconds(1'700'000'000));
+// Identities 1 and 2 are honest peers, 3..5 are not (0 is the node itself).
+constexpr size_t kHonestKeys = 2;
+constexpr size_t kSeenMax = 4096;
+// The transaction set starts with this many validly signed ones (then the forgeries).
+constexpr size_t kValidTxs = 40;
+
+NetAddress addr(uint16_t port) {
+  NetAddress a;
+  a.ip = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+  a.port = port;
+  return a;
+}
+
+KeyPair key(uint8_t b) {
+  Seed s;
+  s.fill(b);
+  return KeyPair::from_seed(s);
+}
+
+// Transactions built once: 4 senders × nonces 0..3 at two fee levels (the second replaces the
+// first), some below the minimum fee, some forged, some for another network.
+struct TxSet {
+  std::vector<KeyPair> peers;
+  std::vector<TxRef> txs;
+  std::vector<bool> valid;  // signature
+  std::map<TxId, size_t> index;
+};
+
+const TxSet& tx_set() {
+  static const TxSet set = [] {
+    crypto_init();
+    TxSet s;
+    for (uint8_t i = 0; i <= 5; ++i)
+      s.peers.push_back(key(static_cast<uint8_t>(0x10 + i)));
+    auto add = [&](TxRef tx, bool valid) {
+      s.index[tx->id()] = s.txs.size();
+      s.txs.push_back(std::move(tx));
+      s.valid.push_back(valid);
+    };
+    for (uint8_t sender = 0; sender < 4; ++sender) {
+      const KeyPair k = key(static_cast<uint8_t>(0x60 + sender));
+      for (uint64_t nonce = 0; nonce < 4; ++nonce) {
+        for (uint64_t fee : {2'000u, 9'000u}) {
+          TxFields f;
+          f.network = kNetwork;
+          f.nonce = nonce;
+          f.fee = fee;
+          f.payload.assign(40 + sender * 8 + nonce, static_cast<uint8_t>(sender));
+          add(Transaction::create(f, k), true);
+        }
+      }
+      TxFields cheap;
+      cheap.network = kNetwork;
+      cheap.nonce = 5;
+      add(Transaction::create(cheap, k), true);
+      TxFields other;
+      other.network = kNetwork + 1;
+      other.fee = 5'000;
+      add(Transaction::create(other, k), true);
+    }
+    const size_t honest = s.txs.size();
+    FUZZ_ASSERT(honest == kValidTxs);
+    for (size_t i = 0; i < honest; i += 3) {
+      std::vector<uint8_t> bytes(s.txs[i]->encoding().begin(), s.txs[i]->encoding().end());
+      bytes[bytes.size() - 1 - i % 64] ^= static_cast<uint8_t>(1 + i);
+      auto t = Transaction::decode(std::move(bytes));
+      FUZZ_ASSERT(t.ok());
+      add(*t, false);
+    }
+    return s;
+  }();
+  return set;
+}
+
+struct Conn {
+  size_t key = 0;
+  bool inbound = false;
+  bool push = false;  // its version set kServicePushTx
+  bool ready = false;
+  bool closing = false;            // a DisconnectAction named it
+  std::map<TxId, Time> requested;  // our getdata to it, not yet answered
+  bool honest() const { return key >= 1 && key <= kHonestKeys; }
+};
+
+struct Harness {
+  FakeChainView chain;
+  std::unique_ptr<Mempool> mempool;
+  std::unique_ptr<MempoolTxPool> pool;
+  PeerManager pm;
+  std::unique_ptr<TxRelay> relay;
+  Time now = kStart;
+  PeerId next_id = 1;
+  std::map<PeerId, Conn> conns;
+  std::vector<VerifyAction> held;
+  // One request in flight per id: id → (peer, expiry) of the outstanding request.
+  std::map<TxId, std::pair<PeerId, Time>> in_flight;
+  std::set<PublicKey> forgers;  // identities that sent a tx with an invalid signature
+  Duration request_timeout = kRequestTimeout;
+
+  Harness(const TxRelayConfig& cfg, const MempoolOptions& mo) : pm(pm_config(), tx_set().peers[0]) {
+    auto opened = Mempool::open(mo, chain, std::make_unique<MemoryStore>(), now);
+    FUZZ_ASSERT(opened.ok());
+    mempool = std::move(*opened);
+    pool = std::make_unique<MempoolTxPool>(*mempool);
+    relay = std::make_unique<TxRelay>(pm, *pool, cfg);
+    request_timeout = cfg.request_timeout;
+  }
+
+  static PeerManagerConfig pm_config() {
+    PeerManagerConfig c;
+    c.network_magic = kMagic;
+    c.rng_seed = 3;
+    c.max_outbound = 0;
+    c.addrman_capacity = 64;  // no dials here; a small book keeps sanity_check() cheap
+    return c;
+  }
+
+  Message decode(const SharedBytes& frame) {
+    FUZZ_ASSERT(frame != nullptr);
+    FrameDecoder dec(kMagic);
+    std::span<const uint8_t> data(*frame);
+    FUZZ_ASSERT(dec.received_bytes(data) && dec.message_complete() && data.empty());
+    RawMessage raw = dec.take_message();
+    auto m = decode_payload(raw.type, std::move(raw.payload));
+    FUZZ_ASSERT(m.ok());
+    return std::move(m).value();
+  }
+
+  void on_getdata(PeerId peer, Conn& c, const GetDataMsg& gd) {
+    for (const InvEntry& e : gd.entries) {
+      FUZZ_ASSERT(e.type == InvType::kTx);
+      auto it = in_flight.find(e.hash);
+      if (it != in_flight.end() && it->second.first != peer) {
+        auto other = conns.find(it->second.first);
+        // Another live peer still has this id in flight: a second request is a bug.
+        FUZZ_ASSERT(other == conns.end() || now >= it->second.second);
+      }
+      in_flight[e.hash] = {peer, now + request_timeout};
+      c.requested[e.hash] = now;
+    }
+  }
+
+  void drain() {
+    for (std::vector<Action> acts; !(acts = pm.take_actions()).empty();)
+      for (Action& a : acts)
+        carry_out(a);
+  }
+
+  void carry_out(Action& a) {
+    {
+      if (auto* s = std::get_if<SendAction>(&a)) {
+        auto it = conns.find(s->peer);
+        FUZZ_ASSERT(it != conns.end() && !it->second.closing);
+        Message m = decode(s->frame);
+        FUZZ_ASSERT(type_of(m) == s->type);
+        if (const auto* gd = std::get_if<GetDataMsg>(&m)) on_getdata(s->peer, it->second, *gd);
+        if (const auto* inv = std::get_if<InvMsg>(&m))
+          FUZZ_ASSERT(inv->entries.size() <= kMaxInvPerMessage);
+        if (const auto* tx = std::get_if<TxMsg>(&m)) FUZZ_ASSERT(mempool->contains(tx->tx->id()));
+      } else if (auto* d = std::get_if<DisconnectAction>(&a)) {
+        auto it = conns.find(d->peer);
+        FUZZ_ASSERT(it != conns.end());
+        it->second.closing = true;
+      } else if (auto* b = std::get_if<BanAction>(&a)) {
+        FUZZ_ASSERT(forgers.count(b->identity));
+        for (const auto& [id, c] : conns)
+          if (tx_set().peers[c.key].public_key() == b->identity) FUZZ_ASSERT(!c.honest());
+      } else if (auto* v = std::get_if<VerifyAction>(&a)) {
+        FUZZ_ASSERT(!v->txs.empty());
+        if (held.size() < 64) {
+          held.push_back(std::move(*v));
+        } else {
+          verdicts(v->txs);
+        }
+      } else {
+        FUZZ_ASSERT(false);  // no dials: max_outbound 0, no --connect
+      }
+    }
+  }
+
+  void check() {
+    pm.sanity_check();
+    relay->sanity_check();
+    mempool->sanity_check();
+    const TxRelayStats& s = relay->stats();
+    size_t live = 0;
+    for (const auto& [id, c] : conns) {
+      live += c.ready;
+      FUZZ_ASSERT(relay->tracker_ForTest().count(id) <= kMaxPeerAnnouncements);
+      FUZZ_ASSERT(relay->tracker_ForTest().count_in_flight(id) <= kMaxPeerInFlight);
+      if (c.honest()) {
+        auto info = pm.peer_info(id);
+        FUZZ_ASSERT(info && info->misbehaviour == 0);
+      }
+    }
+    FUZZ_ASSERT(s.tracked_announcements <= live * kMaxPeerAnnouncements);
+    FUZZ_ASSERT(s.verifying <= kMaxVerifying);
+    FUZZ_ASSERT(s.seen_size <= kSeenMax * 4 / 3 + 1);
+  }
+
+  void verdicts(const std::vector<TxRef>& txs) {
+    std::vector<uint8_t> valid;
+    for (const TxRef& tx : txs)
+      valid.push_back(tx->verify_signature() ? 1 : 0);
+    pm.on_verified(txs, valid, now);
+  }
+
+  void feed(PeerId id, Message&& m) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Conn& c = it->second;
+    const bool live = c.ready && !c.closing;
+    const int before = live ? pm.peer_info(id)->misbehaviour : 0;
+    bool expect_score = false;
+    if (const auto* t = std::get_if<TxMsg>(&m)) {
+      const TxId& tid = t->tx->id();
+      const bool asked = c.requested.erase(tid) != 0;
+      if (!t->tx->verify_signature()) forgers.insert(tx_set().peers[c.key].public_key());
+      expect_score = !asked && !c.push;
+      // Accepted for processing: the id is answered (and seen, so forgotten by the tracker).
+      if (live && !expect_score) in_flight.erase(tid);
+    } else if (const auto* nf = std::get_if<NotFoundMsg>(&m)) {
+      for (const InvEntry& e : nf->entries) {
+        if (c.requested.erase(e.hash) == 0) continue;
+        auto f = in_flight.find(e.hash);
+        if (f != in_flight.end() && f->second.first == id) in_flight.erase(f);
+      }
+    }
+    pm.on_message(id, std::move(m), now);
+    if (live && expect_score && pm.is_ready(id)) {
+      FUZZ_ASSERT(pm.peer_info(id)->misbehaviour > before || before == kMisbehaviourThreshold);
+    }
+    if (pm.is_ready(id)) c.ready = true;
+    drain();
+  }
+
+  void disconnect(PeerId id) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    pm.on_disconnected(id, now);
+    conns.erase(it);
+    for (auto f = in_flight.begin(); f != in_flight.end();)
+      f = f->second.first == id ? in_flight.erase(f) : std::next(f);
+    drain();
+  }
+
+  PeerId pick(fuzz::FuzzInput& in) {
+    if (conns.empty()) return 0;
+    auto it = conns.begin();
+    std::advance(it, in.byte() % conns.size());
+    return it->first;
+  }
+};
+
+const TxRef& pick_tx(fuzz::FuzzInput& in, bool valid_only) {
+  const TxSet& s = tx_set();
+  const size_t i = in.byte() % s.txs.size();
+  if (!valid_only || s.valid[i]) return s.txs[i];
+  return s.txs[i % kValidTxs];
+}
+
+// An id: a transaction of the set, or an arbitrary one.
+TxId pick_id(fuzz::FuzzInput& in, bool valid_only) {
+  const uint8_t b = in.byte();
+  if (b & 0x80) {
+    TxId id{};
+    id[0] = static_cast<uint8_t>(b & 0x3f);
+    id[31] = 0xee;
+    return id;
+  }
+  return pick_tx(in, valid_only)->id();
+}
+
+std::vector<InvEntry> entries(fuzz::FuzzInput& in, bool honest, size_t max_bulk) {
+  std::vector<InvEntry> out;
+  const uint8_t b = in.byte();
+  const size_t n = b % 6;
+  for (size_t i = 0; i < n; ++i) {
+    const bool block = !honest && (in.byte() & 7) == 0;
+    out.push_back(InvEntry{block ? InvType::kBlock : InvType::kTx, pick_id(in, honest)});
+  }
+  if ((b & 0xc0) == 0xc0 && max_bulk > 0) {  // a flood of arbitrary ids
+    const size_t bulk = in.range(0, max_bulk);
+    const uint64_t base = in.u64();
+    for (size_t i = 0; i < bulk; ++i) {
+      TxId id{};
+      const uint64_t v = base + i;
+      for (int j = 0; j < 8; ++j)
+        id[j] = static_cast<uint8_t>(v >> (8 * j));
+      id[31] = 0xbb;
+      out.push_back(InvEntry{InvType::kTx, id});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fuzz::FuzzInput in(data, size);
+  const TxSet& set = tx_set();
+  TxRelayConfig cfg;
+  const uint8_t c0 = in.byte();
+  cfg.inv_interval = (c0 & 1) ? std::chrono::milliseconds(100 + 400 * (c0 >> 4)) : Duration(0);
+  cfg.push_peers = (c0 >> 1) & 3;
+  cfg.seen_expiry = std::chrono::minutes(1 + (c0 >> 3) % 4);
+  cfg.seen_max_entries = kSeenMax;
+  cfg.request_timeout = std::chrono::seconds(5 + in.byte() % 60);
+  cfg.rng_seed = in.byte();
+  MempoolOptions mo;
+  mo.network = kNetwork;
+  mo.max_bytes = 4'000 + 400 * static_cast<size_t>(in.byte());
+  mo.max_per_sender = 1 + in.byte() % 4;
+  mo.min_fee_rate = 100;
+  Harness h(cfg, mo);
+
+  for (size_t step = 0; step < kMaxSteps && !in.empty(); ++step) {
+    const uint8_t op = in.byte();
+    switch (op % 12) {
+      case 0: {  // connect
+        if (h.conns.size() >= kMaxLive) break;
+        const uint8_t b = in.byte();
+        Conn c;
+        c.key = 1 + b % 5;
+        c.inbound = (b & 0x08) != 0;
+        c.push = (b & 0x20) != 0;
+        const PeerId id = h.next_id++;
+        h.conns[id] = c;
+        PeerConnected pc{id, set.peers[c.key].public_key(), c.inbound,
+                         addr(static_cast<uint16_t>(40000 + id))};
+        pc.trusted = (b & 0x10) != 0;
+        h.pm.on_connected(pc, h.now);
+        h.drain();
+        if (b & 0x40 && !c.honest()) break;  // handshake left half-way
+        VersionMsg v;
+        v.protocol_version = kProtocolVersion;
+        v.network_magic = kMagic;
+        v.services = c.push ? kServicePushTx : 0;
+        v.time = 1'700'000'000;
+        v.user_agent = "/fuzz/";
+        h.feed(id, v);
+        h.feed(id, VerackMsg{});
+        break;
+      }
+      case 1: {  // inv
+        const PeerId id = h.pick(in);
+        if (!h.conns.count(id)) break;
+        const bool honest = h.conns[id].honest();
+        InvMsg m;
+        m.entries = entries(in, honest, honest ? 0 : 6'000);
+        h.feed(id, std::move(m));
+        break;
+      }
+      case 2: {  // getdata (an honest peer asks for at most kMaxGetDataTx)
+        const PeerId id = h.pick(in);
+        if (!h.conns.count(id)) break;
+        const bool honest = h.conns[id].honest();
+        GetDataMsg m;
+        m.entries = entries(in, honest, honest ? kMaxGetDataTx - 5 : 1'500);
+        h.feed(id, std::move(m));
+        break;
+      }
+      case 3: {  // notfound: for something we asked, or anything
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        NotFoundMsg m;
+        for (const auto& [tid, t] : it->second.requested)
+          if (in.byte() & 1) m.entries.push_back(InvEntry{InvType::kTx, tid});
+        if (!it->second.honest())
+          for (const InvEntry& e : entries(in, false, 0))
+            m.entries.push_back(e);
+        h.feed(id, std::move(m));
+        break;
+      }
+      case 4: {  // tx: a dishonest peer sends anything; an honest one pushes if it may
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        if (it->second.honest() && !it->second.push) break;
+        h.feed(id, TxMsg{pick_tx(in, it->second.honest())});
+        break;
+      }
+      case 5: {  // honest answers to our getdata: the tx when it has it (a valid one), else
+                 // notfound; only requests younger than the request memory
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        NotFoundMsg missing;
+        std::vector<TxRef> bodies;
+        for (const auto& [tid, t] : it->second.requested) {
+          if (h.now - t >= kRequestedMemory) continue;
+          auto s = set.index.find(tid);
+          if (s != set.index.end() && set.valid[s->second] && (in.byte() & 3)) {
+            bodies.push_back(set.txs[s->second]);
+          } else {
+            missing.entries.push_back(InvEntry{InvType::kTx, tid});
+          }
+        }
+        for (const TxRef& tx : bodies)
+          h.feed(id, TxMsg{tx});
+        if (!missing.entries.empty()) h.feed(id, std::move(missing));
+        break;
+      }
+      case 6: {  // arbitrary message bytes through the real decoder (dishonest peers only)
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        const auto t = static_cast<MsgType>(in.byte() % kMsgTypeCount);
+        std::vector<uint8_t> payload = in.bytes(in.byte());
+        if (it == h.conns.end() || it->second.honest()) break;
+        auto m = decode_payload(t, std::move(payload));
+        if (m.ok()) h.feed(id, std::move(m).value());
+        break;
+      }
+      case 7:
+        h.disconnect(h.pick(in));
+        break;
+      case 8: {  // verdicts: some held batches, in any order, regrouped; some lost
+        if (h.held.empty()) break;
+        const uint8_t b = in.byte();
+        std::vector<TxRef> merged;
+        const size_t n = 1 + b % h.held.size();
+        for (size_t i = 0; i < n && !h.held.empty(); ++i) {
+          const size_t at = in.byte() % h.held.size();
+          VerifyAction v = std::move(h.held[at]);
+          h.held.erase(h.held.begin() + static_cast<ptrdiff_t>(at));
+          if ((b & 0xe0) == 0xe0) continue;  // lost (a worker died)
+          if (b & 0x10) std::reverse(v.txs.begin(), v.txs.end());
+          merged.insert(merged.end(), v.txs.begin(), v.txs.end());
+        }
+        if (!merged.empty()) h.verdicts(merged);
+        h.drain();
+        break;
+      }
+      case 9: {  // a local submission (claimed verified only when it is valid)
+        const TxRef& tx = pick_tx(in, false);
+        const bool verified = (in.byte() & 1) && tx->verify_signature();
+        for (auto f = h.in_flight.begin(); f != h.in_flight.end();)
+          f = f->first == tx->id() ? h.in_flight.erase(f) : std::next(f);
+        h.relay->submit(tx, verified, h.now);
+        h.drain();
+        break;
+      }
+      case 10: {  // the chain moves: a sender's next nonce
+        const uint8_t b = in.byte();
+        h.chain.set_next_nonce(key(static_cast<uint8_t>(0x60 + b % 4)).public_key(), b >> 6);
+        break;
+      }
+      default: {  // time passes: up to ~64 s, in small or large steps
+        const uint8_t b = in.byte();
+        h.now += (op & 0x80) ? std::chrono::seconds(b / 4) : std::chrono::milliseconds(b * 10);
+        h.pm.on_tick(h.now);
+        h.drain();
+        break;
+      }
+    }
+    h.drain();
+    h.check();
+  }
+  // Late verdicts, then every connection closes, leaving nothing behind.
+  for (const VerifyAction& v : h.held)
+    h.verdicts(v.txs);
+  h.held.clear();
+  h.drain();
+  while (!h.conns.empty())
+    h.disconnect(h.conns.begin()->first);
+  h.pm.take_actions();
+  h.check();
+  FUZZ_ASSERT(h.pm.peer_count() == 0);
+  FUZZ_ASSERT(h.relay->stats().tracked_announcements == 0);
+  return 0;
+}

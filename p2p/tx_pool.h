@@ -1,0 +1,65 @@
+// TxPool: what the relay logic needs of a mempool, and RelayObserver: what it reports.
+//
+// p2p/ sits below mempool/, so the relay logic sees the mempool through this interface; the
+// mempool module implements it (mempool/relay_pool.h) and tests may use a small fake. Calls
+// come from the relay's single thread only.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "crypto/ed25519.h"
+#include "p2p/transaction.h"
+#include "p2p/types.h"
+
+namespace hearsay {
+
+enum class PoolAnswer : uint8_t {
+  kAccepted,     // admitted (admit_verified), or may be admitted (precheck)
+  kAlreadyHave,  // this very transaction is held: nothing to do, nobody to blame
+  kRejected,     // refused by a rule; `reason` names it
+};
+
+struct PoolResult {
+  PoolAnswer answer = PoolAnswer::kAccepted;
+  const char* reason = "";  // static string, for kRejected (e.g. "fee-rate-too-low")
+  bool ok() const { return answer == PoolAnswer::kAccepted; }
+};
+
+class TxPool {
+ public:
+  virtual ~TxPool() = default;
+  // Every admission rule that needs no signature check and changes nothing (network, size,
+  // expiry, fee rate, nonce, conflicts, the sender's cap): kAccepted if `tx` may be admitted.
+  virtual PoolResult precheck(const Transaction& tx, Time now) const = 0;
+  // Admits transactions whose signatures were verified, in order, as one durable batch (a
+  // success means the transaction survives a crash of the process). One result per tx.
+  virtual std::vector<PoolResult> admit_verified(std::span<const TxRef> txs, Time now) = 0;
+  virtual bool contains(const TxId& id) const = 0;
+  virtual TxRef get(const TxId& id) const = 0;
+  // Up to n held transactions, newest admission first (anti-entropy on connect).
+  virtual std::vector<TxRef> newest(size_t n) const = 0;
+};
+
+// Where a transaction came from, for the trace: a peer (identity known) or the local RPC.
+struct TxSource {
+  bool local = true;
+  PublicKey peer{};  // when !local
+};
+
+// Relay events for tracing (node/ writes them as JSON lines). Called on the relay thread;
+// implementations must be cheap (buffer, never block on I/O per event).
+class RelayObserver {
+ public:
+  virtual ~RelayObserver() = default;
+  // The body of a transaction unseen before arrived (before any check).
+  virtual void tx_first_seen(const TxId& id, const TxSource& from, Time now) = 0;
+  virtual void tx_accepted(const TxId& id, Time now) = 0;
+  virtual void tx_rejected(const TxId& id, const char* reason, Time now) = 0;
+  // One inv / getdata message with `count` tx entries went to `peer`.
+  virtual void inv_sent(const PublicKey& peer, size_t count, Time now) = 0;
+  virtual void getdata_sent(const PublicKey& peer, size_t count, Time now) = 0;
+};
+
+}  // namespace hearsay
