@@ -40,6 +40,23 @@ NetAddress ip_only(const NetAddress& a) {
   return out;
 }
 
+std::string ip_to_string(const NetAddress& a) {
+  return to_endpoint(a).address().to_string();
+}
+
+Result<NetAddress, std::string> parse_ip(std::string_view text) {
+  std::string_view host = text;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code err;
+  ip::address addr = ip::make_address(std::string(host), err);
+  if (err)
+    return fail("bad IP address '" + std::string(text) +
+                "': expected a numeric IPv4 or IPv6 address, e.g. 192.0.2.7 or 2001:db8::7");
+  return to_net_address(tcp::endpoint(addr, 0));
+}
+
 Result<tcp::endpoint, std::string> parse_endpoint(std::string_view text) {
   auto bad = [&](const std::string& why) {
     return fail("bad address '" + std::string(text) + "': " + why +

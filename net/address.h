@@ -23,6 +23,18 @@ std::string to_string(const NetAddress& a);
 bool is_loopback(const NetAddress& a);
 // The address with its port cleared: the key of per-IP caps and IP bans.
 NetAddress ip_only(const NetAddress& a);
+// The IP alone as text: "1.2.3.4" or "::1" (no port, no brackets).
+std::string ip_to_string(const NetAddress& a);
+// Ordering for maps keyed by address (ip, then port).
+struct NetAddressLess {
+  bool operator()(const NetAddress& a, const NetAddress& b) const {
+    return a.ip != b.ip ? a.ip < b.ip : a.port < b.port;
+  }
+};
+
+// A numeric IPv4 address, or an IPv6 address with or without brackets; port 0. "localhost"
+// is 127.0.0.1. Errors name the input.
+Result<NetAddress, std::string> parse_ip(std::string_view text);
 
 // "host:port" with a numeric IPv4 address, a bracketed IPv6 address, or "localhost".
 // Port 0 is allowed (listen on an ephemeral port).

@@ -14,6 +14,16 @@ namespace hearsay {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
+TrafficCounters& TrafficCounters::operator+=(const TrafficCounters& o) {
+  for (size_t t = 0; t < kMsgTypeCount; ++t) {
+    msgs_in[t] += o.msgs_in[t];
+    bytes_in[t] += o.bytes_in[t];
+    msgs_out[t] += o.msgs_out[t];
+    bytes_out[t] += o.bytes_out[t];
+  }
+  return *this;
+}
+
 uint64_t TrafficCounters::total_bytes_in() const {
   uint64_t t = 0;
   for (uint64_t b : bytes_in)

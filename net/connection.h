@@ -89,6 +89,7 @@ struct TrafficCounters {
   std::array<uint64_t, kMsgTypeCount> msgs_in{}, bytes_in{}, msgs_out{}, bytes_out{};
   uint64_t total_bytes_in() const;
   uint64_t total_bytes_out() const;
+  TrafficCounters& operator+=(const TrafficCounters& o);
 };
 
 enum class CloseMode { kFlush, kAbort };

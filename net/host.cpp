@@ -7,6 +7,7 @@
 
 #include "crypto/hex.h"
 #include "net/addr_store.h"
+#include "net/ban_store.h"
 
 namespace hearsay {
 
@@ -67,6 +68,7 @@ Status Host::start() {
   if (pmc.rng_seed == 0)
     pmc.rng_seed = (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
   m_pm = std::make_unique<PeerManager>(pmc, m_identity);
+  if (m_cfg.make_relay) m_relay = m_cfg.make_relay(*m_pm);
 
   if (!m_cfg.datadir.empty()) {
     AddrBookLoad load = load_addr_book(m_cfg.datadir, m_pm->addrman(), now());
@@ -75,7 +77,15 @@ Status Host::start() {
     else if (load.found)
       spdlog::info("address book: {} entries loaded", load.entries);
     m_next_addr_save = now() + kAddrBookSaveInterval;
+
+    BanListLoad bans = load_ban_list(m_cfg.datadir, now());
+    if (!bans.warning.empty()) spdlog::warn("{}", bans.warning);
+    for (BanEntry& e : bans.entries)
+      m_bans.add(std::move(e));
+    if (bans.found)
+      spdlog::info("ban list: {} bans loaded, {} ended and dropped", m_bans.size(), bans.expired);
   }
+  m_verify = std::make_unique<VerifyPool>(m_cfg.verify_threads);
 
   spdlog::info("node {} {}", to_hex(identity()),
                m_listen ? "listening on " + to_string(*m_listen) : std::string("not listening"));
@@ -151,6 +161,11 @@ void Host::on_accept(const error_code& ec, tcp::socket socket) {
 
 void Host::add_connection(tcp::socket socket, bool inbound, std::optional<NetAddress> dialled,
                           std::optional<PublicKey> pinned) {
+  // Nagle's algorithm would hold a small inv or getdata back for up to an ACK delay (40 ms on
+  // Linux) while the previous segment is unacknowledged: relay latency is made of such
+  // messages, and the send queue already coalesces what is written together.
+  error_code nodelay_ec;
+  socket.set_option(tcp::no_delay(true), nodelay_ec);
   Connection::Options o;
   o.id = m_next_id++;
   o.inbound = inbound;
@@ -219,6 +234,7 @@ void Host::on_established(const std::shared_ptr<Connection>& c) {
   pc.identity = who;
   pc.inbound = c->inbound();
   pc.remote = it->second.dialled ? *it->second.dialled : c->remote();
+  pc.trusted = m_cfg.allow_list && m_cfg.allow_list->count(who) != 0;
   it->second.reported = true;
   m_pm->on_connected(pc, now());
   run_actions();
@@ -237,6 +253,7 @@ void Host::on_closed(const std::shared_ptr<Connection>& c, const std::string& re
   if (it == m_slots.end()) return;
   Slot slot = std::move(it->second);
   m_slots.erase(it);
+  m_closed_traffic += c->counters();
   if (!established) {
     ++m_stats.tls_refused;
     note_refusal(c->log_prefix() + ": " + reason);
@@ -276,42 +293,96 @@ void Host::execute(Action& a) {
     ban(*b);
   } else if (auto* dial_action = std::get_if<DialAction>(&a)) {
     dial(*dial_action);
+  } else if (auto* v = std::get_if<VerifyAction>(&a)) {
+    queue_verify(std::move(v->txs));
   }
+}
+
+// --- signature verification ---------------------------------------------------------------
+
+void Host::queue_verify(std::vector<TxRef>&& txs) {
+  if (txs.empty() || m_stopping) return;
+  if (m_verify_pending.empty())
+    m_verify_pending = std::move(txs);
+  else
+    m_verify_pending.insert(m_verify_pending.end(), std::make_move_iterator(txs.begin()),
+                            std::make_move_iterator(txs.end()));
+  if (m_verify_scheduled) return;
+  m_verify_scheduled = true;
+  // Runs after the handlers already queued: every VerifyAction of this burst joins the batch.
+  asio::post(m_ioc, [this] { dispatch_verify(); });
+}
+
+void Host::dispatch_verify() {
+  m_verify_scheduled = false;
+  std::vector<TxRef> batch = std::move(m_verify_pending);
+  m_verify_pending.clear();
+  if (batch.empty() || m_stopping || !m_verify) return;
+  if (batch.size() <= m_cfg.verify_inline_max && m_verify->idle()) {
+    std::vector<uint8_t> valid(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      valid[i] = batch[i]->verify_signature() ? 1 : 0;
+      m_invalid_inline += valid[i] ? 0 : 1;
+    }
+    m_verified_inline += batch.size();
+    on_verdicts(batch, valid);
+    return;
+  }
+  ++m_stats.verify_batches;
+  m_verify->submit(std::move(batch), [this](std::vector<TxRef> txs, std::vector<uint8_t> valid) {
+    // On a worker thread: hand the verdicts to the io thread (dropped there once stopping; the
+    // io_context drops them unrun once it has stopped).
+    asio::post(m_ioc,
+               [this, txs = std::move(txs), valid = std::move(valid)] { on_verdicts(txs, valid); });
+  });
+}
+
+void Host::on_verdicts(std::span<const TxRef> txs, std::span<const uint8_t> valid) {
+  if (m_stopping || !m_pm) {
+    m_stats.verdicts_dropped += txs.size();
+    return;
+  }
+  m_pm->on_verified(txs, valid, now());
+  run_actions();
 }
 
 void Host::ban(const BanAction& b) {
   spdlog::warn("banning {} {} until {} s: {}", short_id(b.identity), to_string(ip_only(b.address)),
                std::chrono::duration_cast<std::chrono::seconds>(b.until).count(), b.reason);
-  auto bound = [&](auto& map) {
-    if (map.size() < kMaxBans) return;
-    auto oldest = map.begin();
-    for (auto it = map.begin(); it != map.end(); ++it)
-      if (it->second < oldest->second) oldest = it;
-    map.erase(oldest);
-  };
-  bound(m_banned_ids);
-  m_banned_ids[b.identity] = std::max(m_banned_ids[b.identity], b.until);
-  // Loopback is never banned by address: every node of a local testnet shares it.
-  if (!is_loopback(b.address)) {
-    bound(m_banned_ips);
-    NetAddress ip = ip_only(b.address);
-    m_banned_ips[ip] = std::max(m_banned_ips[ip], b.until);
-  }
+  const Time t = now();
+  m_bans.add(BanEntry{b.identity, t, b.until, b.reason});
+  // Loopback is never banned by address (BanList refuses it): a local testnet shares it.
+  m_bans.add(BanEntry{ip_only(b.address), t, b.until, b.reason});
+  save_bans();
+  disconnect_banned("banned: " + b.reason);
+}
+
+void Host::disconnect_banned(const std::string& reason) {
   for (auto& [id, slot] : m_slots) {
     const auto& who = slot.conn->identity();
-    if ((who && *who == b.identity) || is_banned_ip(slot.conn->remote()))
-      slot.conn->close(CloseMode::kAbort, "banned: " + b.reason);
+    if ((who && is_banned(*who)) || is_banned_ip(slot.conn->remote()))
+      slot.conn->close(CloseMode::kAbort, reason);
+  }
+}
+
+void Host::save_bans() {
+  if (m_cfg.datadir.empty()) return;
+  const Time t = now();
+  m_bans.expire(t);
+  std::vector<BanEntry> entries = m_bans.entries(t);
+  Status s = save_ban_list(m_cfg.datadir, entries);
+  if (!s) {
+    ++m_stats.ban_saves_failed;
+    spdlog::warn("{}", s.message());
   }
 }
 
 bool Host::is_banned(const PublicKey& id) const {
-  auto it = m_banned_ids.find(id);
-  return it != m_banned_ids.end() && it->second > now();
+  return m_bans.is_banned(id, now());
 }
 
 bool Host::is_banned_ip(const NetAddress& addr) const {
-  auto it = m_banned_ips.find(ip_only(addr));
-  return it != m_banned_ips.end() && it->second > now();
+  return m_bans.is_banned_ip(addr, now());
 }
 
 void Host::note_refusal(std::string what) {
@@ -372,6 +443,7 @@ void Host::begin_stop() {
   for (auto& [id, slot] : m_slots)
     if (!slot.reported) slot.conn->close(CloseMode::kAbort, "shutting down");
   save_addr_book();
+  save_bans();
   maybe_stopped();
 }
 
@@ -387,6 +459,8 @@ void Host::stop() {
   HEARSAY_CHECK(std::this_thread::get_id() != m_thread.get_id());  // it waits for that thread
   auto drained = m_drained.get_future();
   asio::post(m_ioc, [this] { begin_stop(); });
+  // Queued verification is dropped; verdicts still in flight are dropped on the io thread.
+  if (m_verify) m_verify->stop();
   auto grace = m_cfg.limits.shutdown_timeout + m_cfg.tick_interval + kStopGrace;
   if (drained.wait_for(grace) != std::future_status::ready) {
     // Force what is left: abort every connection, then let their handlers finish.
@@ -428,8 +502,82 @@ std::vector<PeerStats> Host::peer_stats() {
   });
 }
 
+TrafficCounters Host::total_traffic() {
+  return run_on_io([this] {
+    TrafficCounters t = m_closed_traffic;
+    for (const auto& [id, slot] : m_slots)
+      t += slot.conn->counters();
+    return t;
+  });
+}
+
 NetStats Host::net_stats() {
-  return run_on_io([this] { return m_stats; });
+  return run_on_io([this] {
+    NetStats s = m_stats;
+    if (m_verify) {
+      s.verify_threads = m_verify->threads();
+      s.verify_queue_depth = m_verify->depth() + m_verify_pending.size();
+      s.verified = m_verify->verified() + m_verified_inline;
+      s.verify_invalid = m_verify->invalid() + m_invalid_inline;
+    }
+    s.verified_inline = m_verified_inline;
+    s.bans = m_bans.entries(now()).size();
+    return s;
+  });
+}
+
+std::vector<BanEntry> Host::list_bans() {
+  return run_on_io([this] { return m_bans.entries(now()); });
+}
+
+Status Host::set_ban(std::string_view target, Duration duration, std::string reason) {
+  auto parsed = parse_ban_target(target);
+  if (!parsed) return fail(parsed.error());
+  if (duration <= Duration::zero() || duration > kMaxBanDuration)
+    return fail(
+        "bad ban duration " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count()) +
+        " s: it must be more than 0 and at most " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kMaxBanDuration).count()) +
+        " s");
+  if (const auto* ip = std::get_if<NetAddress>(&*parsed); ip && is_loopback(*ip))
+    return fail("refusing to ban loopback address " + ip_to_string(*ip) +
+                " by IP: every node of a local testnet connects from it; ban the peer's "
+                "identity (64 hex digits) instead");
+  if (reason.empty()) reason = "manually banned";
+  return run_on_io([&]() -> Status {
+    const Time t = now();
+    BanEntry e{*parsed, t, t + duration, reason};
+    spdlog::warn("banning {} for {} s: {}", ban_target_string(e.target),
+                 std::chrono::duration_cast<std::chrono::seconds>(duration).count(), reason);
+    m_bans.add(std::move(e));
+    save_bans();
+    disconnect_banned("banned: " + reason);
+    return {};
+  });
+}
+
+bool Host::remove_ban(std::string_view target) {
+  auto parsed = parse_ban_target(target);
+  if (!parsed) return false;
+  return run_on_io([&] {
+    bool removed = m_bans.remove(*parsed);
+    if (const PublicKey* id = std::get_if<PublicKey>(&*parsed); id && m_pm) m_pm->unban(*id);
+    if (removed) {
+      spdlog::info("ban of {} lifted", ban_target_string(*parsed));
+      save_bans();
+    }
+    return removed;
+  });
+}
+
+void Host::clear_bans() {
+  run_on_io([this] {
+    spdlog::info("every ban lifted ({} bans)", m_bans.size());
+    m_bans.clear();
+    if (m_pm) m_pm->clear_bans();
+    save_bans();
+  });
 }
 
 size_t Host::connection_count() {
