@@ -133,7 +133,7 @@ Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::str
   }
   if (vm.count("version")) {
     out.outcome = OptionsOutcome::kVersion;
-    out.text = "hearsayd 0.1.0";
+    out.text = std::string("hearsayd ") + kHearsayVersion;
     return out;
   }
   o.datadir = vm.count("datadir") ? get(vm, "datadir") : default_datadir();

@@ -117,7 +117,17 @@ std::string format_rpc_result(const json::value& result) {
   return pretty_json(result);
 }
 
+struct RpcClient::Connection {
+  net::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  bool used = false;  // at least one exchange completed on it
+};
+
 RpcClient::RpcClient(RpcClientConfig config) : m_config(std::move(config)) {}
+RpcClient::~RpcClient() = default;
+RpcClient::RpcClient(RpcClient&&) noexcept = default;
+RpcClient& RpcClient::operator=(RpcClient&&) noexcept = default;
 
 std::string RpcClient::address() const {
   const std::string& h = m_config.host;
@@ -149,92 +159,106 @@ Result<RpcClient::HttpReply, std::string> RpcClient::request(std::string_view ta
     req.set(http::field::content_type, "application/json");
     req.body() = std::string(body);
   }
-  req.keep_alive(false);
+  req.keep_alive(m_config.keep_alive);
   req.prepare_payload();
 
-  net::io_context ioc;
   const std::string where = address();
+  // A kept connection may have been closed by the server while idle: if the exchange on a
+  // reused connection fails before any answer arrived, open a new one and try once more.
+  for (int attempt = 0;; ++attempt) {
+    if (!m_conn) {
+      auto conn = std::make_unique<Connection>();
+      net::io_context& ioc = conn->ioc;
+      // Resolve (no timeout of its own: bounded by running the context for connect_timeout).
+      tcp::resolver resolver(ioc);
+      beast::error_code ec;
+      tcp::resolver::results_type endpoints;
+      bool resolved = false;
+      resolver.async_resolve(m_config.host, std::to_string(m_config.port),
+                             [&](beast::error_code e, tcp::resolver::results_type r) {
+                               ec = e;
+                               endpoints = std::move(r);
+                               resolved = true;
+                             });
+      ioc.run_for(m_config.connect_timeout);
+      if (!resolved) {
+        resolver.cancel();
+        ioc.restart();
+        ioc.run();
+        return fail("cannot resolve RPC host " + m_config.host + " within " +
+                    seconds_text(m_config.connect_timeout) + " (is --rpc right?)");
+      }
+      if (ec)
+        return fail("cannot resolve RPC host " + m_config.host + ": " + ec.message() +
+                    " (is --rpc right?)");
 
-  // Resolve (no timeout of its own: bounded by running the context for connect_timeout).
-  tcp::resolver resolver(ioc);
-  beast::error_code ec;
-  tcp::resolver::results_type endpoints;
-  bool resolved = false;
-  resolver.async_resolve(m_config.host, std::to_string(m_config.port),
-                         [&](beast::error_code e, tcp::resolver::results_type r) {
-                           ec = e;
-                           endpoints = std::move(r);
-                           resolved = true;
-                         });
-  ioc.run_for(m_config.connect_timeout);
-  if (!resolved) {
-    resolver.cancel();
-    ioc.restart();
-    ioc.run();
-    return fail("cannot resolve RPC host " + m_config.host + " within " +
-                seconds_text(m_config.connect_timeout) + " (is --rpc right?)");
-  }
-  if (ec)
-    return fail("cannot resolve RPC host " + m_config.host + ": " + ec.message() +
-                " (is --rpc right?)");
+      conn->stream.expires_after(m_config.connect_timeout);
+      conn->stream.async_connect(endpoints,
+                                 [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+      ioc.restart();
+      ioc.run();
+      if (ec == beast::error::timeout)
+        return fail("cannot connect to hearsayd at " + where + ": no answer within " +
+                    seconds_text(m_config.connect_timeout) +
+                    " (is hearsayd running? is --rpc right?)");
+      if (ec)
+        return fail("cannot connect to hearsayd at " + where + ": " + ec.message() +
+                    " (is hearsayd running? is --rpc right?)");
+      m_conn = std::move(conn);
+    }
 
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(m_config.connect_timeout);
-  stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
-  ioc.restart();
-  ioc.run();
-  if (ec == beast::error::timeout)
-    return fail("cannot connect to hearsayd at " + where + ": no answer within " +
-                seconds_text(m_config.connect_timeout) + " (is hearsayd running? is --rpc right?)");
-  if (ec)
-    return fail("cannot connect to hearsayd at " + where + ": " + ec.message() +
-                " (is hearsayd running? is --rpc right?)");
-
-  stream.expires_after(m_config.timeout);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kRpcClientMaxResponseBytes);
-  bool wrote = false;
-  http::async_write(stream, req, [&](beast::error_code e, size_t) {
-    ec = e;
-    wrote = true;
-    // Read even when the write failed part-way: the server may have answered (401, 413) and
-    // stopped reading; its answer is more useful than the broken pipe.
-    http::async_read(stream, buffer, parser, [&](beast::error_code re, size_t) {
-      if (!re)
-        ec = {};  // the answer arrived: a write error does not matter
-      else if (!ec)
-        ec = re;
+    Connection& c = *m_conn;
+    const bool reused = c.used;
+    beast::error_code ec;
+    c.stream.expires_after(m_config.timeout);
+    c.buffer.clear();
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kRpcClientMaxResponseBytes);
+    bool wrote = false;
+    http::async_write(c.stream, req, [&](beast::error_code e, size_t) {
+      ec = e;
+      wrote = true;
+      // Read even when the write failed part-way: the server may have answered (401, 413) and
+      // stopped reading; its answer is more useful than the broken pipe.
+      http::async_read(c.stream, c.buffer, parser, [&](beast::error_code re, size_t) {
+        if (!re)
+          ec = {};  // the answer arrived: a write error does not matter
+        else if (!ec)
+          ec = re;
+      });
     });
-  });
-  ioc.restart();
-  ioc.run();
-  if (ec == beast::error::timeout)
-    return fail("no answer from hearsayd at " + where + " within " +
-                seconds_text(m_config.timeout));
-  if (ec)
-    return fail(std::string("lost the connection to hearsayd at ") + where + " while " +
-                (wrote && parser.got_some() ? "reading its answer" : "talking to it") + ": " +
-                ec.message());
+    c.ioc.restart();
+    c.ioc.run();
+    if (ec) {
+      const bool got_some = parser.got_some();
+      m_conn.reset();
+      if (reused && !got_some && attempt == 0 && ec != beast::error::timeout) continue;
+      if (ec == beast::error::timeout)
+        return fail("no answer from hearsayd at " + where + " within " +
+                    seconds_text(m_config.timeout));
+      return fail(std::string("lost the connection to hearsayd at ") + where + " while " +
+                  (wrote && got_some ? "reading its answer" : "talking to it") + ": " +
+                  ec.message());
+    }
 
-  HttpReply reply;
-  const auto& res = parser.get();
-  reply.status = res.result_int();
-  reply.content_type = std::string(res[http::field::content_type]);
-  reply.body = res.body();
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  return reply;
+    HttpReply reply;
+    const auto& res = parser.get();
+    reply.status = res.result_int();
+    reply.content_type = std::string(res[http::field::content_type]);
+    reply.body = res.body();
+    if (m_config.keep_alive && res.keep_alive()) {
+      c.used = true;
+    } else {
+      beast::error_code ignored;
+      c.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      m_conn.reset();
+    }
+    return reply;
+  }
 }
 
-Result<json::value, RpcClientError> RpcClient::call(std::string_view method,
-                                                    const json::value& params) {
-  json::object req;
-  req["jsonrpc"] = "2.0";
-  req["id"] = m_next_id++;
-  req["method"] = method;
-  req["params"] = params;
-  auto reply = request("/", json::serialize(req));
+Result<json::value, RpcClientError> RpcClient::post_json(const std::string& body) {
+  auto reply = request("/", body);
   if (!reply) return fail(RpcClientError{std::nullopt, reply.error()});
   const std::string where = address();
   if (reply->status == 401)
@@ -250,14 +274,33 @@ Result<json::value, RpcClientError> RpcClient::call(std::string_view method,
   json::parse_options opts;
   opts.max_depth = kMaxResponseJsonDepth;
   json::value doc = json::parse(reply->body, ec, {}, opts);
-  const json::object* obj = ec ? nullptr : doc.if_object();
-  if (obj == nullptr) {
+  if (ec || !(doc.is_object() || doc.is_array())) {
     std::string what = "hearsayd at " + where + " answered HTTP " + std::to_string(reply->status);
     if (!reply->body.empty()) what += ": " + first_line(reply->body);
     if (reply->status == 200) what += " (not a JSON-RPC response)";
     return fail(RpcClientError{std::nullopt, what});
   }
-  if (const json::value* err = obj->if_contains("error"); err != nullptr && !err->is_null()) {
+  if (reply->status != 200 && doc.is_array())
+    return fail(RpcClientError{std::nullopt, "hearsayd at " + where + " answered HTTP " +
+                                                 std::to_string(reply->status) + ": " +
+                                                 first_line(reply->body)});
+  if (reply->status != 200) {
+    // An error object (413 carries one) says more than the status; anything else is HTTP.
+    const json::value* err = doc.get_object().if_contains("error");
+    if (err == nullptr || err->is_null())
+      return fail(RpcClientError{std::nullopt, "hearsayd at " + where + " answered HTTP " +
+                                                   std::to_string(reply->status) + ": " +
+                                                   first_line(reply->body)});
+  }
+  return doc;
+}
+
+namespace {
+
+// The result of one JSON-RPC response object.
+Result<json::value, RpcClientError> unpack_response(const json::object& obj,
+                                                    const std::string& where) {
+  if (const json::value* err = obj.if_contains("error"); err != nullptr && !err->is_null()) {
     RpcClientError e;
     const json::object* eo = err->if_object();
     const json::value* code = eo ? eo->if_contains("code") : nullptr;
@@ -268,16 +311,80 @@ Result<json::value, RpcClientError> RpcClient::call(std::string_view method,
     if (!e.rpc_code) e.message = "hearsayd at " + where + " answered an error: " + e.message;
     return fail(std::move(e));
   }
-  if (reply->status != 200)
-    return fail(RpcClientError{std::nullopt, "hearsayd at " + where + " answered HTTP " +
-                                                 std::to_string(reply->status) + ": " +
-                                                 first_line(reply->body)});
-  const json::value* result = obj->if_contains("result");
+  const json::value* result = obj.if_contains("result");
   if (result == nullptr)
     return fail(RpcClientError{
-        std::nullopt,
-        "hearsayd at " + where + " answered without a result: " + first_line(reply->body)});
+        std::nullopt, "hearsayd at " + where +
+                          " answered without a result: " + first_line(json::serialize(obj))});
   return *result;
+}
+
+}  // namespace
+
+Result<json::value, RpcClientError> RpcClient::call(std::string_view method,
+                                                    const json::value& params) {
+  json::object req;
+  req["jsonrpc"] = "2.0";
+  req["id"] = m_next_id++;
+  req["method"] = method;
+  req["params"] = params;
+  auto doc = post_json(json::serialize(req));
+  if (!doc) return fail(doc.error());
+  const std::string where = address();
+  const json::object* obj = doc->if_object();
+  if (obj == nullptr)
+    return fail(RpcClientError{std::nullopt,
+                               "hearsayd at " + where + " answered a batch to a single call"});
+  return unpack_response(*obj, where);
+}
+
+Result<std::vector<RpcClient::CallResult>, RpcClientError> RpcClient::call_batch(
+    std::span<const RpcCall> calls) {
+  std::vector<CallResult> out;
+  if (calls.empty()) return out;
+  const uint64_t first_id = m_next_id;
+  json::array batch;
+  batch.reserve(calls.size());
+  for (const RpcCall& c : calls) {
+    json::object req;
+    req["jsonrpc"] = "2.0";
+    req["id"] = m_next_id++;
+    req["method"] = c.method;
+    req["params"] = c.params;
+    batch.emplace_back(std::move(req));
+  }
+  auto doc = post_json(json::serialize(batch));
+  if (!doc) return fail(doc.error());
+  const std::string where = address();
+  if (const json::object* obj = doc->if_object()) {
+    // A whole-batch error (batch too large, body too large): every call failed with it.
+    auto one = unpack_response(*obj, where);
+    if (one)
+      return fail(RpcClientError{std::nullopt,
+                                 "hearsayd at " + where + " answered a batch with one result"});
+    return fail(one.error());
+  }
+  const json::array& answers = doc->get_array();
+  std::vector<const json::object*> by_index(calls.size(), nullptr);
+  for (const json::value& a : answers) {
+    const json::object* o = a.if_object();
+    const json::value* id = o ? o->if_contains("id") : nullptr;
+    if (id == nullptr || !id->is_number()) continue;
+    json::error_code ec;
+    uint64_t n = id->to_number<uint64_t>(ec);
+    if (ec || n < first_id || n - first_id >= calls.size()) continue;
+    by_index[n - first_id] = o;
+  }
+  out.reserve(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (by_index[i] == nullptr)
+      out.emplace_back(fail(RpcClientError{
+          std::nullopt, "hearsayd at " + where + " did not answer call " + std::to_string(i + 1) +
+                            " of a batch (" + calls[i].method + ")"}));
+    else
+      out.emplace_back(unpack_response(*by_index[i], where));
+  }
+  return out;
 }
 
 }  // namespace hearsay

@@ -1,6 +1,9 @@
 // A synchronous JSON-RPC client for hearsayd (used by hearsay-cli and the tests).
 //
-// One HTTP/1.1 connection per call (the CLI makes one call per run). Every step — resolve,
+// One HTTP/1.1 connection per call by default (the CLI makes one call per run); with
+// `keep_alive` the connection stays open between calls (a load generator making thousands of
+// calls), and a reused connection the server closed while idle is reopened once, transparently.
+// Every step — resolve,
 // connect, write, read — has a deadline (connect_timeout for the first two, timeout for the
 // rest), so a wedged daemon cannot hang the CLI. Credentials: user/password when given,
 // otherwise `<datadir>/.cookie`, re-read on every call (a restarted daemon has a new cookie).
@@ -14,9 +17,12 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/result.h"
 
@@ -34,6 +40,13 @@ struct RpcClientConfig {
   std::string password;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds timeout{900'000};  // whole request; bitcoin-cli waits 900 s too
+  bool keep_alive = false;                     // reuse one connection across calls
+};
+
+// One call of a batch.
+struct RpcCall {
+  std::string method;
+  boost::json::value params;  // an array or an object
 };
 
 struct RpcClientError {
@@ -47,10 +60,19 @@ struct RpcClientError {
 class RpcClient {
  public:
   explicit RpcClient(RpcClientConfig config);
+  ~RpcClient();
+  RpcClient(RpcClient&&) noexcept;
+  RpcClient& operator=(RpcClient&&) noexcept;
 
   // Calls `method` with `params` (an array or an object) and returns "result".
   Result<boost::json::value, RpcClientError> call(std::string_view method,
                                                   const boost::json::value& params);
+
+  // Sends `calls` as one JSON-RPC batch (at most kRpcMaxBatchRequests, see rpc_dispatch.h)
+  // and returns one result per call, in the order of `calls`. The outer error is a failure of
+  // the whole exchange (transport, credentials, an answer that is not a batch response).
+  using CallResult = Result<boost::json::value, RpcClientError>;
+  Result<std::vector<CallResult>, RpcClientError> call_batch(std::span<const RpcCall> calls);
 
   // The raw exchange, for tests of the server: POSTs `body` to `target` (or GETs it when
   // body is empty and `get` is true) and returns (HTTP status, response body).
@@ -66,9 +88,14 @@ class RpcClient {
 
  private:
   Result<std::string, std::string> credential() const;
+  // POSTs a JSON-RPC body to "/" and returns the parsed JSON answer (401 and non-JSON answers
+  // become errors).
+  Result<boost::json::value, RpcClientError> post_json(const std::string& body);
 
+  struct Connection;  // an open keep-alive connection (io_context and stream)
   RpcClientConfig m_config;
   uint64_t m_next_id = 1;
+  std::unique_ptr<Connection> m_conn;
 };
 
 // bitcoin-cli's output convention: a string is printed bare, null as nothing, numbers and

@@ -1,0 +1,566 @@
+#include "node/cli.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <filesystem>
+#include <ostream>
+
+#include "crypto/hex.h"
+#include "crypto/keyfile.h"
+#include "mempool/policy.h"
+#include "node/inject.h"
+#include "node/options.h"
+#include "node/rpc_client.h"
+#include "p2p/serialize.h"
+
+namespace hearsay {
+
+namespace json = boost::json;
+
+const RpcParamConversion kRpcNumericParams[] = {
+    {"setban", 2},          // bantime (seconds)
+    {"setban", 3},          // absolute (bool)
+    {"getrawmempool", 0},   // verbose (bool)
+    {"getblockhash", 0},    // height
+    {"getblock", 1},        // verbosity
+    {"getblockheader", 1},  // verbose (bool)
+    {"generate", 0},        // number of blocks
+};
+const size_t kRpcNumericParamsCount = std::size(kRpcNumericParams);
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: hearsay-cli [--datadir DIR] [--rpc HOST:PORT] [--rpc-user U --rpc-password P]\n"
+    "                   [--rpc-timeout SECONDS] COMMAND [ARGS]\n"
+    "\n"
+    "Global options:\n"
+    "  --datadir DIR        hearsayd's data directory, for its .cookie (default: ~/.hearsay)\n"
+    "  --rpc HOST:PORT      hearsayd's RPC address (default: 127.0.0.1:18732)\n"
+    "  --rpc-user U, --rpc-password P   credentials instead of the cookie\n"
+    "  --rpc-timeout S      seconds to wait for an answer (default: 900)\n"
+    "\n"
+    "RPC commands (arguments are positional, as bitcoin-cli's):\n"
+    "  getinfo | getpeerinfo | addpeer PUBKEY@HOST:PORT | disconnectpeer PUBKEY|ID\n"
+    "  listbanned | setban TARGET add|remove [SECONDS] | clearbanned\n"
+    "  sendrawtransaction HEX | gettransaction TXID | getmempoolinfo | getrawmempool\n"
+    "  getbestblock | getnextnonce PUBKEY_HEX | stop | any other method: arguments as strings\n"
+    "\n"
+    "Tools:\n"
+    "  keygen --out FILE    write a new key file, print its public key\n"
+    "  tx ...               build and sign a transaction, print its hex (help tx)\n"
+    "  sendtx ...           build, sign and submit a transaction, print its id (help sendtx)\n"
+    "  inject ...           load generator (help inject)\n"
+    "  help [COMMAND]       this text, or a tool's options\n"
+    "\n"
+    "Exit codes: 0 ok; 1 the daemon answered an error, or a local failure; 2 bad command\n"
+    "line; 3 no answer from hearsayd (not running, wrong --rpc, wrong credentials).\n";
+
+constexpr const char* kTxUsage =
+    "Usage: hearsay-cli tx --key FILE --nonce N [--fee N] [--payload HEX | --size BYTES]\n"
+    "                      [--expiry N] [--network devnet|MAGIC]\n"
+    "  --key FILE       the sender's key file (hearsay-cli keygen)\n"
+    "  --nonce N        the sender's nonce (sendtx: default the node's getnextnonce)\n"
+    "  --fee N          fee units (default: the default minimum fee rate, 100 per 1,000 bytes)\n"
+    "  --payload HEX    the opaque payload (default: empty)\n"
+    "  --size BYTES     instead of --payload: a zero payload making the transaction this size\n"
+    "  --expiry N       0 never (default); < 500,000,000 a last block height; else unix time\n"
+    "  --network NET    devnet (default) or the network magic, decimal or 0x-hex\n";
+
+constexpr const char* kSendtxUsage =
+    "Usage: hearsay-cli sendtx --key FILE [--nonce N] [the other options of tx]\n"
+    "Builds and signs as tx does (the nonce defaults to the node's getnextnonce for the key),\n"
+    "submits with sendrawtransaction and prints the transaction id.\n";
+
+constexpr const char* kKeygenUsage =
+    "Usage: hearsay-cli keygen --out FILE\n"
+    "Writes a new Ed25519 key file (mode 0600; refuses to overwrite) and prints its public key.\n";
+
+constexpr const char* kInjectUsage =
+    "Usage: hearsay-cli inject [options]\n"
+    "  --count N            transactions to send (default 1000)\n"
+    "  --rate R             transactions per second (default 0: as fast as possible)\n"
+    "  --size BYTES         size of each transaction (default 250)\n"
+    "  --senders S          sender keys (default 16)\n"
+    "  --seed X             derives the sender keys (default 1)\n"
+    "  --fee N              fee of each (default: the default minimum fee rate)\n"
+    "  --start-nonce N|next first nonce of each sender (default 0; next: getnextnonce)\n"
+    "  --network NET        devnet (default) or a magic\n"
+    "  --rpc HOST:PORT      a node to send to; repeat to spread over nodes (round robin)\n"
+    "  --datadir DIR        the node's datadir for its cookie; once for all, or once per --rpc\n"
+    "  --connections C      requests in flight (default 4)\n"
+    "  --batch B            transactions per batch request (default: automatic, <= 100)\n"
+    "  --out FILE           one JSON line per transaction: id, node, submit time (us), outcome\n"
+    "  --sign-threads T     threads signing before the run (default: one per core)\n"
+    "Progress on stderr; a JSON summary (accepted, rejected, failed, rate) on stdout.\n";
+
+const CliOptionSpec kTxOptions[] = {
+    {"key", true},  {"nonce", true},  {"fee", true},     {"payload", true},
+    {"size", true}, {"expiry", true}, {"network", true},
+};
+
+struct Globals {
+  RpcClientConfig rpc;
+  bool help = false;
+  bool version = false;
+};
+
+// A failure of one command: its exit code and one line for stderr.
+struct CliError {
+  int code;
+  std::string message;
+};
+using CliResult = Result<int, CliError>;
+
+CliError usage_error(std::string message) {
+  return CliError{kCliUsage, std::move(message)};
+}
+
+std::string default_datadir() {
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.hearsay";
+}
+
+Result<Globals, std::string> parse_globals(const std::vector<std::string>& args, size_t& i) {
+  Globals g;
+  g.rpc.port = kDefaultRpcPort;
+  std::string datadir = default_datadir();
+  bool have_user = false, have_password = false;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help" || a == "-help") {
+      g.help = true;
+      continue;
+    }
+    if (a == "--version") {
+      g.version = true;
+      continue;
+    }
+    if (!a.starts_with("--")) break;
+    std::string name = a.substr(2), value;
+    bool inline_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    static const char* const kValued[] = {"datadir", "rpc", "rpc-user", "rpc-password",
+                                          "rpc-timeout"};
+    if (std::find_if(std::begin(kValued), std::end(kValued),
+                     [&](const char* n) { return name == n; }) == std::end(kValued))
+      return fail("unknown option --" + name + " (see hearsay-cli --help)");
+    if (!inline_value) {
+      if (i + 1 >= args.size()) return fail("--" + name + " needs a value");
+      value = args[++i];
+    }
+    if (name == "datadir") {
+      if (value.empty()) return fail(std::string("--datadir: must not be empty"));
+      datadir = value;
+    } else if (name == "rpc") {
+      auto hp = parse_host_port(value, kDefaultRpcPort);
+      if (!hp) return fail("--rpc: " + hp.error());
+      g.rpc.host = hp->host;
+      g.rpc.port = hp->port;
+    } else if (name == "rpc-user") {
+      g.rpc.user = value;
+      have_user = true;
+    } else if (name == "rpc-password") {
+      g.rpc.password = value;
+      have_password = true;
+    } else if (name == "rpc-timeout") {
+      auto s = parse_uint("--rpc-timeout", value, 0, 365ULL * 24 * 3600);
+      if (!s) return fail(s.error());
+      if (*s > 0) g.rpc.timeout = std::chrono::seconds(*s);
+    }
+  }
+  if (have_user != have_password)
+    return fail(
+        std::string("--rpc-user and --rpc-password go together (or give neither, to use "
+                    "the cookie in --datadir)"));
+  if (have_user && g.rpc.user.empty()) return fail(std::string("--rpc-user: must not be empty"));
+  g.rpc.datadir = datadir;
+  return g;
+}
+
+int report(const CliIo& io, const CliError& e) {
+  std::string line = e.message;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  io.err << line << "\n";
+  return e.code;
+}
+
+CliError rpc_failure(const RpcClientError& e) {
+  return CliError{e.rpc_code ? kCliFailure : kCliUnreachable, e.one_line()};
+}
+
+void print_result(const CliIo& io, const json::value& result) {
+  std::string text = format_rpc_result(result);
+  if (!text.empty()) io.out << text << "\n";
+}
+
+// --- tx and sendtx ------------------------------------------------------------------------------
+
+struct TxRequest {
+  KeyPair key;
+  std::optional<uint64_t> nonce;
+  TxTemplate tmpl;
+};
+
+Result<TxRequest, CliError> parse_tx_request(std::string_view command,
+                                             const std::vector<std::string>& args) {
+  auto parsed = parse_cli_options(command, args, kTxOptions);
+  if (!parsed) return fail(usage_error(parsed.error()));
+  const CliParsedArgs& p = *parsed;
+  if (!p.positional.empty())
+    return fail(usage_error(std::string(command) + ": unexpected argument '" + p.positional[0] +
+                            "' (see hearsay-cli help " + std::string(command) + ")"));
+  const std::string* key_file = p.get("key");
+  if (key_file == nullptr)
+    return fail(usage_error(std::string(command) + ": --key FILE is required (make one with " +
+                            "hearsay-cli keygen --out FILE)"));
+  std::optional<uint64_t> nonce;
+  if (const std::string* n = p.get("nonce")) {
+    auto v = parse_uint("--nonce", *n);
+    if (!v) return fail(usage_error(v.error()));
+    nonce = *v;
+  } else if (command == "tx") {
+    return fail(usage_error("tx: --nonce N is required (sendtx asks the node for it)"));
+  }
+  TxTemplate t;
+  t.network = kDevnetMagic;
+  if (const std::string* n = p.get("network")) {
+    auto v = parse_network(*n);
+    if (!v) return fail(usage_error(v.error()));
+    t.network = *v;
+  }
+  if (const std::string* f = p.get("fee")) {
+    auto v = parse_uint("--fee", *f);
+    if (!v) return fail(usage_error(v.error()));
+    t.fee = *v;
+  }
+  if (const std::string* e = p.get("expiry")) {
+    auto v = parse_uint("--expiry", *e);
+    if (!v) return fail(usage_error(v.error()));
+    t.expiry = *v;
+  }
+  const std::string* payload = p.get("payload");
+  const std::string* size = p.get("size");
+  if (payload != nullptr && size != nullptr)
+    return fail(usage_error(std::string(command) + ": give --payload or --size, not both"));
+  if (payload != nullptr) {
+    auto bytes = from_hex(*payload);
+    if (!bytes) return fail(usage_error("--payload: not hex (an even number of 0-9a-f digits)"));
+    if (bytes->size() > kMaxTxPayload)
+      return fail(usage_error("--payload: " + std::to_string(bytes->size()) +
+                              " bytes, more than the largest payload, " +
+                              std::to_string(kMaxTxPayload)));
+    t.payload = std::move(*bytes);
+  }
+  if (size != nullptr) {
+    auto v = parse_uint("--size", *size, kMinTxSize, kMaxTxSize);
+    if (!v) return fail(usage_error(v.error()));
+    auto len = payload_size_for(static_cast<size_t>(*v));
+    if (!len) return fail(usage_error(len.error()));
+    t.payload.assign(*len, 0);
+  }
+  auto key = load_key_file(*key_file);
+  if (!key) return fail(CliError{kCliFailure, key.error()});
+  return TxRequest{std::move(*key), nonce, std::move(t)};
+}
+
+CliResult cmd_keygen(const std::vector<std::string>& args, const CliIo& io) {
+  static const CliOptionSpec kSpecs[] = {{"out", true}};
+  auto p = parse_cli_options("keygen", args, kSpecs);
+  if (!p) return fail(usage_error(p.error()));
+  const std::string* out = p->get("out");
+  if (out == nullptr || !p->positional.empty())
+    return fail(usage_error("keygen: usage: hearsay-cli keygen --out FILE"));
+  std::error_code ec;
+  if (std::filesystem::exists(*out, ec))
+    return fail(CliError{kCliFailure, "keygen: " + *out +
+                                          " exists; not overwriting a key (choose another --out "
+                                          "or remove it first)"});
+  KeyPair key = KeyPair::generate();
+  Status s = save_key_file(*out, key);
+  if (!s) return fail(CliError{kCliFailure, s.message()});
+  io.out << to_hex(key.public_key()) << "\n";
+  return kCliOk;
+}
+
+CliResult cmd_tx(const std::vector<std::string>& args, const CliIo& io) {
+  auto req = parse_tx_request("tx", args);
+  if (!req) return fail(req.error());
+  TxRef tx = build_tx(req->tmpl, req->key, *req->nonce);
+  io.out << to_hex(tx->encoding()) << "\n";
+  return kCliOk;
+}
+
+CliResult cmd_sendtx(const std::vector<std::string>& args, const Globals& g, const CliIo& io) {
+  auto req = parse_tx_request("sendtx", args);
+  if (!req) return fail(req.error());
+  RpcClient client(g.rpc);
+  uint64_t nonce = 0;
+  if (req->nonce) {
+    nonce = *req->nonce;
+  } else {
+    json::array params;
+    params.emplace_back(to_hex(req->key.public_key()));
+    auto r = client.call("getnextnonce", params);
+    if (!r) return fail(rpc_failure(r.error()));
+    json::error_code ec;
+    nonce = r->is_number() ? r->to_number<uint64_t>(ec) : (ec = json::error::not_number, 0);
+    if (ec)
+      return fail(CliError{kCliFailure, "error: getnextnonce answered " + json::serialize(*r) +
+                                            ", not a nonce (pass --nonce N)"});
+  }
+  TxRef tx = build_tx(req->tmpl, req->key, nonce);
+  json::array params;
+  params.emplace_back(to_hex(tx->encoding()));
+  auto r = client.call("sendrawtransaction", params);
+  if (!r) return fail(rpc_failure(r.error()));
+  print_result(io, *r);
+  return kCliOk;
+}
+
+CliResult cmd_inject(const std::vector<std::string>& args, const Globals& g, const CliIo& io) {
+  auto opts = parse_inject_args(args, g.rpc);
+  if (!opts) return fail(usage_error(opts.error()));
+  auto summary = run_inject(*opts, io.err, io.err_is_tty);
+  if (!summary) return fail(CliError{kCliFailure, summary.error()});
+  io.out << summary->to_json() << "\n";
+  if (summary->failed > 0) {
+    io.err << "error: " << summary->failed << " of " << summary->count
+           << " transactions got no answer (see the progress lines above)\n";
+    return kCliFailure;
+  }
+  return kCliOk;
+}
+
+CliResult cmd_help(const std::vector<std::string>& args, const CliIo& io) {
+  std::string_view topic = args.empty() ? "" : std::string_view(args[0]);
+  if (topic == "tx")
+    io.out << kTxUsage;
+  else if (topic == "sendtx")
+    io.out << kSendtxUsage;
+  else if (topic == "keygen")
+    io.out << kKeygenUsage;
+  else if (topic == "inject")
+    io.out << kInjectUsage;
+  else
+    io.out << kUsage;
+  return kCliOk;
+}
+
+CliResult cmd_rpc(const std::string& method, const std::vector<std::string>& args, const Globals& g,
+                  const CliIo& io) {
+  auto params = convert_rpc_params(method, args);
+  if (!params) return fail(usage_error(params.error()));
+  RpcClient client(g.rpc);
+  auto r = client.call(method, *params);
+  if (!r) return fail(rpc_failure(r.error()));
+  print_result(io, *r);
+  return kCliOk;
+}
+
+}  // namespace
+
+const std::string* CliParsedArgs::get(std::string_view name) const {
+  auto it = values.find(name);
+  return it == values.end() || it->second.empty() ? nullptr : &it->second.back();
+}
+
+Result<CliParsedArgs, std::string> parse_cli_options(std::string_view command,
+                                                     const std::vector<std::string>& args,
+                                                     std::span<const CliOptionSpec> specs) {
+  CliParsedArgs out;
+  const std::string see = " (see hearsay-cli help " + std::string(command) + ")";
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!a.starts_with("--")) {
+      out.positional.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    bool inline_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    const CliOptionSpec* spec = nullptr;
+    for (const CliOptionSpec& s : specs)
+      if (name == s.name) spec = &s;
+    if (spec == nullptr) return fail(std::string(command) + ": unknown option --" + name + see);
+    if (spec->takes_value && !inline_value) {
+      if (i + 1 >= args.size())
+        return fail(std::string(command) + ": --" + name + " needs a value" + see);
+      value = args[++i];
+    }
+    if (!spec->takes_value && inline_value)
+      return fail(std::string(command) + ": --" + name + " takes no value" + see);
+    auto& vals = out.values[name];
+    if (!vals.empty() && !spec->repeatable)
+      return fail(std::string(command) + ": --" + name + " given twice" + see);
+    vals.push_back(std::move(value));
+  }
+  return out;
+}
+
+Result<HostPort, std::string> parse_host_port(std::string_view text, uint16_t default_port) {
+  HostPort hp;
+  std::string_view port_text;
+  if (text.starts_with("[")) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close == 1)
+      return fail("'" + std::string(text) + "': an IPv6 address goes in brackets, [::1]:PORT");
+    hp.host = std::string(text.substr(1, close - 1));
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return fail("'" + std::string(text) + "': expected [IPV6]:PORT");
+      port_text = rest.substr(1);
+      if (port_text.empty()) return fail("'" + std::string(text) + "': the port is missing");
+    }
+  } else {
+    auto colon = text.rfind(':');
+    if (colon != std::string_view::npos && text.find(':') != colon)
+      return fail("'" + std::string(text) + "': put an IPv6 address in brackets, [::1]:PORT");
+    hp.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = text.substr(colon + 1);
+      if (port_text.empty()) return fail("'" + std::string(text) + "': the port is missing");
+    }
+  }
+  if (hp.host.empty()) return fail("'" + std::string(text) + "': the host is missing");
+  hp.port = default_port;
+  if (!port_text.empty()) {
+    auto p = parse_uint("port", port_text, 1, 65535);
+    if (!p) return fail("'" + std::string(text) + "': the port must be 1..65535");
+    hp.port = static_cast<uint16_t>(*p);
+  }
+  return hp;
+}
+
+Result<uint32_t, std::string> parse_network(std::string_view text) {
+  if (text == "devnet") return kDevnetMagic;
+  uint64_t v = 0;
+  std::from_chars_result r{};
+  const char* end = text.data() + text.size();
+  if (text.starts_with("0x") || text.starts_with("0X"))
+    r = std::from_chars(text.data() + 2, end, v, 16);
+  else
+    r = std::from_chars(text.data(), end, v, 10);
+  if (text.empty() || r.ec != std::errc() || r.ptr != end || v == 0 || v > UINT32_MAX ||
+      text == "0x")
+    return fail("--network: '" + std::string(text) +
+                "' is neither 'devnet' nor a network magic (1..4294967295, decimal or 0x-hex)");
+  return static_cast<uint32_t>(v);
+}
+
+Result<uint64_t, std::string> parse_uint(std::string_view option, std::string_view text,
+                                         uint64_t min, uint64_t max) {
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto r = std::from_chars(text.data(), end, v, 10);
+  if (text.empty() || r.ec != std::errc() || r.ptr != end || v < min || v > max)
+    return fail(std::string(option) + ": '" + std::string(text) + "' is not a whole number in " +
+                std::to_string(min) + ".." + std::to_string(max));
+  return v;
+}
+
+Result<json::array, std::string> convert_rpc_params(std::string_view method,
+                                                    const std::vector<std::string>& args) {
+  json::array params;
+  for (size_t i = 0; i < args.size(); ++i) {
+    bool as_json = false;
+    for (const RpcParamConversion& c : kRpcNumericParams)
+      if (method == c.method && static_cast<size_t>(c.index) == i) as_json = true;
+    if (!as_json) {
+      params.emplace_back(args[i]);
+      continue;
+    }
+    json::error_code ec;
+    json::value v = json::parse(args[i], ec);
+    if (ec)
+      return fail("argument " + std::to_string(i + 1) + " of " + std::string(method) + " ('" +
+                  args[i] + "') must be a JSON value such as a number or true/false");
+    params.emplace_back(std::move(v));
+  }
+  return params;
+}
+
+uint64_t min_fee_for(size_t tx_size, uint64_t rate) {
+  // fee × 1000 / size >= rate  ⇔  fee >= ceil(rate × size / 1000).
+  unsigned __int128 need = static_cast<unsigned __int128>(rate) * tx_size;
+  unsigned __int128 fee = (need + 999) / 1000;
+  return fee > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(fee);
+}
+
+Result<size_t, std::string> payload_size_for(size_t tx_size) {
+  if (tx_size < kMinTxSize || tx_size > kMaxTxSize)
+    return fail("--size: " + std::to_string(tx_size) + " is outside " + std::to_string(kMinTxSize) +
+                ".." + std::to_string(kMaxTxSize) + " bytes");
+  constexpr size_t kOverhead = kTxFixedPrefix + kTxSignatureSize;
+  for (size_t size = tx_size; size <= kMaxTxSize; ++size) {
+    for (size_t len_bytes : {size_t{1}, size_t{3}, size_t{5}}) {
+      if (size < kOverhead + len_bytes) continue;
+      size_t payload = size - kOverhead - len_bytes;
+      if (payload <= kMaxTxPayload && compact_size_len(payload) == len_bytes) return payload;
+    }
+  }
+  return fail("--size: no transaction is " + std::to_string(tx_size) + " bytes");  // unreachable
+}
+
+TxRef build_tx(const TxTemplate& t, const KeyPair& key, uint64_t nonce) {
+  TxFields f;
+  f.network = t.network;
+  f.nonce = nonce;
+  f.expiry = t.expiry;
+  f.payload = t.payload;
+  const size_t size =
+      kTxFixedPrefix + compact_size_len(f.payload.size()) + f.payload.size() + kTxSignatureSize;
+  f.fee = t.fee ? *t.fee : min_fee_for(size, kDefaultMinFeeRate);
+  return Transaction::create(f, key);
+}
+
+int run_cli(const std::vector<std::string>& args, CliIo io) {
+  crypto_init();
+  size_t i = 0;
+  auto globals = parse_globals(args, i);
+  if (!globals) return report(io, usage_error("error: " + globals.error()));
+  if (globals->version) {
+    io.out << "hearsay-cli 0.1.0\n";
+    return kCliOk;
+  }
+  if (globals->help || i >= args.size()) {
+    if (i >= args.size() && !globals->help) {
+      io.err << kUsage;
+      return kCliUsage;
+    }
+    io.out << kUsage;
+    return kCliOk;
+  }
+  const std::string& command = args[i];
+  std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  CliResult r = fail(usage_error(""));
+  if (command == "help")
+    r = cmd_help(rest, io);
+  else if (command == "keygen")
+    r = cmd_keygen(rest, io);
+  else if (command == "tx")
+    r = cmd_tx(rest, io);
+  else if (command == "sendtx")
+    r = cmd_sendtx(rest, *globals, io);
+  else if (command == "inject")
+    r = cmd_inject(rest, *globals, io);
+  else
+    r = cmd_rpc(command, rest, *globals, io);
+  if (!r) {
+    CliError e = r.error();
+    if (!e.message.starts_with("error")) e.message = "error: " + e.message;
+    return report(io, e);
+  }
+  return *r;
+}
+
+}  // namespace hearsay

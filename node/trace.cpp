@@ -1,0 +1,239 @@
+#include "node/trace.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "crypto/hex.h"
+
+namespace hearsay {
+namespace {
+
+int64_t wall_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// `{"ev":"<ev>","t":<t>` — every line starts so; the caller appends fields and "}\n".
+std::string begin_line(const char* ev, int64_t t) {
+  std::string s;
+  s.reserve(160);
+  s += "{\"ev\":\"";
+  s += ev;
+  s += "\",\"t\":";
+  s += std::to_string(t);
+  return s;
+}
+
+void add_string(std::string& s, const char* key, std::string_view value) {
+  s += ",\"";
+  s += key;
+  s += "\":\"";
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      s += '\\';
+      s += c;
+    } else if (u < 0x20) {
+      static const char* kHex = "0123456789abcdef";
+      s += "\\u00";
+      s += kHex[u >> 4];
+      s += kHex[u & 15];
+    } else {
+      s += c;
+    }
+  }
+  s += '"';
+}
+
+void add_number(std::string& s, const char* key, uint64_t n) {
+  s += ",\"";
+  s += key;
+  s += "\":";
+  s += std::to_string(n);
+}
+
+std::string end_line(std::string s) {
+  s += "}\n";
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TraceWriter>, std::string> TraceWriter::open(const std::string& path,
+                                                                    const PublicKey& node,
+                                                                    TraceOptions options) {
+  if (path.empty()) return fail(std::string("no trace file given (--trace FILE)"));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return fail("cannot open trace file " + path + ": " + std::strerror(errno) +
+                " (check that its directory exists and is writable, or change --trace)");
+  std::unique_ptr<TraceWriter> w(new TraceWriter(path, fd, options));
+  std::string start = begin_line("start", wall_now_us());
+  add_string(start, "node", to_hex(node));
+  w->record(end_line(std::move(start)));
+  w->m_thread = std::thread([p = w.get()] { p->run(); });
+  return w;
+}
+
+TraceWriter::TraceWriter(std::string path, int fd, TraceOptions options)
+    : m_path(std::move(path)), m_fd(fd), m_options(options) {}
+
+TraceWriter::~TraceWriter() {
+  close();
+}
+
+void TraceWriter::record(const std::string& line) {
+  std::lock_guard lock(m_mutex);
+  if (m_closed) {
+    ++m_dropped;
+    return;
+  }
+  std::string note;
+  if (m_dropped_unreported > 0) {
+    note = begin_line("dropped", wall_now_us());
+    add_number(note, "n", m_dropped_unreported);
+    note = end_line(std::move(note));
+  }
+  if (m_buffer.size() + m_in_flight + note.size() + line.size() > m_options.max_buffer_bytes) {
+    ++m_dropped;
+    ++m_dropped_unreported;
+    return;
+  }
+  if (!note.empty()) {
+    m_buffer += note;
+    m_dropped_unreported = 0;
+  }
+  m_buffer += line;
+  ++m_recorded;
+  if (m_buffer.size() >= m_options.flush_bytes) m_wake.notify_one();
+}
+
+void TraceWriter::tx_first_seen(const TxId& id, const TxSource& from, Time now) {
+  std::string s = begin_line("tx_first_seen", now.count());
+  add_string(s, "id", to_hex(id));
+  add_string(s, "from", from.local ? std::string("rpc") : to_hex(from.peer));
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::tx_accepted(const TxId& id, Time now) {
+  std::string s = begin_line("tx_accepted", now.count());
+  add_string(s, "id", to_hex(id));
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::tx_rejected(const TxId& id, const char* reason, Time now) {
+  std::string s = begin_line("tx_rejected", now.count());
+  add_string(s, "id", to_hex(id));
+  add_string(s, "reason", reason != nullptr ? reason : "");
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::inv_sent(const PublicKey& peer, size_t count, Time now) {
+  std::string s = begin_line("inv_sent", now.count());
+  add_string(s, "peer", to_hex(peer));
+  add_number(s, "n", count);
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::getdata_sent(const PublicKey& peer, size_t count, Time now) {
+  std::string s = begin_line("getdata_sent", now.count());
+  add_string(s, "peer", to_hex(peer));
+  add_number(s, "n", count);
+  record(end_line(std::move(s)));
+}
+
+bool TraceWriter::write_all(const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(m_fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (!m_write_failed)
+        spdlog::error("trace: cannot write to {}: {} (events are being dropped)", m_path,
+                      n < 0 ? std::strerror(errno) : "no progress");
+      m_write_failed = true;
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void TraceWriter::run() {
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    m_wake.wait_for(lock, m_options.flush_interval, [&] {
+      return m_stop || (!m_paused && (m_buffer.size() >= m_options.flush_bytes ||
+                                      m_taken_upto < m_flush_target));
+    });
+    if (m_paused && !m_stop) continue;
+    if (m_buffer.empty()) {
+      if (m_stop) return;
+      continue;
+    }
+    std::string chunk;
+    chunk.swap(m_buffer);
+    m_in_flight = chunk.size();
+    const uint64_t taken = m_recorded;
+    const uint64_t events_in_chunk = taken - m_taken_upto;
+    m_taken_upto = taken;
+    lock.unlock();
+    const bool ok = write_all(chunk);
+    lock.lock();
+    m_in_flight = 0;
+    if (!ok) {
+      m_dropped += events_in_chunk;
+      m_dropped_unreported += events_in_chunk;
+    }
+    m_written_upto = taken;
+    m_written.notify_all();
+  }
+}
+
+void TraceWriter::flush() {
+  std::unique_lock lock(m_mutex);
+  m_flush_target = m_recorded;
+  m_wake.notify_one();
+  m_written.wait(lock, [&] { return m_written_upto >= m_flush_target || m_stop; });
+}
+
+void TraceWriter::close() {
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_closed) return;
+    std::string s = begin_line("stop", wall_now_us());
+    add_number(s, "dropped", m_dropped);
+    m_buffer += end_line(std::move(s));  // past the bound if need be: one short line
+    ++m_recorded;
+    m_closed = true;
+    m_stop = true;
+  }
+  m_wake.notify_one();
+  if (m_thread.joinable()) m_thread.join();
+  ::close(m_fd);
+}
+
+uint64_t TraceWriter::events() const {
+  std::lock_guard lock(m_mutex);
+  return m_recorded;
+}
+
+uint64_t TraceWriter::dropped() const {
+  std::lock_guard lock(m_mutex);
+  return m_dropped;
+}
+
+void TraceWriter::pause_writer_for_test(bool paused) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_paused = paused;
+  }
+  m_wake.notify_one();
+}
+
+}  // namespace hearsay

@@ -1,0 +1,116 @@
+// TraceWriter: the relay's events as JSON lines in a file (hearsayd --trace FILE), for the
+// testnet's propagation report.
+//
+// Format: one JSON object per line, appended to the file. The first line a writer writes is
+//   {"ev":"start","node":"<our public key hex>","t":<µs>}
+// then one line per event, `t` being the event's time (microseconds since the unix epoch):
+//   {"ev":"tx_first_seen","t":..,"id":"<txid hex>","from":"<peer pubkey hex>"|"rpc"}
+//   {"ev":"tx_accepted","t":..,"id":".."}
+//   {"ev":"tx_rejected","t":..,"id":"..","reason":".."}
+//   {"ev":"inv_sent","t":..,"peer":"<pubkey hex>","n":<entries>}   (getdata_sent the same)
+//   {"ev":"dropped","t":..,"n":<events lost because the disk fell behind>}
+//   {"ev":"stop","t":..,"dropped":<total>}                           (at close)
+// Ids are hex of the 32 id bytes in their stored order (as to_hex of TxId), as everywhere in
+// hearsay's RPC.
+//
+// Buffering: an event is formatted on the caller's (relay) thread into a memory buffer under
+// a mutex held only for the append; a background thread swaps the buffer out and writes it,
+// at least every flush_interval (100 ms), at once when the buffer passes flush_bytes (64 KiB),
+// and at close(). So the relay thread never waits for the disk.
+// Bound: when the bytes buffered and being written exceed max_buffer_bytes (16 MiB: minutes of
+// a busy node's events), new events are dropped and counted; the next write says how many.
+// A write error (disk full) is logged once, and the events are counted as dropped.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "crypto/ed25519.h"
+#include "crypto/result.h"
+#include "p2p/tx_pool.h"
+
+namespace hearsay {
+
+// Buffer size that wakes the writer at once, bytes (a few hundred events).
+inline constexpr size_t kTraceFlushBytes = 64 * 1024;
+// Longest time an event waits in memory before it is written.
+inline constexpr std::chrono::milliseconds kTraceFlushInterval{100};
+// Most bytes of events held in memory (buffered or being written) before events are dropped.
+inline constexpr size_t kTraceMaxBufferBytes = 16 * 1024 * 1024;
+static_assert(kTraceFlushBytes * 4 <= kTraceMaxBufferBytes);
+
+struct TraceOptions {
+  size_t flush_bytes = kTraceFlushBytes;
+  std::chrono::milliseconds flush_interval = kTraceFlushInterval;
+  size_t max_buffer_bytes = kTraceMaxBufferBytes;
+};
+
+class TraceWriter final : public RelayObserver {
+ public:
+  // Opens `path` for appending (creating it, mode 0644), writes the start line and starts the
+  // writer thread. The error names the path and the fix.
+  static Result<std::unique_ptr<TraceWriter>, std::string> open(const std::string& path,
+                                                                const PublicKey& node,
+                                                                TraceOptions options = {});
+  ~TraceWriter() override;  // close()s
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+
+  void tx_first_seen(const TxId& id, const TxSource& from, Time now) override;
+  void tx_accepted(const TxId& id, Time now) override;
+  void tx_rejected(const TxId& id, const char* reason, Time now) override;
+  void inv_sent(const PublicKey& peer, size_t count, Time now) override;
+  void getdata_sent(const PublicKey& peer, size_t count, Time now) override;
+
+  // Blocks until every event recorded so far is written to the file (tests; shutdown).
+  // Not while the writer is paused for a test.
+  void flush();
+  // Writes the stop line and everything buffered, joins the thread, closes the file.
+  // Idempotent. Events after close() are dropped (and counted).
+  void close();
+
+  uint64_t events() const;   // recorded (buffered or written)
+  uint64_t dropped() const;  // lost: buffer full, write failed, or after close
+  const std::string& path() const { return m_path; }
+
+  // Test hook: while paused, the writer thread writes nothing (lets tests fill the buffer).
+  void pause_writer_for_test(bool paused);
+
+  // Each event's count is in events(); the start line counts as one.
+
+ private:
+  TraceWriter(std::string path, int fd, TraceOptions options);
+  void record(const std::string& line);
+  void run();
+  // Writes `data` fully; false on an error (logged once).
+  bool write_all(const std::string& data);
+
+  const std::string m_path;
+  const int m_fd;
+  const TraceOptions m_options;
+
+  mutable std::mutex m_mutex;
+  std::condition_variable m_wake;     // to the writer: work, or stop
+  std::condition_variable m_written;  // from the writer: a write finished
+  std::string m_buffer;               // events not yet taken by the writer
+  size_t m_in_flight = 0;             // bytes the writer is writing now
+  uint64_t m_recorded = 0;            // events appended to m_buffer, ever
+  uint64_t m_written_upto = 0;        // events written (or given up on), ever
+  uint64_t m_taken_upto = 0;          // events taken by the writer, ever
+  uint64_t m_flush_target = 0;        // flush(): write at once up to this many events
+  uint64_t m_dropped = 0;             // events dropped, ever
+  uint64_t m_dropped_unreported = 0;  // dropped since the last "dropped" line
+  bool m_stop = false;
+  bool m_closed = false;
+  bool m_paused = false;
+  bool m_write_failed = false;
+  std::thread m_thread;
+};
+
+}  // namespace hearsay

@@ -1,0 +1,127 @@
+// Logging: level names, the file sink and its errors, and the per-key rate limiter.
+#include "node/logging.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/util/test_util.h"
+
+namespace hearsay {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Puts the default stderr logger back after a test that replaced it.
+struct RestoreLogging {
+  ~RestoreLogging() { (void)setup_logging(LogLevel::kInfo, ""); }
+};
+
+TEST(Logging, LevelNames) {
+  const std::pair<const char*, LogLevel> names[] = {
+      {"trace", LogLevel::kTrace},       {"debug", LogLevel::kDebug},  {"info", LogLevel::kInfo},
+      {"warn", LogLevel::kWarn},         {"WARNING", LogLevel::kWarn}, {"Error", LogLevel::kError},
+      {"critical", LogLevel::kCritical}, {"off", LogLevel::kOff}};
+  for (const auto& [name, level] : names) {
+    auto l = parse_log_level(name);
+    ASSERT_TRUE(l) << name;
+    EXPECT_EQ(*l, level) << name;
+  }
+  for (LogLevel l : {LogLevel::kTrace, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kOff})
+    EXPECT_EQ(*parse_log_level(to_string(l)), l);
+  auto bad = parse_log_level("loud");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("'loud'"), std::string::npos);
+  EXPECT_NE(bad.error().find("trace, debug, info, warn, error, critical or off"),
+            std::string::npos);
+  Status s = setup_logging("loud", "");
+  EXPECT_FALSE(s);
+}
+
+TEST(Logging, FileSinkAppendsAtTheLevel) {
+  RestoreLogging restore;
+  test::TempDir dir;
+  const std::string path = dir.file("hearsay.log");
+  { std::ofstream(path) << "earlier line\n"; }
+  Status s = setup_logging(LogLevel::kWarn, path);
+  ASSERT_TRUE(s) << s.message();
+  log_line(LogLevel::kInfo, "not at this level");
+  log_line(LogLevel::kWarn, "a warning 42");
+  flush_log();
+  const std::string text = slurp(path);
+  EXPECT_TRUE(text.starts_with("earlier line\n")) << text;
+  EXPECT_NE(text.find("[warning] a warning 42"), std::string::npos) << text;
+  EXPECT_EQ(text.find("not at this level"), std::string::npos) << text;
+  EXPECT_NE(text.find("Z [warning]"), std::string::npos) << text;  // UTC timestamps
+}
+
+TEST(Logging, UnopenableFileIsNamed) {
+  RestoreLogging restore;
+  test::TempDir dir;
+  // spdlog creates missing directories; a regular file where a directory should be fails
+  // (for root too).
+  { std::ofstream(dir.file("plain")) << "x"; }
+  const std::string path = dir.file("plain/hearsay.log");
+  Status s = setup_logging(LogLevel::kInfo, path);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("--log-file"), std::string::npos) << s.message();
+}
+
+TEST(RateLimitedLog, AtMostNPerKeyPerInterval) {
+  RateLimitedLog rl(2, 1s);
+  const auto t0 = RateLimitedLog::Clock::time_point{} + 100s;
+  EXPECT_TRUE(rl.check("a", t0).log);
+  EXPECT_TRUE(rl.check("a", t0 + 1ms).log);
+  EXPECT_FALSE(rl.check("a", t0 + 2ms).log);
+  EXPECT_FALSE(rl.check("a", t0 + 3ms).log);
+  EXPECT_TRUE(rl.check("b", t0 + 3ms).log);  // keys are independent
+  EXPECT_EQ(rl.suppressed_total(), 2u);
+  auto d = rl.check("a", t0 + 1s);  // a new interval: allowed, and reports what was lost
+  EXPECT_TRUE(d.log);
+  EXPECT_EQ(d.suppressed, 2u);
+  d = rl.check("a", t0 + 1s + 1ms);
+  EXPECT_TRUE(d.log);
+  EXPECT_EQ(d.suppressed, 0u);
+  rl.sanity_check();
+}
+
+TEST(RateLimitedLog, KeysAreBounded) {
+  RateLimitedLog rl(1, 1s, 4);
+  const auto t0 = RateLimitedLog::Clock::time_point{} + 100s;
+  for (int i = 0; i < 100; ++i) {
+    rl.check("peer" + std::to_string(i), t0);
+    rl.sanity_check();
+  }
+  EXPECT_LE(rl.key_count(), 4u);
+  // The flood shares the overflow key, which is itself limited.
+  EXPECT_GE(rl.suppressed_total(), 90u);
+  // Once the interval passes, expired keys make room for new ones.
+  EXPECT_TRUE(rl.check("late", t0 + 2s).log);
+  EXPECT_LE(rl.key_count(), 4u);
+}
+
+TEST(RateLimitedLog, WarnWritesThroughSpdlog) {
+  RestoreLogging restore;
+  test::TempDir dir;
+  const std::string path = dir.file("warn.log");
+  ASSERT_TRUE(setup_logging(LogLevel::kInfo, path));
+  RateLimitedLog rl(1, std::chrono::hours(1));
+  EXPECT_TRUE(rl.warn("k", "first"));
+  EXPECT_FALSE(rl.warn("k", "second"));
+  flush_log();
+  const std::string text = slurp(path);
+  EXPECT_NE(text.find("first"), std::string::npos);
+  EXPECT_EQ(text.find("second"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hearsay
