@@ -86,6 +86,13 @@ class Session : public std::enable_shared_from_this<Session> {
     m_stream.socket().close(ignored);
   }
 
+  // Called on the I/O thread when stopping: an idle connection closes now; one whose request
+  // is being handled or answered closes once its answer is written (so `stop` gets its reply).
+  void stop_gracefully() {
+    m_stopping = true;
+    if (!m_busy) close();
+  }
+
  private:
   void do_read_header() {
     m_parser.emplace();
@@ -170,6 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Routes a complete, authorised request.
   void on_request() {
+    m_busy = true;
     m_request = m_parser->release();
     m_parser.reset();
     const std::string_view path = path_of(m_request.target());
@@ -248,7 +256,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void send(Response res, bool linger) {
-    if (linger) res.keep_alive(false);
+    m_busy = true;
+    if (linger || m_stopping) res.keep_alive(false);
     m_response = std::move(res);
     m_linger = linger;
     m_stream.expires_after(kRpcWriteTimeout);
@@ -261,8 +270,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool close = m_response->need_eof();
     m_response.reset();
     m_request = {};
+    m_busy = false;
     if (m_linger) return start_linger();
-    if (close) return do_shutdown();
+    if (close || m_stopping) return do_shutdown();
     do_read_header();
   }
 
@@ -307,6 +317,8 @@ class Session : public std::enable_shared_from_this<Session> {
   http::request<http::string_body> m_request;
   std::optional<Response> m_response;
   bool m_linger = false;
+  bool m_busy = false;      // a request is being handled or answered (I/O thread only)
+  bool m_stopping = false;  // the server is stopping: close after the current answer
   size_t m_lingered = 0;
   std::vector<char> m_drain;  // allocated only when lingering
 };
@@ -359,6 +371,19 @@ struct RpcServer::Impl {
       session->run();
     }
     do_accept();
+  }
+
+  // Stop accepting; let connections finish the answer in progress (stop_gracefully).
+  void begin_close() {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    accept_retry.cancel();
+    for (auto& weak : sessions)
+      if (auto s = weak.lock()) s->stop_gracefully();
+  }
+  bool all_closed() {
+    std::erase_if(sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+    return sessions.empty();
   }
 
   void close_all() {
@@ -462,18 +487,30 @@ void RpcServer::stop() {
   Impl& m = *m_impl;
   if (!m.started || m.stopped) return;
   m.stopped = true;
-  // 1. On the I/O thread: stop accepting, close every connection (pending reads, writes and
-  //    drains complete with operation_aborted).
-  std::promise<void> closed;
-  net::post(m.ioc, [&m, &closed] {
-    m.close_all();
-    closed.set_value();
-  });
-  closed.get_future().wait();
-  // 2. Let running handlers return; abandon queued ones (their sessions are closed anyway).
-  m.workers->stop();
+  auto on_io = [&m](auto f) {
+    std::promise<decltype(f())> done;
+    net::post(m.ioc, [&] {
+      if constexpr (std::is_void_v<decltype(f())>) {
+        f();
+        done.set_value();
+      } else {
+        done.set_value(f());
+      }
+    });
+    return done.get_future().get();
+  };
+  // 1. On the I/O thread: stop accepting; idle connections close, the others once the answer
+  //    in progress is written (the `stop` method's own answer among them).
+  on_io([&m] { m.begin_close(); });
+  // 2. Let every handler started or queued return (bounded: one request per connection).
   m.workers->join();
-  // 3. Stop the I/O thread. Sessions still referenced by queued completions are destroyed
+  // 3. Give the answers kRpcStopGrace to be written, then close whatever is left (pending
+  //    reads, writes and drains complete with operation_aborted).
+  const auto deadline = std::chrono::steady_clock::now() + kRpcStopGrace;
+  while (!on_io([&m] { return m.all_closed(); }) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  on_io([&m] { m.close_all(); });
+  // 4. Stop the I/O thread. Sessions still referenced by queued completions are destroyed
   //    with the io_context and the pool, in the Impl's destructor.
   m.work.reset();
   m.ioc.stop();

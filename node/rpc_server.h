@@ -63,6 +63,9 @@ inline constexpr std::chrono::seconds kRpcWriteTimeout{30};
 // for at most kRpcLingerTimeout) before closing, so the client reads the answer, not a reset.
 inline constexpr size_t kRpcLingerBytes = 4 * kRpcMaxBodyBytes;
 inline constexpr std::chrono::seconds kRpcLingerTimeout{5};
+// At stop, answers being computed or written get this long to reach their clients (the `stop`
+// method's own answer among them) before every connection is closed.
+inline constexpr std::chrono::seconds kRpcStopGrace{2};
 // Most simultaneous connections; more are closed as soon as accepted. The RPC is for one
 // operator and their scripts, not the public.
 inline constexpr size_t kRpcMaxConnections = 64;
@@ -98,8 +101,9 @@ class RpcServer {
   // "HOST:PORT" actually listened on.
   std::string address() const;
 
-  // Closes the listener and every connection, waits for running handlers to return, joins the
-  // threads and deletes the cookie. Idempotent; called by the destructor. Never call it from a
+  // Closes the listener and idle connections, lets running and queued handlers return and
+  // their answers be written (at most kRpcStopGrace), closes the rest, joins the threads and
+  // deletes the cookie. Idempotent; called by the destructor. Never call it from a
   // handler or the metrics provider (it joins their thread): a `stop` RPC should signal the
   // daemon's main thread, which then calls stop(). Stop the RPC server before the node's
   // network thread, so that handlers waiting on that thread can still return.
