@@ -18,6 +18,8 @@ PACKAGES=(
   openssl python3
   # promtool (from prometheus) checks the /metrics exposition in the tests
   prometheus
+  # gnuplot renders the testnet report's figures (contrib/testnet)
+  gnuplot-nox
 )
 
 missing=()

@@ -1,0 +1,367 @@
+"""The propagation report of a testnet run, computed from the files the run left in its folder.
+
+Inputs (DIR is the run's --out):
+  DIR/testnet.json        the run: parameters, topology, nodes (identity, ports), inject timing
+  DIR/counters.json       node counters (getinfo, getpeerinfo, /proc) after the handshakes
+                          ("baseline") and when every node held every transaction ("final")
+  DIR/inject.jsonl        hearsay-cli inject --out: {"id","node":"HOST:PORT","t":µs,"accepted"}
+  DIR/nodeNNN/trace.jsonl hearsayd --trace: tx_first_seen / tx_accepted / ... (node/trace.h)
+
+Definitions (all times are wall-clock µs of the one machine, reported in ms):
+  injection      the submit time of the transaction's RPC request (inject's "t").
+  holds          a node holds a transaction from its tx_accepted event (it is in its mempool).
+  tK_ms          per transaction, time from injection until ceil(K % of N) nodes hold it.
+  t100_from_origin_ms  the same for 100 %, but from the moment the origin node accepted it: the
+                 network's part, without the RPC queue of the origin (inject_to_origin_accept_ms).
+  per_hop_ms     for every node that first saw a transaction from a peer, the first-seen time
+                 there minus the first-seen time at that peer: one hop of the gossip, including
+                 the sender's validation, its announcement, the getdata and the transfer.
+  transfer_ms    receiver first-seen minus sender accepted (announce + request + body on the wire).
+  validate_ms    accepted minus first-seen at the same node (precheck + signature + admission).
+  shortest_path_bound_ms   hops from the origin to its farthest node × the one-way link delay: no
+                 gossip can beat it. protocol_bound_ms multiplies by the one-way trips a hop costs
+                 (inv → getdata → tx: 3; push to every peer: 1).
+  bytes_per_tx_per_node    bytes all nodes sent during the run ÷ (transactions × nodes).
+  tx_bodies_per_node       tx bodies the nodes received ÷ (transactions × (nodes − 1)); 1.0 means
+                 every node but the origin received each body exactly once.
+  throughput_tps transactions that reached every node ÷ seconds from the first injection to the
+                 moment the last of them reached its last node.
+Percentiles are linear interpolations between closest ranks (as numpy's default).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+
+from topology import Topology
+
+REPORT_VERSION = 1
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def summary(values: list[float], qs=(50, 90, 95, 99)) -> dict:
+    v = sorted(x for x in values if x is not None and math.isfinite(x))
+    out = {f"p{q}": _r(percentile(v, q)) for q in qs}
+    out["max"] = _r(v[-1]) if v else None
+    out["mean"] = _r(sum(v) / len(v)) if v else None
+    out["count"] = len(v)
+    return out
+
+
+def _r(x, digits=3):
+    return None if x is None else round(x, digits)
+
+
+def load_trace(path: str) -> dict:
+    """first_seen {id: (t, from)}, accepted {id: t}, rejected Counter, inv/getdata counts."""
+    first_seen: dict[str, tuple[int, str]] = {}
+    accepted: dict[str, int] = {}
+    rejected: Counter = Counter()
+    counts: Counter = Counter()
+    identity = None
+    dropped = 0
+    try:
+        f = open(path, encoding="utf-8", errors="replace")
+    except OSError:
+        return {"missing": True, "first_seen": first_seen, "accepted": accepted,
+                "rejected": rejected, "counts": counts, "identity": None, "dropped": 0}
+    with f:
+        for line in f:
+            # Cheap dispatch on the event name before parsing (most lines are tx events).
+            if line.startswith('{"ev":"inv_sent"') or line.startswith('{"ev":"getdata_sent"'):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                counts[e["ev"]] += 1
+                counts[e["ev"] + "_entries"] += int(e.get("n", 0))
+                continue
+            try:
+                e = json.loads(line)
+            except ValueError:
+                counts["bad_lines"] += 1  # a line cut by a kill -9
+                continue
+            ev = e.get("ev")
+            if ev == "tx_first_seen":
+                first_seen.setdefault(e["id"], (int(e["t"]), e.get("from", "")))
+            elif ev == "tx_accepted":
+                accepted.setdefault(e["id"], int(e["t"]))
+            elif ev == "tx_rejected":
+                rejected[e.get("reason", "")] += 1
+            elif ev == "start":
+                identity = identity or e.get("node")
+            elif ev == "dropped":
+                dropped += int(e.get("n", 0))
+            elif ev == "stop":
+                dropped = max(dropped, int(e.get("dropped", 0)))
+    return {"missing": False, "first_seen": first_seen, "accepted": accepted,
+            "rejected": rejected, "counts": counts, "identity": identity, "dropped": dropped}
+
+
+def load_inject(path: str) -> list[dict]:
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError:
+                        pass
+    except OSError:
+        pass
+    return rows
+
+
+def _delta(final: dict, base: dict, key: str) -> float:
+    return float(final.get(key) or 0) - float(base.get(key) or 0)
+
+
+def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
+    """Bytes, bodies, CPU and memory from the node counters (before and after)."""
+    out: dict = {}
+    base = {x["index"]: x for x in counters.get("baseline", {}).get("nodes", [])}
+    final = {x["index"]: x for x in counters.get("final", {}).get("nodes", [])}
+    if not final or txs == 0:
+        return out
+    sent = sum(_delta(f, base.get(i, {}), "bytes_sent") for i, f in final.items())
+    out["bytes_per_tx_per_node"] = _r(sent / (txs * n), 1)
+    out["bytes_per_tx_per_node_over_size"] = _r(sent / (txs * n) / size, 3) if size else None
+    by_type: dict[str, float] = {}
+    for i, f in final.items():
+        b = base.get(i, {}).get("messages", {})
+        for t, m in f.get("messages", {}).items():
+            by_type[t] = by_type.get(t, 0) + m.get("sent_bytes", 0) - b.get(t, {}).get("sent_bytes", 0)
+    out["bytes_per_tx_per_node_by_message"] = {
+        t: _r(v / (txs * n), 1) for t, v in sorted(by_type.items()) if v > 0}
+
+    def relay_delta(key: str) -> float:
+        return sum(float(f.get("relay", {}).get(key, 0)) -
+                   float(base.get(i, {}).get("relay", {}).get(key, 0)) for i, f in final.items())
+
+    receivers = max(1, n - 1)
+    out["tx_bodies_per_node"] = _r(relay_delta("bodies_received") / (txs * receivers), 3)
+    out["duplicate_bodies_per_node"] = _r(relay_delta("duplicate_bodies") / (txs * receivers), 3)
+    out["inv_entries_sent_per_tx_per_node"] = _r(relay_delta("inv_sent") / (txs * n), 2)
+    out["getdata_entries_per_tx_per_node"] = _r(relay_delta("getdata_sent") / (txs * n), 3)
+    out["request_timeouts"] = int(relay_delta("request_timeouts"))
+    cpu = [(f.get("proc", {}).get("cpu_s"), base.get(i, {}).get("proc", {}).get("cpu_s"))
+           for i, f in final.items()]
+    cpu_run = [a - b for a, b in cpu if a is not None and b is not None]
+    cpu_total = [a for a, _ in cpu if a is not None]
+    if cpu_run:
+        out["cpu_seconds"] = _r(sum(cpu_run), 2)
+        out["cpu_seconds_since_start"] = _r(sum(cpu_total), 2)
+        out["cpu_ms_per_tx_per_node"] = _r(sum(cpu_run) * 1000 / (txs * n), 4)
+    hwm = [f.get("proc", {}).get("hwm_mb") for f in final.values()]
+    rss = [f.get("proc", {}).get("rss_mb") for f in final.values()]
+    hwm = [x for x in hwm if x is not None]
+    rss = [x for x in rss if x is not None]
+    if hwm:
+        out["peak_rss_mb"] = _r(max(hwm), 1)
+        out["peak_rss_mb_mean"] = _r(sum(hwm) / len(hwm), 1)
+    if rss:
+        out["rss_mb_at_end"] = {"mean": _r(sum(rss) / len(rss), 1), "max": _r(max(rss), 1)}
+    base_rss = [b.get("proc", {}).get("rss_mb") for b in base.values()]
+    base_rss = [x for x in base_rss if x is not None]
+    if rss and base_rss:
+        out["rss_mb_idle_mean"] = _r(sum(base_rss) / len(base_rss), 1)
+        grow = (sum(rss) / len(rss) - sum(base_rss) / len(base_rss)) * 1024 * 1024
+        out["rss_bytes_per_mempool_tx"] = _r(grow / txs, 0)
+    usage = [f.get("mempool", {}).get("usage") for f in final.values()]
+    usage = [u for u in usage if u is not None]
+    if usage:
+        out["mempool_usage_bytes_per_tx"] = _r(sum(usage) / len(usage) / txs, 1)
+    return out
+
+
+def analyze(out_dir: str) -> dict:
+    with open(os.path.join(out_dir, "testnet.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    counters = {}
+    try:
+        with open(os.path.join(out_dir, "counters.json"), encoding="utf-8") as f:
+            counters = json.load(f)
+    except (OSError, ValueError):
+        pass
+    params = meta["params"]
+    topo = Topology.from_json(meta["topology"])
+    nodes = meta["nodes"]
+    n = len(nodes)
+    by_identity = {x["identity"]: x["index"] for x in nodes}
+    by_rpc = {f"{x.get('rpc_host', '127.0.0.1')}:{x['rpc_port']}": x["index"] for x in nodes}
+
+    traces = []
+    for x in nodes:
+        t = load_trace(os.path.join(out_dir, f"node{x['index']:03d}", "trace.jsonl"))
+        traces.append(t)
+
+    injected = load_inject(os.path.join(out_dir, "inject.jsonl"))
+    txs = [r for r in injected if r.get("accepted")]
+    origin_of: dict[str, int] = {}
+    t0_of: dict[str, int] = {}
+    for r in txs:
+        t0_of[r["id"]] = int(r["t"])
+        if r.get("node") in by_rpc:
+            origin_of[r["id"]] = by_rpc[r["node"]]
+    # The origin is the node that first saw the transaction "from rpc" (inject's "node" is only
+    # a fallback: HOST:PORT can be ambiguous on a multi-host plan). Without an inject file every
+    # such id counts, injected when first seen.
+    for i, t in enumerate(traces):
+        for tid, (ts, frm) in t["first_seen"].items():
+            if frm == "rpc":
+                if not txs and tid not in t0_of:
+                    t0_of[tid] = ts
+                if tid in t0_of:
+                    origin_of[tid] = i
+    ids = list(t0_of)
+    m = len(ids)
+
+    delay = float(params.get("link_delay_ms") or 0)
+    push = int(params.get("push_peers") or 0)
+    max_degree = max(topo.degrees()) if n > 1 else 0
+    trips = 1 if push > 0 and push >= max_degree else 3
+    ecc_cache: dict[int, int] = {}
+
+    levels = {"t50_ms": 50, "t90_ms": 90, "t100_ms": 100}
+    level_values: dict[str, list[float]] = {k: [] for k in levels}
+    coverage_times: list[list[float]] = []  # per tx: ms until k+1 nodes hold it (len n)
+    per_hop: list[float] = []
+    transfer: list[float] = []
+    validate: list[float] = []
+    bound: list[float] = []
+    held_total = 0
+    fully = 0
+    done_abs: list[int] = []
+    origin_accept: list[float] = []
+    t100_from_origin: list[float] = []
+    for tid in ids:
+        t0 = t0_of[tid]
+        times = sorted((t["accepted"][tid] - t0) / 1000.0 for t in traces if tid in t["accepted"])
+        held_total += len(times)
+        for key, pct in levels.items():
+            need = max(1, math.ceil(pct * n / 100))
+            if len(times) >= need:
+                level_values[key].append(times[need - 1])
+        coverage_times.append(times + [math.inf] * (n - len(times)))
+        if len(times) == n:
+            fully += 1
+            done_abs.append(t0 + int(times[-1] * 1000))
+        o = origin_of.get(tid)
+        if o is not None:
+            if o not in ecc_cache:
+                ecc_cache[o] = topo.eccentricity(o)
+            bound.append(ecc_cache[o] * delay)
+            if tid in traces[o]["accepted"]:
+                oa = (traces[o]["accepted"][tid] - t0) / 1000.0
+                origin_accept.append(oa)
+                if len(times) == n:
+                    t100_from_origin.append(times[-1] - oa)
+        for t in traces:
+            fs = t["first_seen"].get(tid)
+            if fs is None:
+                continue
+            acc = t["accepted"].get(tid)
+            if acc is not None:
+                validate.append((acc - fs[0]) / 1000.0)
+            src = by_identity.get(fs[1])
+            if src is None:
+                continue
+            sfs = traces[src]["first_seen"].get(tid)
+            if sfs is not None:
+                per_hop.append((fs[0] - sfs[0]) / 1000.0)
+            sacc = traces[src]["accepted"].get(tid)
+            if sacc is not None:
+                transfer.append((fs[0] - sacc) / 1000.0)
+
+    report: dict = {
+        "report_version": REPORT_VERSION,
+        "nodes": n,
+        "topology": topo.kind or params.get("topology"),
+        "degree": params.get("degree"),
+        "diameter": topo.diameter() if n > 1 and topo.is_connected() else None,
+        "links": len(topo.edges),
+        "txs": m,
+        "size": params.get("size"),
+        "rate": params.get("rate"),
+        "link_delay_ms": params.get("link_delay_ms"),
+        "jitter_ms": params.get("jitter_ms"),
+        "push_peers": params.get("push_peers"),
+        "inv_interval_ms": params.get("inv_interval_ms"),
+        "origin": params.get("origin"),
+        "seed": params.get("seed"),
+        "delivered_fraction": _r(held_total / (m * n), 6) if m and n else 0.0,
+        "fully_delivered_txs": fully,
+    }
+    for key in levels:
+        report[key] = summary(level_values[key])
+    report["per_hop_ms"] = summary(per_hop)
+    report["transfer_ms"] = summary(transfer)
+    report["validate_ms"] = summary(validate)
+    report["inject_to_origin_accept_ms"] = summary(origin_accept)
+    report["t100_from_origin_ms"] = summary(t100_from_origin)
+    report["shortest_path_bound_ms"] = summary(bound)
+    report["round_trips_per_hop"] = trips / 2
+    report["protocol_bound_ms"] = summary([b * trips for b in bound])
+    pb = report["protocol_bound_ms"]["p50"]
+    t100 = report["t100_ms"]["p50"]
+    report["t100_over_protocol_bound"] = _r(t100 / pb, 3) if pb and t100 is not None else None
+    t100o = report["t100_from_origin_ms"]["p50"]
+    report["t100_from_origin_over_protocol_bound"] = (
+        _r(t100o / pb, 3) if pb and t100o is not None else None)
+    inj = meta.get("inject", {})
+    starts = sorted(t0_of.values())
+    if done_abs and starts:
+        span = (max(done_abs) - starts[0]) / 1e6
+        report["throughput_tps"] = _r(fully / span, 1) if span > 0 else None
+    else:
+        report["throughput_tps"] = 0.0
+    if len(starts) > 1 and starts[-1] > starts[0]:
+        report["injection_rate_tps"] = _r((len(starts) - 1) / ((starts[-1] - starts[0]) / 1e6), 1)
+    report.update(counters_section(counters, n, m, int(params.get("size") or 0)))
+    report["inject"] = {k: inj.get("summary", {}).get(k)
+                        for k in ("count", "accepted", "rejected", "failed", "rate")}
+    rejected = Counter()
+    dropped = 0
+    for t in traces:
+        rejected.update(t["rejected"])
+        dropped += t["dropped"]
+    report["rejections"] = dict(rejected)
+    report["trace_events_dropped"] = dropped
+    report["traces_missing"] = [i for i, t in enumerate(traces) if t["missing"]]
+    report["node_exit_codes"] = meta.get("exit_codes")
+    report["completed"] = meta.get("completed")
+    report["timed_out"] = meta.get("timed_out", False)
+    report["machine"] = meta.get("machine")
+    report["load_average"] = {"before": meta.get("load_before"), "after": meta.get("load_after")}
+    report["date"] = meta.get("date")
+    report["_series"] = {  # for the plots; not written to report.json
+        "t100": level_values["t100_ms"], "per_hop": per_hop, "coverage": coverage_times}
+    return report
+
+
+def coverage_curve(coverage: list[list[float]], n: int) -> list[tuple[float, float | None, float | None]]:
+    """(percent of nodes, median ms, p95 ms) until that share of nodes holds a transaction."""
+    rows = []
+    for k in range(n):
+        col = sorted(c[k] for c in coverage)
+        med = percentile(col, 50)
+        p95 = percentile(col, 95)
+        rows.append((100.0 * (k + 1) / n,
+                     med if med is not None and math.isfinite(med) else None,
+                     p95 if p95 is not None and math.isfinite(p95) else None))
+    return rows

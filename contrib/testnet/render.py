@@ -1,0 +1,210 @@
+"""report.json, report.md and the gnuplot figures of a run.
+
+Figures (PNG beside the report, drawn by gnuplot from .dat files kept for re-plotting):
+  cdf_time_to_all.png   CDF over transactions of t100 (ms from injection until every node holds it)
+  coverage.png          % of nodes holding a transaction vs ms since injection: median and p95
+                        across transactions (the p95 curve is the slow 5 %)
+  per_hop_hist.png      histogram of per-hop latency (first-seen difference across a link)
+Without gnuplot the report says so and everything else is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+from analyze import coverage_curve, percentile
+
+GNUPLOT_TIMEOUT_S = 60
+HIST_BINS = 40
+
+
+def _write_dat(path: str, header: str, rows) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"# {header}\n")
+        for r in rows:
+            f.write(" ".join("NaN" if v is None else f"{v:.6g}" for v in r) + "\n")
+
+
+def _terminal() -> str:
+    try:
+        r = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True,
+                           timeout=GNUPLOT_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired):
+        return "png"
+    return "pngcairo" if "pngcairo" in r.stdout + r.stderr else "png"
+
+
+def plots(out_dir: str, report: dict) -> tuple[list[str], str | None]:
+    """Writes the data files and PNGs; returns (png names, a note when plots are missing)."""
+    series = report.get("_series", {})
+    n = report.get("nodes", 0)
+    t100 = sorted(series.get("t100", []))
+    hop = sorted(series.get("per_hop", []))
+    cov = coverage_curve(series.get("coverage", []), n) if series.get("coverage") else []
+    pdir = out_dir
+    _write_dat(os.path.join(pdir, "cdf_time_to_all.dat"), "t100_ms fraction_of_txs",
+               [(v, (i + 1) / len(t100)) for i, v in enumerate(t100)])
+    _write_dat(os.path.join(pdir, "coverage.dat"), "percent_of_nodes median_ms p95_ms", cov)
+    hist = []
+    if hop:
+        hi = percentile(hop, 99.5) or hop[-1]
+        lo = min(0.0, hop[0])
+        width = max((hi - lo) / HIST_BINS, 1e-3)
+        counts = [0] * HIST_BINS
+        over = 0
+        for v in hop:
+            b = int((v - lo) / width)
+            if b >= HIST_BINS:
+                over += 1
+            else:
+                counts[max(0, b)] += 1
+        hist = [(lo + (i + 0.5) * width, c) for i, c in enumerate(counts)]
+        report["per_hop_hist_beyond_p99_5"] = over
+    _write_dat(os.path.join(pdir, "per_hop_hist.dat"), "bin_center_ms links", hist)
+
+    if not shutil.which("gnuplot"):
+        return [], ("gnuplot is not installed, so no figures were drawn (apt-get install "
+                    "gnuplot-nox, then run: testnet.py analyze " + out_dir + ")")
+    term = _terminal()
+    title = (f"{n} nodes, {report.get('topology')} degree {report.get('degree')}, "
+             f"{report.get('txs')} tx of {report.get('size')} B, "
+             f"link delay {report.get('link_delay_ms')} ms")
+    pb = report.get("protocol_bound_ms", {}).get("p50")
+    sb = report.get("shortest_path_bound_ms", {}).get("p50")
+    bound_lines = ""
+    if sb:
+        bound_lines += (f"set arrow from {sb},graph 0 to {sb},graph 1 nohead dt 2 lc rgb 'gray'\n"
+                        f"set label 'shortest path' at {sb},graph 0.95 left offset 0.5,0\n")
+    if pb and pb != sb:
+        bound_lines += (f"set arrow from {pb},graph 0 to {pb},graph 1 nohead dt 3 lc rgb 'red'\n"
+                        f"set label 'protocol bound (1.5 RTT per hop)' at {pb},graph 0.88 left offset 0.5,0\n")
+    script = f"""
+set terminal {term} size 900,560
+set grid
+set key bottom right
+set title "{title}" noenhanced
+set output 'cdf_time_to_all.png'
+set xlabel 'ms from injection until every node holds the transaction (t100)'
+set ylabel 'fraction of transactions'
+set yrange [0:1.02]
+set xrange [0:*]
+{bound_lines}
+plot 'cdf_time_to_all.dat' using 1:2 with steps lw 2 title 'time to all nodes (CDF)'
+unset arrow
+unset label
+set output 'coverage.png'
+set xlabel 'ms since injection'
+set ylabel '% of nodes holding the transaction'
+set yrange [0:102]
+{bound_lines}
+plot 'coverage.dat' using 2:1 with lines lw 2 title 'median transaction', \\
+     'coverage.dat' using 3:1 with lines lw 2 dt 2 title 'p95 transaction'
+unset arrow
+unset label
+set output 'per_hop_hist.png'
+set xlabel 'per-hop latency, ms (first seen at receiver - first seen at sender)'
+set ylabel 'link deliveries'
+set yrange [0:*]
+set style fill solid 0.6
+set boxwidth 0.9 relative
+set key top right
+plot 'per_hop_hist.dat' using 1:2 with boxes title 'deliveries'
+"""
+    with open(os.path.join(pdir, "plots.gp"), "w", encoding="utf-8") as f:
+        f.write(script)
+    try:
+        r = subprocess.run(["gnuplot", "plots.gp"], cwd=pdir, capture_output=True, text=True,
+                           timeout=GNUPLOT_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return [], f"gnuplot failed: {e}"
+    pngs = [p for p in ("cdf_time_to_all.png", "coverage.png", "per_hop_hist.png")
+            if os.path.exists(os.path.join(pdir, p))]
+    note = None
+    if r.returncode != 0 or len(pngs) < 3:
+        note = "gnuplot reported: " + (r.stderr.strip().splitlines() or ["(nothing)"])[-1]
+    return pngs, note
+
+
+def _fmt(d: dict | None, keys=("p50", "p90", "p95", "p99", "max")) -> str:
+    if not d or d.get("count", 1) == 0:
+        return "n/a"
+    return " / ".join("n/a" if d.get(k) is None else f"{d[k]:.1f}" for k in keys)
+
+
+def markdown(report: dict, pngs: list[str], note: str | None) -> str:
+    r = report
+    lines = [
+        "# hearsay testnet report",
+        "",
+        f"{r['nodes']} hearsayd nodes on 127.0.0.1, topology {r.get('topology')} "
+        f"(degree {r.get('degree')}, {r.get('links')} links, diameter {r.get('diameter')}), "
+        f"{r['txs']} transactions of {r.get('size')} B injected at {r.get('rate')} tx/s "
+        f"from origin {r.get('origin')}; link delay {r.get('link_delay_ms')} ms "
+        f"± {r.get('jitter_ms')} ms, push peers {r.get('push_peers')}, "
+        f"inv interval {r.get('inv_interval_ms')} ms. {r.get('machine') or ''}, "
+        f"{r.get('date') or ''}, load average {(r.get('load_average') or {}).get('before')} "
+        f"before and {(r.get('load_average') or {}).get('after')} after the injection.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| delivered fraction (node-transaction pairs held) | {r['delivered_fraction']} |",
+        f"| transactions held by every node | {r.get('fully_delivered_txs')} of {r['txs']} |",
+        f"| t50, ms (p50 / p90 / p95 / p99 / max over txs) | {_fmt(r.get('t50_ms'))} |",
+        f"| t90, ms | {_fmt(r.get('t90_ms'))} |",
+        f"| t100, ms | {_fmt(r.get('t100_ms'))} |",
+        f"| t100 from the origin's acceptance, ms | {_fmt(r.get('t100_from_origin_ms'))} |",
+        f"| injection → origin accepted (RPC), ms | {_fmt(r.get('inject_to_origin_accept_ms'))} |",
+        f"| per hop, ms | {_fmt(r.get('per_hop_ms'))} |",
+        f"| of which transfer (sender accepted → receiver first seen), ms | "
+        f"{_fmt(r.get('transfer_ms'))} |",
+        f"| of which validation (first seen → accepted), ms | {_fmt(r.get('validate_ms'))} |",
+        f"| shortest-path bound (eccentricity × delay), ms p50 | "
+        f"{r.get('shortest_path_bound_ms', {}).get('p50')} |",
+        f"| protocol bound (× {r.get('round_trips_per_hop')} round trips per hop), ms p50 | "
+        f"{r.get('protocol_bound_ms', {}).get('p50')} |",
+        f"| t100 p50 ÷ protocol bound (from origin acceptance) | "
+        f"{r.get('t100_over_protocol_bound')} ({r.get('t100_from_origin_over_protocol_bound')}) |",
+        f"| throughput (tx reaching all nodes per s) | {r.get('throughput_tps')} |",
+        f"| injection rate achieved, tx/s | {r.get('injection_rate_tps')} |",
+        f"| bytes sent per tx per node (÷ tx size) | {r.get('bytes_per_tx_per_node')} "
+        f"({r.get('bytes_per_tx_per_node_over_size')}) |",
+        f"| tx bodies received per node per tx (ideal 1.0) | {r.get('tx_bodies_per_node')} |",
+        f"| CPU seconds, all nodes, during the run | {r.get('cpu_seconds')} |",
+        f"| peak RSS of a node, MB (max / mean) | {r.get('peak_rss_mb')} / "
+        f"{r.get('peak_rss_mb_mean')} |",
+        "",
+    ]
+    by = r.get("bytes_per_tx_per_node_by_message")
+    if by:
+        lines += ["Bytes sent per transaction per node by message: " +
+                  ", ".join(f"{k} {v}" for k, v in by.items()) + ".", ""]
+    if r.get("rejections"):
+        lines += [f"Rejections seen in the traces: {r['rejections']}.", ""]
+    if r.get("timed_out"):
+        lines += ["**The run timed out before every node held every transaction.**", ""]
+    bad = {k: v for k, v in (r.get("node_exit_codes") or {}).items() if v not in (0, None)}
+    if bad:
+        lines += [f"**Nodes that did not exit cleanly (exit codes): {bad}.**", ""]
+    for p in pngs:
+        lines += [f"![{p[:-4]}]({p})", ""]
+    if note:
+        lines += [f"Figures: {note}.", ""]
+    lines += ["Definitions: see contrib/testnet/analyze.py (and the README section "
+              "\"Measuring propagation\").", ""]
+    return "\n".join(lines)
+
+
+def write_report(out_dir: str, report: dict) -> dict:
+    pngs, note = plots(out_dir, report)
+    report["figures"] = pngs
+    report["figures_note"] = note
+    public = {k: v for k, v in report.items() if not k.startswith("_")}
+    with open(os.path.join(out_dir, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(public, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as f:
+        f.write(markdown(public, pngs, note))
+    return public

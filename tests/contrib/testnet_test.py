@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Tests of contrib/testnet: topologies, the report computed from synthetic traces, and an
+end-to-end run of 5 real hearsayd processes with 50 transactions.
+
+  python3 tests/contrib/testnet_test.py [--bin DIR] [unittest options]
+
+--bin (or $HEARSAY_BIN) names the folder holding hearsayd and hearsay-cli (default
+build/release/bin). Missing binaries fail the end-to-end test: they are never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TOOL_DIR = os.path.join(ROOT, "contrib", "testnet")
+sys.path.insert(0, TOOL_DIR)
+
+import analyze  # noqa: E402
+import topology  # noqa: E402
+from cluster import pick_ports  # noqa: E402
+
+BIN_DIR = os.environ.get("HEARSAY_BIN", os.path.join(ROOT, "build", "release", "bin"))
+# The end-to-end run's own limit (the whole test must stay well under ctest's timeout).
+E2E_TIMEOUT_S = 240
+
+
+class TopologyTest(unittest.TestCase):
+    def test_random_regular_is_regular_connected_and_seeded(self):
+        for n, d in [(5, 2), (10, 3), (50, 8), (100, 8)]:
+            t = topology.build("random-regular", n, d, 7)
+            self.assertEqual(set(t.degrees()), {d})
+            self.assertTrue(t.is_connected())
+            self.assertEqual(len(t.edges), n * d // 2)
+            pairs = {frozenset(e) for e in t.edges}
+            self.assertEqual(len(pairs), len(t.edges), "each link is dialled from one side only")
+            self.assertEqual(t.edges, topology.build("random-regular", n, d, 7).edges)
+        self.assertNotEqual(topology.build("random-regular", 50, 8, 1).edges,
+                            topology.build("random-regular", 50, 8, 2).edges)
+
+    def test_outbound_is_balanced(self):
+        t = topology.build("random-regular", 100, 8, 3)
+        outs = [len(t.dials(i)) for i in range(100)]
+        self.assertLessEqual(max(outs) - min(outs), 3)
+
+    def test_ring_and_full(self):
+        r = topology.build("ring", 6, 2, 1)
+        self.assertEqual(sorted(map(sorted, r.edges)), [[0, 1], [0, 5], [1, 2], [2, 3], [3, 4],
+                                                        [4, 5]])
+        self.assertEqual(r.eccentricity(0), 3)
+        f = topology.build("full", 7, 0, 1)
+        self.assertEqual(len(f.edges), 21)
+        self.assertEqual(f.diameter(), 1)
+        self.assertEqual({len(f.dials(i)) for i in range(7)}, {3})
+
+    def test_file_topology_and_errors(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "net.txt")
+            with open(p, "w") as f:
+                f.write("# a line\n0 1\n1 2\n2 3  # tail\n")
+            t = topology.build("file:" + p, 4, 0, 1)
+            self.assertEqual(t.eccentricity(0), 3)
+            with open(p, "w") as f:
+                f.write("0 1\n2 3\n")
+            with self.assertRaisesRegex(topology.TopologyError, "not connected"):
+                topology.build("file:" + p, 4, 0, 1)
+            with open(p, "w") as f:
+                f.write("0 x\n")
+            with self.assertRaisesRegex(topology.TopologyError, "net.txt:1"):
+                topology.build("file:" + p, None, 0, 1)
+        with self.assertRaisesRegex(topology.TopologyError, "odd"):
+            topology.build("random-regular", 7, 3, 1)
+        with self.assertRaisesRegex(topology.TopologyError, "unknown --topology"):
+            topology.build("star", 7, 3, 1)
+
+    def test_ports_are_free_and_below_the_ephemeral_range(self):
+        ports = pick_ports(20)
+        self.assertEqual(len(set(ports)), 20)
+        self.assertTrue(all(1024 < p < 32768 for p in ports))
+
+
+def write_synthetic_run(d: str) -> None:
+    """A 3-node line 0-1-2, link delay 10 ms; two transactions injected at node 0."""
+    ids = ["aa" * 32, "bb" * 32]
+    keys = ["%064x" % (i + 1) for i in range(3)]
+    nodes = [{"index": i, "identity": keys[i], "rpc_port": 20000 + i, "p2p_port": 21000 + i,
+              "datadir": os.path.join(d, f"node{i:03d}"), "connect": []} for i in range(3)]
+    meta = {"params": {"nodes": 3, "degree": 2, "topology": "file", "txs": 2, "rate": 10,
+                       "size": 250, "link_delay_ms": 10, "jitter_ms": 0, "push_peers": 0,
+                       "inv_interval_ms": 0, "origin": "0", "seed": 1},
+            "topology": {"nodes": 3, "kind": "file", "edges": [[0, 1], [1, 2]]},
+            "nodes": nodes, "completed": True,
+            "inject": {"summary": {"count": 2, "accepted": 2, "rejected": 0, "failed": 0}}}
+    with open(os.path.join(d, "testnet.json"), "w") as f:
+        json.dump(meta, f)
+    t0 = 1_000_000_000
+    with open(os.path.join(d, "inject.jsonl"), "w") as f:
+        for k, i in enumerate(ids):
+            f.write(json.dumps({"id": i, "node": "127.0.0.1:20000", "t": t0 + k * 100_000,
+                                "accepted": True}) + "\n")
+    # Per tx k: node0 sees at +1 ms, accepts +2; node1 sees +33, accepts +34; node2 +66/+67.
+    for n in range(3):
+        os.makedirs(os.path.join(d, f"node{n:03d}"))
+        with open(os.path.join(d, f"node{n:03d}", "trace.jsonl"), "w") as f:
+            f.write(json.dumps({"ev": "start", "node": keys[n], "t": t0}) + "\n")
+            for k, i in enumerate(ids):
+                base = t0 + k * 100_000 + n * 32_000
+                frm = "rpc" if n == 0 else keys[n - 1]
+                f.write(json.dumps({"ev": "tx_first_seen", "t": base + 1000, "id": i,
+                                    "from": frm}) + "\n")
+                f.write(json.dumps({"ev": "tx_accepted", "t": base + 2000, "id": i}) + "\n")
+                f.write(json.dumps({"ev": "inv_sent", "t": base + 2000, "peer": keys[0],
+                                    "n": 1}) + "\n")
+            f.write('{"ev":"tx_first_se')  # a line cut by kill -9 is ignored
+    snap = lambda sent, bodies, cpu: {"nodes": [  # noqa: E731
+        {"index": n, "bytes_sent": sent, "relay": {"bodies_received": bodies if n else 0},
+         "messages": {"tx": {"sent_bytes": sent}}, "proc": {"cpu_s": cpu, "hwm_mb": 20 + n,
+                                                             "rss_mb": 10}}
+        for n in range(3)]}
+    with open(os.path.join(d, "counters.json"), "w") as f:
+        json.dump({"baseline": snap(1000, 0, 1.0), "final": snap(1000 + 600, 2, 1.5)}, f)
+
+
+class AnalyzeTest(unittest.TestCase):
+    def test_report_from_synthetic_traces(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d)
+            r = analyze.analyze(d)
+            self.assertEqual(r["txs"], 2)
+            self.assertEqual(r["delivered_fraction"], 1.0)
+            self.assertAlmostEqual(r["t100_ms"]["p50"], 66.0)
+            self.assertAlmostEqual(r["t50_ms"]["p50"], 34.0)  # 2 of 3 nodes
+            self.assertAlmostEqual(r["per_hop_ms"]["p50"], 32.0)
+            self.assertEqual(r["per_hop_ms"]["count"], 4)
+            self.assertAlmostEqual(r["transfer_ms"]["p50"], 31.0)
+            self.assertAlmostEqual(r["validate_ms"]["p50"], 1.0)
+            self.assertAlmostEqual(r["shortest_path_bound_ms"]["p50"], 20.0)  # 2 hops × 10
+            self.assertAlmostEqual(r["protocol_bound_ms"]["p50"], 60.0)
+            self.assertAlmostEqual(r["bytes_per_tx_per_node"], 300.0)  # 3 × 600 B / (2 tx × 3)
+            self.assertAlmostEqual(r["tx_bodies_per_node"], 1.0)
+            self.assertAlmostEqual(r["cpu_seconds"], 1.5)
+            self.assertAlmostEqual(r["peak_rss_mb"], 22.0)
+            # 2 txs, first injected at t0, the last reached its last node at t0 + 167 ms
+            self.assertAlmostEqual(r["throughput_tps"], round(2 / 0.167, 1))
+
+    def test_missing_node_lowers_delivery(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d)
+            os.remove(os.path.join(d, "node002", "trace.jsonl"))
+            r = analyze.analyze(d)
+            self.assertAlmostEqual(r["delivered_fraction"], round(4 / 6, 6))
+            self.assertEqual(r["t100_ms"]["count"], 0)
+            self.assertEqual(r["traces_missing"], [2])
+            curve = analyze.coverage_curve(r["_series"]["coverage"], 3)
+            self.assertEqual(curve[2][1], None)
+
+    def test_percentile(self):
+        self.assertEqual(analyze.percentile([1, 2, 3, 4], 50), 2.5)
+        self.assertEqual(analyze.percentile([5], 99), 5)
+        self.assertIsNone(analyze.percentile([], 50))
+
+
+class EndToEndTest(unittest.TestCase):
+    def test_five_nodes_fifty_transactions(self):
+        for b in ("hearsayd", "hearsay-cli"):
+            self.assertTrue(os.access(os.path.join(BIN_DIR, b), os.X_OK),
+                            f"{BIN_DIR}/{b} is missing: build it or pass --bin DIR")
+        with tempfile.TemporaryDirectory(prefix="testnet-test-") as d:
+            out = os.path.join(d, "run")
+            cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run", "--nodes", "5",
+                   "--degree", "2", "--topology", "random-regular", "--seed", "3", "--txs", "50",
+                   "--rate", "200", "--size", "250", "--link-delay-ms", "5", "--origin", "random",
+                   "--bin", BIN_DIR, "--timeout", "60", "--out", out]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
+            msg = f"testnet.py failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+            self.assertEqual(p.returncode, 0, msg)
+            with open(os.path.join(out, "report.json")) as f:
+                r = json.load(f)
+            self.assertEqual(r["delivered_fraction"], 1.0, msg)
+            self.assertEqual(r["nodes"], 5)
+            self.assertEqual(r["txs"], 50)
+            self.assertEqual(r["fully_delivered_txs"], 50)
+            for key in ("t50_ms", "t90_ms", "t100_ms", "per_hop_ms"):
+                s = r[key]
+                self.assertGreater(s["count"], 0, key)
+                self.assertTrue(0 <= s["p50"] <= s["p95"] <= s["p99"] <= s["max"], (key, s))
+            self.assertLessEqual(r["t50_ms"]["p50"], r["t100_ms"]["p50"])
+            # Every hop costs at least one delayed message (5 ms) and the bound is positive.
+            self.assertGreaterEqual(r["per_hop_ms"]["p50"], 5.0)
+            self.assertGreater(r["shortest_path_bound_ms"]["p50"], 0)
+            self.assertGreaterEqual(r["t100_ms"]["p50"], r["shortest_path_bound_ms"]["p50"])
+            self.assertGreater(r["bytes_per_tx_per_node"], 250 * 0.5)
+            self.assertTrue(0.9 <= r["tx_bodies_per_node"] <= 2.0, r["tx_bodies_per_node"])
+            self.assertGreater(r["throughput_tps"], 0)
+            self.assertGreater(r["cpu_seconds"], 0)
+            self.assertGreater(r["peak_rss_mb"], 1)
+            self.assertEqual(set(r["node_exit_codes"].values()), {0})
+            self.assertTrue(os.path.exists(os.path.join(out, "report.md")))
+            # analyze recomputes the same numbers from the files.
+            p2 = subprocess.run([sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "analyze",
+                                 out], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p2.returncode, 0, p2.stderr)
+            with open(os.path.join(out, "report.json")) as f:
+                r2 = json.load(f)
+            self.assertEqual(r2["t100_ms"], r["t100_ms"])
+            # No node outlives the run.
+            for node in range(5):
+                pid = None
+                with open(os.path.join(out, "testnet.json")) as f:
+                    pid = json.load(f)["nodes"][node]["pid"]
+                self.assertFalse(os.path.exists(f"/proc/{pid}") and _is_hearsayd(pid),
+                                 f"node {node} (pid {pid}) still runs")
+
+
+def _is_hearsayd(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"hearsayd" in f.read()
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if "--bin" in args:
+        i = args.index("--bin")
+        BIN_DIR = os.path.abspath(args[i + 1])
+        del args[i:i + 2]
+    unittest.main(argv=[sys.argv[0]] + args)
