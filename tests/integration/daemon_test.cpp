@@ -93,7 +93,10 @@ TEST(Daemon, SigtermDuringInjectionLosesNoAcknowledgedTransaction) {
     lost += held.count(id) == 0;
   EXPECT_EQ(lost, 0u) << "of " << acknowledged.size() << " acknowledged transactions";
 
-  daemon->signal(SIGTERM);
+  // The stop RPC gets its answer, then the daemon exits cleanly.
+  auto stopped = client(port2, datadir).call("stop", json::array{});
+  ASSERT_TRUE(stopped.ok()) << stopped.error().one_line();
+  EXPECT_EQ(stopped->as_string(), "hearsayd stopping");
   EXPECT_EQ(daemon->wait(10s), std::optional<int>(0));
 }
 

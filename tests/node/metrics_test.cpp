@@ -16,20 +16,6 @@
 namespace hearsay {
 namespace {
 
-// Runs `promtool check metrics` on `text`; returns (exit status, output). nullopt when
-// promtool is not installed.
-std::optional<std::pair<int, std::string>> promtool_check(const std::string& text) {
-  if (std::system("command -v promtool >/dev/null 2>&1") != 0) return std::nullopt;
-  test::TempDir dir;
-  const std::string in = dir.file("metrics.txt");
-  const std::string out = dir.file("promtool.out");
-  { std::ofstream(in, std::ios::binary) << text; }
-  int status = std::system(("promtool check metrics < '" + in + "' > '" + out + "' 2>&1").c_str());
-  std::ifstream f(out);
-  std::string output((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, output);
-}
-
 NodeMetricsSnapshot fake_snapshot() {
   NodeMetricsSnapshot s;
   s.peers_inbound = 12;
@@ -55,7 +41,7 @@ NodeMetricsSnapshot fake_snapshot() {
 
 TEST(Metrics, NodeMetricsPassPromtool) {
   const std::string text = render_node_metrics(fake_snapshot());
-  auto r = promtool_check(text);
+  auto r = test::promtool_check(text);
   ASSERT_TRUE(r) << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
   EXPECT_EQ(r->first, 0) << r->second << "\n--- input ---\n" << text;
   EXPECT_EQ(r->second, "") << text;
@@ -71,14 +57,14 @@ TEST(Metrics, NodeMetricsPassPromtool) {
 TEST(Metrics, EmptySnapshotPassesPromtool) {
   NodeMetricsSnapshot s;
   s.relay_latency = Histogram(relay_latency_buckets_seconds()).snapshot();
-  auto r = promtool_check(render_node_metrics(s));
+  auto r = test::promtool_check(render_node_metrics(s));
   ASSERT_TRUE(r) << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
   EXPECT_EQ(r->first, 0) << r->second;
 }
 
 TEST(Metrics, PromtoolCatchesABadExposition) {
   // The check is real: a counter without _total fails it.
-  auto r = promtool_check("# HELP bad x\n# TYPE bad counter\nbad 1\n");
+  auto r = test::promtool_check("# HELP bad x\n# TYPE bad counter\nbad 1\n");
   ASSERT_TRUE(r) << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
   EXPECT_NE(r->first, 0);
 }
@@ -112,7 +98,7 @@ TEST(Metrics, WriterFormat) {
             "x_latency_seconds_bucket{peer=\"p1\",le=\"+Inf\"} 4\n"
             "x_latency_seconds_sum{peer=\"p1\"} 5.25\n"
             "x_latency_seconds_count{peer=\"p1\"} 4\n");
-  auto r = promtool_check(w.text());
+  auto r = test::promtool_check(w.text());
   if (r) {
     EXPECT_EQ(r->first, 0) << r->second;
   }

@@ -168,6 +168,10 @@ TEST_F(RpcMethods, MetricsReflectTheNode) {
       << reply->body;
   EXPECT_NE(reply->body.find("hearsay_mempool_transactions 1"), std::string::npos);
   EXPECT_NE(reply->body.find("hearsay_peers{direction=\"outbound\"} 1"), std::string::npos);
+  auto check = promtool_check(reply->body);
+  ASSERT_TRUE(check)
+      << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
+  EXPECT_EQ(check->first, 0) << check->second;
 }
 
 }  // namespace

@@ -1,5 +1,10 @@
 #include "tests/util/test_util.h"
 
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "crypto/hex.h"
@@ -63,6 +68,18 @@ SipKey filled_key(uint8_t b) {
   SipKey k;
   k.fill(b);
   return k;
+}
+
+std::optional<std::pair<int, std::string>> promtool_check(const std::string& text) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) return std::nullopt;
+  TempDir dir;
+  const std::string in = dir.file("metrics.txt");
+  const std::string out = dir.file("promtool.out");
+  { std::ofstream(in, std::ios::binary) << text; }
+  int status = std::system(("promtool check metrics < '" + in + "' > '" + out + "' 2>&1").c_str());
+  std::ifstream f(out);
+  std::string output((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, output);
 }
 
 }  // namespace hearsay::test

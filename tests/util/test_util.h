@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crypto/ed25519.h"
@@ -40,6 +42,10 @@ std::vector<uint8_t> bytes_of(const std::string& hex);
 // A distinct, recognisable 32-byte id for number n: n little-endian in the first 8 bytes and
 // `tag` in the last, so ids of different tests never collide by accident.
 Hash256 numbered_id(uint64_t n, uint8_t tag);
+
+// Runs `promtool check metrics` on `text`; returns (exit status, output). nullopt when
+// promtool is not installed (install-deps installs it; the callers fail then).
+std::optional<std::pair<int, std::string>> promtool_check(const std::string& text);
 
 // A SipHash key with every byte equal to b (deterministic salts and seeds).
 SipKey filled_key(uint8_t b);
