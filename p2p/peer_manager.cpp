@@ -124,8 +124,12 @@ void PeerManager::misbehaving(PeerId peer, int points, const std::string& reason
 void PeerManager::ban(PeerId peer, const std::string& reason, Time now) {
   Peer* p = find(peer);
   if (!p) return;
-  const PublicKey id = p->conn.identity;
-  push(BanAction{id, p->conn.remote, now + m_cfg.ban_time, reason});
+  ban_identity(p->conn.identity, p->conn.remote, reason, now);
+}
+
+void PeerManager::ban_identity(const PublicKey& id, const NetAddress& address,
+                               const std::string& reason, Time now) {
+  push(BanAction{id, address, now + m_cfg.ban_time, reason});
   if (m_banned.size() >= kMaxLocalBans && !m_banned.count(id)) {
     // Forget the ban that ends first.
     auto first = std::min_element(m_banned.begin(), m_banned.end(),
@@ -134,7 +138,8 @@ void PeerManager::ban(PeerId peer, const std::string& reason, Time now) {
   }
   m_banned[id] = now + m_cfg.ban_time;
   m_addrman.remove(id);
-  disconnect(peer, "banned: " + reason);
+  for (auto& [pid, p] : m_peers)
+    if (p.conn.identity == id) disconnect(pid, "banned: " + reason);
 }
 
 bool PeerManager::add_connect(const NetAddress& address, std::optional<PublicKey> identity) {

@@ -282,6 +282,10 @@ class PeerManager {
   void disconnect(PeerId peer, const std::string& reason);
   // Disconnects and bans the peer's identity and address for config().ban_time.
   void ban(PeerId peer, const std::string& reason, Time now);
+  // Bans an identity (and the address's IP) that may have disconnected already: a forger
+  // that closes its connection before its forgery is found out is banned all the same.
+  void ban_identity(const PublicKey& identity, const NetAddress& address, const std::string& reason,
+                    Time now);
   // Lifts our own memory of a ban (RPC setban remove / clearbanned; net/ owns the list).
   void unban(const PublicKey& identity) { m_banned.erase(identity); }
   void clear_bans() { m_banned.clear(); }

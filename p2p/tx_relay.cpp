@@ -66,6 +66,7 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
   if (!fresh) return;
   PeerState& ps = it->second;
   ps.identity = info->identity;
+  ps.address = info->remote;
   ps.preferred = !info->inbound || info->trusted;
   ps.pushes = (info->services & kServicePushTx) != 0;
   ps.next_inv = next_trickle(now);
@@ -85,7 +86,7 @@ void TxRelay::on_peer_gone(PeerId peer, Time now) {
   m_peers.erase(peer);
   m_tracker.disconnected_peer(peer);
   for (auto& [id, v] : m_verifying)
-    if (v.from == peer) v.from.reset();  // a late verdict must not ban a stranger
+    if (v.from == peer) v.from.reset();  // gone: a forgery still bans its identity
   request_all(now);
   flush(now);
 }
@@ -216,7 +217,7 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
     if (m_observer) m_observer->tx_rejected(id, r.reason, now);
     return;
   }
-  m_verifying.emplace(id, Verifying{tx, peer, now});
+  m_verifying.emplace(id, Verifying{tx, peer, now, ps.identity, ps.address});
   m_to_verify.push_back(std::move(tx));
 }
 
@@ -234,7 +235,9 @@ void TxRelay::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> v
       ++m_stats.bad_signatures;
       ++m_stats.rejected;
       if (m_observer) m_observer->tx_rejected(v.tx->id(), "bad-signature", now);
-      if (v.from) m_pm.ban(*v.from, "relayed a transaction with a forged signature", now);
+      if (v.sender_identity != PublicKey{})
+        m_pm.ban_identity(v.sender_identity, v.sender_address,
+                          "relayed a transaction with a forged signature", now);
       continue;
     }
     good.push_back(v.tx);

@@ -172,6 +172,7 @@ class TxRelay : public RelayHandler {
   struct PeerState {
     explicit PeerState(const SipKey& salt);
     PublicKey identity{};
+    NetAddress address;  // the connection's remote address
     bool preferred = false;
     bool pushes = false;  // set kServicePushTx: may send us unrequested transactions
     SeenSet known;
@@ -184,8 +185,10 @@ class TxRelay : public RelayHandler {
   };
   struct Verifying {
     TxRef tx;
-    std::optional<PeerId> from;  // nullopt: local
+    std::optional<PeerId> from;  // nullopt: local, or the sender has disconnected
     Time first_seen{};
+    PublicKey sender_identity{};  // the peer that sent it (kept after it disconnects)
+    NetAddress sender_address;
   };
 
   PeerState* find(PeerId peer);

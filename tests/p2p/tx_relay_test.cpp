@@ -276,7 +276,7 @@ TEST(TxRelayBodies, ForgeryFromAPushPeerBansItToo) {
   EXPECT_EQ(a.bans[0].identity, test_key(kIn1).public_key());
 }
 
-TEST(TxRelayBodies, LateVerdictAfterTheSenderLeftBansNobody) {
+TEST(TxRelayBodies, LateVerdictAfterTheSenderLeftStillBansItsIdentity) {
   RelayNode n;
   n.auto_verify = false;
   n.connect(kOut1, kOut1, false);
@@ -289,7 +289,9 @@ TEST(TxRelayBodies, LateVerdictAfterTheSenderLeftBansNobody) {
   n.pm.on_disconnected(kOut1, n.now);
   n.settle();
   Actions a = n.release();
-  EXPECT_TRUE(a.bans.empty());
+  // Disconnecting before the forgery is found out does not escape the ban; nobody else pays.
+  ASSERT_EQ(a.bans.size(), 1u);
+  EXPECT_EQ(a.bans[0].identity, test_key(kOut1).public_key());
   EXPECT_FALSE(a.disconnected(kOut2));
   EXPECT_EQ(n.relay->stats().bad_signatures, 1u);
   EXPECT_EQ(n.relay->stats().verifying, 0u);
