@@ -131,6 +131,7 @@ json::object relay_json(const TxRelayStats& s) {
       {"accepted", s.accepted},
       {"rejected", s.rejected},
       {"bad_signatures", s.bad_signatures},
+      {"expired", s.expired},
       {"local_submitted", s.local_submitted},
       {"verifying", s.verifying},
       {"seen_entries", s.seen_size},

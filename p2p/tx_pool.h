@@ -40,6 +40,9 @@ class TxPool {
   virtual TxRef get(const TxId& id) const = 0;
   // Up to n held transactions, newest admission first (anti-entropy on connect).
   virtual std::vector<TxRef> newest(size_t n) const = 0;
+  // Drops what expired by `now` (own expiry, or held longer than the pool's limit); returns
+  // how many. The relay calls it every kPoolExpireInterval.
+  virtual size_t expire(Time now) = 0;
 };
 
 // Where a transaction came from, for the trace: a peer (identity known) or the local RPC.

@@ -100,6 +100,10 @@ void TxRelay::on_tick(Time now) {
       m_dirty = true;
   }
   m_seen.expire(now);
+  if (now >= m_next_pool_expire) {
+    if (m_next_pool_expire != Time{}) m_stats.expired += m_pool.expire(now);
+    m_next_pool_expire = now + kPoolExpireInterval;
+  }
   flush(now);
 }
 

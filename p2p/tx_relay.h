@@ -35,6 +35,7 @@
 //    kScoreUnrequestedTx. Policy refusals (fee, nonce, conflict, full) never score: an honest
 //    peer may relay a transaction that our mempool refuses.
 //  * Local transactions (RPC) enter through submit(): same rules, admitted at once, announced.
+//  * Expiry: every kPoolExpireInterval (on_tick) the pool drops what expired.
 //  * Anti-entropy: when a peer becomes ready, up to kAntiEntropyMax of our newest held
 //    transactions are queued for it, so a node that was away catches up at once.
 //
@@ -86,6 +87,9 @@ inline constexpr size_t kAntiEntropyMax = kMaxPeerAnnouncements;
 // so the answer must fit a send queue: 1,000 × 65 kB max tx is still bounded by net's caps).
 inline constexpr size_t kMaxGetDataTx = 1'000;
 inline constexpr size_t kMaxLatencySamples = 65'536;
+// How often the pool drops expired transactions (--mempool-expiry has hour granularity; a
+// transaction's own expiry time is honoured within this).
+inline constexpr Duration kPoolExpireInterval = std::chrono::minutes(1);
 // Misbehaviour points.
 inline constexpr int kScoreUnrequestedTx = 10;
 inline constexpr int kScoreOversizedGetData = 20;
@@ -119,7 +123,8 @@ struct TxRelayStats {
   uint64_t verify_dropped = 0;    // kMaxVerifying reached
   uint64_t accepted = 0;          // from peers and local
   uint64_t rejected = 0;          // by precheck or admission
-  uint64_t bad_signatures = 0;    // forgeries (each banned its sender)
+  uint64_t bad_signatures = 0;
+  uint64_t expired = 0;  // dropped from the pool by expiry    // forgeries (each banned its sender)
   uint64_t local_submitted = 0;
   size_t verifying = 0;  // now under verification (the verify queue depth)
   size_t seen_size = 0;
@@ -219,8 +224,9 @@ class TxRelay : public RelayHandler {
   std::unordered_map<TxId, SharedBytes, IdHash> m_frames;
   std::vector<TxId> m_frame_order;  // FIFO ring of m_frames' keys
   size_t m_frame_next = 0;
-  bool m_dirty = false;           // some queue got entries during this event
-  bool m_request_due = false;     // some peer's request_due is set
+  bool m_dirty = false;  // some queue got entries during this event
+  bool m_request_due = false;
+  Time m_next_pool_expire{};      // some peer's request_due is set
   std::vector<TxId> m_last_sent;  // flush(): the queue last serialised
   std::vector<int64_t> m_latency;
   mutable TxRelayStats m_stats;

@@ -749,3 +749,25 @@ TEST(TxRelayNetwork, TransactionCrossesALineOfNodes) {
 
 }  // namespace
 }  // namespace hearsay
+
+namespace hearsay::test {
+namespace {
+
+TEST(TxRelayExpiry, ExpiredTransactionsLeaveThePoolOnTheTimer) {
+  RelayNode n;
+  const uint64_t expires_at =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(n.now + 30s).count());
+  const TxRef soon = make_tx(30, 0, 1000, 100, expires_at);
+  const TxRef never = make_tx(31, 0);
+  ASSERT_TRUE(n.submit(soon).ok());
+  ASSERT_TRUE(n.submit(never).ok());
+  n.run_until(n.now + 20s);
+  EXPECT_TRUE(n.mempool->contains(soon->id()));
+  n.run_until(n.now + kPoolExpireInterval + 40s);
+  EXPECT_FALSE(n.mempool->contains(soon->id()));
+  EXPECT_TRUE(n.mempool->contains(never->id()));
+  EXPECT_EQ(n.relay->stats().expired, 1u);
+}
+
+}  // namespace
+}  // namespace hearsay::test
