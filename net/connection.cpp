@@ -8,6 +8,7 @@
 
 #include "crypto/hex.h"
 #include "net/address.h"
+#include "net/rate_limited_log.h"
 
 namespace hearsay {
 
@@ -317,11 +318,14 @@ void Connection::abort_now(const std::string& reason) {
 void Connection::finish(const std::string& reason) {
   if (m_finished) return;
   m_finished = true;
+  // A peer reconnecting in a loop must not flood the log: rate-limited per identity (or IP).
+  const std::string key = identity() ? to_hex(*identity()) : ip_to_string(remote());
   if (m_established)
-    spdlog::info("{} disconnected: {} (in {} B, out {} B)", log_prefix(), reason,
-                 m_counters.total_bytes_in(), m_counters.total_bytes_out());
+    peer_log().info(key,
+                    fmt::format("{} disconnected: {} (in {} B, out {} B)", log_prefix(), reason,
+                                m_counters.total_bytes_in(), m_counters.total_bytes_out()));
   else
-    spdlog::info("{} refused: {}", log_prefix(), reason);
+    peer_log().info(key, fmt::format("{} refused: {}", log_prefix(), reason));
   m_observer.on_closed(shared_from_this(), reason, m_established);
 }
 

@@ -8,6 +8,7 @@
 #include "crypto/hex.h"
 #include "net/addr_store.h"
 #include "net/ban_store.h"
+#include "net/rate_limited_log.h"
 
 namespace hearsay {
 
@@ -150,7 +151,8 @@ void Host::on_accept(const error_code& ec, tcp::socket socket) {
   NetAddress remote = to_net_address(ep);
   if (auto why = inbound_refusal(remote)) {
     note_refusal(to_string(remote) + " in: " + *why);
-    spdlog::info("{} in refused: {}", to_string(remote), *why);
+    peer_log().info(ip_to_string(remote),
+                    fmt::format("{} in refused: {}", to_string(remote), *why));
     socket.close(rec);
   } else {
     ++m_stats.accepted;
@@ -347,8 +349,11 @@ void Host::on_verdicts(std::span<const TxRef> txs, std::span<const uint8_t> vali
 }
 
 void Host::ban(const BanAction& b) {
-  spdlog::warn("banning {} {} until {} s: {}", short_id(b.identity), to_string(ip_only(b.address)),
-               std::chrono::duration_cast<std::chrono::seconds>(b.until).count(), b.reason);
+  peer_log().warn(
+      to_hex(b.identity),
+      fmt::format("banning {} {} until {} s: {}", short_id(b.identity),
+                  to_string(ip_only(b.address)),
+                  std::chrono::duration_cast<std::chrono::seconds>(b.until).count(), b.reason));
   const Time t = now();
   m_bans.add(BanEntry{b.identity, t, b.until, b.reason});
   // Loopback is never banned by address (BanList refuses it): a local testnet shares it.

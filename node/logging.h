@@ -4,12 +4,8 @@
 // when a path is given, stderr otherwise; every line "2026-01-02T03:04:05.678901Z [warn] text"
 // in UTC. Call it once at start-up, before other threads log.
 //
-// RateLimitedLog: a peer that misbehaves in a loop must not be able to fill the disk through
-// our warnings. Each key (e.g. "bad-tx:<peer>") may log at most `max_lines` lines per
-// `interval`; further lines are counted, not written, and the next line written for that key
-// says how many were suppressed. Memory: at most `max_keys` keys (kRateLimitMaxKeys by
-// default); when full, expired windows are dropped first, then every new key shares one
-// overflow key, so an adversary choosing keys cannot grow the map. Thread-safe.
+// RateLimitedLog (net/rate_limited_log.h, where the network code uses it) limits the lines a
+// peer can provoke.
 #pragma once
 
 #include <chrono>
@@ -21,6 +17,7 @@
 #include <unordered_map>
 
 #include "crypto/result.h"
+#include "net/rate_limited_log.h"
 
 namespace hearsay {
 
@@ -42,48 +39,5 @@ Status setup_logging(std::string_view level, const std::string& file);
 // spdlog, and tests), and flushes it.
 void log_line(LogLevel level, std::string_view text);
 void flush_log();
-
-// Keys tracked at once by a RateLimitedLog by default (one per misbehaving peer is plenty).
-inline constexpr size_t kRateLimitMaxKeys = 1024;
-// The key that every key beyond max_keys shares.
-inline constexpr std::string_view kRateLimitOverflowKey = "(other)";
-
-class RateLimitedLog {
- public:
-  using Clock = std::chrono::steady_clock;
-
-  RateLimitedLog(size_t max_lines, Clock::duration interval, size_t max_keys = kRateLimitMaxKeys);
-
-  struct Decision {
-    bool log = false;         // write this line
-    uint64_t suppressed = 0;  // lines of this key suppressed since its last written line
-  };
-  // Whether a line of `key` may be written at `now` (counts it either way).
-  Decision check(std::string_view key, Clock::time_point now);
-
-  // Logs `message` at warning level through spdlog when check(key, now()) allows it, adding
-  // "(N similar lines suppressed)" when some were. Returns whether it logged.
-  bool warn(std::string_view key, std::string_view message);
-
-  // Lines suppressed in total since construction.
-  uint64_t suppressed_total() const;
-  size_t key_count() const;
-  void sanity_check() const;
-
- private:
-  struct Window {
-    Clock::time_point start;
-    size_t lines = 0;         // written in this window
-    uint64_t suppressed = 0;  // not yet reported
-  };
-  void drop_expired(Clock::time_point now);
-
-  const size_t m_max_lines;
-  const Clock::duration m_interval;
-  const size_t m_max_keys;
-  mutable std::mutex m_mutex;
-  std::unordered_map<std::string, Window> m_windows;
-  uint64_t m_suppressed_total = 0;
-};
 
 }  // namespace hearsay
