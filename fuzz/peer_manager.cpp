@@ -184,13 +184,25 @@ struct Harness {
     }
   }
 
+  // Carries out what the PeerManager asked, batch by batch. The oracles judge a batch as the
+  // event that produced it left the node: every check runs before anything of the batch is
+  // carried out, and verdicts due at once are delivered only after the whole batch (a verdict
+  // delivered in the middle would change the pool under the later actions' checks: a pushed
+  // transaction may be replaced later, legitimately).
   void drain() {
-    for (std::vector<Action> acts; !(acts = pm.take_actions()).empty();)
+    for (std::vector<Action> acts; !(acts = pm.take_actions()).empty();) {
+      for (const Action& a : acts)
+        if (const auto* s = std::get_if<SendAction>(&a); s && s->type == MsgType::kTx)
+          FUZZ_ASSERT(mempool->contains(std::get<TxMsg>(decode(s->frame)).tx->id()));
+      std::vector<std::vector<TxRef>> due;
       for (Action& a : acts)
-        carry_out(a);
+        carry_out(a, due);
+      for (const auto& txs : due)
+        verdicts(txs);
+    }
   }
 
-  void carry_out(Action& a) {
+  void carry_out(Action& a, std::vector<std::vector<TxRef>>& due) {
     {
       if (auto* s = std::get_if<SendAction>(&a)) {
         auto it = conns.find(s->peer);
@@ -200,7 +212,6 @@ struct Harness {
         if (const auto* gd = std::get_if<GetDataMsg>(&m)) on_getdata(s->peer, it->second, *gd);
         if (const auto* inv = std::get_if<InvMsg>(&m))
           FUZZ_ASSERT(inv->entries.size() <= kMaxInvPerMessage);
-        if (const auto* tx = std::get_if<TxMsg>(&m)) FUZZ_ASSERT(mempool->contains(tx->tx->id()));
       } else if (auto* d = std::get_if<DisconnectAction>(&a)) {
         auto it = conns.find(d->peer);
         FUZZ_ASSERT(it != conns.end());
@@ -214,7 +225,7 @@ struct Harness {
         if (held.size() < 64) {
           held.push_back(std::move(*v));
         } else {
-          verdicts(v->txs);
+          due.push_back(std::move(v->txs));
         }
       } else {
         FUZZ_ASSERT(false);  // no dials: max_outbound 0, no --connect
@@ -247,6 +258,7 @@ struct Harness {
     for (const TxRef& tx : txs)
       valid.push_back(tx->verify_signature() ? 1 : 0);
     pm.on_verified(txs, valid, now);
+    drain();  // each delivery is an event of its own: judge its actions before the next
   }
 
   void feed(PeerId id, Message&& m) {
