@@ -41,15 +41,6 @@ inline TxRef devnet_tx(uint8_t sender, uint64_t nonce, size_t payload = 100) {
   return make_tx(sender, nonce, 1000, payload, 0, kDevnetMagic);
 }
 
-// The same transaction with one signature byte flipped: well-formed, forged.
-inline TxRef forged(const TxRef& tx) {
-  std::vector<uint8_t> raw(tx->encoding().begin(), tx->encoding().end());
-  raw[raw.size() - 10] ^= 0x01;
-  auto f = Transaction::decode(std::move(raw));
-  EXPECT_TRUE(f.ok());
-  return *f;
-}
-
 class TestNet {
  public:
   explicit TestNet(size_t n) : m_nodes(n), m_dirs(n) {

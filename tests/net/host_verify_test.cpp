@@ -10,14 +10,6 @@
 namespace hearsay::test {
 namespace {
 
-TxRef tampered(const TxRef& tx) {
-  std::vector<uint8_t> raw(tx->encoding().begin(), tx->encoding().end());
-  raw[raw.size() - 64] ^= 0x01;
-  auto t = Transaction::decode(std::move(raw));
-  HEARSAY_CHECK(t.ok());
-  return *t;
-}
-
 // A relay handler that asks to verify every transaction it is sent and records the verdicts.
 // Its state is touched on the io thread only (tests read it through Host::run).
 class RecordingRelay : public RelayHandler {
@@ -73,7 +65,7 @@ TEST(HostVerify, VerdictsReachTheRelayThroughThePool) {
   std::vector<TxRef> first, second;
   for (uint64_t i = 0; i < 300; ++i) {
     TxRef tx = make_tx(2, i, 1000, 30);
-    if (i % 5 == 0) tx = tampered(tx);
+    if (i % 5 == 0) tx = forged(tx);
     expected[tx->id()] = i % 5 == 0 ? 0 : 1;
     (i % 2 ? first : second).push_back(tx);
   }
@@ -103,7 +95,7 @@ TEST(HostVerify, ALoneTransactionIsVerifiedInlineWhenThePoolIsIdle) {
   Host h(test_key(1), cfg);
   ASSERT_TRUE(h.start().ok());
   TxRef good = make_tx(2, 1);
-  TxRef bad = tampered(make_tx(2, 2));
+  TxRef bad = forged(make_tx(2, 2));
   h.run([&] { relay->pm().verify({good, bad}); });
   ASSERT_TRUE(wait_until([&] { return verdict_count(h, relay) == 2; }));
   EXPECT_EQ(h.run([&] { return relay->verdicts.at(good->id()); }), 1);
@@ -130,7 +122,7 @@ TEST(HostVerify, TransactionsFromAPeerAreVerified) {
 
   std::vector<TxRef> txs;
   for (uint64_t i = 0; i < 20; ++i)
-    txs.push_back(i == 7 ? tampered(make_tx(3, i)) : make_tx(3, i));
+    txs.push_back(i == 7 ? forged(make_tx(3, i)) : make_tx(3, i));
   a.run([&] {
     PeerId to_b = relay_a->pm().ready_peers().at(0);
     for (const TxRef& tx : txs)

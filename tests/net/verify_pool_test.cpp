@@ -13,15 +13,6 @@
 namespace hearsay::test {
 namespace {
 
-// The same transaction with one bit of its signature flipped: decodes, never verifies.
-TxRef tampered(const TxRef& tx) {
-  std::vector<uint8_t> raw(tx->encoding().begin(), tx->encoding().end());
-  raw[raw.size() - 64] ^= 0x01;
-  auto t = Transaction::decode(std::move(raw));
-  HEARSAY_CHECK(t.ok());
-  return *t;
-}
-
 // Collects verdicts from any worker.
 struct Verdicts {
   std::mutex mutex;
@@ -55,7 +46,7 @@ std::vector<TxRef> mixed_batch(size_t n, uint8_t key, std::map<TxId, uint8_t>& e
   for (size_t i = 0; i < n; ++i) {
     TxRef tx = make_tx(key, i, 1000, 40);
     bool bad = i % 3 == 2;
-    if (bad) tx = tampered(tx);
+    if (bad) tx = forged(tx);
     expected[tx->id()] = bad ? 0 : 1;
     txs.push_back(tx);
   }
@@ -68,7 +59,7 @@ TEST(VerifyPool, ValidAndInvalidVerdicts) {
   EXPECT_EQ(pool.threads(), 2u);
   Verdicts v;
   TxRef good = make_tx(1, 1);
-  TxRef bad = tampered(make_tx(1, 2));
+  TxRef bad = forged(make_tx(1, 2));
   ASSERT_TRUE(pool.submit({good, bad}, v.callback()));
   ASSERT_TRUE(wait_until([&] { return v.count() == 2; }));
   ASSERT_TRUE(wait_until([&] { return pool.idle(); }));
@@ -114,7 +105,7 @@ TEST(VerifyPool, ManyThreadsManySubmitters) {
     std::vector<TxRef> b;
     for (size_t i = 0; i < kPerBatch; ++i) {
       TxRef tx = make_tx(uint8_t(10 + s % 8), s * 100 + i, 1000, 20);
-      if ((s + i) % 4 == 0) tx = tampered(tx);
+      if ((s + i) % 4 == 0) tx = forged(tx);
       expected[tx->id()] = (s + i) % 4 == 0 ? 0 : 1;
       b.push_back(tx);
     }

@@ -32,15 +32,6 @@ inline MempoolOptions relay_mempool_options() {
   return o;
 }
 
-// A tx whose signature was tampered with (one bit flipped): a forgery with its own id.
-inline TxRef forged(const TxRef& tx) {
-  std::vector<uint8_t> bytes(tx->encoding().begin(), tx->encoding().end());
-  bytes.back() ^= 1;
-  auto t = Transaction::decode(std::move(bytes));
-  EXPECT_TRUE(t.ok());
-  return *t;
-}
-
 inline InvMsg inv_of(const std::vector<TxId>& ids) {
   InvMsg m;
   for (const TxId& id : ids)

@@ -70,6 +70,14 @@ SipKey filled_key(uint8_t b) {
   return k;
 }
 
+TxRef forged(const TxRef& tx) {
+  std::vector<uint8_t> raw(tx->encoding().begin(), tx->encoding().end());
+  raw[raw.size() - 64] ^= 0x01;
+  auto f = Transaction::decode(std::move(raw));
+  HEARSAY_CHECK(f.ok());
+  return *f;
+}
+
 std::optional<std::pair<int, std::string>> promtool_check(const std::string& text) {
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) return std::nullopt;
   TempDir dir;

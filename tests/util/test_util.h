@@ -37,6 +37,9 @@ inline constexpr uint32_t kTestNetwork = 0x74736574;  // "test"
 TxRef make_tx(uint8_t key_index, uint64_t nonce, uint64_t fee = 1000, size_t payload_size = 100,
               uint64_t expiry = 0, uint32_t network = kTestNetwork);
 
+// The same transaction with one bit of its signature flipped: well-formed, never verifies.
+TxRef forged(const TxRef& tx);
+
 std::vector<uint8_t> bytes_of(const std::string& hex);
 
 // A distinct, recognisable 32-byte id for number n: n little-endian in the first 8 bytes and
