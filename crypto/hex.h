@@ -22,7 +22,7 @@ std::optional<std::array<uint8_t, N>> from_hex_array(std::string_view hex) {
   if (hex.size() != 2 * N) return std::nullopt;
   auto v = from_hex(hex);
   if (!v) return std::nullopt;
-  std::array<uint8_t, N> out;
+  std::array<uint8_t, N> out{};
   std::copy(v->begin(), v->end(), out.begin());
   return out;
 }

@@ -115,4 +115,22 @@ Hash256 merkle_root(const std::vector<TxRef>& txs) {
   return merkle_root(ids);
 }
 
+Block child_block(const BlockHeader& prev, std::vector<TxRef> txs, uint64_t time) {
+  Block b;
+  b.header.network = prev.network;
+  b.header.prev = prev.id();
+  b.header.height = prev.height + 1;
+  b.header.time = time;
+  b.txs = std::move(txs);
+  b.header.merkle_root = merkle_root(b.txs);
+  return b;
+}
+
+BlockRef signed_child(const BlockHeader& prev, std::vector<TxRef> txs, uint64_t time,
+                      const KeyPair& key) {
+  Block b = child_block(prev, std::move(txs), time);
+  b.header.sign(key);
+  return std::make_shared<const Block>(std::move(b));
+}
+
 }  // namespace hearsay

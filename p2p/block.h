@@ -56,6 +56,12 @@ using BlockRef = std::shared_ptr<const Block>;
 Hash256 merkle_root(std::span<const TxId> ids);
 Hash256 merkle_root(const std::vector<TxRef>& txs);
 
+// The block after `prev` holding `txs` in order: prev's network, prev's id, height + 1, `time`
+// and the Merkle root set; unsigned. signed_child signs it with `key` as well.
+Block child_block(const BlockHeader& prev, std::vector<TxRef> txs, uint64_t time);
+BlockRef signed_child(const BlockHeader& prev, std::vector<TxRef> txs, uint64_t time,
+                      const KeyPair& key);
+
 // Inventory entry: what `inv`, `getdata` and `notfound` list.
 enum class InvType : uint32_t { kTx = 1, kBlock = 2, kCmpctBlock = 4 };
 struct InvEntry {
