@@ -138,6 +138,7 @@ std::vector<std::pair<std::string, Message>> sample_messages() {
   v.emplace_back("addr-empty", AddrMsg{});
   v.emplace_back("getaddr", GetAddrMsg{});
   v.emplace_back("feefilter", FeeFilterMsg{1000});
+  v.emplace_back("sendheaders", SendHeadersMsg{});
   return v;
 }
 

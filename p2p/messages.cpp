@@ -31,6 +31,7 @@ constexpr CommandInfo kCommands[kMsgTypeCount] = {
     {"addr", kMaxAddrPayload},
     {"getaddr", 0},
     {"feefilter", 8},
+    {"sendheaders", 0},
 };
 
 // --- pieces shared by several messages -----------------------------------------------------
@@ -166,6 +167,7 @@ struct Encoder {
   }
   void operator()(const GetAddrMsg&) {}
   void operator()(const FeeFilterMsg& m) { w.u64(m.fee_rate); }
+  void operator()(const SendHeadersMsg&) {}
 };
 
 template <class T>
@@ -231,6 +233,8 @@ Result<Message, DecodeError> decode(MsgType t, Reader& r, std::vector<uint8_t>&&
       return finish(r, VerackMsg{});
     case MsgType::kGetAddr:
       return finish(r, GetAddrMsg{});
+    case MsgType::kSendHeaders:
+      return finish(r, SendHeadersMsg{});
     case MsgType::kPing: {
       PingMsg m;
       r.u64(m.nonce);

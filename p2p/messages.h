@@ -121,12 +121,16 @@ struct FeeFilterMsg {
   uint64_t fee_rate = 0;  // per 1,000 bytes
   bool operator==(const FeeFilterMsg&) const = default;
 };
+// BIP130: the sender prefers new blocks announced with `headers` rather than `inv`. Empty.
+struct SendHeadersMsg {
+  bool operator==(const SendHeadersMsg&) const = default;
+};
 
 // The variant order is MsgType's order.
 using Message =
     std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, TxMsg,
                  GetHeadersMsg, HeadersMsg, BlockMsg, SendCmpctMsg, CmpctBlockMsg, GetBlockTxnMsg,
-                 BlockTxnMsg, AddrMsg, GetAddrMsg, FeeFilterMsg>;
+                 BlockTxnMsg, AddrMsg, GetAddrMsg, FeeFilterMsg, SendHeadersMsg>;
 
 enum class MsgType : uint8_t {
   kVersion,
@@ -147,6 +151,7 @@ enum class MsgType : uint8_t {
   kAddr,
   kGetAddr,
   kFeeFilter,
+  kSendHeaders,
 };
 inline constexpr size_t kMsgTypeCount = std::variant_size_v<Message>;
 

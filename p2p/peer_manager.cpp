@@ -162,6 +162,7 @@ void PeerManager::on_verified(std::span<const TxRef> txs, std::span<const uint8_
                               Time now) {
   HEARSAY_CHECK(txs.size() == valid.size());
   if (m_relay) m_relay->on_verified(txs, valid, now);
+  if (m_block_relay) m_block_relay->on_verified(txs, valid, now);
 }
 
 bool PeerManager::is_banned(const PublicKey& id, Time now) const {
@@ -268,7 +269,9 @@ void PeerManager::handshake_complete(Peer& p, Time now) {
   }
   p.next_ping = now;  // the first ping goes out at once: RTT is known early
   tick_peer(p, now);
-  if (m_relay) m_relay->on_peer_ready(p.conn.id, now);
+  const PeerId id = p.conn.id;
+  if (m_relay) m_relay->on_peer_ready(id, now);
+  if (m_block_relay) m_block_relay->on_peer_ready(id, now);
 }
 
 void PeerManager::handle_ready_message(Peer& p, Message&& msg, Time now) {
@@ -286,9 +289,76 @@ void PeerManager::handle_ready_message(Peer& p, Message&& msg, Time now) {
       handle_getaddr(p, now);
       return;
     default:
-      if (m_relay) m_relay->on_message(p.conn.id, std::move(msg), now);
+      route_to_relays(p.conn.id, std::move(msg), now);
       return;
   }
+}
+
+namespace {
+
+bool is_block_message(MsgType t) {
+  switch (t) {
+    case MsgType::kGetHeaders:
+    case MsgType::kHeaders:
+    case MsgType::kBlock:
+    case MsgType::kSendCmpct:
+    case MsgType::kCmpctBlock:
+    case MsgType::kGetBlockTxn:
+    case MsgType::kBlockTxn:
+    case MsgType::kSendHeaders:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::vector<InvEntry>* inventory_of(Message& m) {
+  if (auto* inv = std::get_if<InvMsg>(&m)) return &inv->entries;
+  if (auto* gd = std::get_if<GetDataMsg>(&m)) return &gd->entries;
+  if (auto* nf = std::get_if<NotFoundMsg>(&m)) return &nf->entries;
+  return nullptr;
+}
+
+}  // namespace
+
+void PeerManager::route_to_relays(PeerId peer, Message&& msg, Time now) {
+  if (!m_block_relay) {
+    if (m_relay) m_relay->on_message(peer, std::move(msg), now);
+    return;
+  }
+  if (is_block_message(type_of(msg))) {
+    m_block_relay->on_message(peer, std::move(msg), now);
+    return;
+  }
+  std::vector<InvEntry>* entries = inventory_of(msg);
+  if (!entries) {
+    if (m_relay) m_relay->on_message(peer, std::move(msg), now);
+    return;
+  }
+  const size_t txs = static_cast<size_t>(std::count_if(
+      entries->begin(), entries->end(), [](const InvEntry& e) { return e.type == InvType::kTx; }));
+  if (txs == entries->size()) {  // the hot path: transactions only, no copy
+    if (m_relay) m_relay->on_message(peer, std::move(msg), now);
+    return;
+  }
+  if (txs == 0) {
+    m_block_relay->on_message(peer, std::move(msg), now);
+    return;
+  }
+  // Mixed: the block entries move into a message of the same type, the rest stay.
+  Message blocks = type_of(msg) == MsgType::kInv       ? Message(InvMsg{})
+                   : type_of(msg) == MsgType::kGetData ? Message(GetDataMsg{})
+                                                       : Message(NotFoundMsg{});
+  std::vector<InvEntry>* block_entries = inventory_of(blocks);
+  block_entries->reserve(entries->size() - txs);
+  std::erase_if(*entries, [&](const InvEntry& e) {
+    if (e.type == InvType::kTx) return false;
+    block_entries->push_back(e);
+    return true;
+  });
+  if (m_relay) m_relay->on_message(peer, std::move(msg), now);
+  // The transaction relay may have disconnected the peer meanwhile.
+  if (is_ready(peer)) m_block_relay->on_message(peer, std::move(blocks), now);
 }
 
 void PeerManager::handle_pong(Peer& p, const PongMsg& m, Time now) {
@@ -312,6 +382,7 @@ void PeerManager::on_disconnected(PeerId peer, Time now) {
     m_addrman.mark_failed(p.conn.identity, now, m_cfg.dial_backoff_min, m_cfg.dial_backoff_max);
   m_peers.erase(it);
   if (was_ready && m_relay) m_relay->on_peer_gone(peer, now);
+  if (was_ready && m_block_relay) m_block_relay->on_peer_gone(peer, now);
 }
 
 // --- timers --------------------------------------------------------------------------------
@@ -373,6 +444,7 @@ void PeerManager::on_tick(Time now) {
   }
   fill_outbound(now);
   if (m_relay) m_relay->on_tick(now);
+  if (m_block_relay) m_block_relay->on_tick(now);
 }
 
 // --- introspection -------------------------------------------------------------------------

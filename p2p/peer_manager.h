@@ -229,12 +229,22 @@ struct PeerInfo {
   int misbehaviour = 0;
 };
 
-// The hook for the relay logic (transaction and block relay, later issues). PeerManager owns
-// the handshake, liveness and gossip messages; every other message from a ready peer goes to
-// the handler. The handler emits actions through the PeerManager it was built with (send,
-// broadcast, misbehaving, disconnect, ban) — the same action queue net/ drains. The
-// PeerManager does not own the handler; it must outlive its registration (set_relay).
-// Without a handler, those messages are ignored.
+// The hook for the relay logic (transaction and block relay). PeerManager owns the handshake,
+// liveness and gossip messages; every other message from a ready peer goes to a handler. The
+// handler emits actions through the PeerManager it was built with (send, broadcast,
+// misbehaving, disconnect, ban) — the same action queue net/ drains. The PeerManager does not
+// own the handlers; each must outlive its registration (set_relay, set_block_relay). Without a
+// handler, its messages are ignored.
+//
+// Two handlers: the transaction relay (set_relay) and the block relay (set_block_relay).
+// Without a block relay every message goes to the transaction relay (as before issue 8). With
+// one: getheaders, headers, block, sendcmpct, cmpctblock, getblocktxn, blocktxn and sendheaders
+// go to the block relay; inv / getdata / notfound go whole to the transaction relay when every
+// entry is kTx (the common case: no copy), whole to the block relay when none is, and are split
+// by entry type otherwise (kTx entries to the transaction relay, kBlock / kCmpctBlock entries to
+// the block relay, each keeping the message's order). on_peer_ready, on_peer_gone, on_tick and
+// on_verified go to both, transaction relay first; a handler ignores verdicts for transactions
+// it did not ask about.
 class RelayHandler {
  public:
   virtual ~RelayHandler() = default;
@@ -272,6 +282,7 @@ class PeerManager {
 
   // --- for the relay logic and the daemon ---
   void set_relay(RelayHandler* relay) { m_relay = relay; }
+  void set_block_relay(RelayHandler* relay) { m_block_relay = relay; }
   void set_best_height(uint64_t h) { m_best_height = h; }
   // Queue a message for one peer (ignored for unknown or disconnecting peers).
   void send(PeerId peer, const Message& m);
@@ -388,6 +399,8 @@ class PeerManager {
   void send_version(Peer& p, Time now);
   void handshake_complete(Peer& p, Time now);
   void handle_ready_message(Peer& p, Message&& msg, Time now);
+  // Hands a relay message to the transaction or block relay (see RelayHandler).
+  void route_to_relays(PeerId peer, Message&& msg, Time now);
   void handle_pong(Peer& p, const PongMsg& m, Time now);
   void tick_peer(Peer& p, Time now);
   void resolve_duplicates(Peer& fresh);
@@ -416,7 +429,8 @@ class PeerManager {
   std::mt19937_64 m_rng;
   SipKey m_known_key{};
   AddrMan m_addrman;
-  RelayHandler* m_relay = nullptr;
+  RelayHandler* m_relay = nullptr;        // transactions (and everything, without a block relay)
+  RelayHandler* m_block_relay = nullptr;  // blocks
   uint64_t m_best_height = 0;
 
   std::map<PeerId, Peer> m_peers;

@@ -126,7 +126,7 @@ void TxRelay::on_message(PeerId peer, Message&& msg, Time now) {
       handle_tx(peer, *ps, std::move(std::get<TxMsg>(msg).tx), now);
       break;
     default:
-      break;  // blocks: issue 8
+      break;  // block messages: the block relay's (PeerManager::set_block_relay)
   }
   flush(now);
 }
@@ -152,7 +152,8 @@ void TxRelay::handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Ti
   size_t answered = 0;
   for (const InvEntry& e : m.entries) {
     if (e.type != InvType::kTx) {
-      missing.entries.push_back(e);  // blocks are not served yet (issue 8)
+      // Block entries reach us only when no block relay is registered: nothing serves them.
+      missing.entries.push_back(e);
       continue;
     }
     if (answered == kMaxGetDataTx) {
@@ -232,7 +233,8 @@ void TxRelay::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> v
   origin.reserve(txs.size());
   for (size_t i = 0; i < txs.size(); ++i) {
     auto it = m_verifying.find(txs[i]->id());
-    if (it == m_verifying.end()) continue;  // a local submit admitted it meanwhile
+    // Not ours: a local submit admitted it meanwhile, or the block relay asked for it.
+    if (it == m_verifying.end()) continue;
     Verifying v = std::move(it->second);
     m_verifying.erase(it);
     if (!valid[i]) {

@@ -36,6 +36,10 @@
 //    peer may relay a transaction that our mempool refuses.
 //  * Local transactions (RPC) enter through submit(): same rules, admitted at once, announced.
 //  * Expiry: every kPoolExpireInterval (on_tick) the pool drops what expired.
+//  * Blocks are not ours: with a block relay registered (PeerManager::set_block_relay) the
+//    PeerManager hands us only kTx inventory entries; without one, block entries of inv and
+//    notfound are ignored and those of getdata answered with notfound. Verdicts for
+//    transactions we did not send for verification (the block relay's) are ignored.
 //  * Anti-entropy: when a peer becomes ready, up to kAntiEntropyMax of our newest held
 //    transactions are queued for it, so a node that was away catches up at once.
 //

@@ -55,6 +55,7 @@ TEST(Messages, CommandNamesAndLimits) {
       {"addr", 122'005},
       {"getaddr", 0},
       {"feefilter", 8},
+      {"sendheaders", 0},
   };
   EXPECT_EQ(kMaxBlockTxs, 31'998u);  // docs/protocol.md quotes this number
   for (size_t i = 0; i < kMsgTypeCount; ++i) {
@@ -126,7 +127,7 @@ TEST(Messages, DecodedFieldsEqualTheOriginal) {
   for (MsgType t : {MsgType::kVersion, MsgType::kVerack, MsgType::kPing, MsgType::kPong,
                     MsgType::kInv, MsgType::kGetData, MsgType::kNotFound, MsgType::kGetHeaders,
                     MsgType::kHeaders, MsgType::kSendCmpct, MsgType::kGetBlockTxn, MsgType::kAddr,
-                    MsgType::kGetAddr, MsgType::kFeeFilter})
+                    MsgType::kGetAddr, MsgType::kFeeFilter, MsgType::kSendHeaders})
     EXPECT_TRUE(same(t)) << command_name(t);
   auto cmpct = std::get<CmpctBlockMsg>(back(MsgType::kCmpctBlock));
   const auto& orig = std::get<CmpctBlockMsg>(msgs[static_cast<size_t>(MsgType::kCmpctBlock)]);

@@ -620,5 +620,92 @@ TEST(PeerManagerSimulation, TenNodesReachTheirOutboundTargetThroughGossip) {
   EXPECT_GE(late.addrman().size(), net.size() - 2);  // knows (almost) everyone
 }
 
+// --- relay handlers: transactions and blocks ------------------------------------------------
+
+// Records what reaches it.
+struct RecordingHandler : RelayHandler {
+  std::vector<PeerId> ready, gone;
+  std::vector<Message> messages;
+  size_t ticks = 0, verdicts = 0;
+  void on_peer_ready(PeerId peer, Time) override { ready.push_back(peer); }
+  void on_message(PeerId, Message&& msg, Time) override { messages.push_back(std::move(msg)); }
+  void on_peer_gone(PeerId peer, Time) override { gone.push_back(peer); }
+  void on_tick(Time) override { ++ticks; }
+  void on_verified(std::span<const TxRef> txs, std::span<const uint8_t>, Time) override {
+    verdicts += txs.size();
+  }
+};
+
+InvEntry entry(InvType t, uint8_t n) {
+  return InvEntry{t, numbered_id(n, 0x77)};
+}
+
+TEST(PeerManagerRelay, BlockMessagesGoToTheBlockRelayInventorySplitByType) {
+  PeerManager pm(test_config(), test_key(1));
+  RecordingHandler txs, blocks;
+  pm.set_relay(&txs);
+  pm.set_block_relay(&blocks);
+  handshake(pm, 1, test_key(2), true, kT0);
+  EXPECT_EQ(txs.ready, std::vector<PeerId>{1});
+  EXPECT_EQ(blocks.ready, std::vector<PeerId>{1});
+
+  for (Message m : {Message(GetHeadersMsg{}), Message(HeadersMsg{}), Message(SendCmpctMsg{}),
+                    Message(GetBlockTxnMsg{}), Message(SendHeadersMsg{})})
+    pm.on_message(1, std::move(m), kT0);
+  EXPECT_EQ(blocks.messages.size(), 5u);
+  EXPECT_TRUE(txs.messages.empty());
+
+  // Transactions only: whole to the tx relay. Blocks only: whole to the block relay.
+  const InvMsg tx_inv{{entry(InvType::kTx, 1), entry(InvType::kTx, 2)}};
+  pm.on_message(1, tx_inv, kT0);
+  ASSERT_EQ(txs.messages.size(), 1u);
+  EXPECT_EQ(std::get<InvMsg>(txs.messages[0]), tx_inv);
+  const GetDataMsg block_gd{{entry(InvType::kBlock, 3), entry(InvType::kCmpctBlock, 4)}};
+  pm.on_message(1, block_gd, kT0);
+  ASSERT_EQ(blocks.messages.size(), 6u);
+  EXPECT_EQ(std::get<GetDataMsg>(blocks.messages[5]), block_gd);
+
+  // Mixed: split, each part in the message's order.
+  pm.on_message(1,
+                NotFoundMsg{{entry(InvType::kTx, 5), entry(InvType::kBlock, 6),
+                             entry(InvType::kTx, 7), entry(InvType::kCmpctBlock, 8)}},
+                kT0);
+  ASSERT_EQ(txs.messages.size(), 2u);
+  EXPECT_EQ(std::get<NotFoundMsg>(txs.messages[1]),
+            (NotFoundMsg{{entry(InvType::kTx, 5), entry(InvType::kTx, 7)}}));
+  ASSERT_EQ(blocks.messages.size(), 7u);
+  EXPECT_EQ(std::get<NotFoundMsg>(blocks.messages[6]),
+            (NotFoundMsg{{entry(InvType::kBlock, 6), entry(InvType::kCmpctBlock, 8)}}));
+  pm.on_message(1, FeeFilterMsg{5}, kT0);  // neither kind: the tx relay's
+  EXPECT_EQ(txs.messages.size(), 3u);
+
+  // Ticks, verdicts and departures reach both.
+  pm.on_tick(kT0 + 1s);
+  const TxRef tx = make_tx(3, 0);
+  const TxRef batch[] = {tx};
+  const uint8_t valid[] = {1};
+  pm.on_verified(batch, valid, kT0 + 1s);
+  pm.on_disconnected(1, kT0 + 2s);
+  for (const RecordingHandler* h : {&txs, &blocks}) {
+    EXPECT_EQ(h->ticks, 1u);
+    EXPECT_EQ(h->verdicts, 1u);
+    EXPECT_EQ(h->gone, std::vector<PeerId>{1});
+  }
+  pm.sanity_check();
+}
+
+TEST(PeerManagerRelay, WithoutABlockRelayEverythingGoesToTheTxRelay) {
+  PeerManager pm(test_config(), test_key(1));
+  RecordingHandler txs;
+  pm.set_relay(&txs);
+  handshake(pm, 1, test_key(2), true, kT0);
+  const InvMsg mixed{{entry(InvType::kTx, 1), entry(InvType::kBlock, 2)}};
+  pm.on_message(1, mixed, kT0);
+  pm.on_message(1, HeadersMsg{}, kT0);
+  pm.on_message(1, SendHeadersMsg{}, kT0);
+  ASSERT_EQ(txs.messages.size(), 3u);
+  EXPECT_EQ(std::get<InvMsg>(txs.messages[0]), mixed);
+}
+
 }  // namespace
 }  // namespace hearsay

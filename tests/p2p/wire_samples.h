@@ -79,6 +79,7 @@ inline std::vector<Message> sample_messages() {
   v.emplace_back(AddrMsg{{sample_peer_record(1), sample_peer_record(2)}});
   v.emplace_back(GetAddrMsg{});
   v.emplace_back(FeeFilterMsg{1000});
+  v.emplace_back(SendHeadersMsg{});
   return v;
 }
 
