@@ -70,6 +70,7 @@ Status Host::start() {
     pmc.rng_seed = (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
   m_pm = std::make_unique<PeerManager>(pmc, m_identity);
   if (m_cfg.make_relay) m_relay = m_cfg.make_relay(*m_pm);
+  if (m_cfg.make_block_relay) m_block_relay = m_cfg.make_block_relay(*m_pm);
 
   if (!m_cfg.datadir.empty()) {
     AddrBookLoad load = load_addr_book(m_cfg.datadir, m_pm->addrman(), now());

@@ -24,9 +24,10 @@
 // one ≈50 µs check; see kDefaultVerifyInlineMax). Verdicts arriving after stop began are
 // dropped; the pool is stopped (pending work dropped) at stop().
 //
-// Relay: HostConfig::make_relay builds the RelayHandler (TxRelay) right after the PeerManager;
-// it registers itself with the PeerManager, Host owns it and destroys it before the
-// PeerManager. Callers reach it on the io thread through run().
+// Relay: HostConfig::make_relay builds the RelayHandler (TxRelay) right after the PeerManager,
+// then make_block_relay builds the block relay (BlockRelay); each registers itself with the
+// PeerManager. Host owns both and destroys them in reverse order (block relay, then the
+// transaction relay, then the PeerManager). Callers reach them on the io thread through run().
 //
 // Bans: one BanList (net/ban_list.h) of identities and IPs, loaded from datadir/banlist.dat at
 // start (ended bans dropped; a corrupt file moved aside, never fatal: ban_store.h), saved
@@ -114,6 +115,9 @@ struct HostConfig {
   // Builds the relay logic once the PeerManager exists (start()); the handler registers
   // itself with the PeerManager (set_relay). Host owns the result. Empty: no relay.
   std::function<std::unique_ptr<RelayHandler>(PeerManager&)> make_relay;
+  // Builds the block relay right after make_relay (it registers itself with the PeerManager:
+  // set_block_relay). Host owns the result and destroys it first. Empty: no block relay.
+  std::function<std::unique_ptr<RelayHandler>(PeerManager&)> make_block_relay;
   // network_magic and the protocol's knobs; Host fills listen_address and connect.
   PeerManagerConfig peer_manager;
 };
@@ -273,10 +277,11 @@ class Host : private ConnectionObserver {
   boost::asio::io_context m_ioc;
   std::unique_ptr<TlsContext> m_tls;
   std::unique_ptr<PeerManager> m_pm;
-  std::unique_ptr<RelayHandler> m_relay;  // after m_pm: destroyed before it
-  std::unique_ptr<VerifyPool> m_verify;   // after m_ioc: joined before it goes
-  std::vector<TxRef> m_verify_pending;    // this burst's VerifyActions
-  bool m_verify_scheduled = false;        // a dispatch_verify is posted
+  std::unique_ptr<RelayHandler> m_relay;        // after m_pm: destroyed before it
+  std::unique_ptr<RelayHandler> m_block_relay;  // after m_relay: destroyed before it
+  std::unique_ptr<VerifyPool> m_verify;         // after m_ioc: joined before it goes
+  std::vector<TxRef> m_verify_pending;          // this burst's VerifyActions
+  bool m_verify_scheduled = false;              // a dispatch_verify is posted
   uint64_t m_verified_inline = 0;
   uint64_t m_invalid_inline = 0;
   boost::asio::ip::tcp::acceptor m_acceptor;

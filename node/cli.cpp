@@ -2,9 +2,12 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <ostream>
 
+#include "chainstub/params.h"
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
 #include "mempool/policy.h"
@@ -44,13 +47,17 @@ constexpr const char* kUsage =
     "  getinfo | getpeerinfo | addpeer PUBKEY@HOST:PORT | disconnectpeer PUBKEY|ID\n"
     "  listbanned | setban TARGET add|remove [SECONDS] | clearbanned\n"
     "  sendrawtransaction HEX | gettransaction TXID | getmempoolinfo | getrawmempool\n"
-    "  getbestblock | getnextnonce PUBKEY_HEX | stop | any other method: arguments as strings\n"
+    "  getnextnonce PUBKEY_HEX | stop\n"
+    "  generateblock | getbestblock | getchaininfo\n"
+    "  getblock HASH [VERBOSITY 0|1|2] | getblockheader HASH [true|false]\n"
+    "  any other method: arguments as strings\n"
     "\n"
     "Tools:\n"
     "  keygen --out FILE    write a new key file, print its public key\n"
     "  tx ...               build and sign a transaction, print its hex (help tx)\n"
     "  sendtx ...           build, sign and submit a transaction, print its id (help sendtx)\n"
     "  inject ...           load generator (help inject)\n"
+    "  network new ...      write a new network file and its producer keys (help network)\n"
     "  help [COMMAND]       this text, or a tool's options\n"
     "\n"
     "Exit codes: 0 ok; 1 the daemon answered an error, or a local failure; 2 bad command\n"
@@ -93,6 +100,20 @@ constexpr const char* kInjectUsage =
     "  --out FILE           one JSON line per transaction: id, node, submit time (us), outcome\n"
     "  --sign-threads T     threads signing before the run (default: one per core)\n"
     "Progress on stderr; a JSON summary (accepted, rejected, failed, rate) on stdout.\n";
+
+constexpr const char* kNetworkUsage =
+    "Usage: hearsay-cli network new --producers N --out DIR [--name NAME] [--magic HEX]\n"
+    "                               [--block-interval S] [--max-block-size BYTES]\n"
+    "Writes DIR/network.json (hearsayd --network DIR/network.json) and the producer key files\n"
+    "DIR/producer-<i>.key (hearsayd --producer-key FILE), i = 0..N-1; refuses to overwrite a\n"
+    "network.json. Prints the network, the file, the genesis id and each producer's key.\n"
+    "  --producers N          producer keys to create [1..1000]\n"
+    "  --out DIR              directory to write to (created if missing)\n"
+    "  --name NAME            1..32 characters of A-Z a-z 0-9 _ - (default: testnet-<8 hex>)\n"
+    "  --magic HEX            network magic, 32-bit hex such as 0x1a2b3c4d, not the devnet's\n"
+    "                         (default: random)\n"
+    "  --block-interval S     target seconds between blocks [1..86400] (default 10)\n"
+    "  --max-block-size BYTES largest block [10000..4000000] (default 1000000)\n";
 
 const CliOptionSpec kTxOptions[] = {
     {"key", true},  {"nonce", true},  {"fee", true},     {"payload", true},
@@ -337,6 +358,77 @@ CliResult cmd_inject(const std::vector<std::string>& args, const Globals& g, con
   return kCliOk;
 }
 
+Result<uint32_t, std::string> parse_magic(std::string_view text) {
+  std::string_view digits = text;
+  if (digits.starts_with("0x") || digits.starts_with("0X")) digits.remove_prefix(2);
+  uint64_t v = 0;
+  const char* end = digits.data() + digits.size();
+  auto r = std::from_chars(digits.data(), end, v, 16);
+  if (digits.empty() || digits.size() > 8 || r.ec != std::errc() || r.ptr != end || v == 0)
+    return fail("--magic: '" + std::string(text) +
+                "' is not a network magic: expected 1 to 8 hex digits such as 0x1a2b3c4d, not 0");
+  if (v == kDevnetMagic)
+    return fail("--magic: '" + std::string(text) +
+                "' is the devnet's magic; choose another (or leave --magic out for a random one)");
+  return static_cast<uint32_t>(v);
+}
+
+CliResult cmd_network(const std::vector<std::string>& args, const CliIo& io) {
+  static const CliOptionSpec kSpecs[] = {{"producers", true},      {"out", true},
+                                         {"name", true},           {"magic", true},
+                                         {"block-interval", true}, {"max-block-size", true}};
+  if (args.empty() || args[0] != "new")
+    return fail(usage_error("network: expected 'network new ...' (see hearsay-cli help network)"));
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  auto p = parse_cli_options("network new", rest, kSpecs);
+  if (!p) return fail(usage_error(p.error()));
+  if (!p->positional.empty())
+    return fail(usage_error("network new: unexpected argument '" + p->positional[0] +
+                            "' (see hearsay-cli help network)"));
+  NewNetworkOptions o;
+  const std::string* producers = p->get("producers");
+  const std::string* out = p->get("out");
+  if (producers == nullptr || out == nullptr)
+    return fail(usage_error(
+        "network new: --producers N and --out DIR are required (see hearsay-cli help network)"));
+  auto n = parse_uint("--producers", *producers, 1, kMaxProducers);
+  if (!n) return fail(usage_error(n.error()));
+  o.producers = static_cast<size_t>(*n);
+  if (out->empty()) return fail(usage_error("--out: must not be empty"));
+  o.out_dir = *out;
+  if (const std::string* name = p->get("name")) o.name = *name;
+  if (const std::string* magic = p->get("magic")) {
+    auto m = parse_magic(*magic);
+    if (!m) return fail(usage_error(m.error()));
+    o.magic = *m;
+  }
+  if (const std::string* s = p->get("block-interval")) {
+    auto v = parse_uint("--block-interval", *s, 1, kMaxBlockIntervalSeconds);
+    if (!v) return fail(usage_error(v.error()));
+    o.block_interval_s = *v;
+  }
+  if (const std::string* s = p->get("max-block-size")) {
+    auto v = parse_uint("--max-block-size", *s, kMinMaxBlockSize, kMaxBlockSize);
+    if (!v) return fail(usage_error(v.error()));
+    o.max_block_size = static_cast<size_t>(*v);
+  }
+  const auto now_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
+  auto params = create_network(o, now_s);
+  if (!params) return fail(CliError{kCliFailure, "network new: " + params.error()});
+  const std::filesystem::path dir(o.out_dir);
+  char magic[16];
+  std::snprintf(magic, sizeof magic, "0x%08x", params->magic);
+  io.out << "network  " << params->name << " (magic " << magic << ")\n";
+  io.out << "file     " << (dir / "network.json").string() << "\n";
+  io.out << "genesis  " << to_hex(params->genesis_id()) << "\n";
+  for (size_t i = 0; i < params->producers.size(); ++i)
+    io.out << "producer " << (dir / ("producer-" + std::to_string(i) + ".key")).string() << " "
+           << to_hex(params->producers[i]) << "\n";
+  return kCliOk;
+}
+
 CliResult cmd_help(const std::vector<std::string>& args, const CliIo& io) {
   std::string_view topic = args.empty() ? "" : std::string_view(args[0]);
   if (topic == "tx")
@@ -347,6 +439,8 @@ CliResult cmd_help(const std::vector<std::string>& args, const CliIo& io) {
     io.out << kKeygenUsage;
   else if (topic == "inject")
     io.out << kInjectUsage;
+  else if (topic == "network")
+    io.out << kNetworkUsage;
   else
     io.out << kUsage;
   return kCliOk;
@@ -553,6 +647,8 @@ int run_cli(const std::vector<std::string>& args, CliIo io) {
     r = cmd_sendtx(rest, *globals, io);
   else if (command == "inject")
     r = cmd_inject(rest, *globals, io);
+  else if (command == "network")
+    r = cmd_network(rest, io);
   else
     r = cmd_rpc(command, rest, *globals, io);
   if (!r) {

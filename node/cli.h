@@ -11,6 +11,10 @@
 //                                             build and sign; print the transaction's hex
 //   sendtx (the options of tx; --nonce defaults to getnextnonce) submit; print the id
 //   inject ...                                load generator (node/inject.h)
+//   network new --producers N --out DIR [--name NAME] [--magic HEX] [--block-interval S]
+//               [--max-block-size BYTES]      write DIR/network.json and DIR/producer-<i>.key
+//                                             (chainstub/params.h create_network); print the
+//                                             network, the file, the genesis id, the producers
 //   help [COMMAND]                            usage
 // The result is printed as bitcoin-cli does: a string bare, null as nothing, anything else as
 // indented JSON, each followed by a newline.

@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   }
   Node& n = **node;
   const ReloadReport& reload = n.reload_report();
-  std::printf("hearsayd %s on %s\n", kHearsayVersion, n.config().network_name.c_str());
+  const NodeConfig& c = n.config();
+  std::printf("hearsayd %s on %s\n", kHearsayVersion, c.network.name.c_str());
   std::printf("identity %s%s\n", to_hex(n.identity()).c_str(),
               n.key_created() ? " (new key written to the data directory)" : "");
   std::printf("datadir  %s\n", n.config().datadir.c_str());
@@ -65,6 +66,12 @@ int main(int argc, char** argv) {
   if (auto p = n.rpc_port())
     std::printf("rpc      %s:%u\n", n.config().rpc_host->c_str(), unsigned(*p));
   std::printf("mempool  %zu transactions reloaded\n", reload.reloaded);
+  const ChainInfo chain = n.chain_info();
+  std::printf("chain    network %s, genesis %s, tip height %llu%s\n", c.network.name.c_str(),
+              to_hex(c.network.genesis_id()).c_str(), static_cast<unsigned long long>(chain.height),
+              c.block_relay.producer_key
+                  ? (", producer " + to_hex(c.block_relay.producer_key->public_key())).c_str()
+                  : "");
   std::fflush(stdout);
 
   int sig = 0;

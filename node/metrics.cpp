@@ -232,6 +232,29 @@ std::string render_node_metrics(const NodeMetricsSnapshot& s) {
   w.family("hearsay_relay_latency_seconds", MetricType::kHistogram,
            "Time from first seeing a transaction to announcing it to peers.");
   w.histogram(s.relay_latency);
+
+  w.family("hearsay_chain_height", MetricType::kGauge, "Height of the best block (the tip).");
+  w.sample(s.chain_height);
+  w.family("hearsay_blocks_connected_total", MetricType::kCounter,
+           "Blocks connected to the best chain (reorganisations included).");
+  w.sample(s.blocks_connected);
+  w.family("hearsay_block_reorgs_total", MetricType::kCounter,
+           "Reorganisations: the tip moved to another branch.");
+  w.sample(s.block_reorgs);
+  w.family("hearsay_block_reconstructions_total", MetricType::kCounter,
+           "Compact blocks rebuilt into blocks.");
+  w.sample(s.block_reconstructions);
+  w.family("hearsay_block_txs_requested_total", MetricType::kCounter,
+           "Transactions of compact blocks asked for with getblocktxn (missing from the mempool).");
+  w.sample(s.block_txs_requested);
+  w.family("hearsay_block_collisions_total", MetricType::kCounter,
+           "Compact blocks that fell back to the full block (short-id collision or failure).");
+  w.sample(s.block_collisions);
+  w.family("hearsay_blocks_rejected_total", MetricType::kCounter, "Blocks rejected, by reason.");
+  for (const auto& [reason, n] : s.blocks_rejected)
+    w.sample(n, {{"reason", reason}});
+  w.family("hearsay_blocks_produced_total", MetricType::kCounter, "Blocks this node produced.");
+  w.sample(s.blocks_produced);
   return w.take();
 }
 

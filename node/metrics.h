@@ -110,12 +110,23 @@ struct NodeMetricsSnapshot {
   uint64_t seen_set_entries = 0;
   uint64_t verify_queue_depth = 0;
   HistogramSnapshot relay_latency;  // first seen → announced, seconds
+  // Blocks (chainstub/block_relay.h's BlockRelayStats, and the node's BlockObserver counts).
+  uint64_t chain_height = 0;
+  uint64_t blocks_connected = 0;
+  uint64_t block_reorgs = 0;
+  uint64_t block_reconstructions = 0;  // cmpctblocks rebuilt
+  uint64_t block_txs_requested = 0;    // transactions asked for with getblocktxn
+  uint64_t block_collisions = 0;       // cmpctblocks that fell back to the full block
+  uint64_t blocks_produced = 0;
+  std::vector<std::pair<std::string, uint64_t>> blocks_rejected;  // by reason, e.g. "bad-producer"
 };
 
 // Families (all prefixed hearsay_): peers{direction}, messages_total{type,direction},
 // message_bytes_total{type,direction}, transactions_accepted_total,
 // transactions_rejected_total{reason}, mempool_transactions, mempool_bytes, seen_set_entries,
-// verify_queue_depth, relay_latency_seconds (histogram).
+// verify_queue_depth, relay_latency_seconds (histogram), chain_height, blocks_connected_total,
+// block_reorgs_total, block_reconstructions_total, block_txs_requested_total,
+// block_collisions_total, blocks_rejected_total{reason}, blocks_produced_total.
 std::string render_node_metrics(const NodeMetricsSnapshot& s);
 
 }  // namespace hearsay

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "chainstub/params.h"
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
 #include "mempool/relay_pool.h"
@@ -74,6 +75,58 @@ class Node::Counter : public RelayObserver {
   Histogram m_latency;
 };
 
+// Counts block events for metrics (rejections by reason), then forwards to the trace (if any).
+class Node::BlockCounter : public BlockObserver {
+ public:
+  explicit BlockCounter(BlockObserver* next) : m_next(next) {}
+  void block_first_seen(const BlockId& id, uint64_t height, const TxSource& from,
+                        Time now) override {
+    if (m_next) m_next->block_first_seen(id, height, from, now);
+  }
+  void block_reconstructed(const BlockId& id, size_t txs, size_t prefilled, size_t from_mempool,
+                           size_t missing, Time now) override {
+    {
+      std::lock_guard lock(m_mu);
+      ++m_counters.reconstructed;
+    }
+    if (m_next) m_next->block_reconstructed(id, txs, prefilled, from_mempool, missing, now);
+  }
+  void block_connected(const BlockId& id, uint64_t height, size_t txs, size_t size,
+                       Time now) override {
+    {
+      std::lock_guard lock(m_mu);
+      ++m_counters.connected;
+    }
+    if (m_next) m_next->block_connected(id, height, txs, size, now);
+  }
+  void block_disconnected(const BlockId& id, uint64_t height, Time now) override {
+    {
+      std::lock_guard lock(m_mu);
+      ++m_counters.disconnected;
+    }
+    if (m_next) m_next->block_disconnected(id, height, now);
+  }
+  void block_rejected(const BlockId& id, const char* reason, Time now) override {
+    {
+      std::lock_guard lock(m_mu);
+      ++m_rejected[reason != nullptr ? reason : ""];
+    }
+    if (m_next) m_next->block_rejected(id, reason, now);
+  }
+  NodeBlockCounters counters() const {
+    std::lock_guard lock(m_mu);
+    NodeBlockCounters c = m_counters;
+    c.rejected.assign(m_rejected.begin(), m_rejected.end());
+    return c;
+  }
+
+ private:
+  BlockObserver* m_next;
+  mutable std::mutex m_mu;
+  NodeBlockCounters m_counters;
+  std::map<std::string, uint64_t> m_rejected;
+};
+
 class DatadirLockHolder {
  public:
   explicit DatadirLockHolder(DatadirLock lock) : m_lock(std::move(lock)) {}
@@ -85,12 +138,28 @@ class DatadirLockHolder {
 Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
   NodeConfig c;
   c.datadir = o.datadir;
-  if (o.network != "devnet")
-    return fail("--network: '" + o.network +
-                "' is not available: only the built-in 'devnet' exists until network files "
-                "are supported");
-  c.network_magic = kDevnetMagic;
-  c.network_name = o.network;
+  if (o.network == "devnet") {
+    c.network = devnet_params();
+  } else {
+    auto params = load_network_file(o.network);
+    if (!params) return fail("--network: " + params.error());
+    c.network = std::move(*params);
+  }
+  if (!o.producer_key.empty()) {
+    auto key = load_key_file(o.producer_key);
+    if (!key) return fail("--producer-key: " + key.error());
+    if (Status s = check_producer_key(c.network, *key, o.producer_key); !s)
+      return fail("--producer-key: " + s.message());
+    c.block_relay.producer_key = *key;
+  }
+  if (o.block_interval_s > 0 && o.producer_key.empty())
+    return fail(std::string(
+        "--block-interval: only a producer makes blocks: give --producer-key FILE too, or "
+        "leave --block-interval at 0"));
+  c.block_relay.block_interval = std::chrono::seconds(o.block_interval_s);
+  c.block_relay.high_bandwidth_peers = o.cmpct_hb_peers;
+  c.mempool.min_fee_rate = o.min_fee_rate.value_or(c.network.min_relay_fee_rate);
+  c.mempool.max_tx_size = c.network.max_tx_size;
   if (!o.listen.empty()) c.host.listen = o.listen;
   c.host.datadir = o.datadir;
   for (const std::string& s : o.connect) {
@@ -132,6 +201,14 @@ Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
   return c;
 }
 
+Status check_producer_key(const NetworkParams& network, const KeyPair& key,
+                          const std::string& path) {
+  if (network.is_producer(key.public_key())) return {};
+  return fail(path + " holds key " + to_hex(key.public_key()) + ", which network '" + network.name +
+              "' does not authorise to produce blocks (use one of the keys listed under "
+              "\"producers\" in its network file, or start without --producer-key)");
+}
+
 Node::Node(NodeConfig cfg, KeyPair identity) : m_cfg(std::move(cfg)), m_identity(identity) {}
 
 Node::~Node() {
@@ -150,6 +227,14 @@ Result<std::unique_ptr<Node>, std::string> Node::start(NodeConfig cfg) {
   auto key = load_or_create_key_file(key_path, &created);
   if (!key) return fail(key.error());
 
+  if (Status s = cfg.network.validate(); !s) return fail("network: " + s.message());
+  if (cfg.block_relay.producer_key) {
+    if (Status s =
+            check_producer_key(cfg.network, *cfg.block_relay.producer_key, "the producer key");
+        !s)
+      return fail(s.message());
+  }
+
   std::unique_ptr<Node> n(new Node(std::move(cfg), *key));
   n->m_key_created = created;
   n->m_lock = std::make_unique<DatadirLockHolder>(std::move(*lock));
@@ -157,15 +242,28 @@ Result<std::unique_ptr<Node>, std::string> Node::start(NodeConfig cfg) {
 
   const Time now =
       std::chrono::duration_cast<Time>(std::chrono::system_clock::now().time_since_epoch());
+  ChainOptions co;
+  co.path = (fs::path(c.datadir) / "chain").string();
+  co.sync = c.mempool_sync;
+  auto chain = ChainState::open(c.network, co);
+  if (!chain) return fail(chain.error());
+  n->m_chain = std::move(*chain);
+  {
+    const ChainInfo ci = n->m_chain->chain_info();
+    spdlog::info("chain {}: tip height {} ({}), {} headers known, from {}", ci.network, ci.height,
+                 to_hex(ci.tip), ci.index_size, co.path);
+  }
+
   StoreOptions so;
   so.path = (fs::path(c.datadir) / "mempool").string();
   so.sync = c.mempool_sync;
   so.reset = c.mempool_reset;
   auto store = open_leveldb_store(so);
   if (!store) return fail(store.error().message);
-  c.mempool.network = c.network_magic;
+  c.mempool.network = c.network.magic;
+  c.mempool.max_tx_size = std::min(c.mempool.max_tx_size, c.network.max_tx_size);
   randombytes_buf(c.mempool.hash_key.data(), c.mempool.hash_key.size());
-  auto mempool = Mempool::open(c.mempool, n->m_chain, std::move(*store), now);
+  auto mempool = Mempool::open(c.mempool, *n->m_chain, std::move(*store), now);
   if (!mempool) return fail(mempool.error().message);
   n->m_mempool = std::move(*mempool);
   n->m_reload = n->m_mempool->reload_report();
@@ -177,16 +275,25 @@ Result<std::unique_ptr<Node>, std::string> Node::start(NodeConfig cfg) {
     n->m_trace = std::move(*trace);
   }
   n->m_counter = std::make_unique<Counter>(n->m_trace.get());
+  n->m_block_counter = std::make_unique<BlockCounter>(n->m_trace.get());
 
   HostConfig hc = c.host;
-  hc.peer_manager.network_magic = c.network_magic;
+  hc.peer_manager.network_magic = c.network.magic;
   if (c.relay.push_peers > 0) hc.peer_manager.services |= kServicePushTx;
   if (c.relay.rng_seed == 0) randombytes_buf(&c.relay.rng_seed, sizeof c.relay.rng_seed);
+  if (c.block_relay.rng_seed == 0)
+    randombytes_buf(&c.block_relay.rng_seed, sizeof c.block_relay.rng_seed);
   Node* self = n.get();
   hc.make_relay = [self](PeerManager& pm) {
     auto relay =
         std::make_unique<TxRelay>(pm, *self->m_pool, self->m_cfg.relay, self->m_counter.get());
     self->m_relay = relay.get();
+    return std::unique_ptr<RelayHandler>(std::move(relay));
+  };
+  hc.make_block_relay = [self](PeerManager& pm) {
+    auto relay = std::make_unique<BlockRelay>(pm, *self->m_chain, *self->m_mempool,
+                                              self->m_cfg.block_relay, self->m_block_counter.get());
+    self->m_block_relay = relay.get();
     return std::unique_ptr<RelayHandler>(std::move(relay));
   };
   n->m_host = std::make_unique<Host>(n->m_identity, std::move(hc));
@@ -218,11 +325,14 @@ void Node::stop() {
   if (m_rpc) m_rpc->stop();
   if (m_host) m_host->stop();
   m_relay = nullptr;
-  m_host.reset();  // the relay goes with it, before the pool it uses
+  m_block_relay = nullptr;
+  m_host.reset();  // the relays go with it, before the pool, mempool and chain they use
+  m_block_counter.reset();
   m_counter.reset();
   m_trace.reset();  // flushes
   m_pool.reset();
   m_mempool.reset();
+  m_chain.reset();  // the mempool's ChainView: after it
   m_lock.reset();
 }
 
@@ -271,7 +381,7 @@ std::vector<TxId> Node::mempool_ids() {
 
 uint64_t Node::next_nonce(const PublicKey& sender) {
   return m_host->run([&] {
-    uint64_t next = m_chain.next_nonce(sender);
+    uint64_t next = m_chain->next_nonce(sender);
     for (const TxRef& tx : m_mempool->by_sender(sender))
       if (tx->nonce() == next) ++next;
     return next;
@@ -286,15 +396,43 @@ NodeTxCounters Node::tx_counters() {
   return m_counter->counters();
 }
 
+NodeBlockCounters Node::block_counters() {
+  return m_block_counter->counters();
+}
+
+BlockRelayStats Node::block_stats() {
+  return m_host->run([&] { return m_block_relay->stats(); });
+}
+
+ChainInfo Node::chain_info() {
+  return m_host->run([&] { return m_chain->chain_info(); });
+}
+
+Result<BlockRef, std::string> Node::generate_block() {
+  if (!is_producer()) return fail(std::string(kNotAProducerError));
+  return m_host->run([&] { return m_block_relay->generate(wall_now()); });
+}
+
+AcceptResult Node::submit_block(const BlockRef& block) {
+  return m_host->run([&] { return m_block_relay->submit_block(block, wall_now()); });
+}
+
+void Node::relay_block_unchecked_ForTest(const BlockRef& block) {
+  m_host->run([&] { m_block_relay->relay_unchecked_ForTest(block, wall_now()); });
+}
+
 std::string Node::metrics() {
   NodeMetricsSnapshot s;
   struct Inside {
     TxRelayStats relay;
     MempoolInfo mempool;
     std::vector<int64_t> latency;
+    BlockRelayStats blocks;
+    uint64_t height;
   };
   Inside in = m_host->run([&] {
-    return Inside{m_relay->stats(), m_mempool->info(wall_now()), m_relay->take_latency_samples()};
+    return Inside{m_relay->stats(), m_mempool->info(wall_now()), m_relay->take_latency_samples(),
+                  m_block_relay->stats(), m_chain->height()};
   });
   for (int64_t us : in.latency)
     m_counter->latency().observe(static_cast<double>(us) / 1e6);
@@ -318,6 +456,14 @@ std::string Node::metrics() {
   s.seen_set_entries = in.relay.seen_size;
   s.verify_queue_depth = m_host->net_stats().verify_queue_depth;
   s.relay_latency = m_counter->latency().snapshot();
+  s.chain_height = in.height;
+  s.blocks_connected = in.blocks.connected;
+  s.block_reorgs = in.blocks.reorgs;
+  s.block_reconstructions = in.blocks.reconstructed;
+  s.block_txs_requested = in.blocks.txs_requested;
+  s.block_collisions = in.blocks.collisions;
+  s.blocks_produced = in.blocks.produced;
+  s.blocks_rejected = m_block_counter->counters().rejected;
   return render_node_metrics(s);
 }
 

@@ -5,19 +5,23 @@
 // Start-up order (each step's failure is a one-line message naming the path or option and the
 // fix; nothing started so far is left running):
 //   data directory (created 0700) → lock (<datadir>/.lock: a second daemon on the same directory
-//   fails) → identity key (<datadir>/identity.key, created on first start) → mempool
-//   (<datadir>/mempool, LevelDB, reloaded) → trace file → network (listener, dialler, relay,
-//   verify workers) → RPC server (cookie written last, so a client that finds it finds a node
-//   that answers).
+//   fails) → identity key (<datadir>/identity.key, created on first start) → chain
+//   (<datadir>/chain, LevelDB, reloaded: the tip is known before any peer connects) → mempool
+//   (<datadir>/mempool, LevelDB, reloaded against the chain: what it confirmed is dropped) →
+//   trace file → network (listener, dialler, transaction relay, block relay, verify workers) →
+//   RPC server (cookie written last, so a client that finds it finds a node that answers).
 // Stop order (stop(), idempotent, also the destructor): RPC (no new work) → network (stop
 // accepting, flush and close peers; the relay thread finishes what it runs: every admission
-// already written to LevelDB stays) → trace flushed → mempool closed → lock released.
+// and every accepted block already written to LevelDB stays) → trace flushed → mempool closed →
+// chain closed → lock released.
 //
-// Threading: the relay logic, the mempool and the trace observer live on the network thread.
-// Every public method is thread-safe: it runs its work there (Host::run) and waits.
+// Blocks: the chain (ChainState) is the mempool's ChainView; the block relay (BlockRelay)
+// validates, stores, relays and — with a producer key — produces blocks, and applies each tip
+// change to the mempool. A producer key must be one the network authorises (checked when the
+// config is built from options, and again at start).
 //
-// Before issue 8 there is no chain: the mempool sees height 0 and no confirmed nonces
-// (NoChainView); chainstub replaces it.
+// Threading: the relay logic, the chain, the mempool and the trace observer live on the network
+// thread. Every public method is thread-safe: it runs its work there (Host::run) and waits.
 #pragma once
 
 #include <atomic>
@@ -27,6 +31,9 @@
 #include <string>
 #include <vector>
 
+#include "chainstub/block_relay.h"
+#include "chainstub/chain.h"
+#include "chainstub/params.h"
 #include "crypto/ed25519.h"
 #include "mempool/mempool.h"
 #include "net/host.h"
@@ -40,12 +47,15 @@ class MempoolTxPool;
 
 struct NodeConfig {
   std::string datadir;
-  uint32_t network_magic = kDevnetMagic;
-  std::string network_name = "devnet";
+  // The network: its magic goes to the handshake, the mempool and the chain; its max_tx_size
+  // caps the mempool's. (node_config_from_options also takes its min_relay_fee_rate as the
+  // mempool's unless --min-fee-rate is given.)
+  NetworkParams network = devnet_params();
   HostConfig host;  // listen, connect, allow_list, limits, link, verify_threads, peer_manager
   TxRelayConfig relay;
-  MempoolOptions mempool;  // network is set from network_magic
-  bool mempool_sync = false;
+  BlockRelayConfig block_relay;  // producer key, block interval, high-bandwidth peers
+  MempoolOptions mempool;        // network is set from network.magic
+  bool mempool_sync = false;     // also fsyncs every chain write
   bool mempool_reset = false;
   std::string trace_path;  // empty: no trace
   // RPC: nullopt runs no RPC server (tests).
@@ -61,17 +71,27 @@ struct NodeConfig {
 // cross-option rules). Errors name the option.
 Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o);
 
-class NoChainView : public ChainView {
- public:
-  uint64_t next_nonce(const PublicKey&) const override { return 0; }
-  uint64_t height() const override { return 0; }
-};
+// OK when `network` authorises `key` to produce blocks; otherwise an error naming `path` (the
+// key file), the key, the network and the fix.
+Status check_producer_key(const NetworkParams& network, const KeyPair& key,
+                          const std::string& path);
 
 // Relay counters the node keeps beside TxRelayStats (by reason, for metrics and getinfo).
 struct NodeTxCounters {
   uint64_t accepted = 0;
   std::vector<std::pair<std::string, uint64_t>> rejected;  // reason → count
 };
+// Block counters the node keeps beside BlockRelayStats (from the BlockObserver events).
+struct NodeBlockCounters {
+  uint64_t connected = 0;
+  uint64_t disconnected = 0;
+  uint64_t reconstructed = 0;
+  std::vector<std::pair<std::string, uint64_t>> rejected;  // reason → count
+};
+
+// The error generateblock answers on a node started without a producer key.
+inline constexpr const char* kNotAProducerError =
+    "not a block producer: start hearsayd with --producer-key FILE";
 
 class Node {
  public:
@@ -104,6 +124,10 @@ class Node {
   uint64_t next_nonce(const PublicKey& sender);  // confirmed next nonce, then held ones
   TxRelayStats relay_stats();
   NodeTxCounters tx_counters();
+  NodeBlockCounters block_counters();
+  BlockRelayStats block_stats();
+  ChainInfo chain_info();
+  bool is_producer() const { return m_cfg.block_relay.producer_key.has_value(); }
   std::vector<PeerStats> peer_stats() { return m_host->peer_stats(); }
   Host& host() { return *m_host; }
   // Prometheus text for /metrics.
@@ -114,9 +138,26 @@ class Node {
   auto with_relay(F f) {
     return m_host->run([&] { return f(*m_relay, *m_mempool); });
   }
+  // Runs f(BlockRelay&, ChainState&, Mempool&) on the network thread.
+  template <class F>
+  auto with_chain(F f) {
+    return m_host->run([&] { return f(*m_block_relay, *m_chain, *m_mempool); });
+  }
+
+  // --- blocks (thread-safe) ---
+  // Producer only: a block on the tip from the mempool, accepted and announced. Without a
+  // producer key the error is kNotAProducerError.
+  Result<BlockRef, std::string> generate_block();
+  // A complete block from a local source, validated like a peer's, relayed when accepted.
+  AcceptResult submit_block(const BlockRef& block);
+  // Test hook (the integration test's lying node): sends `block` unvalidated and unstored to
+  // every ready peer (cmpctblock to high-bandwidth peers, block to the others) and serves it
+  // to their getdata / getblocktxn (BlockRelay::relay_unchecked_ForTest).
+  void relay_block_unchecked_ForTest(const BlockRef& block);
 
  private:
   class Counter;
+  class BlockCounter;
   Node(NodeConfig cfg, KeyPair identity);
 
   NodeConfig m_cfg;
@@ -124,12 +165,14 @@ class Node {
   bool m_key_created = false;
   ReloadReport m_reload;
   std::unique_ptr<class DatadirLockHolder> m_lock;
-  NoChainView m_chain;
+  std::unique_ptr<ChainState> m_chain;  // the mempool's ChainView: outlives it
   std::unique_ptr<Mempool> m_mempool;
   std::unique_ptr<MempoolTxPool> m_pool;
-  std::unique_ptr<RelayObserver> m_trace;
-  std::unique_ptr<Counter> m_counter;  // counts, then forwards to m_trace
-  TxRelay* m_relay = nullptr;          // owned by m_host
+  std::unique_ptr<class TraceWriter> m_trace;
+  std::unique_ptr<Counter> m_counter;             // counts, then forwards to m_trace
+  std::unique_ptr<BlockCounter> m_block_counter;  // the same for block events
+  TxRelay* m_relay = nullptr;                     // owned by m_host
+  BlockRelay* m_block_relay = nullptr;            // owned by m_host
   std::unique_ptr<Host> m_host;
   std::unique_ptr<RpcServer> m_rpc;
   std::atomic<bool> m_stopped{false};

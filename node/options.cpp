@@ -48,8 +48,12 @@ const NumericOption kNumeric[] = {
      nullptr, &NodeOptions::link_jitter_ms},
     {"link-bandwidth-kbps", "emulated outgoing bandwidth per peer, kbit/s (0 = unlimited)", 0,
      10'000'000, nullptr, &NodeOptions::link_bandwidth_kbps},
-    {"block-interval", "produce a block every this many seconds (0 = only on RPC)", 0, 86400,
-     nullptr, &NodeOptions::block_interval_s},
+    {"block-interval",
+     "with --producer-key: produce a block every this many seconds (0 = only on generateblock)", 0,
+     86400, nullptr, &NodeOptions::block_interval_s},
+    {"cmpct-hb-peers",
+     "peers sent each new block at once as a compact block (BIP152 high-bandwidth mode)", 0, 8,
+     nullptr, &NodeOptions::cmpct_hb_peers},
 };
 
 const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -68,7 +72,7 @@ po::options_description describe(const NodeOptions& d) {
     ("datadir", po::value<std::string>(), "data directory (default: ~/.hearsay)")
     ("conf", po::value<std::string>(), "config file (default: <datadir>/hearsay.conf)")
     ("network", po::value<std::string>()->default_value(d.network),
-     "network: 'devnet' (built in) or the path of a network file")
+     "network: 'devnet' (built in) or the path of a network file (hearsay-cli network new)")
     ("listen", po::value<std::string>()->default_value(d.listen), "P2P listen address HOST:PORT")
     ("rpc", po::value<std::string>()->default_value(d.rpc), "JSON-RPC listen address HOST:PORT")
     ("connect", po::value<std::vector<std::string>>()->composing(),
@@ -84,7 +88,11 @@ po::options_description describe(const NodeOptions& d) {
     ("rpc-user", po::value<std::string>(), "RPC user name (instead of the cookie file)")
     ("rpc-password", po::value<std::string>(), "RPC password (with --rpc-user)")
     ("metrics-public", po::bool_switch(), "serve /metrics without authentication")
-    ("producer-key", po::value<std::string>(), "key file of an authorised block producer");
+    ("producer-key", po::value<std::string>(),
+     "key file of a block producer the network authorises: this node produces blocks")
+    ("min-fee-rate", po::value<std::string>(),
+     "lowest fee rate admitted and relayed, per 1,000 bytes [0..1000000000000] (default: the "
+     "network's min_relay_fee_rate)");
   // clang-format on
   for (const NumericOption& n : kNumeric) {
     uint64_t def = n.u64 ? d.*(n.u64) : d.*(n.u32);
@@ -175,6 +183,12 @@ Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::str
     if (!v) return fail(v.error());
     if (n.u64) o.*(n.u64) = *v;
     if (n.u32) o.*(n.u32) = static_cast<uint32_t>(*v);
+  }
+  if (vm.count("min-fee-rate")) {  // no default: absent means the network's
+    const NumericOption fee{"min-fee-rate", "", 0, kMaxMinFeeRate};
+    auto v = parse_number(fee, get(vm, "min-fee-rate"));
+    if (!v) return fail(v.error());
+    o.min_fee_rate = *v;
   }
   for (const auto& [name, value] : {std::pair{"--listen", o.listen}, std::pair{"--rpc", o.rpc}}) {
     auto ep = parse_endpoint(value);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ inline constexpr const char* kHearsayVersion = "0.1.0";
 inline constexpr uint32_t kDevnetMagic = 0x68727364;
 inline constexpr uint16_t kDefaultP2pPort = 18733;
 inline constexpr uint16_t kDefaultRpcPort = 18732;
+
+// Largest --min-fee-rate, per 1,000 bytes (the network file's bound on min_relay_fee_rate).
+inline constexpr uint64_t kMaxMinFeeRate = 1'000'000'000'000;
 
 struct NodeOptions {
   std::string datadir;  // default: $HOME/.hearsay
@@ -49,8 +53,12 @@ struct NodeOptions {
   std::string rpc_user;
   std::string rpc_password;
   bool metrics_public = false;
-  std::string producer_key;
-  uint32_t block_interval_s = 0;
+  std::string producer_key;       // --producer-key FILE: a key the network authorises
+  uint32_t block_interval_s = 0;  // 0: blocks only on generateblock
+  uint32_t cmpct_hb_peers = 3;    // BIP152 high-bandwidth peers (Bitcoin Core's 3)
+  // --min-fee-rate, when given (command line or config file); otherwise the network's
+  // min_relay_fee_rate applies.
+  std::optional<uint64_t> min_fee_rate;
 };
 
 enum class OptionsOutcome { kRun, kHelp, kVersion };

@@ -46,6 +46,22 @@ Result<std::array<uint8_t, N>, RpcError> hex_param(const json::value& params, si
   return *a;
 }
 
+// A block hash parameter, checked as bitcoind's ParseHashV does (-8): "NAME must be of length
+// 64 (not N, for 'X')", else "NAME must be hexadecimal string (not 'X')".
+Result<BlockId, RpcError> hash_param(const json::value& params, size_t i, const char* name) {
+  auto s = string_param(params, i, name);
+  if (!s) return fail(s.error());
+  if (auto a = from_hex_array<32>(*s)) return *a;
+  constexpr size_t kShown = 80;  // characters of a bad value echoed back
+  const std::string shown = s->size() > kShown ? s->substr(0, kShown) + "..." : *s;
+  if (s->size() != 64)
+    return fail(error(kRpcInvalidParameter, std::string(name) + " must be of length 64 (not " +
+                                                std::to_string(s->size()) + ", for '" + shown +
+                                                "')"));
+  return fail(error(kRpcInvalidParameter,
+                    std::string(name) + " must be hexadecimal string (not '" + shown + "')"));
+}
+
 double ms(Duration d) {
   return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()) /
          1000.0;
@@ -67,6 +83,19 @@ json::object tx_json(const Transaction& tx) {
   o["expiry"] = tx.expiry();
   o["payload_size"] = tx.payload().size();
   o["hex"] = to_hex(tx.encoding());
+  return o;
+}
+
+json::object header_json(const BlockInfo& b) {
+  json::object o;
+  o["hash"] = to_hex(b.id);
+  o["height"] = b.header.height;
+  o["time"] = b.header.time;
+  o["prev"] = to_hex(b.header.prev);
+  o["merkle_root"] = to_hex(b.header.merkle_root);
+  o["producer"] = to_hex(b.header.producer);
+  o["confirmations"] = b.confirmations;
+  if (b.next) o["next"] = to_hex(*b.next);
   return o;
 }
 
@@ -154,7 +183,7 @@ void register_rpc_methods(RpcServer& server, Node& node, std::function<void()> r
     const NodeConfig& c = node.config();
     json::object o;
     o["version"] = kHearsayVersion;
-    o["network"] = c.network_name;
+    o["network"] = c.network.name;
     o["identity"] = to_hex(node.identity());
     auto listen = node.listen_address();
     o["listen"] = listen ? json::value(to_string(*listen)) : json::value(nullptr);
@@ -165,6 +194,9 @@ void register_rpc_methods(RpcServer& server, Node& node, std::function<void()> r
     o["connections_in"] = in;
     o["connections_out"] = out;
     o["mempool_size"] = node.mempool_size();
+    const ChainInfo chain = node.chain_info();
+    o["blocks"] = chain.height;
+    o["bestblockhash"] = to_hex(chain.tip);
     o["datadir"] = c.datadir;
     o["relay"] = relay_json(node.relay_stats());
     return json::value(std::move(o));
@@ -311,9 +343,109 @@ void register_rpc_methods(RpcServer& server, Node& node, std::function<void()> r
     return json::value(node.next_nonce(*key));
   });
 
-  server.add_method("getbestblock", [](const json::value&) -> RpcResult {
-    // No chain before blocks exist (issue 8): the tip is the empty genesis placeholder.
-    return json::value{{"height", 0}, {"hash", std::string(64, '0')}};
+  server.add_method("getbestblock", [&node](const json::value&) -> RpcResult {
+    const ChainInfo c = node.chain_info();
+    return json::value{{"hash", to_hex(c.tip)}, {"height", c.height}, {"time", c.tip_time}};
+  });
+
+  server.add_method("getchaininfo", [&node](const json::value&) -> RpcResult {
+    const ChainInfo c = node.chain_info();
+    return json::value{
+        {"network", c.network},
+        {"blocks", c.height},
+        {"headers", c.headers},
+        {"bestblockhash", to_hex(c.tip)},
+        {"time", c.tip_time},
+        {"orphans", c.orphans},
+        {"reorgs", c.reorgs},
+        {"txs", c.txs_confirmed},
+        {"producer", node.is_producer()},
+    };
+  });
+
+  server.add_method("generateblock", [&node](const json::value&) -> RpcResult {
+    if (!node.is_producer()) return fail(error(kRpcMiscError, kNotAProducerError));
+    auto block = node.generate_block();
+    if (!block) return fail(error(kRpcMiscError, block.error()));
+    const Block& b = **block;
+    return json::value{{"hash", to_hex(b.header.id())},
+                       {"height", b.header.height},
+                       {"txs", b.txs.size()},
+                       {"size", b.encoded_size()}};
+  });
+
+  server.add_method("getblockheader", [&node](const json::value& params) -> RpcResult {
+    auto id = hash_param(params, 0, "blockhash");
+    if (!id) return fail(id.error());
+    bool verbose = true;
+    if (const json::value* v = param(params, 1)) {
+      if (v->is_bool())
+        verbose = v->get_bool();
+      else if (v->is_int64() || v->is_uint64())
+        verbose = v->to_number<int64_t>() != 0;
+      else
+        return fail(error(kRpcTypeError, "verbose must be true or false"));
+    }
+    auto info =
+        node.with_chain([&](BlockRelay&, ChainState& chain, Mempool&) { return chain.info(*id); });
+    if (!info) return fail(error(kRpcInvalidAddressOrKey, "block not found"));
+    if (!verbose) {
+      std::vector<uint8_t> bytes;
+      info->header.encode(bytes);
+      return json::value(to_hex(bytes));
+    }
+    return json::value(header_json(*info));
+  });
+
+  server.add_method("getblock", [&node](const json::value& params) -> RpcResult {
+    auto id = hash_param(params, 0, "blockhash");
+    if (!id) return fail(id.error());
+    int64_t verbosity = 1;
+    if (const json::value* v = param(params, 1)) {
+      if (v->is_bool())
+        verbosity = v->get_bool() ? 1 : 0;
+      else if (v->is_int64() || v->is_uint64())
+        verbosity = v->to_number<int64_t>();
+      else
+        return fail(error(kRpcTypeError, "verbosity must be 0, 1 or 2"));
+      if (verbosity < 0 || verbosity > 2)
+        return fail(error(kRpcInvalidParameter, "verbosity must be 0, 1 or 2"));
+    }
+    struct Found {
+      std::optional<BlockInfo> info;
+      BlockRef block;
+    };
+    Found f = node.with_chain([&](BlockRelay&, ChainState& chain, Mempool&) {
+      Found r{chain.info(*id), nullptr};
+      if (r.info && r.info->have_body) r.block = chain.block(*id);
+      return r;
+    });
+    if (!f.info) return fail(error(kRpcInvalidAddressOrKey, "block not found"));
+    if (!f.block)
+      return fail(error(kRpcMiscError,
+                        "block not available: only its header is known (its body is still being "
+                        "downloaded, or it was never sent)"));
+    if (verbosity == 0) {
+      std::vector<uint8_t> bytes;
+      f.block->encode(bytes);
+      return json::value(to_hex(bytes));
+    }
+    json::object o = header_json(*f.info);
+    o["size"] = f.block->encoded_size();
+    o["ntx"] = f.block->txs.size();
+    json::array txs;
+    for (const TxRef& tx : f.block->txs) {
+      if (verbosity == 1)
+        txs.push_back(json::value(to_hex(tx->id())));
+      else
+        txs.push_back(tx_json(*tx));
+    }
+    o["tx"] = std::move(txs);
+    if (f.info->next) {  // keep "next" last, as getblockheader shows it
+      o.erase("next");
+      o["next"] = to_hex(*f.info->next);
+    }
+    return json::value(std::move(o));
   });
 
   server.add_method("stop", [request_stop](const json::value&) -> RpcResult {

@@ -147,6 +147,50 @@ void TraceWriter::getdata_sent(const PublicKey& peer, size_t count, Time now) {
   record(end_line(std::move(s)));
 }
 
+void TraceWriter::block_first_seen(const BlockId& id, uint64_t height, const TxSource& from,
+                                   Time now) {
+  std::string s = begin_line("block_first_seen", now.count());
+  add_string(s, "id", to_hex(id));
+  add_number(s, "height", height);
+  add_string(s, "from", from.local ? std::string("local") : to_hex(from.peer));
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::block_reconstructed(const BlockId& id, size_t txs, size_t prefilled,
+                                      size_t from_mempool, size_t missing, Time now) {
+  std::string s = begin_line("block_reconstructed", now.count());
+  add_string(s, "id", to_hex(id));
+  add_number(s, "txs", txs);
+  add_number(s, "prefilled", prefilled);
+  add_number(s, "from_mempool", from_mempool);
+  add_number(s, "missing", missing);
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::block_connected(const BlockId& id, uint64_t height, size_t txs, size_t size,
+                                  Time now) {
+  std::string s = begin_line("block_connected", now.count());
+  add_string(s, "id", to_hex(id));
+  add_number(s, "height", height);
+  add_number(s, "txs", txs);
+  add_number(s, "size", size);
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::block_disconnected(const BlockId& id, uint64_t height, Time now) {
+  std::string s = begin_line("block_disconnected", now.count());
+  add_string(s, "id", to_hex(id));
+  add_number(s, "height", height);
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::block_rejected(const BlockId& id, const char* reason, Time now) {
+  std::string s = begin_line("block_rejected", now.count());
+  add_string(s, "id", to_hex(id));
+  add_string(s, "reason", reason != nullptr ? reason : "");
+  record(end_line(std::move(s)));
+}
+
 bool TraceWriter::write_all(const std::string& data) {
   size_t off = 0;
   while (off < data.size()) {

@@ -8,10 +8,19 @@
 //   {"ev":"tx_accepted","t":..,"id":".."}
 //   {"ev":"tx_rejected","t":..,"id":"..","reason":".."}
 //   {"ev":"inv_sent","t":..,"peer":"<pubkey hex>","n":<entries>}   (getdata_sent the same)
+// Block events (chainstub/block_relay.h's BlockObserver):
+//   {"ev":"block_first_seen","t":..,"id":"<block id hex>","height":N,"from":"<peer hex>"|"local"}
+//       the first time this node learns the block exists (header, inv, cmpctblock, block, or
+//       produced here: "local")
+//   {"ev":"block_reconstructed","t":..,"id":"..","txs":N,"prefilled":P,"from_mempool":M,
+//    "missing":K}   a cmpctblock rebuilt: K transactions had to be asked for with getblocktxn
+//   {"ev":"block_connected","t":..,"id":"..","height":N,"txs":N,"size":<bytes>}
+//   {"ev":"block_disconnected","t":..,"id":"..","height":N}          (a reorganisation)
+//   {"ev":"block_rejected","t":..,"id":"..","reason":"<BlockError name or relay reason>"}
 //   {"ev":"dropped","t":..,"n":<events lost because the disk fell behind>}
 //   {"ev":"stop","t":..,"dropped":<total>}                           (at close)
-// Ids are hex of the 32 id bytes in their stored order (as to_hex of TxId), as everywhere in
-// hearsay's RPC.
+// Ids (transaction and block) are hex of the 32 id bytes in their stored order (as to_hex of
+// TxId / BlockId), as everywhere in hearsay's RPC.
 //
 // Buffering: an event is formatted on the caller's (relay) thread into a memory buffer under
 // a mutex held only for the append; a background thread swaps the buffer out and writes it,
@@ -31,6 +40,7 @@
 #include <string>
 #include <thread>
 
+#include "chainstub/block_relay.h"
 #include "crypto/ed25519.h"
 #include "crypto/result.h"
 #include "p2p/tx_pool.h"
@@ -51,7 +61,7 @@ struct TraceOptions {
   size_t max_buffer_bytes = kTraceMaxBufferBytes;
 };
 
-class TraceWriter final : public RelayObserver {
+class TraceWriter final : public RelayObserver, public BlockObserver {
  public:
   // Opens `path` for appending (creating it, mode 0644), writes the start line and starts the
   // writer thread. The error names the path and the fix.
@@ -67,6 +77,15 @@ class TraceWriter final : public RelayObserver {
   void tx_rejected(const TxId& id, const char* reason, Time now) override;
   void inv_sent(const PublicKey& peer, size_t count, Time now) override;
   void getdata_sent(const PublicKey& peer, size_t count, Time now) override;
+
+  void block_first_seen(const BlockId& id, uint64_t height, const TxSource& from,
+                        Time now) override;
+  void block_reconstructed(const BlockId& id, size_t txs, size_t prefilled, size_t from_mempool,
+                           size_t missing, Time now) override;
+  void block_connected(const BlockId& id, uint64_t height, size_t txs, size_t size,
+                       Time now) override;
+  void block_disconnected(const BlockId& id, uint64_t height, Time now) override;
+  void block_rejected(const BlockId& id, const char* reason, Time now) override;
 
   // Blocks until every event recorded so far is written to the file (tests; shutdown).
   // Not while the writer is paused for a test.

@@ -18,11 +18,12 @@ using namespace std::chrono_literals;
 // Starts hearsayd on an ephemeral P2P and RPC port and returns its RPC port (read from the
 // lines it prints at start), or 0.
 uint16_t start_daemon(std::unique_ptr<Process>& p, const TempDir& dir, const std::string& datadir,
-                      const std::string& tag) {
-  p = std::make_unique<Process>(
-      std::vector<std::string>{bin_path("hearsayd"), "--datadir", datadir, "--listen",
-                               "127.0.0.1:0", "--rpc", "127.0.0.1:0", "--log-level", "warn"},
-      dir.file(tag + ".out"), dir.file(tag + ".err"));
+                      const std::string& tag, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args{bin_path("hearsayd"), "--datadir",   datadir,
+                                "--listen",           "127.0.0.1:0", "--rpc",
+                                "127.0.0.1:0",        "--log-level", "warn"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  p = std::make_unique<Process>(args, dir.file(tag + ".out"), dir.file(tag + ".err"));
   uint16_t port = 0;
   wait_until(
       [&] {
@@ -120,6 +121,83 @@ TEST(Daemon, SecondDaemonOnTheSameDatadirIsRefused) {
   EXPECT_NE(second.err().find(datadir), std::string::npos) << second.err();
   first->signal(SIGTERM);
   EXPECT_EQ(first->wait(10s), std::optional<int>(0));
+}
+
+// Runs hearsay-cli to the end; returns its exit status (-1 if it did not finish) and stdout.
+std::pair<int, std::string> run_cli(const TempDir& dir, const std::string& tag,
+                                    std::vector<std::string> args) {
+  args.insert(args.begin(), bin_path("hearsay-cli"));
+  Process p(args, dir.file(tag + ".out"), dir.file(tag + ".err"));
+  const auto status = p.wait(60s);
+  EXPECT_EQ(status, std::optional<int>(0)) << tag << ": " << p.err();
+  return {status.value_or(-1), p.out()};
+}
+
+TEST(Daemon, ProducerOnANewNetworkGeneratesABlockThroughTheCli) {
+  TempDir dir;
+  const std::string net = dir.file("net");
+  auto made = run_cli(dir, "network-new",
+                      {"network", "new", "--producers", "2", "--out", net, "--name", "daemonnet"});
+  ASSERT_EQ(made.first, 0);
+  EXPECT_NE(made.second.find("genesis  "), std::string::npos) << made.second;
+
+  const std::string datadir = dir.file("node");
+  std::unique_ptr<Process> daemon;
+  const uint16_t port =
+      start_daemon(daemon, dir, datadir, "producer",
+                   {"--network", net + "/network.json", "--producer-key", net + "/producer-1.key"});
+  ASSERT_NE(port, 0);
+  EXPECT_NE(daemon->out().find("hearsayd 0.1.0 on daemonnet"), std::string::npos) << daemon->out();
+  EXPECT_NE(daemon->out().find("chain    network daemonnet, genesis "), std::string::npos)
+      << daemon->out();
+  EXPECT_NE(daemon->out().find("tip height 0, producer "), std::string::npos) << daemon->out();
+
+  const std::vector<std::string> rpc = {"--datadir", datadir, "--rpc",
+                                        "127.0.0.1:" + std::to_string(port)};
+  auto with = [&](std::vector<std::string> rest) {
+    std::vector<std::string> a = rpc;
+    a.insert(a.end(), rest.begin(), rest.end());
+    return a;
+  };
+  auto gen = run_cli(dir, "generateblock", with({"generateblock"}));
+  ASSERT_EQ(gen.first, 0);
+  json::value block = json::parse(gen.second);
+  EXPECT_EQ(block.at("height").to_number<int>(), 1);
+  const std::string hash(block.at("hash").as_string());
+
+  auto info = run_cli(dir, "getchaininfo", with({"getchaininfo"}));
+  ASSERT_EQ(info.first, 0);
+  json::value chain = json::parse(info.second);
+  EXPECT_EQ(chain.at("network").as_string(), "daemonnet");
+  EXPECT_EQ(chain.at("blocks").to_number<int>(), 1);
+  EXPECT_EQ(chain.at("bestblockhash").as_string(), hash);
+  EXPECT_TRUE(chain.at("producer").as_bool());
+
+  auto header = run_cli(dir, "getblockheader", with({"getblockheader", hash, "false"}));
+  ASSERT_EQ(header.first, 0);
+  EXPECT_EQ(header.second.size(), 2 * kBlockHeaderSize + 1) << header.second;
+
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait(10s), std::optional<int>(0)) << daemon->err();
+}
+
+TEST(Daemon, UnauthorisedProducerKeyIsRefusedAtStartNamingTheFile) {
+  TempDir dir;
+  const std::string net = dir.file("net");
+  ASSERT_EQ(run_cli(dir, "network-new",
+                    {"network", "new", "--producers", "1", "--out", net, "--name", "refusenet"})
+                .first,
+            0);
+  const std::string stranger = dir.file("stranger.key");
+  ASSERT_EQ(run_cli(dir, "keygen", {"keygen", "--out", stranger}).first, 0);
+  Process p(
+      {bin_path("hearsayd"), "--datadir", dir.file("node"), "--listen", "127.0.0.1:0", "--rpc",
+       "127.0.0.1:0", "--network", net + "/network.json", "--producer-key", stranger},
+      dir.file("out"), dir.file("err"));
+  EXPECT_EQ(p.wait(30s), std::optional<int>(1));
+  EXPECT_NE(p.err().find("--producer-key"), std::string::npos) << p.err();
+  EXPECT_NE(p.err().find(stranger), std::string::npos) << p.err();
+  EXPECT_NE(p.err().find("refusenet"), std::string::npos) << p.err();
 }
 
 }  // namespace

@@ -13,33 +13,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Node i dials i-1 (a line), node n-1 also dials 0 (the ring), and node i ≥ 4 dials i-4 (the
-// chords): every node has 4 links, the diameter of 10 nodes is 3.
-std::vector<size_t> ring_with_chords(size_t i, size_t n) {
-  std::set<size_t> d;
-  if (i >= 1) d.insert(i - 1);
-  if (i == n - 1 && n > 2) d.insert(0);
-  if (i >= 4) d.insert(i - 4);
-  return {d.begin(), d.end()};
-}
-
-size_t expected_links(size_t i, size_t n) {
-  size_t k = ring_with_chords(i, n).size();
-  for (size_t j = 0; j < n; ++j)
-    for (size_t t : ring_with_chords(j, n))
-      if (t == i) ++k;
-  return k;
-}
-
-void start_ring(TestNet& net) {
-  for (size_t i = 0; i < net.size(); ++i)
-    net.start(i, ring_with_chords(i, net.size()));
-  for (size_t i = 0; i < net.size(); ++i)
-    ASSERT_TRUE(wait_until([&] { return ready_peers(net[i]) == expected_links(i, net.size()); }))
-        << "node " << i << " has " << ready_peers(net[i]) << " ready peers, expected "
-        << expected_links(i, net.size());
-}
-
 TEST(Relay, ThousandTransactionsReachEveryNodeOfARingWithChords) {
   constexpr size_t kNodes = 10, kTxs = 1000, kSenders = 100;
   TestNet net(kNodes);

@@ -1,6 +1,6 @@
 // In-process testnets for the integration tests: real Nodes (real TLS on 127.0.0.1, real
-// LevelDB mempools in a temporary directory), wired by --connect, and condition waits with
-// deadlines.
+// LevelDB mempools and chains in a temporary directory), wired by --connect, and condition
+// waits with deadlines.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,10 +8,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "chainstub/params.h"
 #include "node/node.h"
 #include "tests/util/test_util.h"
 
@@ -39,6 +41,16 @@ inline size_t ready_peers(Node& n) {
 // A transaction valid on the devnet the test nodes run.
 inline TxRef devnet_tx(uint8_t sender, uint64_t nonce, size_t payload = 100) {
   return make_tx(sender, nonce, 1000, payload, 0, kDevnetMagic);
+}
+
+// Makes a node the devnet's block producer 0 (a TestNet::start tweak).
+inline void make_producer(NodeConfig& c) {
+  c.block_relay.producer_key = devnet_producer_key(0);
+}
+
+// The node's best block id.
+inline BlockId tip_of(Node& n) {
+  return n.chain_info().tip;
 }
 
 class TestNet {
@@ -95,5 +107,36 @@ class TestNet {
   std::vector<std::unique_ptr<Node>> m_nodes;
   std::vector<std::string> m_dirs;
 };
+
+// Node i dials i-1 (a line), node n-1 also dials 0 (the ring), and node i ≥ 4 dials i-4 (the
+// chords): 8 nodes have 3 links each, 10 nodes 3 or 4; the diameter of 10 nodes is 3.
+inline std::vector<size_t> ring_with_chords(size_t i, size_t n) {
+  std::set<size_t> d;
+  if (i >= 1) d.insert(i - 1);
+  if (i == n - 1 && n > 2) d.insert(0);
+  if (i >= 4) d.insert(i - 4);
+  return {d.begin(), d.end()};
+}
+
+inline size_t expected_links(size_t i, size_t n) {
+  size_t k = ring_with_chords(i, n).size();
+  for (size_t j = 0; j < n; ++j)
+    for (size_t t : ring_with_chords(j, n))
+      if (t == i) ++k;
+  return k;
+}
+
+// Starts every node of `net` on the ring with chords (tweak(i, config) first, if given) and
+// waits until every link is ready.
+inline void start_ring(TestNet& net, std::function<void(size_t, NodeConfig&)> tweak = {}) {
+  for (size_t i = 0; i < net.size(); ++i)
+    net.start(i, ring_with_chords(i, net.size()), [&](NodeConfig& c) {
+      if (tweak) tweak(i, c);
+    });
+  for (size_t i = 0; i < net.size(); ++i)
+    ASSERT_TRUE(wait_until([&] { return ready_peers(net[i]) == expected_links(i, net.size()); }))
+        << "node " << i << " has " << ready_peers(net[i]) << " ready peers, expected "
+        << expected_links(i, net.size());
+}
 
 }  // namespace hearsay::test

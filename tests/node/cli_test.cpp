@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "chainstub/params.h"
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
 #include "mempool/policy.h"
@@ -185,6 +186,12 @@ TEST(CliPieces, ConvertParamsAsBitcoinCli) {
   p = convert_rpc_params("getrawmempool", {"false"});
   EXPECT_EQ(*p, (json::array{false}));
   EXPECT_EQ(*convert_rpc_params("getinfo", {}), json::array());
+  // Block queries: getblock's verbosity is a number, getblockheader's verbose a bool.
+  p = convert_rpc_params("getblock", {"00ab", "2"});
+  EXPECT_EQ(*p, (json::array{"00ab", 2}));
+  p = convert_rpc_params("getblockheader", {"00ab", "false"});
+  EXPECT_EQ(*p, (json::array{"00ab", false}));
+  EXPECT_EQ(*convert_rpc_params("generateblock", {}), json::array());
   // A listed parameter that is not JSON names the argument.
   auto bad = convert_rpc_params("setban", {"1.2.3.4", "add", "a day"});
   ASSERT_FALSE(bad);
@@ -239,6 +246,22 @@ TEST_F(CliTest, BadCommandLinesExitTwoWithOneLine) {
       {{"setban", "1.2.3.4", "add", "soon"}, "argument 3 of setban"},
       {{"inject", "--count", "0"}, "--count"},
       {{"inject", "--rate", "fast"}, "--rate"},
+      {{"network"}, "network new"},
+      {{"network", "old"}, "network new"},
+      {{"network", "new", "--out", "d"}, "--producers N and --out DIR are required"},
+      {{"network", "new", "--producers", "2"}, "--producers N and --out DIR are required"},
+      {{"network", "new", "--producers", "0", "--out", "d"}, "--producers"},
+      {{"network", "new", "--producers", "1001", "--out", "d"}, "--producers"},
+      {{"network", "new", "--producers", "1", "--out", "d", "--magic", "xyz"}, "--magic"},
+      {{"network", "new", "--producers", "1", "--out", "d", "--magic", "0x68727364"},
+       "devnet's magic"},
+      {{"network", "new", "--producers", "1", "--out", "d", "--block-interval", "0"},
+       "--block-interval"},
+      {{"network", "new", "--producers", "1", "--out", "d", "--max-block-size", "9999"},
+       "--max-block-size"},
+      {{"network", "new", "--producers", "1", "--out", "d", "--colour", "red"},
+       "unknown option --colour"},
+      {{"getblock", "00", "one"}, "argument 2 of getblock"},
   };
   for (const Case& c : cases) {
     CliRun r = cli(c.args);
@@ -257,6 +280,52 @@ TEST_F(CliTest, BadCommandLinesExitTwoWithOneLine) {
   CliRun tx_help = cli({"help", "tx"});
   EXPECT_EQ(tx_help.code, kCliOk);
   EXPECT_NE(tx_help.out.find("--payload"), std::string::npos);
+}
+
+TEST_F(CliTest, NetworkNewWritesALoadableNetworkAndItsProducerKeys) {
+  const std::string out = m_dir.file("net");
+  CliRun r = cli({"network", "new", "--producers", "3", "--out", out, "--name", "clinet", "--magic",
+                  "0x1a2b3c4d", "--block-interval", "7", "--max-block-size", "200000"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  EXPECT_EQ(r.err, "");
+  auto net = load_network_file(out + "/network.json");
+  ASSERT_TRUE(net) << net.error();
+  EXPECT_EQ(net->name, "clinet");
+  EXPECT_EQ(net->magic, 0x1a2b3c4du);
+  EXPECT_EQ(net->block_interval_s, 7u);
+  EXPECT_EQ(net->max_block_size, 200'000u);
+  ASSERT_EQ(net->producers.size(), 3u);
+  // Printed: the network, the file, the genesis id, each producer's key file and public key.
+  EXPECT_NE(r.out.find("network  clinet (magic 0x1a2b3c4d)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("file     " + out + "/network.json\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("genesis  " + to_hex(net->genesis_id()) + "\n"), std::string::npos) << r.out;
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string key_file = out + "/producer-" + std::to_string(i) + ".key";
+    auto key = load_key_file(key_file);
+    ASSERT_TRUE(key) << key.error();
+    EXPECT_TRUE(net->is_producer(key->public_key()));
+    EXPECT_NE(r.out.find("producer " + key_file + " " + to_hex(key->public_key())),
+              std::string::npos)
+        << r.out;
+  }
+  // Never over an existing network: a failure (exit 1) naming the file.
+  CliRun again = cli({"network", "new", "--producers", "1", "--out", out});
+  EXPECT_EQ(again.code, kCliFailure);
+  expect_one_error_line(again, "network.json");
+
+  // Defaults: a generated name, a random magic other than the devnet's.
+  CliRun d = cli({"network", "new", "--producers", "1", "--out", m_dir.file("net2")});
+  ASSERT_EQ(d.code, kCliOk) << d.err;
+  auto net2 = load_network_file(m_dir.file("net2/network.json"));
+  ASSERT_TRUE(net2) << net2.error();
+  EXPECT_EQ(net2->name.rfind("testnet-", 0), 0u) << net2->name;
+  EXPECT_NE(net2->magic, kDevnetMagic);
+
+  CliRun help = cli({"help", "network"});
+  EXPECT_EQ(help.code, kCliOk);
+  for (const char* needle : {"--producers N", "--out DIR", "--name", "--magic", "--block-interval",
+                             "--max-block-size", "[1..1000]", "[1..86400]"})
+    EXPECT_NE(help.out.find(needle), std::string::npos) << needle;
 }
 
 TEST_F(CliTest, MissingKeyFileIsAFailureNamingThePath) {

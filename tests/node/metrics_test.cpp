@@ -36,6 +36,14 @@ NodeMetricsSnapshot fake_snapshot() {
   for (double v : {0.00005, 0.0003, 0.002, 0.002, 0.04, 0.7, 3.0, 100.0})
     h.observe(v);
   s.relay_latency = h.snapshot();
+  s.chain_height = 42;
+  s.blocks_connected = 43;
+  s.block_reorgs = 1;
+  s.block_reconstructions = 40;
+  s.block_txs_requested = 17;
+  s.block_collisions = 1;
+  s.blocks_produced = 5;
+  s.blocks_rejected = {{"bad-producer", 2}, {"tx-bad-signature", 1}};
   return s;
 }
 
@@ -50,8 +58,15 @@ TEST(Metrics, NodeMetricsPassPromtool) {
        {"hearsay_peers", "hearsay_messages_total", "hearsay_message_bytes_total",
         "hearsay_transactions_accepted_total", "hearsay_transactions_rejected_total",
         "hearsay_mempool_transactions", "hearsay_mempool_bytes", "hearsay_seen_set_entries",
-        "hearsay_verify_queue_depth", "hearsay_relay_latency_seconds"})
+        "hearsay_verify_queue_depth", "hearsay_relay_latency_seconds", "hearsay_chain_height",
+        "hearsay_blocks_connected_total", "hearsay_block_reorgs_total",
+        "hearsay_block_reconstructions_total", "hearsay_block_txs_requested_total",
+        "hearsay_block_collisions_total", "hearsay_blocks_rejected_total",
+        "hearsay_blocks_produced_total"})
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+  EXPECT_NE(text.find("hearsay_chain_height 42\n"), std::string::npos);
+  EXPECT_NE(text.find("hearsay_blocks_rejected_total{reason=\"bad-producer\"} 2\n"),
+            std::string::npos);
 }
 
 TEST(Metrics, EmptySnapshotPassesPromtool) {

@@ -113,5 +113,60 @@ TEST(Options, BadConnectAndListenAreRefused) {
   EXPECT_NE(r.error().find("--listen"), std::string::npos);
 }
 
+TEST(Options, BlockOptionsDefaultsAndRanges) {
+  test::TempDir dir;
+  auto r = parse({"--datadir", dir.str()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.network, "devnet");
+  EXPECT_EQ(r->options.cmpct_hb_peers, 3u);
+  EXPECT_EQ(r->options.block_interval_s, 0u);
+  EXPECT_TRUE(r->options.producer_key.empty());
+  EXPECT_FALSE(r->options.min_fee_rate) << "absent: the network's rate applies";
+
+  r = parse({"--datadir", dir.str(), "--cmpct-hb-peers", "8", "--block-interval", "86400",
+             "--min-fee-rate", "0", "--producer-key", "p.key", "--network", "net.json"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.cmpct_hb_peers, 8u);
+  EXPECT_EQ(r->options.block_interval_s, 86400u);
+  EXPECT_EQ(r->options.min_fee_rate, std::optional<uint64_t>(0));
+  EXPECT_EQ(r->options.producer_key, "p.key");
+  EXPECT_EQ(r->options.network, "net.json");
+
+  struct Bad {
+    const char* option;
+    const char* value;
+    const char* range;
+  };
+  for (const Bad& b : {Bad{"--cmpct-hb-peers", "9", "from 0 to 8"},
+                       Bad{"--block-interval", "86401", "from 0 to 86400"},
+                       Bad{"--min-fee-rate", "1000000000001", "from 0 to 1000000000000"},
+                       Bad{"--min-fee-rate", "-1", "from 0 to 1000000000000"}}) {
+    auto bad = parse({"--datadir", dir.str(), b.option, b.value});
+    ASSERT_FALSE(bad) << b.option << " " << b.value;
+    EXPECT_NE(bad.error().find(b.option), std::string::npos) << bad.error();
+    EXPECT_NE(bad.error().find(b.range), std::string::npos) << bad.error();
+  }
+}
+
+TEST(Options, HelpGivesTheBlockOptionsAndTheirRanges) {
+  auto h = parse({"--help"});
+  ASSERT_TRUE(h);
+  for (const char* needle :
+       {"--network", "network file", "--producer-key", "--block-interval", "[0..86400]",
+        "--cmpct-hb-peers", "[0..8]", "--min-fee-rate", "[0..1000000000000]"})
+    EXPECT_NE(h->text.find(needle), std::string::npos) << needle << "\n" << h->text;
+}
+
+TEST(Options, MinFeeRateFromTheConfigFileCountsAsGiven) {
+  test::TempDir dir;
+  std::ofstream(dir.file("hearsay.conf")) << "min-fee-rate=7\n";
+  auto r = parse({"--datadir", dir.str()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.min_fee_rate, std::optional<uint64_t>(7));
+  r = parse({"--datadir", dir.str(), "--min-fee-rate", "9"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.min_fee_rate, std::optional<uint64_t>(9));  // command line wins
+}
+
 }  // namespace
 }  // namespace hearsay

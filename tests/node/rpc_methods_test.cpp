@@ -22,7 +22,10 @@ class RpcMethods : public ::testing::Test {
       c.rpc_port = 0;
       c.on_stop_request = [this] { ++m_stop_requests; };
     };
-    m_net.start(0, {}, with_rpc);
+    m_net.start(0, {}, [&](NodeConfig& c) {
+      with_rpc(c);
+      make_producer(c);  // node 0 produces blocks; node 1 does not
+    });
     m_net.start(1, {0}, with_rpc);
     ASSERT_TRUE(
         wait_until([&] { return ready_peers(m_net[0]) == 1 && ready_peers(m_net[1]) == 1; }));
@@ -56,6 +59,8 @@ TEST_F(RpcMethods, GetInfoAndPeerInfo) {
   EXPECT_EQ(info.at("connections").to_number<int>(), 1);
   EXPECT_EQ(info.at("mempool_size").to_number<int>(), 0);
   EXPECT_TRUE(info.at("relay").is_object());
+  EXPECT_EQ(info.at("blocks").to_number<int>(), 0);
+  EXPECT_EQ(info.at("bestblockhash").as_string(), to_hex(devnet_params().genesis_id()));
 
   json::value peers = call(1, "getpeerinfo");
   ASSERT_EQ(peers.as_array().size(), 1u);
@@ -168,10 +173,130 @@ TEST_F(RpcMethods, MetricsReflectTheNode) {
       << reply->body;
   EXPECT_NE(reply->body.find("hearsay_mempool_transactions 1"), std::string::npos);
   EXPECT_NE(reply->body.find("hearsay_peers{direction=\"outbound\"} 1"), std::string::npos);
+  EXPECT_NE(reply->body.find("hearsay_chain_height 0\n"), std::string::npos);
+  EXPECT_NE(reply->body.find("hearsay_blocks_connected_total 0\n"), std::string::npos);
   auto check = promtool_check(reply->body);
   ASSERT_TRUE(check)
       << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
   EXPECT_EQ(check->first, 0) << check->second;
+}
+
+TEST_F(RpcMethods, GenerateBlockThenQueryItOnThePeer) {
+  TxRef tx = devnet_tx(5, 0);
+  ASSERT_TRUE(m_net[0].submit(tx).ok());
+  ASSERT_TRUE(wait_until([&] { return m_net[1].has_transaction(tx->id()); }));
+  const std::string genesis = to_hex(devnet_params().genesis_id());
+
+  json::value g = call(0, "generateblock");
+  const std::string hash(g.at("hash").as_string());
+  EXPECT_EQ(g.at("height").to_number<int>(), 1);
+  EXPECT_EQ(g.at("txs").to_number<int>(), 1);
+  const size_t size = g.at("size").to_number<size_t>();
+  EXPECT_GT(size, tx->size());
+  ASSERT_TRUE(wait_until([&] { return to_hex(tip_of(m_net[1])) == hash; }));
+  ASSERT_TRUE(wait_until([&] { return m_net[1].mempool_size() == 0; }));
+
+  json::value best = call(1, "getbestblock");
+  EXPECT_EQ(best.at("hash").as_string(), hash);
+  EXPECT_EQ(best.at("height").to_number<int>(), 1);
+  EXPECT_GE(best.at("time").to_number<uint64_t>(), kDevnetGenesisTime);
+
+  // getblock, verbosity 1 (the default): header fields and transaction ids.
+  json::value b = call(1, "getblock", {json::value(hash)});
+  EXPECT_EQ(b.at("hash").as_string(), hash);
+  EXPECT_EQ(b.at("height").to_number<int>(), 1);
+  EXPECT_EQ(b.at("time"), best.at("time"));
+  EXPECT_EQ(b.at("prev").as_string(), genesis);
+  EXPECT_EQ(b.at("merkle_root").as_string(), to_hex(merkle_root(std::vector<TxRef>{tx})));
+  EXPECT_EQ(b.at("producer").as_string(), to_hex(devnet_producer_key(0).public_key()));
+  EXPECT_EQ(b.at("confirmations").to_number<int>(), 1);
+  EXPECT_EQ(b.at("size").to_number<size_t>(), size);
+  EXPECT_EQ(b.at("ntx").to_number<int>(), 1);
+  ASSERT_EQ(b.at("tx").as_array().size(), 1u);
+  EXPECT_EQ(b.at("tx").as_array()[0].as_string(), to_hex(tx->id()));
+  EXPECT_FALSE(b.as_object().contains("next"));
+  // verbosity 0: the block's encoding; 2: transaction objects.
+  json::value raw = call(1, "getblock", {json::value(hash), json::value(0)});
+  EXPECT_EQ(raw.as_string().size(), 2 * size);
+  json::value full = call(1, "getblock", {json::value(hash), json::value(2)});
+  ASSERT_EQ(full.at("tx").as_array().size(), 1u);
+  EXPECT_EQ(full.at("tx").as_array()[0].at("txid").as_string(), to_hex(tx->id()));
+  EXPECT_EQ(full.at("tx").as_array()[0].at("hex").as_string(), to_hex(tx->encoding()));
+
+  // getblockheader: the same header fields; hex when verbose is false; genesis shows "next".
+  json::value h = call(1, "getblockheader", {json::value(hash)});
+  EXPECT_EQ(h.at("hash").as_string(), hash);
+  EXPECT_EQ(h.at("prev").as_string(), genesis);
+  EXPECT_EQ(h.at("confirmations").to_number<int>(), 1);
+  EXPECT_FALSE(h.as_object().contains("size"));
+  json::value hh = call(1, "getblockheader", {json::value(hash), json::value(false)});
+  EXPECT_EQ(hh.as_string().size(), 2 * kBlockHeaderSize);
+  json::value gh = call(1, "getblockheader", {json::value(genesis)});
+  EXPECT_EQ(gh.at("height").to_number<int>(), 0);
+  EXPECT_EQ(gh.at("confirmations").to_number<int>(), 2);
+  EXPECT_EQ(gh.at("next").as_string(), hash);
+
+  json::value ci = call(1, "getchaininfo");
+  EXPECT_EQ(ci.at("network").as_string(), "devnet");
+  EXPECT_EQ(ci.at("blocks").to_number<int>(), 1);
+  EXPECT_EQ(ci.at("headers").to_number<int>(), 1);
+  EXPECT_EQ(ci.at("bestblockhash").as_string(), hash);
+  EXPECT_EQ(ci.at("time"), best.at("time"));
+  EXPECT_EQ(ci.at("orphans").to_number<int>(), 0);
+  EXPECT_EQ(ci.at("reorgs").to_number<int>(), 0);
+  EXPECT_EQ(ci.at("txs").to_number<int>(), 1);
+  EXPECT_FALSE(ci.at("producer").as_bool());
+  EXPECT_TRUE(call(0, "getchaininfo").at("producer").as_bool());
+
+  json::value info = call(1, "getinfo");
+  EXPECT_EQ(info.at("blocks").to_number<int>(), 1);
+  EXPECT_EQ(info.at("bestblockhash").as_string(), hash);
+
+  auto reply = client(0).request("/metrics", "", true);
+  ASSERT_TRUE(reply.ok()) << reply.error();
+  EXPECT_NE(reply->body.find("hearsay_chain_height 1\n"), std::string::npos) << reply->body;
+  EXPECT_NE(reply->body.find("hearsay_blocks_produced_total 1\n"), std::string::npos);
+  EXPECT_NE(reply->body.find("hearsay_blocks_connected_total 1\n"), std::string::npos);
+  auto check = promtool_check(reply->body);
+  ASSERT_TRUE(check) << "promtool is not installed";
+  EXPECT_EQ(check->first, 0) << check->second;
+}
+
+TEST_F(RpcMethods, BlockErrorsAreTyped) {
+  auto r = client(1).call("generateblock", json::array{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().rpc_code, kRpcMiscError);
+  EXPECT_EQ(r.error().message, kNotAProducerError);
+
+  const std::string unknown(64, 'a');
+  for (const char* method : {"getblock", "getblockheader"}) {
+    r = client(0).call(method, json::array{json::value(unknown)});
+    ASSERT_FALSE(r.ok()) << method;
+    EXPECT_EQ(r.error().rpc_code, kRpcInvalidAddressOrKey) << method;
+    EXPECT_EQ(r.error().message, "block not found") << method;
+
+    r = client(0).call(method, json::array{json::value("abc")});
+    ASSERT_FALSE(r.ok()) << method;
+    EXPECT_EQ(r.error().rpc_code, kRpcInvalidParameter) << method;
+    EXPECT_EQ(r.error().message, "blockhash must be of length 64 (not 3, for 'abc')");
+
+    r = client(0).call(method, json::array{json::value(std::string(64, 'z'))});
+    ASSERT_FALSE(r.ok()) << method;
+    EXPECT_EQ(r.error().rpc_code, kRpcInvalidParameter) << method;
+    EXPECT_EQ(r.error().message,
+              "blockhash must be hexadecimal string (not '" + std::string(64, 'z') + "')");
+
+    EXPECT_EQ(error_code(0, method), kRpcInvalidParams) << method;
+    EXPECT_EQ(error_code(0, method, {json::value(42)}), kRpcTypeError) << method;
+  }
+  const std::string genesis = to_hex(devnet_params().genesis_id());
+  EXPECT_EQ(error_code(0, "getblock", {json::value(genesis), json::value(3)}),
+            kRpcInvalidParameter);
+  EXPECT_EQ(error_code(0, "getblock", {json::value(genesis), json::value("1")}), kRpcTypeError);
+  EXPECT_EQ(error_code(0, "getblockheader", {json::value(genesis), json::value("x")}),
+            kRpcTypeError);
+  // Genesis is a block like any other (no transactions).
+  EXPECT_EQ(call(0, "getblock", {json::value(genesis)}).at("ntx").to_number<int>(), 0);
 }
 
 }  // namespace

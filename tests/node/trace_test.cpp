@@ -74,6 +74,47 @@ TEST(Trace, LinesAreJsonWithTheDocumentedFields) {
   EXPECT_EQ(lines[7].at("dropped"), 0);
 }
 
+TEST(Trace, BlockEventsAreJsonWithTheDocumentedFields) {
+  test::TempDir dir;
+  const std::string path = dir.file("trace.jsonl");
+  auto w = TraceWriter::open(path, kNode);
+  ASSERT_TRUE(w) << w.error();
+  const BlockId id = test::numbered_id(9, 0x22);
+  BlockObserver& obs = **w;
+  obs.block_first_seen(id, 12, TxSource{false, kPeer}, Time(2'000'001));
+  obs.block_first_seen(id, 12, TxSource{}, Time(2'000'002));
+  obs.block_reconstructed(id, 2000, 1, 1990, 9, Time(2'000'003));
+  obs.block_connected(id, 12, 2000, 512'345, Time(2'000'004));
+  obs.block_disconnected(id, 12, Time(2'000'005));
+  obs.block_rejected(id, "bad-producer", Time(2'000'006));
+  (*w)->close();
+
+  auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 8u);
+  const std::string hex = to_hex(id);
+  EXPECT_EQ(lines[1].at("ev"), "block_first_seen");
+  EXPECT_EQ(lines[1].at("t"), 2'000'001);
+  EXPECT_EQ(lines[1].at("id"), json::value(hex));
+  EXPECT_EQ(lines[1].at("height"), 12);
+  EXPECT_EQ(lines[1].at("from"), json::value(to_hex(kPeer)));
+  EXPECT_EQ(lines[2].at("from"), "local");
+  EXPECT_EQ(lines[3].at("ev"), "block_reconstructed");
+  EXPECT_EQ(lines[3].at("txs"), 2000);
+  EXPECT_EQ(lines[3].at("prefilled"), 1);
+  EXPECT_EQ(lines[3].at("from_mempool"), 1990);
+  EXPECT_EQ(lines[3].at("missing"), 9);
+  EXPECT_EQ(lines[4].at("ev"), "block_connected");
+  EXPECT_EQ(lines[4].at("height"), 12);
+  EXPECT_EQ(lines[4].at("txs"), 2000);
+  EXPECT_EQ(lines[4].at("size"), 512'345);
+  EXPECT_EQ(lines[5].at("ev"), "block_disconnected");
+  EXPECT_EQ(lines[5].at("height"), 12);
+  EXPECT_EQ(lines[6].at("ev"), "block_rejected");
+  EXPECT_EQ(lines[6].at("id"), json::value(hex));
+  EXPECT_EQ(lines[6].at("reason"), "bad-producer");
+  EXPECT_EQ(lines[7].at("ev"), "stop");
+}
+
 TEST(Trace, AppendsToAnExistingFile) {
   test::TempDir dir;
   const std::string path = dir.file("trace.jsonl");
