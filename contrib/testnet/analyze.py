@@ -3,13 +3,20 @@
 Inputs (DIR is the run's --out):
   DIR/testnet.json        the run: parameters, topology, nodes (identity, ports), inject timing
   DIR/counters.json       node counters (getinfo, getpeerinfo, /proc) after the handshakes
-                          ("baseline") and when every node held every transaction ("final")
+                          ("baseline"), when every node held every transaction ("delivered",
+                          runs with blocks only) and at the end ("final")
   DIR/inject.jsonl        hearsay-cli inject --out: {"id","node":"HOST:PORT","t":µs,"accepted"}
-  DIR/nodeNNN/trace.jsonl hearsayd --trace: tx_first_seen / tx_accepted / ... (node/trace.h)
+  DIR/blocks.jsonl        runs with --blocks: one line per generateblock {"hash","height","txs",
+                          "size","t","tx":[txid...]}
+  DIR/nodeNNN/trace.jsonl hearsayd --trace: tx_first_seen / tx_accepted / ... and block_*
+                          events (node/trace.h)
 
 Definitions (all times are wall-clock µs of the one machine, reported in ms):
   injection      the submit time of the transaction's RPC request (inject's "t").
-  holds          a node holds a transaction from its tx_accepted event (it is in its mempool).
+  holds          a node holds a transaction from its tx_accepted event (it is in its mempool),
+                 or from the block_connected event of a block confirming it (blocks.jsonl's
+                 txids), whichever is first: a transaction a block took out of the mempool, or
+                 that a node first met inside a block, still reached that node.
   tK_ms          per transaction, time from injection until ceil(K % of N) nodes hold it.
   t100_from_origin_ms  the same for 100 %, but from the moment the origin node accepted it: the
                  network's part, without the RPC queue of the origin (inject_to_origin_accept_ms).
@@ -26,6 +33,24 @@ Definitions (all times are wall-clock µs of the one machine, reported in ms):
                  every node but the origin received each body exactly once.
   throughput_tps transactions that reached every node ÷ seconds from the first injection to the
                  moment the last of them reached its last node.
+  Bytes, CPU and memory of the transactions come from the "delivered" counters when present;
+  bytes_* leave out the block messages (BLOCK_MESSAGES).
+Blocks (report["blocks"], when the run made any; the blocks of blocks.jsonl, else those a node
+traced as first seen "local"):
+  time_to_all_ms per block, from block_connected at the producer until the last node's
+                 block_connected; only blocks every node connected (the others count in
+                 nodes_missing). Aggregated as p50/p90/max over blocks.
+  per_hop_ms     for every node that first saw the block from a peer (block_first_seen "from"),
+                 its block_connected minus that peer's: announcement, compact block, any
+                 getblocktxn round trip, reconstruction and validation.
+  delivered_fraction  (node, block) pairs connected ÷ (blocks × nodes).
+  bytes_per_block_per_link  bytes all nodes sent in BLOCK_MESSAGES (per-peer counters, final −
+                 baseline) ÷ (blocks × links), both directions of a link together; _over_size
+                 divides by the mean block size (block_connected "size"). Block announcements by
+                 inv/getdata are not separable from the transactions' and are not counted.
+  reconstruction.miss_rate  Σ missing ÷ Σ (txs − prefilled) over block_reconstructed events:
+                 the share of the transactions a node had to ask for (getblocktxn).
+  rejected       block_rejected events on all nodes (0 in an honest testnet).
 Percentiles are linear interpolations between closest ranks (as numpy's default).
 """
 
@@ -38,7 +63,9 @@ from collections import Counter
 
 from topology import Topology
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+# Messages that carry blocks (their bytes are the block report's, not the transactions').
+BLOCK_MESSAGES = ("headers", "getheaders", "cmpctblock", "getblocktxn", "blocktxn", "block")
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -66,18 +93,23 @@ def _r(x, digits=3):
 
 
 def load_trace(path: str) -> dict:
-    """first_seen {id: (t, from)}, accepted {id: t}, rejected Counter, inv/getdata counts."""
+    """first_seen {id: (t, from)}, accepted {id: t}, rejected Counter, inv/getdata counts, and
+    the block events: block_first_seen {id: (t, from)}, block_connected {id: (t, height, txs,
+    size)}, block_reconstructed {id: event}, block_rejected [(id, reason)], block_disconnected."""
     first_seen: dict[str, tuple[int, str]] = {}
     accepted: dict[str, int] = {}
     rejected: Counter = Counter()
     counts: Counter = Counter()
+    blocks: dict = {"first_seen": {}, "connected": {}, "reconstructed": {}, "rejected": [],
+                    "disconnected": 0}
     identity = None
     dropped = 0
     try:
         f = open(path, encoding="utf-8", errors="replace")
     except OSError:
         return {"missing": True, "first_seen": first_seen, "accepted": accepted,
-                "rejected": rejected, "counts": counts, "identity": None, "dropped": 0}
+                "rejected": rejected, "counts": counts, "identity": None, "dropped": 0,
+                "blocks": blocks}
     with f:
         for line in f:
             # Cheap dispatch on the event name before parsing (most lines are tx events).
@@ -107,8 +139,21 @@ def load_trace(path: str) -> dict:
                 dropped += int(e.get("n", 0))
             elif ev == "stop":
                 dropped = max(dropped, int(e.get("dropped", 0)))
+            elif ev == "block_first_seen":
+                blocks["first_seen"].setdefault(e["id"], (int(e["t"]), e.get("from", "")))
+            elif ev == "block_connected":
+                blocks["connected"].setdefault(e["id"], (int(e["t"]), int(e.get("height", 0)),
+                                                         int(e.get("txs", 0)),
+                                                         int(e.get("size", 0))))
+            elif ev == "block_reconstructed":
+                blocks["reconstructed"].setdefault(e["id"], e)
+            elif ev == "block_rejected":
+                blocks["rejected"].append((e.get("id", ""), e.get("reason", "")))
+            elif ev == "block_disconnected":
+                blocks["disconnected"] += 1
     return {"missing": False, "first_seen": first_seen, "accepted": accepted,
-            "rejected": rejected, "counts": counts, "identity": identity, "dropped": dropped}
+            "rejected": rejected, "counts": counts, "identity": identity, "dropped": dropped,
+            "blocks": blocks}
 
 
 def load_inject(path: str) -> list[dict]:
@@ -127,27 +172,43 @@ def load_inject(path: str) -> list[dict]:
     return rows
 
 
+def load_blocks(path: str) -> list[dict] | None:
+    """blocks.jsonl rows (None without the file)."""
+    if not os.path.exists(path):
+        return None
+    return load_inject(path)
+
+
 def _delta(final: dict, base: dict, key: str) -> float:
     return float(final.get(key) or 0) - float(base.get(key) or 0)
 
 
-def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
-    """Bytes, bodies, CPU and memory from the node counters (before and after)."""
-    out: dict = {}
-    base = {x["index"]: x for x in counters.get("baseline", {}).get("nodes", [])}
-    final = {x["index"]: x for x in counters.get("final", {}).get("nodes", [])}
-    if not final or txs == 0:
-        return out
-    sent = sum(_delta(f, base.get(i, {}), "bytes_sent") for i, f in final.items())
-    out["bytes_per_tx_per_node"] = _r(sent / (txs * n), 1)
-    out["bytes_per_tx_per_node_over_size"] = _r(sent / (txs * n) / size, 3) if size else None
+def bytes_by_message(base: dict, final: dict) -> dict[str, float]:
+    """Bytes all nodes sent per message type between two snapshots ({index: node})."""
     by_type: dict[str, float] = {}
     for i, f in final.items():
         b = base.get(i, {}).get("messages", {})
         for t, m in f.get("messages", {}).items():
             by_type[t] = by_type.get(t, 0) + m.get("sent_bytes", 0) - b.get(t, {}).get("sent_bytes", 0)
+    return by_type
+
+
+def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
+    """Bytes, bodies, CPU and memory from the node counters (before, and at full delivery)."""
+    out: dict = {}
+    base = {x["index"]: x for x in counters.get("baseline", {}).get("nodes", [])}
+    end = counters.get("delivered") or counters.get("final", {})
+    final = {x["index"]: x for x in end.get("nodes", [])}
+    if not final or txs == 0:
+        return out
+    by_type = bytes_by_message(base, final)
+    sent = sum(_delta(f, base.get(i, {}), "bytes_sent") for i, f in final.items())
+    sent -= sum(by_type.get(t, 0) for t in BLOCK_MESSAGES)
+    out["bytes_per_tx_per_node"] = _r(sent / (txs * n), 1)
+    out["bytes_per_tx_per_node_over_size"] = _r(sent / (txs * n) / size, 3) if size else None
     out["bytes_per_tx_per_node_by_message"] = {
-        t: _r(v / (txs * n), 1) for t, v in sorted(by_type.items()) if v > 0}
+        t: _r(v / (txs * n), 1) for t, v in sorted(by_type.items())
+        if v > 0 and t not in BLOCK_MESSAGES}
 
     def relay_delta(key: str) -> float:
         return sum(float(f.get("relay", {}).get(key, 0)) -
@@ -230,6 +291,24 @@ def analyze(out_dir: str) -> dict:
                     origin_of[tid] = i
     ids = list(t0_of)
     m = len(ids)
+    block_rows = load_blocks(os.path.join(out_dir, "blocks.jsonl"))
+    confirmed_by: dict[str, str] = {}  # txid -> the block that confirmed it
+    for b in block_rows or []:
+        for x in b.get("tx") or []:
+            confirmed_by.setdefault(x, b["hash"])
+    held_via_block = 0
+
+    def held_at(t: dict, tid: str) -> int | None:
+        """When node trace `t` first held `tid`: accepted, or connected a block confirming it."""
+        nonlocal held_via_block
+        acc = t["accepted"].get(tid)
+        bid = confirmed_by.get(tid)
+        if bid is not None:
+            c = t["blocks"]["connected"].get(bid)
+            if c is not None and (acc is None or c[0] < acc):
+                held_via_block += acc is None
+                return c[0]
+        return acc
 
     delay = float(params.get("link_delay_ms") or 0)
     push = int(params.get("push_peers") or 0)
@@ -251,7 +330,8 @@ def analyze(out_dir: str) -> dict:
     t100_from_origin: list[float] = []
     for tid in ids:
         t0 = t0_of[tid]
-        times = sorted((t["accepted"][tid] - t0) / 1000.0 for t in traces if tid in t["accepted"])
+        held = [held_at(t, tid) for t in traces]
+        times = sorted((h - t0) / 1000.0 for h in held if h is not None)
         held_total += len(times)
         for key, pct in levels.items():
             need = max(1, math.ceil(pct * n / 100))
@@ -307,6 +387,10 @@ def analyze(out_dir: str) -> dict:
         "delivered_fraction": _r(held_total / (m * n), 6) if m and n else 0.0,
         "fully_delivered_txs": fully,
     }
+    if block_rows is not None:
+        # (node, transaction) pairs held only through a block: the node never had it in its
+        # mempool (it met the transaction first in the block, or after the block confirmed it).
+        report["held_only_via_block"] = held_via_block
     for key in levels:
         report[key] = summary(level_values[key])
     report["per_hop_ms"] = summary(per_hop)
@@ -349,9 +433,118 @@ def analyze(out_dir: str) -> dict:
     report["machine"] = meta.get("machine")
     report["load_average"] = {"before": meta.get("load_before"), "after": meta.get("load_after")}
     report["date"] = meta.get("date")
+    blocks = blocks_section(traces, block_rows, params, len(topo.edges), counters,
+                            by_identity)
+    if blocks is not None:
+        report["blocks"] = blocks
     report["_series"] = {  # for the plots; not written to report.json
         "t100": level_values["t100_ms"], "per_hop": per_hop, "coverage": coverage_times}
     return report
+
+
+def blocks_section(traces: list[dict], rows: list[dict] | None, params: dict, links: int,
+                   counters: dict, by_identity: dict[str, int]) -> dict | None:
+    """The block report (see the module comment); None when the run made no block."""
+    n = len(traces)
+    producer_of: dict[str, int] = {}
+    for i, t in enumerate(traces):
+        for bid, (_, frm) in t["blocks"]["first_seen"].items():
+            if frm == "local":
+                producer_of.setdefault(bid, i)
+    if rows:
+        order = [(r["hash"], r) for r in rows]
+    else:
+        def height(bid: str) -> int:
+            c = traces[producer_of[bid]]["blocks"]["connected"].get(bid)
+            return c[1] if c else 0
+        order = [(bid, {}) for bid in sorted(producer_of, key=height)]
+    if not order:
+        return None
+    default_producer = int(params.get("producer") or 0)
+    per_block = []
+    hops_all: list[float] = []
+    to_all: list[float] = []
+    connected_pairs = 0
+    rec = {"blocks": 0, "txs": 0, "prefilled": 0, "from_mempool": 0, "missing": 0}
+    sizes = []
+    for bid, row in order:
+        p = producer_of.get(bid, default_producer)
+        if not 0 <= p < n:
+            p = 0
+        conns = [t["blocks"]["connected"].get(bid) for t in traces]
+        got = [c for c in conns if c is not None]
+        connected_pairs += len(got)
+        pc = conns[p]
+        any_c = pc or (got[0] if got else None)
+        size = any_c[3] if any_c else row.get("size")
+        if size:
+            sizes.append(size)
+        hops = []
+        for i, t in enumerate(traces):
+            fs = t["blocks"]["first_seen"].get(bid)
+            if fs is None or conns[i] is None:
+                continue
+            src = by_identity.get(fs[1])
+            if src is not None and conns[src] is not None:
+                hops.append((conns[i][0] - conns[src][0]) / 1000.0)
+        hops_all += hops
+        tta = None
+        if pc is not None and len(got) == n:
+            tta = max(c[0] for c in got) / 1000.0 - pc[0] / 1000.0
+            to_all.append(tta)
+        b_rec = {"blocks": 0, "txs": 0, "prefilled": 0, "from_mempool": 0, "missing": 0}
+        for t in traces:
+            e = t["blocks"]["reconstructed"].get(bid)
+            if e is None:
+                continue
+            b_rec["blocks"] += 1
+            for k in ("txs", "prefilled", "from_mempool", "missing"):
+                b_rec[k] += int(e.get(k, 0))
+        for k in rec:
+            rec[k] += b_rec[k]
+        h = summary(hops, qs=(50, 90))
+        per_block.append({
+            "id": bid, "height": any_c[1] if any_c else row.get("height"),
+            "txs": any_c[2] if any_c else row.get("txs"), "size": size, "producer": p,
+            "nodes_connected": len(got), "nodes_missing": n - len(got),
+            "time_to_all_ms": _r(tta),
+            "per_hop_ms": {k: h[k] for k in ("p50", "p90", "max", "count")},
+            "reconstructed": b_rec["blocks"], "missing_txs": b_rec["missing"]})
+    count = len(order)
+    out: dict = {"count": count, "nodes": n, "links": links}
+    out["delivered_fraction"] = _r(connected_pairs / (count * n), 6) if n else 0.0
+    out["fully_delivered_blocks"] = len(to_all)
+    out["nodes_missing"] = sum(b["nodes_missing"] for b in per_block)
+    tt = summary(to_all, qs=(50, 90))
+    out["time_to_all_ms"] = tt
+    out["per_hop_ms"] = summary(hops_all, qs=(50, 90))
+    out["mean_size"] = _r(sum(sizes) / len(sizes), 1) if sizes else None
+    out["mean_txs"] = _r(sum(b["txs"] or 0 for b in per_block) / count, 2)
+    base = {x["index"]: x for x in counters.get("baseline", {}).get("nodes", [])}
+    final = {x["index"]: x for x in counters.get("final", {}).get("nodes", [])}
+    if final and links:
+        by_type = bytes_by_message(base, final)
+        total = sum(by_type.get(t, 0) for t in BLOCK_MESSAGES)
+        per_link = total / (count * links)
+        out["bytes_per_block_per_link"] = _r(per_link, 1)
+        out["bytes_per_block_per_link_over_size"] = (
+            _r(per_link / out["mean_size"], 4) if out["mean_size"] else None)
+        out["bytes_per_block_per_link_by_message"] = {
+            t: _r(by_type.get(t, 0) / (count * links), 1) for t in BLOCK_MESSAGES
+            if by_type.get(t, 0) > 0}
+    else:
+        out["bytes_per_block_per_link"] = None
+        out["bytes_per_block_per_link_over_size"] = None
+        out["bytes_per_block_per_link_by_message"] = {}
+    asked = rec["txs"] - rec["prefilled"]
+    out["reconstruction"] = dict(rec, miss_rate=(_r(rec["missing"] / asked, 6)
+                                                 if asked > 0 else None))
+    rejected = Counter(reason for t in traces for _, reason in t["blocks"]["rejected"])
+    out["rejected"] = sum(rejected.values())
+    out["rejected_reasons"] = dict(rejected)
+    out["disconnected"] = sum(t["blocks"]["disconnected"] for t in traces)
+    out["per_block"] = per_block
+    return out
 
 
 def coverage_curve(coverage: list[list[float]], n: int) -> list[tuple[float, float | None, float | None]]:

@@ -156,13 +156,14 @@ def pick_ports(count: int, seed: int | None = None, base: int | None = None) -> 
 
 
 class TraceTail:
-    """Reads a growing trace file: tx_accepted times by id."""
+    """Reads a growing trace file: tx_accepted and block_connected times by id."""
 
     def __init__(self, path: str):
         self.path = path
         self.offset = 0
         self.partial = ""
         self.accepted: dict[str, int] = {}
+        self.connected: dict[str, int] = {}  # block id -> block_connected time
 
     def poll(self) -> None:
         try:
@@ -182,6 +183,12 @@ class TraceTail:
                 except ValueError:
                     continue
                 self.accepted.setdefault(e["id"], int(e["t"]))
+            elif line.startswith('{"ev":"block_connected"'):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                self.connected.setdefault(e["id"], int(e["t"]))
 
 
 # --- nodes ----------------------------------------------------------------------------------

@@ -181,8 +181,13 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
     if by:
         lines += ["Bytes sent per transaction per node by message: " +
                   ", ".join(f"{k} {v}" for k, v in by.items()) + ".", ""]
+    if r.get("held_only_via_block"):
+        lines += [f"Node–transaction pairs held only through a block (never in that node's "
+                  f"mempool): {r['held_only_via_block']}.", ""]
     if r.get("rejections"):
         lines += [f"Rejections seen in the traces: {r['rejections']}.", ""]
+    if r.get("blocks"):
+        lines += block_markdown(r["blocks"])
     if r.get("timed_out"):
         lines += ["**The run timed out before every node held every transaction.**", ""]
     bad = {k: v for k, v in (r.get("node_exit_codes") or {}).items() if v not in (0, None)}
@@ -195,6 +200,52 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
     lines += ["Definitions: see contrib/testnet/analyze.py (and the README section "
               "\"Measuring propagation\").", ""]
     return "\n".join(lines)
+
+
+def block_markdown(b: dict) -> list[str]:
+    rec = b.get("reconstruction") or {}
+    miss = rec.get("miss_rate")
+    lines = [
+        "## Blocks",
+        "",
+        f"{b.get('count')} blocks of {b.get('mean_txs')} transactions and {b.get('mean_size')} B "
+        f"on average, over {b.get('links')} links.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| delivered fraction (node–block pairs connected) | {b.get('delivered_fraction')} |",
+        f"| blocks connected by every node | {b.get('fully_delivered_blocks')} of "
+        f"{b.get('count')} (node–block pairs missing: {b.get('nodes_missing')}) |",
+        f"| time to all nodes from the producer's block_connected, ms (p50 / p90 / max over "
+        f"blocks) | {_fmt(b.get('time_to_all_ms'), ('p50', 'p90', 'max'))} |",
+        f"| per hop (block_connected difference across the announcing link), ms (p50 / p90 / "
+        f"max) | {_fmt(b.get('per_hop_ms'), ('p50', 'p90', 'max'))} |",
+        f"| bytes sent per block per link (÷ mean block size) | "
+        f"{b.get('bytes_per_block_per_link')} ({b.get('bytes_per_block_per_link_over_size')}) |",
+        f"| reconstruction miss rate (missing ÷ (txs − prefilled)) | "
+        f"{'n/a' if miss is None else miss} ({rec.get('missing')} of "
+        f"{(rec.get('txs') or 0) - (rec.get('prefilled') or 0)} over {rec.get('blocks')} "
+        f"reconstructions) |",
+        f"| blocks rejected (block_rejected events) | {b.get('rejected')} "
+        f"{b.get('rejected_reasons') or ''} |",
+        f"| blocks disconnected (reorganisations) | {b.get('disconnected')} |",
+        "",
+    ]
+    by = b.get("bytes_per_block_per_link_by_message")
+    if by:
+        lines += ["Bytes per block per link by message: " +
+                  ", ".join(f"{k} {v}" for k, v in by.items()) + ".", ""]
+    lines += ["| height | txs | size B | nodes connected | time to all ms | per hop ms p50 / p90 / "
+              "max | reconstructions | missing txs |", "|---|---|---|---|---|---|---|---|"]
+    for x in b.get("per_block", []):
+        h = x.get("per_hop_ms") or {}
+        lines.append(
+            f"| {x.get('height')} | {x.get('txs')} | {x.get('size')} | {x.get('nodes_connected')}"
+            f" | {'n/a' if x.get('time_to_all_ms') is None else x['time_to_all_ms']} | "
+            f"{_fmt(h, ('p50', 'p90', 'max'))} | {x.get('reconstructed')} | "
+            f"{x.get('missing_txs')} |")
+    lines.append("")
+    return lines
 
 
 def write_report(out_dir: str, report: dict) -> dict:

@@ -3,9 +3,10 @@
 
   testnet.py run --nodes N --degree D --topology random-regular|ring|full|file:PATH --seed S
                  --txs M --rate R --size B --link-delay-ms X [--jitter-ms J] [--push-peers K]
-                 [--inv-interval-ms I] [--origin random|INDEX] [--bin DIR] --out DIR
+                 [--inv-interval-ms I] [--origin random|INDEX] [--bin DIR]
+                 [--blocks N [--block-interval S] [--producer I]] --out DIR
   testnet.py analyze DIR          recompute DIR/report.json, report.md and figures from the traces
-  testnet.py devnet               5 nodes in a ring, 1,000 transactions, a short report
+  testnet.py devnet               5 nodes in a ring, 1,000 transactions, 2 blocks, a short report
                                   (KEEP=1 in the environment: leave the nodes running)
   testnet.py throughput [--bin DIR] --out DIR     one node's accept rate vs raw Ed25519 verification
   testnet.py plan --hosts FILE --nodes N ... --out DIR   files for a testnet over several hosts
@@ -16,7 +17,19 @@ of them all), starts N hearsayd, wires the topology with --connect (pinned ident
 with hearsay-cli inject (origins: every node round robin in a seeded order, or one node), waits
 until every node holds every transaction (or --timeout), records the nodes' counters, stops the
 nodes and writes DIR/report.json, DIR/report.md and PNG figures. Standard library only.
-Exit code: 0 when every node held every transaction; 1 on an error or a timeout; 130 interrupted.
+
+Blocks (--blocks N > 0): `run` first writes a fresh network with one producer (hearsay-cli
+network new --producers 1 --out DIR/network), starts every node with --network
+DIR/network/network.json and node --producer with --producer-key DIR/network/producer-0.key,
+signs the transactions for that network's magic, and asks the producer for a block (RPC
+generateblock) every --block-interval seconds from the moment the first transaction reaches a
+node, N times, while and after the transactions flow. Each block (hash, height, txs, size,
+txids from getblock) goes to DIR/blocks.jsonl. Once every transaction is delivered (a
+transaction confirmed by a block a node connected counts as held there) and the N blocks are
+made, it waits until every node's getchaininfo shows the last block as its best (or
+--timeout), then stops as without blocks.
+Exit code: 0 when every node held every transaction (and connected every block); 1 on an error
+or a timeout; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -36,8 +49,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from analyze import analyze  # noqa: E402
 from common import loadavg, log, machine  # noqa: E402
-from cluster import (Cluster, ClusterError, Interrupted, TraceTail, default_bin_dir,  # noqa: E402
-                     install_cleanup, spawn, write_json)
+from cluster import (Cluster, ClusterError, Interrupted, TraceTail,  # noqa: E402
+                     check_binaries, default_bin_dir, install_cleanup, spawn, write_json)
+from rpc import RpcError  # noqa: E402
 from render import write_report  # noqa: E402
 from topology import TopologyError, build  # noqa: E402
 
@@ -47,6 +61,8 @@ TXS_PER_SENDER = 32
 # Requests hearsay-cli inject keeps in flight by default: enough that a node slow to answer
 # (a busy 100-node testnet on two cores) does not hold the injection below its rate.
 INJECT_CONNECTIONS = 16
+# Poll interval of the wait loops, seconds.
+POLL_S = 0.2
 
 def node_args(a) -> list[str]:
     args = ["--max-outbound", "0", "--link-delay-ms", str(a.link_delay_ms),
@@ -84,12 +100,15 @@ def last_line(path: str) -> str:
         return ""
 
 
-def inject(cluster: Cluster, a, out: str, origin_list: list[int]) -> subprocess.Popen:
+def inject(cluster: Cluster, a, out: str, origin_list: list[int],
+           magic: str | None = None) -> subprocess.Popen:
     cli = cluster.bins["hearsay-cli"]
     senders = a.senders or max(16, math.ceil(a.txs / TXS_PER_SENDER))
     argv = [cli, "inject", "--count", str(a.txs), "--rate", str(a.rate), "--size", str(a.size),
             "--senders", str(senders), "--seed", str(a.seed),
             "--connections", str(a.inject_connections), "--out", os.path.join(out, "inject.jsonl")]
+    if magic is not None:
+        argv += ["--network", magic]
     for i in origin_list:
         n = cluster.nodes[i]
         argv += ["--rpc", f"127.0.0.1:{n.rpc_port}", "--datadir", n.datadir]
@@ -103,24 +122,169 @@ def inject(cluster: Cluster, a, out: str, origin_list: list[int]) -> subprocess.
     return p
 
 
+# --- blocks -------------------------------------------------------------------------------
+
+def make_network(bins: dict, out: str, block_interval: float) -> dict:
+    """A fresh network with one producer under out/network (hearsay-cli network new)."""
+    netdir = os.path.join(out, "network")
+    # The file's target interval is whole seconds (1..86,400); the producer makes blocks only
+    # when asked (run_testnet starts it with --block-interval 0), so it is informative only.
+    argv = [bins["hearsay-cli"], "network", "new", "--producers", "1", "--out", netdir,
+            "--block-interval", str(min(86_400, max(1, math.ceil(block_interval))))]
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ClusterError(f"hearsay-cli network new failed: {e}") from None
+    path = os.path.join(netdir, "network.json")
+    key = os.path.join(netdir, "producer-0.key")
+    if p.returncode != 0 or not os.path.exists(path) or not os.path.exists(key):
+        raise ClusterError(f"hearsay-cli network new --out {netdir} failed (code {p.returncode}): "
+                           f"{(p.stderr or p.stdout).strip()}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            net = json.load(f)
+        magic = net["magic"]
+    except (OSError, ValueError, KeyError) as e:
+        raise ClusterError(f"{path}: not a network file with a magic: {e}") from None
+    return {"file": path, "producer_key": key, "name": net.get("name"),
+            "magic": magic if isinstance(magic, str) else str(int(magic)),
+            "genesis_id": net.get("genesis_id")}
+
+
+class BlockProducer:
+    """Asks one node for a block (RPC generateblock) every `interval` seconds from `start`
+    (time.monotonic(); set by the caller when the first transaction reaches a node, so that a
+    slow start of the injector does not leave the first blocks empty), `count` times; appends
+    each block to out/blocks.jsonl:
+    {"hash","height","txs","size","t": µs of the request,"rpc_ms","tx":[txid...]} ("tx" from
+    getblock HASH 1; null when that failed)."""
+
+    def __init__(self, cluster: Cluster, producer: int, count: int, interval: float, out: str):
+        self.node = cluster.nodes[producer]
+        self.count, self.interval = count, interval
+        self.start: float | None = None
+        self.path = os.path.join(out, "blocks.jsonl")
+        self.blocks: list[dict] = []
+
+    @property
+    def done(self) -> bool:
+        return len(self.blocks) >= self.count
+
+    def next_due(self) -> float | None:
+        if self.done or self.start is None:
+            return None
+        return self.start + (len(self.blocks) + 1) * self.interval
+
+    def poll(self) -> None:
+        """Makes at most one block (the next, once due): a late loop catches up one per poll."""
+        due = self.next_due()
+        if due is None or time.monotonic() < due:
+            return
+        t = time.time()
+        try:
+            b = self.node.rpc.call("generateblock")
+        except RpcError as e:
+            raise ClusterError(f"generateblock on {self.node.name} (the producer): {e}") from None
+        rpc_ms = (time.time() - t) * 1000
+        try:
+            row = {"hash": str(b["hash"]), "height": int(b["height"]), "txs": int(b["txs"]),
+                   "size": int(b["size"])}
+        except (TypeError, KeyError, ValueError):
+            raise ClusterError(f"generateblock on {self.node.name}: unexpected answer {b!r}") \
+                from None
+        row["t"] = int(t * 1e6)
+        row["rpc_ms"] = round(rpc_ms, 3)
+        try:
+            row["tx"] = [str(x) for x in self.node.rpc.call("getblock", [row["hash"], 1])["tx"]]
+        except (RpcError, TypeError, KeyError) as e:
+            log(f"getblock {row['hash']} on {self.node.name}: {e} (its transactions will not "
+                "count as delivered where the block confirmed them)")
+            row["tx"] = None
+        self.blocks.append(row)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        log(f"block {len(self.blocks)}/{self.count}: height {row['height']}, {row['txs']} txs, "
+            f"{row['size']} B ({rpc_ms:.0f} ms)")
+
+    def sleep_hint(self, default: float) -> float:
+        due = self.next_due()
+        return default if due is None else max(0.0, min(default, due - time.monotonic()))
+
+
+def wait_blocks(cluster: Cluster, producer: BlockProducer, timeout: float) -> bool:
+    """Makes the rest of the blocks, then waits until every node's best block is the last one
+    (getchaininfo). Returns timed_out."""
+    n = len(cluster.nodes)
+    deadline = None
+    last_print = 0.0
+    if producer.start is None:
+        producer.start = time.monotonic()
+    while True:
+        cluster.check_alive()
+        producer.poll()
+        now = time.monotonic()
+        if producer.done:
+            if deadline is None:
+                deadline = now + timeout
+            last = producer.blocks[-1]["hash"] if producer.blocks else None
+            at = 0
+            for x in cluster.nodes:
+                try:
+                    at += x.rpc.call("getchaininfo").get("bestblockhash") == last
+                except RpcError as e:
+                    raise ClusterError(f"getchaininfo on {x.name}: {e}") from None
+            if at == n or now - last_print >= 1.0:
+                log(f"blocks: {len(producer.blocks)}/{producer.count} made, {at}/{n} nodes at "
+                    "the last one")
+                last_print = now
+            if at == n:
+                return False
+            if now > deadline:
+                log(f"timeout: {n - at} nodes are not at the last block {timeout:.0f} s after it "
+                    "was made")
+                return True
+        elif now - last_print >= 1.0:
+            log(f"blocks: {len(producer.blocks)}/{producer.count} made")
+            last_print = now
+        time.sleep(producer.sleep_hint(POLL_S))
+
+
 def wait_delivery(cluster: Cluster, proc: subprocess.Popen, out: str, timeout: float,
-                  n_txs: int) -> tuple[dict, bool]:
+                  n_txs: int, producer: BlockProducer | None = None) -> tuple[dict, bool]:
     """Until inject ends and every node holds what it accepted; returns (summary, timed_out).
 
     Progress comes from the nodes' trace files (tx_accepted lines; a node flushes its trace
-    every 100 ms), not from RPC, so that watching costs the nodes nothing.
+    every 100 ms), not from RPC, so that watching costs the nodes nothing. With a producer, it
+    makes the blocks that fall due meanwhile, and a transaction confirmed by a block a node has
+    connected (block_connected) counts as held there, in its mempool or not.
     """
     n = len(cluster.nodes)
     tails = [TraceTail(os.path.join(x.datadir, "trace.jsonl")) for x in cluster.nodes]
+    confirmed: list[set[str]] = [set() for _ in tails]  # per node: txids of connected blocks
+    applied: list[set[str]] = [set() for _ in tails]  # per node: blocks counted in confirmed
     target = None
     summary: dict = {}
     deadline = None
     last_print = 0.0
     while True:
         cluster.check_alive()
+        if producer is not None:
+            producer.poll()
         for t in tails:
             t.poll()
-        sizes = [len(t.accepted) for t in tails]
+        if producer is not None:
+            if producer.start is None and any(t.accepted for t in tails):
+                producer.start = time.monotonic()  # the transactions flow: blocks from now
+            txids = {b["hash"]: b["tx"] for b in producer.blocks if b.get("tx")}
+            for i, t in enumerate(tails):
+                for bid in t.connected.keys() - applied[i]:
+                    if bid in txids:
+                        confirmed[i].update(txids[bid])
+                        applied[i].add(bid)
+            sizes = [len(t.accepted) + sum(1 for x in confirmed[i] if x not in t.accepted)
+                     for i, t in enumerate(tails)]
+        else:
+            sizes = [len(t.accepted) for t in tails]
         now = time.monotonic()
         if target is None and proc.poll() is not None:
             try:
@@ -151,7 +315,7 @@ def wait_delivery(cluster: Cluster, proc: subprocess.Popen, out: str, timeout: f
             log(f"timeout: {n - complete} nodes still miss transactions {timeout:.0f} s after "
                 "the injection ended")
             return summary, True
-        time.sleep(0.2)
+        time.sleep(producer.sleep_hint(POLL_S) if producer is not None else POLL_S)
 
 
 def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
@@ -167,16 +331,41 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
         f"{min(degrees) if degrees else 0}..{max(degrees) if degrees else 0}, "
         f"diameter {topo.diameter() if n > 1 else 0}")
     bin_dir = a.bin or default_bin_dir()
-    cluster = Cluster(bin_dir, out, n, topo.edges, node_args(a), log=log, die_with_us=not keep,
-                      base_port=a.base_port)
+    blocks = a.blocks or 0
+    if blocks < 0:
+        raise ClusterError(f"--blocks {blocks}: use 0 (no blocks) or more")
+    if blocks and not (a.block_interval > 0 and math.isfinite(a.block_interval)):
+        raise ClusterError(f"--block-interval {a.block_interval}: use a positive number of "
+                           "seconds (fractions allowed)")
+    if blocks and not 0 <= a.producer < n:
+        raise ClusterError(f"--producer {a.producer}: node indexes are 0..{n - 1}")
+    network = None
+    args = node_args(a)
+    per_node: dict[int, list[str]] = {}
+    if blocks:
+        network = make_network(check_binaries(bin_dir), out, a.block_interval)
+        log(f"network {network['name']} (magic {network['magic']}): {network['file']}, "
+            f"producer node {a.producer}")
+        args += ["--network", network["file"]]
+        per_node[a.producer] = ["--producer-key", network["producer_key"]]
+        if not any("--block-interval" in x for x in a.node_arg or []):
+            per_node[a.producer] += ["--block-interval", "0"]  # blocks only when asked
+    cluster = Cluster(bin_dir, out, n, topo.edges, args, log=log, die_with_us=not keep,
+                      base_port=a.base_port, per_node_args=per_node)
     params = {k: getattr(a, k) for k in (
         "nodes", "degree", "topology", "seed", "txs", "rate", "size", "link_delay_ms",
         "jitter_ms", "push_peers", "inv_interval_ms", "origin", "verify_threads")}
     params["nodes"] = n
     params["bin"] = os.path.abspath(bin_dir)
+    params["blocks"] = blocks
+    if blocks:
+        params["block_interval"] = a.block_interval
+        params["producer"] = a.producer
     meta = {"params": params, "topology": topo.to_json(), "machine": machine(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "completed": False, "load_before": loadavg()}
+    if network:
+        meta["network"] = network
     stopped = False
     try:
         cluster.prepare()
@@ -195,13 +384,26 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
         rate = f"{a.rate:g} tx/s" if a.rate else "full speed"
         log(f"injecting {a.txs} transactions of {a.size} B at {rate} into "
             f"{'node ' + str(origin_list[0]) if len(origin_list) == 1 else 'every node'}")
+        if blocks:
+            log(f"{blocks} blocks from node {a.producer}, one every {a.block_interval:g} s")
         t_inject = time.time()
-        proc = inject(cluster, a, out, origin_list)
-        summary, timed_out = wait_delivery(cluster, proc, out, a.timeout, a.txs)
+        producer = (BlockProducer(cluster, a.producer, blocks, a.block_interval, out)
+                    if blocks else None)
+        proc = inject(cluster, a, out, origin_list, network["magic"] if network else None)
+        summary, timed_out = wait_delivery(cluster, proc, out, a.timeout, a.txs, producer)
         meta["inject"] = {"start": t_inject, "end": time.time(), "summary": summary}
+        counters = {"baseline": baseline}
+        if producer is not None:
+            # The transaction figures (mempool, CPU, bytes) at full delivery; "final" adds the
+            # rest of the blocks.
+            counters["delivered"] = cluster.snapshot()
+            blocks_timed_out = wait_blocks(cluster, producer, a.timeout)
+            meta["blocks"] = {"made": len(producer.blocks), "timed_out": blocks_timed_out,
+                              "last": producer.blocks[-1]["hash"] if producer.blocks else None}
+            timed_out = timed_out or blocks_timed_out
         meta["load_after"] = loadavg()
-        final = cluster.snapshot()
-        write_json(os.path.join(out, "counters.json"), {"baseline": baseline, "final": final})
+        counters["final"] = cluster.snapshot()
+        write_json(os.path.join(out, "counters.json"), counters)
         meta["timed_out"] = timed_out
         if keep:
             time.sleep(0.5)  # trace files flush every 100 ms
@@ -222,6 +424,10 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
         raise
     report = write_report(out, analyze(out))
     code = 0 if meta["completed"] and report["delivered_fraction"] == 1.0 else 1
+    if blocks and (report.get("blocks") or {}).get("delivered_fraction") != 1.0:
+        code = 1
+    if (report.get("blocks") or {}).get("rejected"):
+        log(f"warning: blocks were rejected: {report['blocks'].get('rejected_reasons')}")
     bad = {k: v for k, v in (meta.get("exit_codes") or {}).items() if v != 0}
     if bad:
         log(f"warning: nodes exited uncleanly: {bad}")
@@ -243,7 +449,23 @@ def print_summary(r: dict, out: str) -> None:
         f"(×3: {r.get('protocol_bound_ms', {}).get('p50')}) | {r.get('throughput_tps')} tx/s | "
         f"{r.get('bytes_per_tx_per_node')} B/tx/node | bodies/node {r.get('tx_bodies_per_node')}"
         f" | peak RSS {r.get('peak_rss_mb')} MB")
+    if r.get("blocks"):
+        log(block_line(r["blocks"]))
     log(f"report: {os.path.join(out, 'report.md')} and report.json")
+
+
+def block_line(b: dict) -> str:
+    """One line on the blocks of a run (report["blocks"])."""
+    def ms(k):
+        v = (b.get("time_to_all_ms") or {}).get(k)
+        return "n/a" if v is None else f"{v:.1f}"
+    miss = b.get("reconstruction", {}).get("miss_rate")
+    return (f"blocks: {b.get('count')} made, delivered {b.get('delivered_fraction', 0) * 100:.1f}%"
+            f" | time to all ms p50 {ms('p50')} p90 {ms('p90')} max {ms('max')} | "
+            f"{b.get('bytes_per_block_per_link')} B per block per link = "
+            f"{b.get('bytes_per_block_per_link_over_size')} × the mean block "
+            f"({b.get('mean_size')} B) | miss rate "
+            f"{'n/a' if miss is None else f'{miss:.4f}'} | rejected {b.get('rejected')}")
 
 
 def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
@@ -276,6 +498,13 @@ def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
                    help="first port to try (default: random below the ephemeral range)")
     p.add_argument("--node-arg", action="append",
                    help="extra hearsayd arguments for every node (repeatable)")
+    p.add_argument("--blocks", type=int, default=2 if devnet else 0,
+                   help="blocks to make (RPC generateblock on --producer) during and after the "
+                        "injection; > 0 runs a fresh network with one producer")
+    p.add_argument("--block-interval", type=float, default=1.0 if devnet else 2.0,
+                   help="seconds between blocks, from the first transaction a node accepts "
+                        "(fractions allowed)")
+    p.add_argument("--producer", type=int, default=0, help="index of the producing node")
     if not devnet:
         p.add_argument("--out", required=True, help="run folder (created; must not hold a run)")
 
@@ -289,7 +518,10 @@ def cmd_run(a) -> int:
 def cmd_analyze(a) -> int:
     r = write_report(a.dir, analyze(a.dir))
     print_summary(r, a.dir)
-    return 0 if r["delivered_fraction"] == 1.0 else 1
+    ok = r["delivered_fraction"] == 1.0
+    if r.get("blocks") and r["blocks"].get("delivered_fraction") != 1.0:
+        ok = False
+    return 0 if ok else 1
 
 
 def cmd_devnet(a) -> int:
@@ -304,6 +536,8 @@ def cmd_devnet(a) -> int:
         return "n/a" if t.get(k) is None else f"{t[k]:.1f} ms"
     print(f"time for a transaction to reach all nodes: p50 {ms('p50')}, p90 {ms('p90')}, "
           f"max {ms('max')}")
+    if report.get("blocks"):
+        print(block_line(report["blocks"]))
     print(f"report: {os.path.join(a.out, 'report.md')}")
     if keep:
         cluster = report["_cluster"]
@@ -319,6 +553,10 @@ def cmd_devnet(a) -> int:
         for n in cluster.nodes:
             print(f"  {cli} --datadir {n.datadir} --rpc 127.0.0.1:{n.rpc_port} getinfo"
                   f"    # {n.name}, pid {n.proc.pid}")
+        if a.blocks:
+            pn = cluster.nodes[a.producer]
+            print(f"{pn.name} produces blocks: {cli} --datadir {pn.datadir} --rpc "
+                  f"127.0.0.1:{pn.rpc_port} generateblock")
         print(f"Stop them all with: {stop}")
         print("(or one: hearsay-cli --datadir DIR --rpc ... stop, or kill PID)")
     else:
@@ -336,7 +574,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("analyze", help="recompute the report of a run folder from its traces")
     p.add_argument("dir")
     p.set_defaults(func=cmd_analyze)
-    p = sub.add_parser("devnet", help="5 local nodes, 1,000 transactions (KEEP=1 keeps them)")
+    p = sub.add_parser("devnet",
+                       help="5 local nodes, 1,000 transactions, 2 blocks (KEEP=1 keeps them)")
     add_run_options(p, devnet=True)
     p.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
     p.set_defaults(func=cmd_devnet)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tests of contrib/testnet: topologies, the report computed from synthetic traces, and an
-end-to-end run of 5 real hearsayd processes with 50 transactions.
+end-to-end run of 5 real hearsayd processes with 50 transactions and 3 blocks.
 
   python3 tests/contrib/testnet_test.py [--bin DIR] [unittest options]
 
@@ -86,8 +86,14 @@ class TopologyTest(unittest.TestCase):
         self.assertTrue(all(1024 < p < 32768 for p in ports))
 
 
-def write_synthetic_run(d: str) -> None:
-    """A 3-node line 0-1-2, link delay 10 ms; two transactions injected at node 0."""
+def write_synthetic_run(d: str, blocks: bool = False) -> None:
+    """A 3-node line 0-1-2, link delay 10 ms; two transactions injected at node 0.
+
+    With `blocks`, node 0 produces block X (both transactions; 600 B) connected at t0 + 301 ms
+    at node 0, + 312 at node 1, + 331 at node 2 (which lacked tx bb: it never accepts it, the
+    block brings it), and block Y (empty, 100 B) that node 2 never connects; a block_rejected
+    event at node 1; every node sent 70 B of cmpctblock.
+    """
     ids = ["aa" * 32, "bb" * 32]
     keys = ["%064x" % (i + 1) for i in range(3)]
     nodes = [{"index": i, "identity": keys[i], "rpc_port": 20000 + i, "p2p_port": 21000 + i,
@@ -115,17 +121,50 @@ def write_synthetic_run(d: str) -> None:
                 frm = "rpc" if n == 0 else keys[n - 1]
                 f.write(json.dumps({"ev": "tx_first_seen", "t": base + 1000, "id": i,
                                     "from": frm}) + "\n")
-                f.write(json.dumps({"ev": "tx_accepted", "t": base + 2000, "id": i}) + "\n")
+                if not (blocks and n == 2 and i == ids[1]):
+                    f.write(json.dumps({"ev": "tx_accepted", "t": base + 2000, "id": i}) + "\n")
                 f.write(json.dumps({"ev": "inv_sent", "t": base + 2000, "peer": keys[0],
                                     "n": 1}) + "\n")
+            if blocks:
+                for bid, height, txs, size, seen, conn in (
+                        (BLOCK_X, 1, 2, 600, [300, 310, 322], [301, 312, 331]),
+                        (BLOCK_Y, 2, 0, 100, [400, 410, None], [401, 420, None])):
+                    if seen[n] is None:
+                        continue
+                    f.write(json.dumps({"ev": "block_first_seen", "t": t0 + seen[n] * 1000,
+                                        "id": bid, "height": height,
+                                        "from": "local" if n == 0 else keys[n - 1]}) + "\n")
+                    if n and bid == BLOCK_X:
+                        f.write(json.dumps({"ev": "block_reconstructed", "t": t0 + conn[n] * 1000,
+                                            "id": bid, "txs": 2, "prefilled": 0,
+                                            "from_mempool": 3 - n, "missing": n - 1}) + "\n")
+                    f.write(json.dumps({"ev": "block_connected", "t": t0 + conn[n] * 1000,
+                                        "id": bid, "height": height, "txs": txs,
+                                        "size": size}) + "\n")
+                if n == 1:
+                    f.write(json.dumps({"ev": "block_rejected", "t": t0, "id": "cc" * 32,
+                                        "reason": "bad-signature"}) + "\n")
             f.write('{"ev":"tx_first_se')  # a line cut by kill -9 is ignored
-    snap = lambda sent, bodies, cpu: {"nodes": [  # noqa: E731
-        {"index": n, "bytes_sent": sent, "relay": {"bodies_received": bodies if n else 0},
-         "messages": {"tx": {"sent_bytes": sent}}, "proc": {"cpu_s": cpu, "hwm_mb": 20 + n,
-                                                             "rss_mb": 10}}
+    if blocks:
+        with open(os.path.join(d, "blocks.jsonl"), "w") as f:
+            f.write(json.dumps({"hash": BLOCK_X, "height": 1, "txs": 2, "size": 600, "t": t0,
+                                "tx": ids}) + "\n")
+            f.write(json.dumps({"hash": BLOCK_Y, "height": 2, "txs": 0, "size": 100, "t": t0,
+                                "tx": []}) + "\n")
+    cmpct = 70 if blocks else 0
+    snap = lambda sent, bodies, cpu, cb: {"nodes": [  # noqa: E731
+        {"index": n, "bytes_sent": sent + cb, "relay": {"bodies_received": bodies if n else 0},
+         "messages": dict({"tx": {"sent_bytes": sent}},
+                          **({"cmpctblock": {"sent_bytes": cb}} if cb else {})),
+         "proc": {"cpu_s": cpu, "hwm_mb": 20 + n, "rss_mb": 10}}
         for n in range(3)]}
     with open(os.path.join(d, "counters.json"), "w") as f:
-        json.dump({"baseline": snap(1000, 0, 1.0), "final": snap(1000 + 600, 2, 1.5)}, f)
+        json.dump({"baseline": snap(1000, 0, 1.0, 0), "final": snap(1000 + 600, 2, 1.5, cmpct)},
+                  f)
+
+
+BLOCK_X = "0b" * 32
+BLOCK_Y = "0c" * 32
 
 
 class AnalyzeTest(unittest.TestCase):
@@ -150,6 +189,53 @@ class AnalyzeTest(unittest.TestCase):
             # 2 txs, first injected at t0, the last reached its last node at t0 + 167 ms
             self.assertAlmostEqual(r["throughput_tps"], round(2 / 0.167, 1))
 
+    def test_block_report_from_synthetic_traces(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d, blocks=True)
+            r = analyze.analyze(d)
+            # Node 2 never accepted tx bb: block X (connected there at t0 + 331 ms) brought it.
+            self.assertEqual(r["delivered_fraction"], 1.0)
+            self.assertEqual(r["held_only_via_block"], 1)
+            self.assertAlmostEqual(r["t100_ms"]["max"], 231.0)  # bb injected at t0 + 100 ms
+            self.assertAlmostEqual(r["bytes_per_tx_per_node"], 300.0)  # cmpctblock left out
+            self.assertNotIn("cmpctblock", r["bytes_per_tx_per_node_by_message"])
+            b = r["blocks"]
+            self.assertEqual(b["count"], 2)
+            self.assertAlmostEqual(b["delivered_fraction"], round(5 / 6, 6))
+            self.assertEqual(b["fully_delivered_blocks"], 1)
+            self.assertEqual(b["nodes_missing"], 1)
+            self.assertAlmostEqual(b["time_to_all_ms"]["p50"], 30.0)  # 331 - 301
+            self.assertEqual(b["time_to_all_ms"]["count"], 1)
+            # Hops: X 11 and 19, Y 19.
+            self.assertEqual(b["per_hop_ms"]["count"], 3)
+            self.assertAlmostEqual(b["per_hop_ms"]["max"], 19.0)
+            self.assertAlmostEqual(b["per_hop_ms"]["p50"], 19.0)
+            self.assertEqual(b["mean_size"], 350.0)
+            self.assertAlmostEqual(b["bytes_per_block_per_link"], 52.5)  # 3 × 70 / (2 × 2)
+            self.assertAlmostEqual(b["bytes_per_block_per_link_over_size"], 0.15)
+            self.assertEqual(b["reconstruction"]["blocks"], 2)
+            self.assertAlmostEqual(b["reconstruction"]["miss_rate"], 0.25)  # 1 of 4
+            self.assertEqual(b["rejected"], 1)
+            self.assertEqual(b["rejected_reasons"], {"bad-signature": 1})
+            x, y = b["per_block"]
+            self.assertEqual((x["height"], x["txs"], x["size"], x["nodes_connected"]),
+                             (1, 2, 600, 3))
+            self.assertEqual((y["height"], y["nodes_missing"], y["time_to_all_ms"]), (2, 1, None))
+            # Without blocks.jsonl the blocks are those first seen "local"; the transaction
+            # confirmed only by a block no longer counts at node 2.
+            os.remove(os.path.join(d, "blocks.jsonl"))
+            r2 = analyze.analyze(d)
+            self.assertEqual([z["id"] for z in r2["blocks"]["per_block"]], [BLOCK_X, BLOCK_Y])
+            self.assertAlmostEqual(r2["delivered_fraction"], round(5 / 6, 6))
+            # And the markdown has the block section.
+            from render import markdown  # noqa: E402
+            self.assertIn("## Blocks", markdown(r, [], None))
+
+    def test_no_blocks_no_block_section(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d)
+            self.assertNotIn("blocks", analyze.analyze(d))
+
     def test_missing_node_lowers_delivery(self):
         with tempfile.TemporaryDirectory() as d:
             write_synthetic_run(d)
@@ -168,7 +254,7 @@ class AnalyzeTest(unittest.TestCase):
 
 
 class EndToEndTest(unittest.TestCase):
-    def test_five_nodes_fifty_transactions(self):
+    def test_five_nodes_fifty_transactions_three_blocks(self):
         for b in ("hearsayd", "hearsay-cli"):
             self.assertTrue(os.access(os.path.join(BIN_DIR, b), os.X_OK),
                             f"{BIN_DIR}/{b} is missing: build it or pass --bin DIR")
@@ -177,6 +263,7 @@ class EndToEndTest(unittest.TestCase):
             cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run", "--nodes", "5",
                    "--degree", "2", "--topology", "random-regular", "--seed", "3", "--txs", "50",
                    "--rate", "200", "--size", "250", "--link-delay-ms", "5", "--origin", "random",
+                   "--blocks", "3", "--block-interval", "0.5",
                    "--bin", BIN_DIR, "--timeout", "60", "--out", out]
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
             msg = f"testnet.py failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
@@ -210,6 +297,38 @@ class EndToEndTest(unittest.TestCase):
             with open(os.path.join(out, "report.json")) as f:
                 r2 = json.load(f)
             self.assertEqual(r2["t100_ms"], r["t100_ms"])
+            self.assertEqual(r2["blocks"], r["blocks"])
+            # Blocks: every block reached every node, none was rejected, compact relay sent
+            # less than a block per link.
+            b = r["blocks"]
+            self.assertEqual(b["count"], 3, msg)
+            self.assertEqual(b["delivered_fraction"], 1.0, msg)
+            self.assertEqual(b["fully_delivered_blocks"], 3)
+            self.assertEqual(b["nodes_missing"], 0)
+            self.assertEqual([x["nodes_connected"] for x in b["per_block"]], [5, 5, 5])
+            self.assertEqual([x["height"] for x in b["per_block"]], [1, 2, 3])
+            tt = b["time_to_all_ms"]
+            self.assertEqual(tt["count"], 3)
+            self.assertTrue(0 <= tt["p50"] <= tt["p90"] <= tt["max"], tt)
+            self.assertGreater(b["per_hop_ms"]["count"], 0)
+            self.assertGreater(b["mean_size"], 0)
+            self.assertTrue(0 < b["bytes_per_block_per_link_over_size"] < 1, b)
+            rec = b["reconstruction"]
+            if rec["txs"] - rec["prefilled"] > 0:
+                self.assertTrue(0 <= rec["miss_rate"] <= 1, rec)
+            self.assertEqual(b["rejected"], 0, b["rejected_reasons"])
+            self.assertEqual(b["disconnected"], 0)
+            # blocks.jsonl: the 3 blocks, each confirming injected transactions, none twice
+            # (how many depends on timing: the injection and the blocks overlap).
+            with open(os.path.join(out, "blocks.jsonl")) as f:
+                rows = [json.loads(x) for x in f]
+            with open(os.path.join(out, "inject.jsonl")) as f:
+                injected = {json.loads(x)["id"] for x in f}
+            self.assertEqual([x["hash"] for x in rows], [x["id"] for x in b["per_block"]])
+            txids = [t for x in rows for t in x["tx"]]
+            self.assertEqual(len(txids), len(set(txids)))
+            self.assertLessEqual(set(txids), injected)
+            self.assertEqual([len(x["tx"]) for x in rows], [x["txs"] for x in b["per_block"]])
             # No node outlives the run.
             for node in range(5):
                 pid = None
