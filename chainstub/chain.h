@@ -196,7 +196,8 @@ class ChainState : public ChainView {
   HeaderResult accept_header(const BlockHeader& header, Time now);
   // Every rule above that needs no state: the header's own rules (network, producer, header
   // signature) and the context-free body rules, transaction signatures included unless
-  // `signatures_verified`. Changes nothing. The relay runs it before spending effort.
+  // `signatures_verified`; the header's own rules are skipped when the header is already
+  // indexed (it passed them). Changes nothing. The relay runs it before spending effort.
   BlockError check_block(const Block& block, bool signatures_verified) const;
   // Stores a block and moves the tip if it (or orphans it unlocks) now leads. With
   // `signatures_verified` the caller vouches that every transaction signature was verified
