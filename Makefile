@@ -4,7 +4,9 @@
 #   make build   optimised build into build/release/bin
 #   make bench   optimised build, then the Google Benchmark programs
 #   make fuzz    libFuzzer targets, each run for FUZZ_SECONDS (default 30)
-.PHONY: all deps build release debug devnet test bench fuzz format clean
+#   make fuzz-coverage  replay every fuzz corpus under clang coverage; line coverage per file
+#   make tsan    ThreadSanitizer build, then the threaded tests (net, node, integration)
+.PHONY: all deps build release debug devnet test tsan bench fuzz fuzz-coverage format clean
 
 FUZZ_SECONDS ?= 30
 JOBS ?= $(shell nproc)
@@ -33,6 +35,11 @@ test: deps
 	@cmake --build --preset asan -j $(JOBS)
 	@ctest --preset asan
 
+tsan: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+	@ctest --preset tsan
+
 bench: build
 	@build/release/bin/hearsay_bench $(BENCH_ARGS)
 
@@ -40,6 +47,11 @@ fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 	@contrib/run-fuzz.sh build/fuzz/bin $(FUZZ_SECONDS)
+
+fuzz-coverage: deps
+	@cmake --preset coverage >/dev/null
+	@cmake --build --preset coverage -j $(JOBS)
+	@contrib/fuzz-coverage.sh build/coverage
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -18,14 +18,12 @@
 
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
-#include "mempool/policy.h"
 
 namespace hearsay {
 
 static_assert(kDefaultMaxBlockSize >= kMinMaxBlockSize && kDefaultMaxBlockSize <= kMaxBlockSize);
 static_assert(kMinMaxBlockSize >= kBlockHeaderSize + 5 + kMinTxSize,
               "the smallest block limit still holds a header and one transaction");
-static_assert(NetworkParams{}.min_relay_fee_rate == kDefaultMinFeeRate);
 
 namespace {
 

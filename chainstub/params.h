@@ -3,15 +3,15 @@
 //
 // Network file (JSON, written by `hearsay-cli network new`, read by `hearsayd --network PATH`):
 //   {
-//     "name": "mynet",                      1..32 chars of [A-Za-z0-9_-]
-//     "magic": "0x1a2b3c4d",                u32, hex string or number; not the devnet's
-//     "genesis_time": 1763769600,           unix seconds: the genesis block's time, ≤
-//     kMaxGenesisTime "genesis_id": "64 hex",               optional on read: checked against the
-//     derived id "producers": ["64 hex", ...],         1..kMaxProducers distinct Ed25519 public
-//     keys "block_interval_s": 10,               target interval, 1..86,400 (a producer's default)
-//     "min_relay_fee_rate": 100,            per 1,000 bytes, ≤ 10^12 (the mempool's floor)
-//     "max_block_size": 1000000,            bytes, kMinMaxBlockSize..kMaxBlockSize
-//     "max_tx_size": 65665                  bytes, kMinTxSize..min(kMaxTxSize, max_block_size)
+//     "name": "mynet",               1..32 chars of [A-Za-z0-9_-]
+//     "magic": "0x1a2b3c4d",         u32, hex string or number; not the devnet's
+//     "genesis_time": 1763769600,    unix seconds: the genesis block's time, <= kMaxGenesisTime
+//     "genesis_id": "64 hex",        optional on read: checked against the derived id
+//     "producers": ["64 hex", ...],  1..kMaxProducers distinct Ed25519 public keys
+//     "block_interval_s": 10,        target interval, 1..86,400 (a producer's default)
+//     "min_relay_fee_rate": 100,     per 1,000 bytes, <= 10^12 (the mempool's floor)
+//     "max_block_size": 1000000,     bytes, kMinMaxBlockSize..kMaxBlockSize
+//     "max_tx_size": 65665           bytes, kMinTxSize..min(kMaxTxSize, max_block_size)
 //   }
 // Unknown keys are refused (a typo must not silently change a network). Every error names the
 // path, the key and the allowed range.
@@ -33,6 +33,7 @@
 
 #include "crypto/ed25519.h"
 #include "crypto/result.h"
+#include "mempool/policy.h"
 #include "p2p/block.h"
 #include "p2p/limits.h"
 #include "p2p/types.h"
@@ -62,7 +63,8 @@ struct NetworkParams {
   uint64_t genesis_time = 0;
   std::vector<PublicKey> producers;
   uint64_t block_interval_s = kDefaultBlockIntervalSeconds;
-  uint64_t min_relay_fee_rate = 100;  // = mempool/policy.h kDefaultMinFeeRate
+  // A network without its own floor relays at the mempool's default floor.
+  uint64_t min_relay_fee_rate = kDefaultMinFeeRate;
   size_t max_block_size = kDefaultMaxBlockSize;
   size_t max_tx_size = kMaxTxSize;  // the wire's limit (p2p/limits.h)
 

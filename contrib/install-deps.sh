@@ -9,6 +9,8 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config make git
   # clang + libFuzzer/sanitizer runtimes for `make fuzz`
   clang libclang-rt-14-dev clang-format
+  # llvm-profdata and llvm-cov for `make fuzz-coverage`
+  llvm-14
   # libraries
   libssl-dev libsodium-dev libleveldb-dev libsnappy-dev
   libboost1.81-dev libboost-program-options1.81-dev libboost-json1.81-dev
