@@ -3,7 +3,8 @@
 // Oracle: no exception escapes handle(); whatever it answers is valid JSON made of JSON-RPC 2.0
 // responses (an object, or for a batch an array of objects), each with "jsonrpc": "2.0", an
 // "id", and exactly one of "result" / "error" (an error with an integer code and a string
-// message). The registered methods throw the exceptions real handlers do on wrong params.
+// message); a single request's string or integer id is echoed exactly. The registered methods
+// throw the exceptions real handlers do on wrong params.
 #include <boost/json.hpp>
 
 #include "fuzz/fuzz_util.h"
@@ -49,6 +50,18 @@ void check_response(const json::value& v) {
   }
 }
 
+// A single request whose id is a string or an integer is answered with that very id.
+void check_echoed_id(std::string_view body, const json::value& response) {
+  json::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = kRpcMaxJsonDepth;
+  json::value request = json::parse(body, ec, {}, opts);
+  if (ec || !request.is_object()) return;
+  const json::value* id = request.as_object().if_contains("id");
+  if (id == nullptr || !(id->is_string() || id->is_int64() || id->is_uint64())) return;
+  FUZZ_ASSERT(response.at("id") == *id);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -58,6 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   json::error_code ec;
   json::value v = json::parse(*out, ec);
   FUZZ_ASSERT(!ec);
+  if (v.is_object()) check_echoed_id(body, v);
   if (v.is_array()) {
     FUZZ_ASSERT(!v.as_array().empty());
     for (const json::value& r : v.as_array())

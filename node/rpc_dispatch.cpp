@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <boost/system/system_error.hpp>
+#include <cmath>
 #include <stdexcept>
 
 namespace hearsay {
@@ -24,6 +27,27 @@ json::value error_response(int code, std::string_view message, json::value id) {
   r["error"] = error_object(code, message);
   r["id"] = std::move(id);
   return r;
+}
+
+// A double that serialises back to the same number: finite, and within the range where every
+// integer is exact (a larger literal such as 99999999999999999999 was rounded when parsed).
+bool exact_double(double d) {
+  constexpr double kExactLimit = 9007199254740992.0;  // 2^53
+  return std::isfinite(d) && std::fabs(d) <= kExactLimit;
+}
+
+// False when `v` holds a number a double cannot represent (1e400 parses as infinity, which
+// Boost.JSON would serialise as the non-JSON token Infinity). Depth is bounded by
+// kRpcMaxJsonDepth, so the recursion is too.
+bool finite_numbers(const json::value& v) {
+  if (v.is_double()) return std::isfinite(v.get_double());
+  if (const json::array* a = v.if_array())
+    return std::all_of(a->begin(), a->end(),
+                       [](const json::value& e) { return finite_numbers(e); });
+  if (const json::object* o = v.if_object())
+    return std::all_of(o->begin(), o->end(),
+                       [](const json::key_value_pair& e) { return finite_numbers(e.value()); });
+  return true;
 }
 
 json::value success_response(json::value result, json::value id) {
@@ -79,11 +103,17 @@ std::optional<json::value> RpcDispatcher::handle_one(const json::value& request)
   if (req == nullptr)
     return error_response(kRpcInvalidRequest, "invalid request: expected a JSON object", nullptr);
 
-  // The id decides whether this is a notification; a malformed id is answered with id null.
+  // The id decides whether this is a notification; an id that cannot be echoed exactly is
+  // answered with id null (as the spec says for an id that cannot be used).
   const json::value* id = req->if_contains("id");
   if (id != nullptr && !id->is_string() && !id->is_number() && !id->is_null())
     return error_response(kRpcInvalidRequest,
                           "invalid request: \"id\" must be a string, a number or null", nullptr);
+  if (id != nullptr && id->is_double() && !exact_double(id->get_double()))
+    return error_response(kRpcInvalidRequest,
+                          "invalid request: a numeric \"id\" must be finite and within +-2^53, "
+                          "so that it is echoed exactly; use an integer or a string",
+                          nullptr);
   json::value reply_id = id != nullptr ? *id : json::value(nullptr);
 
   auto invalid = [&](std::string_view why) -> std::optional<json::value> {
@@ -103,6 +133,11 @@ std::optional<json::value> RpcDispatcher::handle_one(const json::value& request)
   if (params == nullptr) params = &kNoParams;
   if (!params->is_array() && !params->is_object())
     return invalid("invalid request: \"params\" must be an array or an object");
+  if (!finite_numbers(*params)) {
+    if (id == nullptr) return std::nullopt;
+    return error_response(kRpcInvalidParams,
+                          "invalid params: a number is out of range (beyond a double's)", reply_id);
+  }
 
   RpcResult result = call(std::string(method->get_string()), *params);
   if (id == nullptr) return std::nullopt;

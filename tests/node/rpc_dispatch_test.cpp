@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 namespace hearsay {
 namespace {
@@ -64,6 +67,39 @@ TEST_F(RpcDispatchTest, StandardErrors) {
   EXPECT_EQ(code(R"({"id":1,"method":"nope"})"), kRpcMethodNotFound);
   // The id is echoed even on errors when it is valid.
   EXPECT_EQ(run(R"({"id":"k","method":"nope"})").at("id"), "k");
+}
+
+// Every answer is valid JSON whatever the id: one that cannot be echoed exactly (beyond a
+// double, or an integer literal a double rounds) is refused with id null, as the spec says.
+TEST_F(RpcDispatchTest, IdsThatCannotBeEchoedGetInvalidRequestWithIdNull) {
+  for (const char* body :
+       {R"({"id":1e400,"method":"echo"})", R"({"id":-1e400,"method":"echo"})",
+        R"({"id":1e308,"method":"echo"})", R"({"id":99999999999999999999999,"method":"echo"})",
+        R"([{"id":1e400,"method":"echo"},{"id":2,"method":"echo"}])"}) {
+    std::optional<std::string> out = d.handle(body);
+    ASSERT_TRUE(out) << body;
+    json::error_code ec;
+    json::value v = json::parse(*out, ec);
+    ASSERT_FALSE(ec) << body << " answered with invalid JSON: " << *out;
+    const json::value& first = v.is_array() ? v.as_array().at(0) : v;
+    EXPECT_EQ(first.at("error").at("code"), kRpcInvalidRequest) << body;
+    EXPECT_EQ(first.at("id"), nullptr) << body;
+    if (v.is_array()) {
+      EXPECT_EQ(v.as_array().at(1).at("id"), 2);  // the rest of a batch is still answered
+    }
+  }
+  // Ids that round-trip are echoed: integers at the uint64/int64 limits, small doubles, long
+  // strings.
+  EXPECT_EQ(run(R"({"id":18446744073709551615,"method":"echo"})").at("id"),
+            json::value(uint64_t{18446744073709551615u}));
+  EXPECT_EQ(run(R"({"id":-9223372036854775808,"method":"echo"})").at("id"), json::value(INT64_MIN));
+  EXPECT_EQ(run(R"({"id":1.5,"method":"echo"})").at("id"), 1.5);
+  std::string long_id(100'000, 'x');
+  EXPECT_EQ(run(R"({"id":")" + long_id + R"(","method":"echo"})").at("id"), json::value(long_id));
+  // A number no double holds inside params is refused before any handler sees it.
+  EXPECT_EQ(code(R"({"id":7,"method":"echo","params":[1,{"a":[1e400]}]})"), kRpcInvalidParams);
+  EXPECT_EQ(run(R"({"id":7,"method":"echo","params":[1e400]})").at("id"), 7);
+  EXPECT_FALSE(d.handle(R"({"method":"echo","params":[1e400]})"));  // a notification
 }
 
 TEST_F(RpcDispatchTest, HandlerExceptionsAreContained) {
