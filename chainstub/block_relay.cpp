@@ -142,7 +142,6 @@ void BlockRelay::on_tick(Time now) {
     if (now - f.since >= kBlockDownloadTimeout) expired.push_back(id);
   for (const BlockId& id : expired) {
     const PeerId peer = m_in_flight.at(id).peer;
-    m_partials.erase(id);
     clear_in_flight(id);
     if (PeerState* ps = find(peer)) {
       if (ps->avoid.size() >= kMaxAvoidPerPeer) {
@@ -316,7 +315,6 @@ void BlockRelay::handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& 
     if (e.type == InvType::kTx) continue;
     auto it = m_in_flight.find(e.hash);
     if (it == m_in_flight.end() || it->second.peer != peer) continue;
-    m_partials.erase(e.hash);
     clear_in_flight(e.hash);
     if (ps.avoid.size() < kMaxAvoidPerPeer) ps.avoid[e.hash] = now;
     any = true;
@@ -332,7 +330,6 @@ void BlockRelay::handle_block(PeerId peer, PeerState& ps, BlockRef block, Time n
   // It announced the block before, or pushed it unasked: either way it claims it valid.
   const bool vouched = ps.known.contains(id) || !requested;
   if (requested) {
-    m_partials.erase(id);
     clear_in_flight(id);
   }
   see(ps, id, block->header.height);
@@ -473,6 +470,7 @@ void BlockRelay::mark_in_flight(const BlockId& id, PeerId peer, bool compact, Ti
 }
 
 void BlockRelay::clear_in_flight(const BlockId& id) {
+  m_partials.erase(id);  // a rebuild lives only as long as its request
   auto it = m_in_flight.find(id);
   if (it == m_in_flight.end()) return;
   if (PeerState* ps = find(it->second.peer)) --ps->in_flight;
@@ -480,7 +478,6 @@ void BlockRelay::clear_in_flight(const BlockId& id) {
 }
 
 void BlockRelay::fetch_full(PeerId peer, const BlockId& id, Time now) {
-  m_partials.erase(id);
   auto it = m_in_flight.find(id);
   if (it != m_in_flight.end()) {
     if (it->second.peer != peer) return;  // another peer is sending it
@@ -626,7 +623,6 @@ void BlockRelay::finish_block(const BlockRef& block, const Origin& from,
   } else if (r.error != BlockError::kOk) {
     reject(id, r.error, to_string(r.error), from, now);
   } else {
-    m_partials.erase(id);
     clear_in_flight(id);
   }
   for (const auto& [failed, error] : r.also_failed) {

@@ -299,6 +299,8 @@ class BlockRelay : public RelayHandler {
   void send_getheaders(PeerId peer, PeerState& ps, const BlockId& from, Time now);
   void request_blocks(Time now);
   void mark_in_flight(const BlockId& id, PeerId peer, bool compact, Time now);
+  // Forgets the request of `id` and any rebuild waiting on it (a partial block exists only while
+  // its compact request is in flight: sanity_check()).
   void clear_in_flight(const BlockId& id);
   void fetch_full(PeerId peer, const BlockId& id, Time now);
 
