@@ -1,6 +1,6 @@
 // In-process testnets for the integration tests: real Nodes (real TLS on 127.0.0.1, real
-// LevelDB mempools and chains in a temporary directory), wired by --connect, and condition
-// waits with deadlines.
+// LevelDB mempools and chains in a temporary directory), wired by --connect (condition waits:
+// tests/util/wait.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -16,19 +16,9 @@
 #include "chainstub/params.h"
 #include "node/node.h"
 #include "tests/util/test_util.h"
+#include "tests/util/wait.h"
 
 namespace hearsay::test {
-
-// Polls `pred` every few milliseconds until it holds or `deadline` passes; true if it held.
-inline bool wait_until(const std::function<bool()>& pred,
-                       std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
 
 // Ready (handshake done) peers of a node.
 inline size_t ready_peers(Node& n) {

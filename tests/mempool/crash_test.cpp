@@ -4,8 +4,9 @@
 // transactions in small batches into a LevelDB-backed mempool and prints each id once
 // admit_batch() returned. The parent kills it with SIGKILL at a random moment, reopens the
 // store and checks that every printed id is there. Repeated with different timings and batch
-// sizes. The child is a fresh exec (not a bare fork) so LevelDB's background thread and locks
-// start clean in it.
+// sizes, and until at least one kill has landed while the child was still writing (a kill
+// after the last admission proves nothing about durability). The child is a fresh exec (not a
+// bare fork) so LevelDB's background thread and locks start clean in it.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,6 +39,12 @@ constexpr char kEnvTxs[] = "HEARSAY_CRASH_TXS";
 constexpr char kEnvFd[] = "HEARSAY_CRASH_FD";
 constexpr char kEnvBatch[] = "HEARSAY_CRASH_BATCH";
 constexpr int kRounds = 24;
+// Rounds at most: past kRounds, rounds go on (killing sooner and sooner) until one kill lands
+// while the child is still admitting.
+constexpr int kMaxRounds = 100;
+// The kill comes at a random moment up to this far into the run of admissions; halved after
+// every round the child finished before it (a fast machine), down to killing at once.
+constexpr std::chrono::microseconds kMaxKillDelay{50'000};
 constexpr int kSenders = 30;
 constexpr int kNoncesPerSender = 100;
 
@@ -215,7 +222,9 @@ TEST(MempoolCrash, AcknowledgedTransactionsSurviveKill9) {
   }
   std::mt19937 rng(20261122);
   size_t acknowledged_total = 0, killed_mid_run = 0;
-  for (int round = 0; round < kRounds; ++round) {
+  std::chrono::microseconds max_delay = kMaxKillDelay;
+  int round = 0;
+  for (; round < kRounds || (killed_mid_run == 0 && round < kMaxRounds); ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const std::string store_path = dir.file("store-" + std::to_string(round));
     auto [pid, read_fd] = start_child(store_path, tx_file, 1 + round % 4);
@@ -229,9 +238,9 @@ TEST(MempoolCrash, AcknowledgedTransactionsSurviveKill9) {
       ::close(read_fd);
       FAIL() << "the child did not start";
     }
-    // Kill at a random moment 0–50 ms into the run of admissions.
-    const auto delay =
-        std::chrono::microseconds(std::uniform_int_distribution<int>(0, 50'000)(rng));
+    // Kill at a random moment 0–max_delay into the run of admissions.
+    const auto delay = std::chrono::microseconds(
+        std::uniform_int_distribution<int64_t>(0, max_delay.count())(rng));
     if (open) open = read_until(read_fd, std::chrono::steady_clock::now() + delay, buf, got);
     ::kill(pid, SIGKILL);
     int status = 0;
@@ -241,7 +250,10 @@ TEST(MempoolCrash, AcknowledgedTransactionsSurviveKill9) {
     if (open)
       read_until(read_fd, std::chrono::steady_clock::now() + std::chrono::seconds(10), buf, got);
     ::close(read_fd);
-    if (!got.done) ++killed_mid_run;
+    if (got.done)
+      max_delay /= 2;  // it finished first: kill sooner
+    else
+      ++killed_mid_run;
 
     auto store = open_leveldb_store(StoreOptions{store_path});
     ASSERT_TRUE(store.ok()) << store.error().message;
@@ -264,10 +276,13 @@ TEST(MempoolCrash, AcknowledgedTransactionsSurviveKill9) {
     EXPECT_EQ((*pool)->size(), stored.size());
   }
   EXPECT_GT(acknowledged_total, 0u);
+  // The test is only worth something if a kill interrupted the writes at least once.
+  EXPECT_GT(killed_mid_run, 0u) << "in " << round
+                                << " rounds the child always finished before the kill";
   RecordProperty("acknowledged", static_cast<int>(acknowledged_total));
   RecordProperty("killed_mid_run", static_cast<int>(killed_mid_run));
   std::printf("crash test: %zu ids acknowledged over %d rounds, %zu rounds killed mid-run\n",
-              acknowledged_total, kRounds, killed_mid_run);
+              acknowledged_total, round, killed_mid_run);
 }
 
 }  // namespace

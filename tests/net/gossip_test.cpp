@@ -1,6 +1,6 @@
 // Address gossip over real connections: ten nodes that only know a seed node (node 0) fill
 // their outbound slots from the addresses they learn, and a forged peer record is neither stored
-// nor forwarded (while a genuine one is).
+// nor forwarded (while a genuine one is), as a peer that checks no signature sees.
 #include <gtest/gtest.h>
 
 #include "tests/net/net_test_util.h"
@@ -57,6 +57,46 @@ bool knows(Host& h, const PublicKey& id) {
   return h.with_peer_manager([&](PeerManager& pm) { return pm.addrman().find(id) != nullptr; });
 }
 
+// Whether `h` has a peer of identity test_key(key_index) whose version handshake is complete.
+bool has_ready_peer(Host& h, uint8_t key_index) {
+  for (const auto& p : h.peer_stats())
+    if (p.identity == test_key(key_index).public_key() && p.protocol &&
+        p.protocol->handshake_done && !p.protocol->disconnecting)
+      return true;
+  return false;
+}
+
+// A hand-driven peer of `h` that completed the version handshake (as test_key(key_index)).
+std::unique_ptr<TestClient> join(Host& h, uint8_t key_index) {
+  auto c = std::make_unique<TestClient>(TestClient::Options{ClientCert::kEd25519, key_index});
+  EXPECT_FALSE(c->connect(*h.listen_address()));
+  EXPECT_FALSE(c->handshake());
+  VersionMsg v;
+  v.protocol_version = kProtocolVersion;
+  v.network_magic = kTestNetwork;
+  v.time = int64_t(unix_seconds());
+  v.user_agent = "/test/";
+  EXPECT_FALSE(c->write(frame(v)));
+  EXPECT_FALSE(c->write(frame(VerackMsg{})));
+  return c;
+}
+
+PeerRecord signed_record(const char* endpoint, uint8_t key_index) {
+  PeerRecord r;
+  r.address = to_net_address(*parse_endpoint(endpoint));
+  r.time = unix_seconds();
+  r.sign(test_key(key_index));
+  return r;
+}
+
+bool has_record(const Message& m, const PublicKey& id) {
+  const auto* addr = std::get_if<AddrMsg>(&m);
+  if (!addr) return false;
+  for (const PeerRecord& r : addr->records)
+    if (r.identity == id) return true;
+  return false;
+}
+
 TEST(Gossip, ForgedRecordIsNeitherStoredNorForwarded) {
   Host a(test_key(1), loopback_config());
   ASSERT_TRUE(a.start().ok());
@@ -66,36 +106,44 @@ TEST(Gossip, ForgedRecordIsNeitherStoredNorForwarded) {
   ASSERT_TRUE(b.start().ok());
   ASSERT_TRUE(wait_until([&] { return ready_peers(a) == 1 && ready_peers(b) == 1; }));
 
-  // A hand-driven peer: version + verack, then one genuine record and one forged one.
-  TestClient c({ClientCert::kEd25519, 200, TLS1_3_VERSION});
-  ASSERT_FALSE(c.connect(*a.listen_address()));
-  ASSERT_FALSE(c.handshake());
-  VersionMsg v;
-  v.protocol_version = kProtocolVersion;
-  v.network_magic = kTestNetwork;
-  v.time = int64_t(unix_seconds());
-  v.user_agent = "/test/";
-  ASSERT_FALSE(c.write(frame(v)));
-  ASSERT_FALSE(c.write(frame(VerackMsg{})));
-  ASSERT_TRUE(wait_until([&] { return ready_peers(a) == 2; }));
+  // The watcher sees what A forwards and, unlike B, checks no signature: a forged record that
+  // A forwarded would reach it as sent. (A forwards each fresh record to kAddrForwardFanout = 2
+  // ready peers other than its source: here B and the watcher, both.)
+  std::unique_ptr<TestClient> watcher = join(a, 201);
+  ASSERT_TRUE(wait_until([&] { return has_ready_peer(a, 201); }));
+  // The forger: one genuine record, then a forged one.
+  std::unique_ptr<TestClient> forger = join(a, 200);
+  ASSERT_TRUE(wait_until([&] { return has_ready_peer(a, 200); }));
 
-  PeerRecord genuine;
-  genuine.address = to_net_address(*parse_endpoint("127.0.0.1:1"));
-  genuine.time = unix_seconds();
-  genuine.sign(test_key(50));
-  ASSERT_FALSE(c.write(frame(AddrMsg{{genuine}})));
+  const PeerRecord genuine = signed_record("127.0.0.1:1", 50);
+  ASSERT_FALSE(forger->write(frame(AddrMsg{{genuine}})));
   ASSERT_TRUE(wait_until([&] { return knows(b, test_key(50).public_key()); }));
+  EXPECT_TRUE(watcher->read_until([&](const Message& m) { return has_record(m, genuine.identity); },
+                                  std::chrono::seconds(10)))
+      << "the watcher does not see what A forwards";
 
-  PeerRecord forged;
-  forged.address = to_net_address(*parse_endpoint("127.0.0.1:2"));
-  forged.time = unix_seconds();
-  forged.sign(test_key(60));
+  PeerRecord forged = signed_record("127.0.0.1:2", 60);
   forged.signature[0] ^= 1;
-  ASSERT_FALSE(c.write(frame(AddrMsg{{forged}})));
-  EXPECT_TRUE(c.wait_closed(std::chrono::seconds(5)));  // the forger is dropped
-  ASSERT_TRUE(wait_until([&] { return ready_peers(a) == 1; }));
-  EXPECT_FALSE(knows(a, test_key(60).public_key()));
-  EXPECT_FALSE(knows(b, test_key(60).public_key()));
+  ASSERT_FALSE(forger->write(frame(AddrMsg{{forged}})));
+  EXPECT_TRUE(forger->wait_closed(std::chrono::seconds(5)));  // the forger is dropped
+  ASSERT_TRUE(wait_until([&] { return !has_ready_peer(a, 200); }));
+  EXPECT_FALSE(knows(a, forged.identity));
+  EXPECT_FALSE(knows(b, forged.identity));
+
+  // A barrier: A handles messages in order, so anything it forwarded from the forged record
+  // reaches the watcher before a genuine record sent after it.
+  std::unique_ptr<TestClient> late = join(a, 202);
+  ASSERT_TRUE(wait_until([&] { return has_ready_peer(a, 202); }));
+  const PeerRecord after = signed_record("127.0.0.1:3", 51);
+  ASSERT_FALSE(late->write(frame(AddrMsg{{after}})));
+  bool forwarded_forged = false;
+  EXPECT_TRUE(watcher->read_until(
+      [&](const Message& m) {
+        forwarded_forged |= has_record(m, forged.identity);
+        return has_record(m, after.identity);
+      },
+      std::chrono::seconds(10)));
+  EXPECT_FALSE(forwarded_forged) << "A forwarded the forged record";
   // A and B still talk to each other.
   EXPECT_EQ(ready_peers(b), 1u);
   // The forger's identity is banned: it cannot come back.

@@ -1,6 +1,7 @@
-// Helpers for the net/ tests: waiting on conditions with deadlines, host configurations for
+// Helpers for the net/ tests (waiting on conditions: tests/util/wait.h): host configurations for
 // loopback, and a hand-driven TLS client that can misbehave in every way the tests need
-// (no certificate, a certificate of another key type, TLS 1.2, garbage frames, silence).
+// (no certificate, a certificate of another key type, TLS 1.2, garbage frames, silence) and
+// read the messages a node sends it.
 #pragma once
 
 #include <openssl/evp.h>
@@ -15,6 +16,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,20 +26,11 @@
 
 #include "crypto/cert.h"
 #include "net/host.h"
+#include "p2p/transport.h"
 #include "tests/util/test_util.h"
+#include "tests/util/wait.h"
 
 namespace hearsay::test {
-
-// Polls `pred` until it holds or `timeout` passes. Returns the last value of pred.
-inline bool wait_until(const std::function<bool()>& pred,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
 
 // A host on 127.0.0.1, ephemeral port, timeouts short enough for tests.
 inline HostConfig loopback_config() {
@@ -181,6 +174,33 @@ class TestClient {
     run(timeout);
     return closed;
   }
+  // Reads messages (TLS, network kTestNetwork) until `match` holds for one, the peer closes, or
+  // `timeout` passes; true if one matched. Frames that do not decode are skipped; messages
+  // after the match stay queued for the next call.
+  bool read_until(const std::function<bool(const Message&)>& match,
+                  std::chrono::milliseconds timeout) {
+    bool matched = false;
+    auto take_inbox = [&] {
+      while (!matched && !m_inbox.empty()) {
+        matched = match(m_inbox.front());
+        m_inbox.pop_front();
+      }
+    };
+    take_inbox();
+    if (matched) return true;
+    std::function<void()> read_more;
+    read_more = [&] {
+      m_stream->async_read_some(boost::asio::buffer(m_buf),
+                                [&](const boost::system::error_code& ec, size_t n) {
+                                  if (ec || !decode(n)) return;
+                                  take_inbox();
+                                  if (!matched) read_more();
+                                });
+    };
+    read_more();
+    run(timeout);
+    return matched;
+  }
   void close() {
     boost::system::error_code ec;
     m_stream->lowest_layer().close(ec);
@@ -188,6 +208,18 @@ class TestClient {
 
  private:
   using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+  // Decodes the first n bytes of m_buf into m_inbox; false when the stream is broken.
+  bool decode(size_t n) {
+    std::span<const uint8_t> data(m_buf.data(), n);
+    while (!data.empty()) {
+      if (!m_decoder.received_bytes(data)) return false;
+      if (!m_decoder.message_complete()) continue;
+      RawMessage raw = m_decoder.take_message();
+      auto msg = decode_payload(raw.type, std::move(raw.payload));
+      if (msg) m_inbox.push_back(std::move(*msg));
+    }
+    return true;
+  }
   void run(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     m_io.restart();
     m_io.run_for(timeout);
@@ -205,6 +237,8 @@ class TestClient {
   Options m_opt;
   std::unique_ptr<Stream> m_stream;
   std::array<uint8_t, 16384> m_buf{};
+  FrameDecoder m_decoder{kTestNetwork};
+  std::deque<Message> m_inbox;  // decoded, not yet matched
 };
 
 }  // namespace hearsay::test

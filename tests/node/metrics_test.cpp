@@ -114,9 +114,8 @@ TEST(Metrics, WriterFormat) {
             "x_latency_seconds_sum{peer=\"p1\"} 5.25\n"
             "x_latency_seconds_count{peer=\"p1\"} 4\n");
   auto r = test::promtool_check(w.text());
-  if (r) {
-    EXPECT_EQ(r->first, 0) << r->second;
-  }
+  ASSERT_TRUE(r) << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
+  EXPECT_EQ(r->first, 0) << r->second << "\n--- input ---\n" << w.text();
 }
 
 TEST(Metrics, IntegerSamplesOfAnyWidth) {

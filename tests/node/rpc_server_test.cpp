@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,6 +20,7 @@
 #include "node/cookie.h"
 #include "node/rpc_client.h"
 #include "tests/util/test_util.h"
+#include "tests/util/wait.h"
 
 namespace hearsay {
 namespace {
@@ -116,6 +118,7 @@ class RpcServerTest : public ::testing::Test {
       m_blocked = true;
       m_cv.notify_all();
       m_cv.wait(lock, [&] { return m_release; });
+      m_returned = true;
       return json::value("released");
     });
     Status s = m_server->start();
@@ -152,6 +155,7 @@ class RpcServerTest : public ::testing::Test {
   std::condition_variable m_cv;
   bool m_blocked = false;
   bool m_release = false;
+  bool m_returned = false;  // the "block" handler has been released and returns
 };
 
 TEST_F(RpcServerTest, CookieIsWrittenWithMode0600AndDeletedAtStop) {
@@ -483,7 +487,21 @@ TEST_F(RpcServerTest, StopWhileAHandlerRunsWaitsForIt) {
     std::unique_lock lock(m_mutex);
     m_cv.wait(lock, [&] { return m_blocked; });
   }
-  std::thread stopper([&] { m_server->stop(); });
+  RawConnection idle(m_server->port());
+  std::atomic<bool> stop_returned{false};
+  bool returned_before_stop = false;
+  std::thread stopper([&] {
+    m_server->stop();
+    std::lock_guard lock(m_mutex);
+    returned_before_stop = m_returned;
+    stop_returned = true;
+  });
+  // stop() closes idle connections first, then waits for the handler, which is still blocked.
+  // Were it not waiting for handlers, it would give up on this one after kRpcStopGrace.
+  EXPECT_TRUE(idle.closed_by_server());
+  EXPECT_FALSE(test::wait_until([&] { return stop_returned.load(); },
+                                kRpcStopGrace + std::chrono::seconds(1)))
+      << "stop() returned while a handler was still running";
   {
     std::lock_guard lock(m_mutex);
     m_release = true;
@@ -491,6 +509,7 @@ TEST_F(RpcServerTest, StopWhileAHandlerRunsWaitsForIt) {
   m_cv.notify_all();
   stopper.join();
   caller.join();
+  EXPECT_TRUE(returned_before_stop) << "stop() did not wait for the handler";
 }
 
 TEST(RpcServerStart, ErrorsNameTheAddress) {
