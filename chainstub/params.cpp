@@ -273,16 +273,22 @@ Result<NetworkParams, std::string> load_network_file(const std::string& path) {
   if (text.size() > kMaxNetworkFileSize)
     return fail("network file " + path + " is larger than " + std::to_string(kMaxNetworkFileSize) +
                 " bytes: is it the right file?");
+  auto p = parse_network_json(text);
+  if (!p) return fail("network file " + path + ": " + p.error());
+  return p;
+}
+
+Result<NetworkParams, std::string> parse_network_json(std::string_view text) {
+  if (text.size() > kMaxNetworkFileSize)
+    return fail("larger than " + std::to_string(kMaxNetworkFileSize) +
+                " bytes: is it the right file?");
   boost::json::error_code jec;
   boost::json::value v = boost::json::parse(text, jec);
   if (jec)
-    return fail("network file " + path + " is not valid JSON (" + jec.message() +
+    return fail("not valid JSON (" + jec.message() +
                 "): fix it, or recreate it with `hearsay-cli network new`");
-  if (!v.is_object())
-    return fail("network file " + path + " must hold one JSON object {\"name\": ..., ...}");
-  auto p = parse_params(v.get_object());
-  if (!p) return fail("network file " + path + ": " + p.error());
-  return p;
+  if (!v.is_object()) return fail(std::string("must hold one JSON object {\"name\": ..., ...}"));
+  return parse_params(v.get_object());
 }
 
 std::string network_to_json(const NetworkParams& p) {

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/ed25519.h"
@@ -81,6 +82,9 @@ KeyPair devnet_producer_key(size_t i);  // i < kDevnetProducers
 // Reads and validates a network file; errors name the path and the cause (missing,
 // unreadable, too large, not JSON, a key out of range, genesis_id mismatch).
 Result<NetworkParams, std::string> load_network_file(const std::string& path);
+// The text of a network file, parsed and validated (load_network_file's parser; the errors
+// name the cause, not the file). Text over kMaxNetworkFileSize bytes is refused.
+Result<NetworkParams, std::string> parse_network_json(std::string_view text);
 // The JSON text of a network file (genesis_id included), keys in the order above.
 std::string network_to_json(const NetworkParams& params);
 // Writes the file atomically (temporary file, fsync, rename). Errors name the path.

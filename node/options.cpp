@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "net/address.h"
 
@@ -115,13 +116,24 @@ Result<uint64_t, std::string> parse_number(const NumericOption& n, const std::st
   return v;
 }
 
+// The message of a Boost.ProgramOptions error. Its what() substitutes the option's name and
+// value into a template ("... option '%canonical_option%' ...") and loops forever when one of
+// them holds its own placeholder: a config line `%canonical_option%=1` hung start-up. Input with
+// a '%' therefore gets a message built here, naming the option.
+std::string error_message(const po::error& e, std::string_view input) {
+  if (input.find('%') == std::string_view::npos) return e.what();
+  if (const auto* named = dynamic_cast<const po::error_with_option_name*>(&e))
+    return "unknown option, or an invalid value for option, '" + named->get_option_name() + "'";
+  return e.what();  // the other errors substitute nothing
+}
+
 std::string get(const po::variables_map& vm, const char* name) {
   return vm.count(name) ? vm[name].as<std::string>() : std::string();
 }
 
-}  // namespace
-
-Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::string>& args) {
+// `config_text` null: read the config file from disk; otherwise its text (nullopt: none).
+Result<ParsedOptions, std::string> parse_options(const std::vector<std::string>& args,
+                                                 const std::optional<std::string>* config_text) {
   ParsedOptions out;
   NodeOptions& o = out.options;
   po::options_description desc = describe(o);
@@ -130,7 +142,10 @@ Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::str
   try {
     po::store(po::command_line_parser(cmdline).options(desc).run(), vm);
   } catch (const po::error& e) {
-    return fail(std::string(e.what()) + " (see hearsayd --help)");
+    std::string all;
+    for (const std::string& a : cmdline)
+      all += a;
+    return fail(error_message(e, all) + " (see hearsayd --help)");
   }
   if (vm.count("help")) {
     std::ostringstream s;
@@ -149,12 +164,20 @@ Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::str
   bool conf_given = vm.count("conf") > 0;
   o.conf = conf_given ? get(vm, "conf") : o.datadir + "/hearsay.conf";
   {
-    std::ifstream conf(o.conf);
-    if (conf) {
+    std::optional<std::string> text;
+    if (config_text) {
+      text = *config_text;
+    } else if (std::ifstream file(o.conf); file) {
+      std::ostringstream all;
+      all << file.rdbuf();
+      text = all.str();
+    }
+    if (text) {
+      std::istringstream conf(*text);
       try {
         po::store(po::parse_config_file(conf, desc), vm);  // never overrides the command line
       } catch (const po::error& e) {
-        return fail("config file " + o.conf + ": " + e.what() +
+        return fail("config file " + o.conf + ": " + error_message(e, *text) +
                     " (fix or remove that line; names are the options without '--')");
       }
     } else if (conf_given) {
@@ -209,6 +232,17 @@ Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::str
   if (o.rpc_user.empty() != o.rpc_password.empty())
     return fail("--rpc-user and --rpc-password go together: give both or neither");
   return out;
+}
+
+}  // namespace
+
+Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::string>& args) {
+  return parse_options(args, nullptr);
+}
+
+Result<ParsedOptions, std::string> parse_node_options_with_config(
+    const std::vector<std::string>& args, const std::optional<std::string>& config_text) {
+  return parse_options(args, &config_text);
 }
 
 }  // namespace hearsay

@@ -71,5 +71,9 @@ struct ParsedOptions {
 
 // Parses argv (argv[0] is skipped), then the config file. Errors are one line for stderr.
 Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::string>& args);
+// The same with the config file's text given instead of read from disk (nullopt: there is no
+// config file); parse_node_options reads the file and calls this. Never throws.
+Result<ParsedOptions, std::string> parse_node_options_with_config(
+    const std::vector<std::string>& args, const std::optional<std::string>& config_text);
 
 }  // namespace hearsay

@@ -6,6 +6,9 @@
 // `Expect: 100-continue` answered) the body — so an unauthenticated client never makes the
 // server read a body. Answers that leave unread bytes behind (401 before the body, 413, 431,
 // 400) close the connection after a bounded lingering drain.
+//
+// What to answer (credentials, limits, routes, the answers themselves) is node/rpc_http.h's;
+// this file does the I/O and the threads.
 #include "node/rpc_server.h"
 
 #include <spdlog/spdlog.h>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "node/cookie.h"
+#include "node/rpc_http.h"
 #include "p2p/limits.h"
 
 namespace hearsay {
@@ -47,25 +51,9 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 // Bytes read per lingering read.
 constexpr size_t kLingerChunkBytes = 64 * 1024;
 
-constexpr std::string_view kServerName = "hearsayd";
-constexpr std::string_view kJsonType = "application/json";
-constexpr std::string_view kTextType = "text/plain; charset=utf-8";
-constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
-
 // Immutable once the server has started; shared by every session and handler thread.
-struct Shared {
-  RpcDispatcher dispatcher;
-  std::string credential;  // "user:password" accepted
-  bool metrics_public = false;
-  std::function<std::string()> metrics;
-};
-
-using Response = http::response<http::string_body>;
-
-bool is_http_parse_error(const beast::error_code& ec) {
-  return ec.category() == http::make_error_code(http::error::bad_method).category() &&
-         ec != http::error::end_of_stream && ec != http::error::partial_message;
-}
+using Shared = rpc_http::Site;
+using rpc_http::Response;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -96,10 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void do_read_header() {
     m_parser.emplace();
-    m_parser->header_limit(kRpcMaxHeaderBytes);
-    // The body limit is applied after the credentials are checked (so that an unauthenticated
-    // client learns nothing but 401); a declared length over it is refused in on_read_header.
-    m_parser->body_limit(boost::none);
+    rpc_http::prepare_parser(*m_parser);
     m_stream.expires_after(kRpcReadTimeout);
     http::async_read_header(
         m_stream, m_buffer, *m_parser,
@@ -108,36 +93,31 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read_header(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) return do_shutdown();
-    if (ec == http::error::header_limit)
-      return send_refusal(
-          http::status::request_header_fields_too_large, kTextType,
-          "request headers larger than " + std::to_string(kRpcMaxHeaderBytes) + " bytes\n");
-    if (ec && is_http_parse_error(ec))
-      return send_refusal(http::status::bad_request, kTextType,
-                          "malformed HTTP request: " + ec.message() + "\n");
-    if (ec) return on_io_error("read", ec);
-
-    const auto& head = m_parser->get();
-    if (!authorized(head)) {
-      Response res =
-          make_response(http::status::unauthorized, kTextType, "authorization required\n");
-      res.set(http::field::www_authenticate, "Basic realm=\"hearsay\"");
-      if (!m_parser->is_done()) return send(std::move(res), /*linger=*/true);
-      return send(std::move(res), /*linger=*/false);
-    }
-    if (m_parser->is_done()) return on_request();
-    if (auto length = m_parser->content_length(); length && *length > kRpcMaxBodyBytes)
-      return refuse_large_body();
-    m_parser->body_limit(kRpcMaxBodyBytes);  // for chunked bodies, counted as they arrive
-    auto expect = head[http::field::expect];
-    if (beast::iequals(expect, "100-continue")) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      m_stream.expires_after(kRpcWriteTimeout);
-      net::async_write(m_stream, net::buffer(kContinue.data(), kContinue.size()),
-                       beast::bind_front_handler(&Session::on_continue_sent, shared_from_this()));
-      return;
+    if (ec) return on_read_error("read", ec);
+    rpc_http::HeadDecision d = rpc_http::decide_head(*m_shared, *m_parser);
+    switch (d.next) {
+      case rpc_http::HeadDecision::Next::kRespond:
+        return send(std::move(*d.response), d.linger);
+      case rpc_http::HeadDecision::Next::kComplete:
+        return on_request();
+      case rpc_http::HeadDecision::Next::kContinueAndRead: {
+        const std::string_view c = rpc_http::kContinueResponse;
+        m_stream.expires_after(kRpcWriteTimeout);
+        net::async_write(m_stream, net::buffer(c.data(), c.size()),
+                         beast::bind_front_handler(&Session::on_continue_sent, shared_from_this()));
+        return;
+      }
+      case rpc_http::HeadDecision::Next::kReadBody:
+        break;
     }
     do_read_body();
+  }
+
+  // A read failed: answer what the client got wrong (and close), or close.
+  void on_read_error(const char* what, beast::error_code ec) {
+    if (auto res = rpc_http::read_error_response(ec, *m_parser))
+      return send(std::move(*res), /*linger=*/true);
+    on_io_error(what, ec);
   }
 
   void on_continue_sent(beast::error_code ec, size_t) {
@@ -152,27 +132,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read_body(beast::error_code ec, size_t) {
-    if (ec == http::error::body_limit) return refuse_large_body();
-    if (ec && is_http_parse_error(ec))
-      return send_refusal(http::status::bad_request, kTextType,
-                          "malformed HTTP request: " + ec.message() + "\n");
-    if (ec) return on_io_error("read", ec);
+    if (ec) return on_read_error("read", ec);
     on_request();
-  }
-
-  bool authorized(const http::request_parser<http::string_body>::value_type& head) const {
-    if (m_shared->metrics_public && head.method() == http::verb::get &&
-        path_of(head.target()) == "/metrics")
-      return true;
-    auto it = head.find(http::field::authorization);
-    if (it == head.end()) return false;
-    auto credential = parse_basic_auth({it->value().data(), it->value().size()});
-    return credential && credentials_equal(*credential, m_shared->credential);
-  }
-
-  static std::string_view path_of(beast::string_view target) {
-    std::string_view t(target.data(), target.size());
-    return t.substr(0, t.find('?'));
   }
 
   // Routes a complete, authorised request.
@@ -180,79 +141,28 @@ class Session : public std::enable_shared_from_this<Session> {
     m_busy = true;
     m_request = m_parser->release();
     m_parser.reset();
-    const std::string_view path = path_of(m_request.target());
-    const http::verb verb = m_request.method();
-    if (path == "/") {
-      if (verb != http::verb::post) {
-        Response res = make_response(http::status::method_not_allowed, kTextType,
-                                     "JSON-RPC requests are POSTed to /\n");
-        res.set(http::field::allow, "POST");
-        return send(std::move(res), false);
-      }
-      return net::post(m_workers, [self = shared_from_this()] { self->run_rpc(); });
+    rpc_http::Route r = rpc_http::route(*m_shared, m_request);
+    switch (r.kind) {
+      case rpc_http::Route::Kind::kRespond:
+        return send(std::move(*r.response), false);
+      case rpc_http::Route::Kind::kRpc:
+        return net::post(m_workers, [self = shared_from_this()] {
+          self->answer(rpc_http::answer_rpc(*self->m_shared, self->m_request));
+        });
+      case rpc_http::Route::Kind::kMetrics:
+        return net::post(m_workers, [self = shared_from_this()] {
+          self->answer(rpc_http::answer_metrics(*self->m_shared, self->m_request));
+        });
     }
-    if (path == "/metrics") {
-      if (verb != http::verb::get) {
-        Response res = make_response(http::status::method_not_allowed, kTextType,
-                                     "metrics are read with GET\n");
-        res.set(http::field::allow, "GET");
-        return send(std::move(res), false);
-      }
-      if (!m_shared->metrics)
-        return send(make_response(http::status::not_found, kTextType, "no metrics\n"), false);
-      return net::post(m_workers, [self = shared_from_this()] { self->run_metrics(); });
-    }
-    send(make_response(http::status::not_found, kTextType, "not found\n"), false);
   }
 
-  // On a handler thread. The session is not touched by the I/O thread meanwhile (no
-  // operation is pending), except by close() at stop, which only touches the socket.
-  void run_rpc() {
-    std::optional<std::string> body = m_shared->dispatcher.handle(m_request.body());
-    Response res = body ? make_response(http::status::ok, kJsonType, std::move(*body))
-                        : make_response(http::status::no_content, kJsonType, "");
+  // On a handler thread, with the answer computed there (the session is not touched by the
+  // I/O thread meanwhile: no operation is pending, except close() at stop, which only touches
+  // the socket): the answer goes back to the I/O thread.
+  void answer(Response res) {
     net::post(m_io, [self = shared_from_this(), res = std::move(res)]() mutable {
       self->send(std::move(res), false);
     });
-  }
-
-  void run_metrics() {
-    Response res;
-    try {
-      res = make_response(http::status::ok, kMetricsType, m_shared->metrics());
-    } catch (const std::exception& e) {
-      spdlog::error("rpc: metrics provider threw: {}", e.what());
-      res = make_response(http::status::internal_server_error, kTextType,
-                          std::string("metrics failed: ") + e.what() + "\n");
-    }
-    net::post(m_io, [self = shared_from_this(), res = std::move(res)]() mutable {
-      self->send(std::move(res), false);
-    });
-  }
-
-  Response make_response(http::status status, std::string_view type, std::string body) const {
-    Response res{status, m_parser ? m_parser->get().version() : m_request.version()};
-    res.set(http::field::server, kServerName);
-    res.set(http::field::content_type, type);
-    const bool keep_alive = m_parser ? m_parser->get().keep_alive() : m_request.keep_alive();
-    res.keep_alive(keep_alive);
-    res.body() = std::move(body);
-    res.prepare_payload();
-    return res;
-  }
-
-  void refuse_large_body() {
-    send_refusal(http::status::payload_too_large, kJsonType,
-                 RpcDispatcher::error_body(
-                     kRpcInvalidRequest,
-                     "request body larger than " + std::to_string(kRpcMaxBodyBytes) + " bytes"));
-  }
-
-  // An answer after which the connection closes, with a lingering drain of unread input.
-  void send_refusal(http::status status, std::string_view type, std::string body) {
-    Response res = make_response(status, type, std::move(body));
-    res.keep_alive(false);
-    send(std::move(res), true);
   }
 
   void send(Response res, bool linger) {

@@ -94,6 +94,20 @@ TEST(Options, BadConfigFileNamesFile) {
   EXPECT_NE(r.error().find("--max-outbound"), std::string::npos) << r.error();
 }
 
+// Boost.ProgramOptions' error message loops forever on an option name or value holding its
+// own placeholder; found by fuzz/options.cpp (a config line hung start-up).
+TEST(Options, PlaceholderInOptionNameOrValueIsRefusedNotHung) {
+  for (const char* line : {"%canonical_option%=1\n", "option '%canonical_option%'=d\n",
+                           "mempool-sync=%value%\n", "%original_token%=1\n"}) {
+    auto r = parse_node_options_with_config({"hearsayd", "--datadir=/nonexistent"}, line);
+    ASSERT_FALSE(r) << line;
+    EXPECT_NE(r.error().find("config file"), std::string::npos) << r.error();
+  }
+  auto r = parse({"--%canonical_option%=1"});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("%canonical_option%"), std::string::npos) << r.error();
+}
+
 TEST(Options, MissingExplicitConfIsAnError) {
   test::TempDir dir;
   auto r = parse({"--datadir", dir.str(), "--conf", dir.file("absent.conf")});
