@@ -22,6 +22,9 @@ constexpr uint32_t kNetwork = 0x7a7a7a7a;
 constexpr int kSenders = 6;
 constexpr size_t kPoolSize = 256;
 constexpr int64_t kStartSeconds = 1'700'000'000;
+// Operations per input: every step runs sanity_check() and walks the whole pool (O(steps ×
+// pool) per input); 128 steps fill, churn and reload a pool of a few dozen transactions.
+constexpr int kMaxSteps = 128;
 
 struct Pool {
   std::vector<KeyPair> keys;
@@ -59,10 +62,14 @@ const Pool& pool_of_txs() {
   return pool;
 }
 
-std::set<TxId> held_ids(const Mempool& m, const std::vector<TxRef>& txs) {
+// What the pool holds, by id (O(held), not O(the 256 candidates): restarts are frequent).
+std::set<TxId> held_ids(const Mempool& m) {
   std::set<TxId> out;
-  for (const TxRef& t : txs)
-    if (m.contains(t->id())) out.insert(t->id());
+  for (const TxRef& t : m.newest(m.size())) {
+    HEARSAY_CHECK(m.contains(t->id()));
+    out.insert(t->id());
+  }
+  HEARSAY_CHECK(out.size() == m.size());
   return out;
 }
 
@@ -96,7 +103,7 @@ void run(fuzz::FuzzInput in) {
       HEARSAY_CHECK(!m->contains(r.tx->id()));
   };
 
-  for (int steps = 0; steps < 2000 && !in.empty(); ++steps) {
+  for (int steps = 0; steps < kMaxSteps && !in.empty(); ++steps) {
     switch (in.byte() % 10) {
       case 0: {  // admit one
         const TxRef& tx = pick();
@@ -153,12 +160,12 @@ void run(fuzz::FuzzInput in) {
       case 8: {  // restart: reload over the same store
         store.fail_next_writes_ForTest(0);
         m->expire(now);
-        const std::set<TxId> before = held_ids(*m, pool.txs);
+        const std::set<TxId> before = held_ids(*m);
         m.reset();
         auto re = Mempool::open(o, chain, std::make_unique<StoreRef>(store), now);
         HEARSAY_CHECK(re.ok());
         m = std::move(*re);
-        HEARSAY_CHECK(held_ids(*m, pool.txs) == before);
+        HEARSAY_CHECK(held_ids(*m) == before);
         check_store_covers(*m, store, /*exact=*/true);
         break;
       }

@@ -9,6 +9,10 @@
 // from input bytes (ping, version, verack, addr, ...), disconnects, local submissions, the
 // delivery of signature verdicts (late, reordered, regrouped or lost) and the clock moving on.
 //
+// The relay runs with small per-peer bounds (kKnownPerPeerFuzz, kTrackerFuzz): a flood of a few
+// hundred ids reaches the tracker's caps and the known sets' rotation, and the sanity checks
+// after every step cost O(those bounds), not O(the node's 16,384-entry known sets).
+//
 // Oracles, after every step: sanity_check() of the PeerManager, the relay and the mempool; the
 // relay's memory stays under its caps (tracker per peer and in total, transactions under
 // verification, the seen-set); every SendAction goes to a live connection and decodes; a `tx`
@@ -37,16 +41,21 @@ using namespace hearsay;
 
 namespace {
 
-constexpr size_t kMaxSteps = 400;
+constexpr size_t kMaxSteps = 64;
 constexpr size_t kMaxLive = 6;
 constexpr uint32_t kMagic = 0x68727364;
 constexpr uint32_t kNetwork = 0x6e657477;
 const Time kStart = Time(std::chrono::seconds(1'700'000'000));
 // Identities 1 and 2 are honest peers, 3..5 are not (0 is the node itself).
 constexpr size_t kHonestKeys = 2;
-constexpr size_t kSeenMax = 4096;
+constexpr size_t kSeenMax = 64;
 // The transaction set starts with this many validly signed ones (then the forgeries).
 constexpr size_t kValidTxs = 40;
+// Per-peer bounds of the relay (TxRelayConfig): small, so floods reach them.
+constexpr size_t kKnownPerPeerFuzz = 16;
+constexpr TxRequestOptions kTrackerFuzz{.max_announcements = 64, .max_in_flight = 16};
+// The largest flood of arbitrary ids in one inv: well past the tracker's cap.
+constexpr size_t kMaxFloodInv = 4 * kTrackerFuzz.max_announcements;
 
 NetAddress addr(uint16_t port) {
   NetAddress a;
@@ -65,9 +74,11 @@ KeyPair key(uint8_t b) {
 // first), some below the minimum fee, some forged, some for another network.
 struct TxSet {
   std::vector<KeyPair> peers;
+  std::vector<PublicKey> senders;  // of the transactions (keys 0x60..0x63)
   std::vector<TxRef> txs;
   std::vector<bool> valid;  // signature
   std::map<TxId, size_t> index;
+  std::map<const Transaction*, bool> verdict;  // valid[], by object, for signature checks
 };
 
 const TxSet& tx_set() {
@@ -83,6 +94,7 @@ const TxSet& tx_set() {
     };
     for (uint8_t sender = 0; sender < 4; ++sender) {
       const KeyPair k = key(static_cast<uint8_t>(0x60 + sender));
+      s.senders.push_back(k.public_key());
       for (uint64_t nonce = 0; nonce < 4; ++nonce) {
         for (uint64_t fee : {2'000u, 9'000u}) {
           TxFields f;
@@ -111,9 +123,20 @@ const TxSet& tx_set() {
       FUZZ_ASSERT(t.ok());
       add(*t, false);
     }
+    for (size_t i = 0; i < s.txs.size(); ++i) {
+      FUZZ_ASSERT(s.txs[i]->verify_signature() == s.valid[i]);
+      s.verdict.emplace(s.txs[i].get(), s.valid[i]);
+    }
     return s;
   }();
   return set;
+}
+
+// A signature check: the set's verdict, computed once; a decoded transaction is verified.
+bool signature_ok(const TxRef& tx) {
+  const auto& known = tx_set().verdict;
+  auto it = known.find(tx.get());
+  return it != known.end() ? it->second : tx->verify_signature();
 }
 
 struct Conn {
@@ -241,14 +264,14 @@ struct Harness {
     size_t live = 0;
     for (const auto& [id, c] : conns) {
       live += c.ready;
-      FUZZ_ASSERT(relay->tracker_ForTest().count(id) <= kMaxPeerAnnouncements);
-      FUZZ_ASSERT(relay->tracker_ForTest().count_in_flight(id) <= kMaxPeerInFlight);
+      FUZZ_ASSERT(relay->tracker_ForTest().count(id) <= kTrackerFuzz.max_announcements);
+      FUZZ_ASSERT(relay->tracker_ForTest().count_in_flight(id) <= kTrackerFuzz.max_in_flight);
       if (c.honest()) {
         auto info = pm.peer_info(id);
         FUZZ_ASSERT(info && info->misbehaviour == 0);
       }
     }
-    FUZZ_ASSERT(s.tracked_announcements <= live * kMaxPeerAnnouncements);
+    FUZZ_ASSERT(s.tracked_announcements <= live * kTrackerFuzz.max_announcements);
     FUZZ_ASSERT(s.verifying <= kMaxVerifying);
     FUZZ_ASSERT(s.seen_size <= kSeenMax * 4 / 3 + 1);
   }
@@ -256,7 +279,7 @@ struct Harness {
   void verdicts(const std::vector<TxRef>& txs) {
     std::vector<uint8_t> valid;
     for (const TxRef& tx : txs)
-      valid.push_back(tx->verify_signature() ? 1 : 0);
+      valid.push_back(signature_ok(tx) ? 1 : 0);
     pm.on_verified(txs, valid, now);
     drain();  // each delivery is an event of its own: judge its actions before the next
   }
@@ -271,13 +294,14 @@ struct Harness {
     if (const auto* t = std::get_if<TxMsg>(&m)) {
       const TxId& tid = t->tx->id();
       const bool asked = c.requested.erase(tid) != 0;
-      if (!t->tx->verify_signature()) forgers.insert(tx_set().peers[c.key].public_key());
+      if (!signature_ok(t->tx)) forgers.insert(tx_set().peers[c.key].public_key());
       expect_score = !asked && !c.push;
       // Accepted for processing: the id is answered (and seen, so forgotten by the tracker).
       if (live && !expect_score) in_flight.erase(tid);
     } else if (const auto* nf = std::get_if<NotFoundMsg>(&m)) {
       for (const InvEntry& e : nf->entries) {
-        if (c.requested.erase(e.hash) == 0) continue;
+        // Only tx entries answer a request (block entries are ignored without a block relay).
+        if (e.type != InvType::kTx || c.requested.erase(e.hash) == 0) continue;
         auto f = in_flight.find(e.hash);
         if (f != in_flight.end() && f->second.first == id) in_flight.erase(f);
       }
@@ -363,6 +387,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.seen_max_entries = kSeenMax;
   cfg.request_timeout = std::chrono::seconds(5 + in.byte() % 60);
   cfg.rng_seed = in.byte();
+  cfg.known_per_peer = kKnownPerPeerFuzz;
+  cfg.tracker = kTrackerFuzz;
   MempoolOptions mo;
   mo.network = kNetwork;
   mo.max_bytes = 4'000 + 400 * static_cast<size_t>(in.byte());
@@ -403,7 +429,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!h.conns.count(id)) break;
         const bool honest = h.conns[id].honest();
         InvMsg m;
-        m.entries = entries(in, honest, honest ? 0 : 6'000);
+        m.entries = entries(in, honest, honest ? 0 : kMaxFloodInv);
         h.feed(id, std::move(m));
         break;
       }
@@ -490,7 +516,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 9: {  // a local submission (claimed verified only when it is valid)
         const TxRef& tx = pick_tx(in, false);
-        const bool verified = (in.byte() & 1) && tx->verify_signature();
+        const bool verified = (in.byte() & 1) && signature_ok(tx);
         for (auto f = h.in_flight.begin(); f != h.in_flight.end();)
           f = f->first == tx->id() ? h.in_flight.erase(f) : std::next(f);
         h.relay->submit(tx, verified, h.now);
@@ -499,7 +525,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 10: {  // the chain moves: a sender's next nonce
         const uint8_t b = in.byte();
-        h.chain.set_next_nonce(key(static_cast<uint8_t>(0x60 + b % 4)).public_key(), b >> 6);
+        h.chain.set_next_nonce(set.senders[b % 4], b >> 6);
         break;
       }
       default: {  // time passes: up to ~64 s, in small or large steps

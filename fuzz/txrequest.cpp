@@ -20,7 +20,10 @@ using namespace hearsay;
 
 namespace {
 
-constexpr size_t kMaxSteps = 500;
+// Operations per input. Each step compares every announcement with the brute-force model and
+// rebuilds the tracker's indexes (sanity_check), O(announcements) to O(announcements²); 120
+// steps reach the caps (at most 16 × 8) many times over.
+constexpr size_t kMaxSteps = 120;
 constexpr PeerId kPeers = 8;
 constexpr unsigned kTxids = 16;
 

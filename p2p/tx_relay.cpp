@@ -16,10 +16,10 @@ SipKey draw_key(std::mt19937_64& rng) {
   return k;
 }
 
-SeenSetOptions known_options() {
+SeenSetOptions known_options(size_t max_entries) {
   SeenSetOptions o;
   o.expiry = kKnownExpiry;
-  o.max_entries = kKnownPerPeer;
+  o.max_entries = max_entries;
   return o;
 }
 
@@ -29,8 +29,8 @@ InvEntry tx_entry(const TxId& id) {
 
 }  // namespace
 
-TxRelay::PeerState::PeerState(const SipKey& salt)
-    : known(salt, known_options()), requested(0, IdHash(salt)) {}
+TxRelay::PeerState::PeerState(const SipKey& salt, size_t known_max)
+    : known(salt, known_options(known_max)), requested(0, IdHash(salt)) {}
 
 TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver* observer)
     : m_pm(pm),
@@ -41,10 +41,9 @@ TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver
       m_salt(draw_key(m_rng)),
       m_seen(m_salt,
              SeenSetOptions{cfg.seen_expiry, cfg.seen_max_entries, kDefaultSeenGenerations}),
-      m_tracker(draw_key(m_rng)),
+      m_tracker(draw_key(m_rng), cfg.tracker),
       m_verifying(0, IdHash(m_salt)),
       m_frames(0, IdHash(m_salt)) {
-  m_frame_order.resize(kFrameCacheSize);
   m_pm.set_relay(this);
 }
 
@@ -62,7 +61,7 @@ TxRelay::PeerState* TxRelay::find(PeerId peer) {
 void TxRelay::on_peer_ready(PeerId peer, Time now) {
   auto info = m_pm.peer_info(peer);
   if (!info) return;
-  auto [it, fresh] = m_peers.try_emplace(peer, m_salt);
+  auto [it, fresh] = m_peers.try_emplace(peer, m_salt, m_cfg.known_per_peer);
   if (!fresh) return;
   PeerState& ps = it->second;
   ps.identity = info->identity;
@@ -140,7 +139,8 @@ void TxRelay::handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now) 
     if (m_seen.contains(e.hash, now) || m_pool.contains(e.hash)) continue;
     Time reqtime = now;
     if (!ps.preferred) reqtime += m_cfg.non_preferred_delay;
-    if (m_tracker.count_in_flight(peer) >= kMaxPeerInFlight) reqtime += kOverloadedPeerDelay;
+    if (m_tracker.count_in_flight(peer) >= m_cfg.tracker.max_in_flight)
+      reqtime += kOverloadedPeerDelay;
     added |= m_tracker.received_inv(peer, e.hash, ps.preferred, reqtime) ==
              TxRequestTracker::InvResult::kAdded;
   }
@@ -435,10 +435,14 @@ Time TxRelay::next_trickle(Time now) {
 // --- frames -------------------------------------------------------------------------------------
 
 void TxRelay::remember_frame(const TxId& id, SharedBytes frame) {
-  TxId& slot = m_frame_order[m_frame_next];
-  if (m_frames.size() >= kFrameCacheSize) m_frames.erase(slot);
-  slot = id;
-  m_frame_next = (m_frame_next + 1) % kFrameCacheSize;
+  if (m_frame_order.size() < kFrameCacheSize) {  // the ring grows as it fills
+    m_frame_order.push_back(id);
+  } else {
+    TxId& slot = m_frame_order[m_frame_next];
+    if (m_frames.size() >= kFrameCacheSize) m_frames.erase(slot);
+    slot = id;
+    m_frame_next = (m_frame_next + 1) % kFrameCacheSize;
+  }
   m_frames.emplace(id, std::move(frame));
 }
 
@@ -485,8 +489,8 @@ void TxRelay::sanity_check() const {
     HEARSAY_CHECK(m_pm.peer_info(peer).has_value());
     HEARSAY_CHECK(ps.queue.size() <= kMaxAnnounceQueue);
     HEARSAY_CHECK(ps.requested.size() <= kMaxRequestedPerPeer);
-    HEARSAY_CHECK(m_tracker.count(peer) <= kMaxPeerAnnouncements);
-    HEARSAY_CHECK(m_tracker.count_in_flight(peer) <= kMaxPeerInFlight);
+    HEARSAY_CHECK(m_tracker.count(peer) <= m_cfg.tracker.max_announcements);
+    HEARSAY_CHECK(m_tracker.count_in_flight(peer) <= m_cfg.tracker.max_in_flight);
     ps.known.sanity_check();
   }
   for (const auto& [id, v] : m_verifying) {

@@ -21,8 +21,8 @@
 //    time; preferred announcers (outbound, or allow-listed like Bitcoin's noban peers) first,
 //    others after non_preferred_delay, peers at their in-flight cap after a further
 //    kOverloadedPeerDelay; an unanswered request times out after request_timeout and a
-//    notfound at once, and the next announcer is asked. Caps: kMaxPeerAnnouncements tracked
-//    and kMaxPeerInFlight requested per peer.
+//    notfound at once, and the next announcer is asked. Caps (TxRelayConfig::tracker):
+//    kMaxPeerAnnouncements tracked and kMaxPeerInFlight requested per peer.
 //  * Answers: getdata for held transactions is answered with `tx` (one frame per transaction,
 //    cached for kFrameCacheSize transactions, however many peers ask), the rest with one
 //    `notfound`. At most kMaxGetDataTx tx entries of one getdata are answered; beyond, the rest
@@ -44,7 +44,7 @@
 //    transactions are queued for it, so a node that was away catches up at once.
 //
 // Adversary: any ready peer sending any sequence of inv / getdata / notfound / tx at any time.
-// Bounds: the seen-set (seen_max_entries); per peer the known set (kKnownPerPeer), the
+// Bounds: the seen-set (seen_max_entries); per peer the known set (known_per_peer), the
 // announcement queue (kMaxAnnounceQueue), the outstanding-request memory
 // (kMaxRequestedPerPeer) and the tracker's caps; transactions under verification
 // (kMaxVerifying: beyond it new bodies are dropped unscored and fetched again later from
@@ -106,6 +106,11 @@ struct TxRelayConfig {
   Duration seen_expiry = kDefaultSeenExpiry;
   size_t seen_max_entries = kDefaultSeenMaxEntries;
   uint64_t rng_seed = 0;  // salts the seen-set, the tracker and the trickle timers
+  // Per-peer bounds: the node uses these defaults; tests and fuzz targets shrink them so that a
+  // few messages reach a known set's rotation and the tracker's caps (and sanity_check(),
+  // O(these bounds), stays cheap enough to run after every step).
+  size_t known_per_peer = kKnownPerPeer;
+  TxRequestOptions tracker{};
 };
 
 // Counters for metrics and tests. Entry counts are transaction entries.
@@ -179,7 +184,7 @@ class TxRelay : public RelayHandler {
   };
   using IdSet = std::unordered_map<TxId, Time, IdHash>;
   struct PeerState {
-    explicit PeerState(const SipKey& salt);
+    PeerState(const SipKey& salt, size_t known_max);
     PublicKey identity{};
     NetAddress address;  // the connection's remote address
     bool preferred = false;
