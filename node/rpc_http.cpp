@@ -79,6 +79,14 @@ bool authorized(const Site& site, const Parser::value_type& head) {
   return credential && credentials_equal(*credential, site.credential);
 }
 
+// 405, naming the one method the path takes.
+Response method_not_allowed(const Request& request, std::string_view allow, std::string text) {
+  Response res =
+      make_response(request, http::status::method_not_allowed, kTextType, std::move(text));
+  res.set(http::field::allow, allow);
+  return res;
+}
+
 }  // namespace
 
 void prepare_parser(Parser& parser) {
@@ -133,10 +141,7 @@ Route route(const Site& site, const Request& request) {
   const http::verb verb = request.method();
   if (path == "/") {
     if (verb != http::verb::post) {
-      Response res = make_response(request, http::status::method_not_allowed, kTextType,
-                                   "JSON-RPC requests are POSTed to /\n");
-      res.set(http::field::allow, "POST");
-      r.response = std::move(res);
+      r.response = method_not_allowed(request, "POST", "JSON-RPC requests are POSTed to /\n");
       return r;
     }
     r.kind = Route::Kind::kRpc;
@@ -144,10 +149,7 @@ Route route(const Site& site, const Request& request) {
   }
   if (path == "/metrics") {
     if (verb != http::verb::get) {
-      Response res = make_response(request, http::status::method_not_allowed, kTextType,
-                                   "metrics are read with GET\n");
-      res.set(http::field::allow, "GET");
-      r.response = std::move(res);
+      r.response = method_not_allowed(request, "GET", "metrics are read with GET\n");
       return r;
     }
     if (!site.metrics) {
