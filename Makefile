@@ -6,7 +6,9 @@
 #   make fuzz    libFuzzer targets, each run for FUZZ_SECONDS (default 30)
 #   make fuzz-coverage  replay every fuzz corpus under clang coverage; line coverage per file
 #   make tsan    ThreadSanitizer build, then the threaded tests (net, node, integration)
-.PHONY: all deps build release debug devnet test tsan bench fuzz fuzz-coverage format clean
+#   make lint    clang-tidy (.clang-tidy) over the shipped code and testing/; LINT_ARGS=--changed for
+#                only the files changed since origin/main
+.PHONY: all deps build release debug devnet test tsan bench fuzz fuzz-coverage lint format clean
 
 FUZZ_SECONDS ?= 30
 JOBS ?= $(shell nproc)
@@ -52,6 +54,11 @@ fuzz-coverage: deps
 	@cmake --preset coverage >/dev/null
 	@cmake --build --preset coverage -j $(JOBS)
 	@contrib/fuzz-coverage.sh build/coverage
+
+# Needs only the compilation database of the debug preset, not a build.
+lint: deps
+	@cmake --preset debug >/dev/null
+	@contrib/lint.sh build/debug $(LINT_ARGS)
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -6,7 +6,20 @@
 // is built with (send, send_frame, verify, misbehaving, ban). It owns no chain: ChainState
 // validates and stores, the Mempool supplies the transactions compact blocks are rebuilt from.
 //
-// Rules (issue 8):
+// Why it lives in chainstub/ and not beside TxRelay in p2p/: TxRelay reaches its pool only
+// through the narrow TxPool interface (p2p/tx_pool.h), so p2p/ stays free of the mempool.
+// BlockRelay works on the concrete ChainState (headers, locators, missing blocks, accept and
+// check) and the concrete Mempool (candidates for compact blocks, update_mempool on a tip
+// change, build_block), both of which sit above p2p/; the protocol rules are still sans-IO.
+//
+// Source files, one concern each: block_relay.cpp (peers, dispatch, timers, sanity_check),
+// block_relay_headers.cpp (header sync), block_relay_download.cpp (full-block fetch and
+// requests in flight), block_relay_compact.cpp (compact-block reconstruction),
+// block_relay_validate.cpp (validation, blame, local blocks), block_relay_announce.cpp
+// (announcement and high-bandwidth peers), block_relay_serve.cpp (answering getdata and
+// getblocktxn).
+//
+// Rules:
 //  * Negotiation. When a peer becomes ready we send `sendheaders` (BIP130), `sendcmpct` version
 //    1 and `getheaders` with our locator. high_bandwidth in that sendcmpct asks the peer to push
 //    new blocks to us as `cmpctblock` at once (BIP152 high-bandwidth mode). We ask at most
@@ -98,10 +111,15 @@
 #include "chainstub/chain.h"
 #include "chainstub/compact.h"
 #include "mempool/mempool.h"
+#include "p2p/bounded_set.h"
 #include "p2p/peer_manager.h"
 #include "p2p/tx_pool.h"
 
 namespace hearsay {
+
+namespace test {
+class BlockRelayTestAccess;
+}
 
 // Blocks requested from one peer at a time (Bitcoin's MAX_BLOCKS_IN_TRANSIT_PER_PEER).
 inline constexpr size_t kMaxBlocksInFlightPerPeer = 16;
@@ -204,14 +222,13 @@ class BlockRelay : public RelayHandler {
 
   // Producer only: builds a block on the tip (build_block), accepts it, announces it.
   Result<BlockRef, std::string> generate(Time now);
-  // A complete block from a local source, validated like a peer's (signatures of transactions
-  // the mempool does not hold are verified here, on the caller's thread), announced if it
-  // moves the tip.
+  // A complete block from a local source, validated like a peer's and announced if it moves
+  // the tip. Unlike a peer's block, the signatures of its transactions the mempool does not
+  // hold are verified synchronously inside this call, not handed to net/'s verify workers
+  // (PeerManager::verify): the call runs on the protocol thread like every other method
+  // (Node::submit_block hands it to the network thread and waits), so a large block stalls relay
+  // while it is checked.
   AcceptResult submit_block(const BlockRef& block, Time now);
-  // Test hook: sends `block` unvalidated to every ready peer — as a cmpctblock (no prefill) to
-  // those that asked for high-bandwidth mode, as `block` to the others — and serves it to
-  // getdata / getblocktxn afterwards (the integration test's lying node).
-  void relay_unchecked_ForTest(const BlockRef& block, Time now);
 
   const BlockRelayStats& stats() const { return m_stats; }
   bool is_producer() const;
@@ -221,18 +238,11 @@ class BlockRelay : public RelayHandler {
   void sanity_check() const;
 
  private:
-  // A bounded FIFO set of block ids.
-  class KnownBlocks {
-   public:
-    bool contains(const BlockId& id) const { return m_set.count(id) != 0; }
-    void insert(const BlockId& id);
-    size_t size() const { return m_order.size(); }
-    void sanity_check() const;
+  // Relays blocks without validating them, for tests that need a lying node.
+  friend class test::BlockRelayTestAccess;
 
-   private:
-    std::set<BlockId> m_set;
-    std::deque<BlockId> m_order;
-  };
+  // A bounded FIFO set of block ids.
+  using KnownBlocks = BoundedOrderedSet<BlockId>;
   struct PeerState {
     PublicKey identity{};
     NetAddress address;
@@ -243,7 +253,7 @@ class BlockRelay : public RelayHandler {
     bool wants_hb = false;     // ... with high_bandwidth: push cmpctblock to it
     bool we_hb = false;        // we asked it for high-bandwidth mode
     uint64_t best_height = 0;  // highest block it is known to have
-    KnownBlocks known;
+    KnownBlocks known{kKnownBlocksPerPeer};
     size_t in_flight = 0;                 // entries of m_in_flight naming it
     std::map<BlockId, Time> avoid;        // it failed to deliver these, at
     std::optional<Time> getheaders_sent;  // an answer is due
@@ -278,57 +288,70 @@ class BlockRelay : public RelayHandler {
     BlockId id{};
     SharedBytes frame;
   };
+  // Blocks outside the chain that getdata / getblocktxn are answered from. Only
+  // test::BlockRelayTestAccess adds any (blocks it relayed unvalidated); in a node it stays
+  // empty.
+  static constexpr size_t kMaxExtraServed = 4;
 
+  // peers, dispatch, timers (block_relay.cpp)
   PeerState* find(PeerId peer);
   Origin origin_of(PeerId peer, const PeerState& ps, bool vouched) const;
   void see(PeerState& ps, const BlockId& id, uint64_t height);
+  void handle_sendcmpct(PeerState& ps, const SendCmpctMsg& m);
 
-  // messages
+  // header sync (block_relay_headers.cpp)
   void handle_getheaders(PeerId peer, PeerState& ps, const GetHeadersMsg& m, Time now);
   void handle_headers(PeerId peer, PeerState& ps, const HeadersMsg& m, Time now);
   void handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now);
-  void handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Time now);
-  void handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& m, Time now);
-  void handle_block(PeerId peer, PeerState& ps, BlockRef block, Time now);
-  void handle_cmpct(PeerId peer, PeerState& ps, const CmpctBlockMsg& m, Time now);
-  void handle_getblocktxn(PeerId peer, PeerState& ps, const GetBlockTxnMsg& m, Time now);
-  void handle_blocktxn(PeerId peer, PeerState& ps, const BlockTxnMsg& m, Time now);
-  void handle_sendcmpct(PeerState& ps, const SendCmpctMsg& m);
-
-  // header sync and download
   void send_getheaders(PeerId peer, PeerState& ps, const BlockId& from, Time now);
+
+  // full-block download and requests in flight (block_relay_download.cpp)
+  void handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& m, Time now);
+  void handle_block(PeerId peer, PeerState& ps, const BlockRef& block, Time now);
   void request_blocks(Time now);
   void mark_in_flight(const BlockId& id, PeerId peer, bool compact, Time now);
   // Forgets the request of `id` and any rebuild waiting on it (a partial block exists only while
   // its compact request is in flight: sanity_check()).
   void clear_in_flight(const BlockId& id);
   void fetch_full(PeerId peer, const BlockId& id, Time now);
+  // Requests unanswered for kBlockDownloadTimeout: forgotten, their peer avoided for the block.
+  void expire_requests(Time now);
 
-  // validation
-  void reconstructed(const BlockId& id, const PartialBlock& pb, size_t missing, BlockRef block,
-                     PeerId peer, Time now);
+  // compact-block reconstruction (block_relay_compact.cpp)
+  void handle_cmpct(PeerId peer, PeerState& ps, const CmpctBlockMsg& m, Time now);
+  void handle_blocktxn(PeerId peer, PeerState& ps, const BlockTxnMsg& m, Time now);
+
+  // validation, blame, local blocks (block_relay_validate.cpp)
+  void reconstructed(const BlockId& id, const PartialBlock& pb, size_t missing,
+                     const BlockRef& block, PeerId peer, Time now);
   void process_block(const BlockRef& block, Origin from, Time now);
-  void finish_block(const BlockRef& block, const Origin& from, std::vector<uint32_t> lacked,
+  void finish_block(const BlockRef& block, const Origin& from, const std::vector<uint32_t>& lacked,
                     Time now);
   void reject(const BlockId& id, BlockError error, const char* reason, const Origin& from,
               Time now);
+  // Rejects each block accept_block found invalid on another's behalf, blaming its sender.
+  void reject_also_failed(const AcceptResult& r, Time now);
   void blame(const Origin& from, const std::string& reason, Time now);
   void remember_sender(const BlockId& id, const Origin& from);
-  void remember_rejected(const BlockId& id);
-  bool is_rejected(const BlockId& id) const { return m_rejected_set.count(id) != 0; }
+  void remember_rejected(const BlockId& id) { m_rejected.insert(id); }
+  bool is_rejected(const BlockId& id) const { return m_rejected.contains(id); }
   void chain_moved(const ChainUpdate& update, const BlockId* delivered, const Origin* from,
                    const std::vector<uint32_t>& lacked, Time now);
 
-  // announcement and high-bandwidth peers
+  // announcement and high-bandwidth peers (block_relay_announce.cpp)
   void announce(const ChainUpdate& update, const std::vector<uint32_t>& prefill, Time now);
-  SharedBytes cmpct_frame(const BlockRef& block, std::span<const uint32_t> prefill);
-  SharedBytes block_frame(const BlockRef& block);
-  BlockRef stored_block(const BlockId& id) const;
   void choose_hb_on_ready(PeerId peer, PeerState& ps);
   void promote_hb(PeerId peer);
   // Sends sendcmpct(on) and updates m_hb (a new one goes last: the most recent).
   void set_hb(PeerId peer, PeerState& ps, bool on);
   void top_up_hb();
+
+  // serving (block_relay_serve.cpp)
+  void handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Time now);
+  void handle_getblocktxn(PeerId peer, PeerState& ps, const GetBlockTxnMsg& m, Time now);
+  SharedBytes cmpct_frame(const BlockRef& block, std::span<const uint32_t> prefill);
+  SharedBytes block_frame(const BlockRef& block);
+  BlockRef stored_block(const BlockId& id) const;
 
   PeerManager& m_pm;
   ChainState& m_chain;
@@ -342,14 +365,13 @@ class BlockRelay : public RelayHandler {
   std::map<BlockId, InFlight> m_in_flight;
   std::map<BlockId, Partial> m_partials;
   std::map<BlockId, Awaiting> m_awaiting;
-  std::map<BlockId, Origin> m_senders;
-  std::deque<BlockId> m_sender_order;
-  std::set<BlockId> m_rejected_set;
-  std::deque<BlockId> m_rejected_order;
+  std::map<BlockId, Origin> m_senders;  // its keys are m_sender_order's
+  BoundedOrderedSet<BlockId> m_sender_order{kMaxSenderMemory};
+  BoundedOrderedSet<BlockId> m_rejected{kMaxRejectedBlocks};
   std::deque<CachedFrame> m_block_frames;
   std::deque<CachedFrame> m_cmpct_frames;
-  std::deque<BlockRef> m_unchecked;  // relay_unchecked_ForTest's blocks, served on request
-  Time m_next_block{};               // production timer
+  std::deque<BlockRef> m_extra_served;  // see kMaxExtraServed
+  Time m_next_block{};                  // production timer
   BlockRelayStats m_stats;
 };
 

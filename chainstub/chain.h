@@ -35,12 +35,12 @@
 // branch. ChainUpdate lists both, so the caller can return the disconnected transactions to
 // the mempool (where still valid) and remove the newly confirmed ones.
 //
-// Storage (LevelDB at ChainOptions::path, one WriteBatch per accepted block or tip move, so a
-// crash leaves either the old or the new state): "v" format version (u32); "g" genesis id;
-// "h"|id header + seq u64 + flags u8 (1 body, 2 failed) + reason u8 + tx count u32 + size u32;
-// "b"|id block encoding; "n"|sender next nonce u64 (absent: 0); "t" tip id. Undo data is the
-// block itself: connecting checks that each sender's nonces in a block run consecutively from
-// its next nonce, so a sender's first nonce in the block is its next nonce before the block.
+// Storage (a ChainStore, chainstub/chain_store.h, which gives the format: LevelDB at
+// ChainOptions::path, or in memory when the path is empty; one batch per accepted block or tip
+// move, so a crash leaves either the old or the new state): header records, bodies, each
+// sender's next nonce, the tip. Undo data is the block itself: connecting checks that each
+// sender's nonces in a block run consecutively from its next nonce, so a sender's first nonce
+// in the block is its next nonce before the block.
 // open() reloads the index, the nonce map and the tip, and checks that they agree (tip stored
 // and best, nonces = a replay of the active chain, which reads every active body: O(chain));
 // a store that does not reload, or of another network, fails open() with a message naming
@@ -61,20 +61,26 @@
 //
 // Adversary: peers choose headers and blocks. Headers cost one signature check each and need
 // an authorised producer's signature, so a peer cannot grow the index without a producer key.
-// Memory: index O(headers), nonce map O(senders), orphans bounded; bodies live in LevelDB.
+// Memory: index O(headers), nonce map O(senders), orphans bounded; bodies live in the store.
 // Within one body, cheap per-transaction checks (network, size) run for every transaction
 // before any signature is verified: a block with two faults answers the cheaper one.
 // Threading: none (the relay thread owns it).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "chainstub/chain_error.h"
+#include "chainstub/chain_index.h"
+#include "chainstub/chain_orphans.h"
+#include "chainstub/chain_store.h"
 #include "chainstub/params.h"
 #include "crypto/hash.h"
 #include "mempool/chain_view.h"
@@ -86,40 +92,6 @@ class Mempool;
 
 // A block may be at most this far ahead of our clock (Bitcoin's MAX_FUTURE_BLOCK_TIME).
 inline constexpr Duration kMaxFutureBlockTime = std::chrono::hours(2);
-// Orphan pool bounds: enough for a node a few blocks behind while it fetches headers.
-inline constexpr size_t kMaxOrphanBlocks = 64;
-inline constexpr size_t kMaxOrphanBytes = 32 * 1000 * 1000;
-inline constexpr uint32_t kChainFormatVersion = 1;
-
-enum class BlockError : uint8_t {
-  kOk = 0,
-  // header
-  kBadNetwork,     // header.network != params.magic
-  kBadProducer,    // producer not authorised by the network
-  kBadSignature,   // header signature invalid
-  kUnknownParent,  // prev not in the index (a block is kept as an orphan)
-  kInvalidParent,  // prev (or an ancestor) failed
-  kBadHeight,      // height != prev.height + 1
-  kTimeTooOld,     // time < prev.time
-  kTimeTooNew,     // time > now + kMaxFutureBlockTime (not remembered as failed)
-  // body, context-free
-  kTooLarge,        // encoding > params.max_block_size
-  kBadMerkleRoot,   // merkle_root != merkle_root(txs)
-  kDuplicateTx,     // a transaction id twice
-  kTxBadNetwork,    // a transaction of another network
-  kTxTooLarge,      // a transaction over params.max_tx_size
-  kTxBadSignature,  // a transaction's signature invalid (a forgery)
-  // body, against the state at the parent (found when connecting)
-  kTxBadNonce,   // nonce != the sender's next nonce
-  kTxExpired,    // expired at the block's height/time
-  kStoreFailed,  // the store refused the write (nothing changed)
-};
-inline constexpr size_t kBlockErrorCount = static_cast<size_t>(BlockError::kStoreFailed) + 1;
-// Stable kebab-case name ("bad-producer", ...), used in logs, RPC errors, metrics and traces.
-const char* to_string(BlockError e);
-// True when only a misbehaving peer could have sent it: every rule except kUnknownParent,
-// kTimeTooNew and kStoreFailed. (An honest node never relays a block it has not validated.)
-bool is_punishable(BlockError e);
 
 struct ChainOptions {
   std::string path;   // LevelDB directory, e.g. <datadir>/chain; empty: in memory (tests, fuzz)
@@ -184,6 +156,9 @@ class ChainState : public ChainView {
   // Opens (creating with genesis if empty) the chain store. Errors name the path and the fix.
   static Result<std::unique_ptr<ChainState>, std::string> open(const NetworkParams& params,
                                                                const ChainOptions& options);
+  // The same over a store the caller opened (a test's fake, a fuzz target's memory store).
+  static Result<std::unique_ptr<ChainState>, std::string> open(const NetworkParams& params,
+                                                               std::unique_ptr<ChainStore> store);
   ~ChainState() override;
   ChainState(const ChainState&) = delete;
   ChainState& operator=(const ChainState&) = delete;
@@ -214,7 +189,7 @@ class ChainState : public ChainView {
   bool is_orphan(const BlockId& id) const;
   std::optional<BlockHeader> header(const BlockId& id) const;
   std::optional<BlockInfo> info(const BlockId& id) const;
-  // The stored block (read from LevelDB; a small cache keeps the newest few decoded).
+  // The stored block (read from the store; a small cache keeps the newest few).
   BlockRef block(const BlockId& id) const;  // nullptr when not stored
   // The best chain's block id at `height` (nullopt above the tip).
   std::optional<BlockId> id_at(uint64_t height) const;
@@ -240,13 +215,65 @@ class ChainState : public ChainView {
   // nonces equal a replay of the active chain; orphan bounds.
   void sanity_check() const;
 
-  // The next `n` store writes fail (the store answers an I/O error): kStoreFailed paths.
-  void fail_next_writes_ForTest(size_t n);
-
  private:
-  class Impl;
-  explicit ChainState(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> m_impl;
+  struct OneResult {
+    BlockError error = BlockError::kOk;
+    bool duplicate = false;
+    bool orphan = false;
+  };
+
+  ChainState(const NetworkParams& params, std::unique_ptr<ChainStore> store);
+  static Result<std::unique_ptr<ChainState>, std::string> open_store(
+      const NetworkParams& params, std::unique_ptr<ChainStore> store);
+
+  // --- the store ---
+  // Rebuilds every in-memory structure but the orphan pool and the block cache from the store.
+  Status load();
+  Status replay_active_chain();
+  Status corrupt(const std::string& what) const;
+  // Writes the pending changes as one batch. On failure, memory is rebuilt from the store (so
+  // nothing changed) and false is returned.
+  bool commit();
+  BlockError commit_or(BlockError e) { return commit() ? e : BlockError::kStoreFailed; }
+  void reload_or_abort(const std::string& why);
+  BlockRef body(const BlockId& id) const;
+  void remember(const BlockId& id, const BlockRef& b) const;
+  uint64_t nonce_of(const PublicKey& k) const;
+  void set_nonce(const PublicKey& k, uint64_t v);
+
+  // --- rules ---
+  BlockError header_rules(const BlockHeader& h) const;
+  BlockError context_rules(const BlockHeader& h, const BlockNode* prev, Time now) const;
+  BlockError body_rules(const Block& b, bool signatures_verified, bool* root_ok) const;
+
+  // --- connecting and accepting ---
+  BlockError connect(BlockNode* n);
+  bool disconnect_tip();
+  BlockError activate(BlockNode* self);
+  OneResult accept_one(const BlockRef& block, Time now, bool signatures_verified);
+  OneResult store_and_activate(BlockNode* n, const BlockRef& block);
+  void accept_waiting_orphans(const BlockId& parent, Time now);
+  ChainUpdate update_since(const BlockId& old_tip_id) const;
+  BlockInfo info_of(const BlockNode* n) const;
+
+  NetworkParams m_params;
+  std::unique_ptr<ChainStore> m_store;
+  std::string m_path;  // m_store->describe()
+  SipKey m_key;        // for IdHash
+  BlockIndex m_index;
+  std::unordered_map<PublicKey, uint64_t, IdHash> m_nonces;  // next nonce, no zeros
+  uint64_t m_txs_confirmed = 0;
+  uint64_t m_reorgs = 0;
+  OrphanPool m_orphans;
+
+  // The batch being built (written by commit(); the index keeps its own changed entries).
+  std::set<PublicKey> m_dirty_senders;
+  std::optional<std::pair<BlockId, BlockRef>> m_pending_body;
+  bool m_tip_dirty = false;
+  bool m_store_trouble = false;  // a body could not be read while moving the tip
+  std::vector<std::pair<BlockId, BlockError>> m_also_failed;
+
+  mutable std::deque<std::pair<BlockId, BlockRef>> m_cache;  // decoded bodies, newest last
 };
 
 // What a chain update did to the mempool.

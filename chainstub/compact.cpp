@@ -139,7 +139,7 @@ void PartialBlock::reset() {
 }
 
 uint64_t PartialBlock::short_id_of(const TxId& id) const {
-  if (m_short_id_fn_ForTest) return m_short_id_fn_ForTest(id) & 0xffff'ffff'ffffULL;
+  if (m_short_id_fn) return m_short_id_fn(id) & 0xffff'ffff'ffffULL;
   return short_id(m_key, id);
 }
 

@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "crypto/hash.h"
@@ -69,6 +70,16 @@ CmpctBlockMsg make_compact(const Block& block, uint64_t nonce, std::span<const u
 
 class PartialBlock {
  public:
+  // How this side computes the short id of a transaction it holds (a candidate, a prefilled or
+  // an answered one), from its id; the result is masked to 48 bits.
+  using ShortIdFn = std::function<uint64_t(const TxId&)>;
+
+  // Short ids are SipHash-2-4 under the message's key (p2p/messages.h), as every peer computes
+  // them. A `short_id_fn` replaces that: tests and fuzz targets use one to make distinct
+  // transactions share a short id, which with SipHash would take a 48-bit collision search.
+  PartialBlock() = default;
+  explicit PartialBlock(ShortIdFn short_id_fn) : m_short_id_fn(std::move(short_id_fn)) {}
+
   // Starts over: any earlier state is dropped, also when the answer is not kOk (the
   // PartialBlock is then empty and fill/finish answer kInvalid).
   ReadStatus init(const CmpctBlockMsg& msg, std::span<const TxRef> candidates);
@@ -86,12 +97,6 @@ class PartialBlock {
   // Aborts if the counts disagree with the slots.
   void sanity_check() const;
 
-  // Test hook: computes the short ids of candidates, prefilled and answered transactions with
-  // `f` (masked to 48 bits) instead of SipHash, so tests and the fuzz target can make distinct
-  // transactions share a short id. Set before init(); null restores SipHash.
-  using ShortIdFnForTest = std::function<uint64_t(const TxId&)>;
-  void set_short_id_fn_ForTest(ShortIdFnForTest f) { m_short_id_fn_ForTest = std::move(f); }
-
  private:
   void reset();
   uint64_t short_id_of(const TxId& id) const;
@@ -104,7 +109,7 @@ class PartialBlock {
   size_t m_prefilled = 0;
   size_t m_from_candidates = 0;
   size_t m_missing = 0;
-  ShortIdFnForTest m_short_id_fn_ForTest;
+  ShortIdFn m_short_id_fn;  // null: SipHash
 };
 
 }  // namespace hearsay

@@ -84,13 +84,13 @@ Status NetworkParams::validate() const {
       return Status::error("key \"name\" (\"" + name +
                            "\") may hold only the characters [A-Za-z0-9_-], 1.." +
                            std::to_string(kMaxNameLength) + " of them");
-  if (magic == kDevnetMagicValue && name != "devnet")
+  if (magic == kDevnetMagic && name != "devnet")
     return Status::error("key \"magic\" is " + magic_hex(magic) +
                          ", the devnet's: choose any other u32 (0x00000000..0xffffffff) so the "
                          "two networks cannot mix");
-  if (name == "devnet" && magic != kDevnetMagicValue)
+  if (name == "devnet" && magic != kDevnetMagic)
     return Status::error("key \"name\" is \"devnet\" but \"magic\" is " + magic_hex(magic) +
-                         ": the name devnet is reserved for magic " + magic_hex(kDevnetMagicValue));
+                         ": the name devnet is reserved for magic " + magic_hex(kDevnetMagic));
   if (genesis_time > kMaxGenesisTime)
     return Status::error(out_of_range("genesis_time", genesis_time, 0, kMaxGenesisTime));
   if (producers.empty() || producers.size() > kMaxProducers)
@@ -124,10 +124,10 @@ KeyPair devnet_producer_key(size_t i) {
 }
 
 const NetworkParams& devnet_params() {
-  static const NetworkParams params = [] {
+  static const NetworkParams kParams = [] {
     NetworkParams p;
     p.name = "devnet";
-    p.magic = kDevnetMagicValue;
+    p.magic = kDevnetMagic;
     p.genesis_time = kDevnetGenesisTime;
     for (size_t i = 0; i < kDevnetProducers; ++i)
       p.producers.push_back(devnet_producer_key(i).public_key());
@@ -138,7 +138,7 @@ const NetworkParams& devnet_params() {
     HEARSAY_CHECK(p.validate().ok());
     return p;
   }();
-  return params;
+  return kParams;
 }
 
 namespace {
@@ -149,6 +149,54 @@ Result<uint64_t, std::string> get_uint(const boost::json::value& v, const char* 
   if (v.is_int64() && v.get_int64() >= 0) return static_cast<uint64_t>(v.get_int64());
   if (v.is_int64()) return fail("key \"" + std::string(key) + "\" must not be negative");
   return fail("key \"" + std::string(key) + "\" must be an unsigned integer");
+}
+
+// "magic": "0x" and 1..8 hex digits, or a number 0..4294967295.
+Result<uint32_t, std::string> parse_magic(const boost::json::value& v) {
+  if (v.is_string()) {
+    std::string_view s = v.get_string();
+    if (s.size() < 3 || s.size() > 10 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+      return fail("key \"magic\" (\"" + std::string(s) +
+                  "\") must be \"0x\" and 1..8 hex digits, or a number 0..4294967295");
+    uint64_t m = 0;
+    for (char c : s.substr(2)) {
+      int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+              : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                          : -1;
+      if (d < 0)
+        return fail("key \"magic\" (\"" + std::string(s) +
+                    "\") must be \"0x\" and 1..8 hex digits, or a number 0..4294967295");
+      m = m << 4 | static_cast<uint64_t>(d);
+    }
+    return static_cast<uint32_t>(m);
+  } else {
+    auto m = get_uint(v, "magic");
+    if (!m) return fail(m.error() + " (or a \"0x\" hex string), 0..4294967295");
+    if (*m > 0xffffffffu) return fail(out_of_range("magic", *m, 0, 0xffffffffu));
+    return static_cast<uint32_t>(*m);
+  }
+}
+
+// "producers": 1..kMaxProducers public keys, 64 hex digits each.
+Result<std::vector<PublicKey>, std::string> parse_producers(const boost::json::value& v) {
+  if (!v.is_array())
+    return fail("key \"producers\" must be an array of 1.." + std::to_string(kMaxProducers) +
+                " public keys (64 hex each)");
+  const auto& arr = v.get_array();
+  std::vector<PublicKey> keys;
+  if (arr.empty() || arr.size() > kMaxProducers)
+    return fail("key \"producers\" lists " + std::to_string(arr.size()) + " keys, allowed " +
+                range(1, kMaxProducers));
+  for (size_t i = 0; i < arr.size(); ++i) {
+    std::optional<PublicKey> k;
+    if (arr[i].is_string()) k = from_hex_array<32>(std::string_view(arr[i].get_string()));
+    if (!k)
+      return fail("key \"producers\" entry " + std::to_string(i) +
+                  " is not a public key (64 hex digits)");
+    keys.push_back(*k);
+  }
+  return keys;
 }
 
 Result<NetworkParams, std::string> parse_params(const boost::json::object& obj) {
@@ -163,29 +211,9 @@ Result<NetworkParams, std::string> parse_params(const boost::json::object& obj) 
       if (!v.is_string()) return fail(std::string("key \"name\" must be a string"));
       p.name = std::string(v.get_string());
     } else if (key == "magic") {
-      if (v.is_string()) {
-        std::string_view s = v.get_string();
-        if (s.size() < 3 || s.size() > 10 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-          return fail("key \"magic\" (\"" + std::string(s) +
-                      "\") must be \"0x\" and 1..8 hex digits, or a number 0..4294967295");
-        uint64_t m = 0;
-        for (char c : s.substr(2)) {
-          int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                  : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
-                  : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
-                                                              : -1;
-          if (d < 0)
-            return fail("key \"magic\" (\"" + std::string(s) +
-                        "\") must be \"0x\" and 1..8 hex digits, or a number 0..4294967295");
-          m = m << 4 | static_cast<uint64_t>(d);
-        }
-        p.magic = static_cast<uint32_t>(m);
-      } else {
-        auto m = get_uint(v, "magic");
-        if (!m) return fail(m.error() + " (or a \"0x\" hex string), 0..4294967295");
-        if (*m > 0xffffffffu) return fail(out_of_range("magic", *m, 0, 0xffffffffu));
-        p.magic = static_cast<uint32_t>(*m);
-      }
+      auto m = parse_magic(v);
+      if (!m) return fail(m.error());
+      p.magic = *m;
     } else if (key == "genesis_time") {
       auto t = get_uint(v, "genesis_time");
       if (!t) return fail(t.error() + ", allowed " + range(0, kMaxGenesisTime));
@@ -194,21 +222,9 @@ Result<NetworkParams, std::string> parse_params(const boost::json::object& obj) 
       if (!v.is_string()) return fail(std::string("key \"genesis_id\" must be a string of 64 hex"));
       genesis_id_text = std::string(v.get_string());
     } else if (key == "producers") {
-      if (!v.is_array())
-        return fail("key \"producers\" must be an array of 1.." + std::to_string(kMaxProducers) +
-                    " public keys (64 hex each)");
-      const auto& arr = v.get_array();
-      if (arr.empty() || arr.size() > kMaxProducers)
-        return fail("key \"producers\" lists " + std::to_string(arr.size()) + " keys, allowed " +
-                    range(1, kMaxProducers));
-      for (size_t i = 0; i < arr.size(); ++i) {
-        std::optional<PublicKey> k;
-        if (arr[i].is_string()) k = from_hex_array<32>(std::string_view(arr[i].get_string()));
-        if (!k)
-          return fail("key \"producers\" entry " + std::to_string(i) +
-                      " is not a public key (64 hex digits)");
-        p.producers.push_back(*k);
-      }
+      auto k = parse_producers(v);
+      if (!k) return fail(k.error());
+      p.producers = std::move(*k);
     } else if (key == "block_interval_s") {
       auto x = get_uint(v, "block_interval_s");
       if (!x) return fail(x.error() + ", allowed " + range(1, kMaxBlockIntervalSeconds));
@@ -363,7 +379,7 @@ Result<NetworkParams, std::string> create_network(const NewNetworkOptions& opts,
   } else {
     do
       p.magic = static_cast<uint32_t>(rd());
-    while (p.magic == kDevnetMagicValue);
+    while (p.magic == kDevnetMagic);
   }
   p.genesis_time = opts.genesis_time != 0 ? opts.genesis_time : now_s / 60 * 60;
   p.block_interval_s = opts.block_interval_s;

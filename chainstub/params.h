@@ -41,7 +41,9 @@
 
 namespace hearsay {
 
-inline constexpr uint32_t kDevnetMagicValue = 0x68727364;  // "hrsd"; node/options.h's kDevnetMagic
+// The devnet's network magic, "hrsd" in ASCII: the one definition, embedded so a node runs with
+// no network file.
+inline constexpr uint32_t kDevnetMagic = 0x68727364;
 inline constexpr size_t kDevnetProducers = 4;
 inline constexpr uint64_t kDevnetGenesisTime = 1'763'769'600;  // 2025-11-22 00:00:00 UTC
 inline constexpr size_t kMaxProducers = 1'000;

@@ -9,6 +9,8 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config make git
   # clang + libFuzzer/sanitizer runtimes for `make fuzz`
   clang libclang-rt-14-dev clang-format
+  # clang-tidy for `make lint`
+  clang-tidy
   # llvm-profdata and llvm-cov for `make fuzz-coverage`
   llvm-14
   # libraries

@@ -1,6 +1,6 @@
 // Result<T, E>: a value or the reason there is none.
 //
-// Error handling in hearsay, by cause (STYLE.md §7):
+// Error handling in hearsay, by cause:
 //  - what a peer, a user or a file can get wrong comes back as a Result (or an error enum);
 //  - Asio code reports through error_code and never throws through a handler;
 //  - a broken internal invariant aborts with a message (HEARSAY_CHECK).

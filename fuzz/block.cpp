@@ -1,5 +1,5 @@
 // Fuzz target: block and header decoding with validation, against an in-memory devnet chain
-// that already holds kBaseBlocks valid blocks (fuzz/block_fuzz.h describes the input).
+// that already holds kBaseBlocks valid blocks (testing/block_fuzz.h describes the input).
 //
 // Oracles: a block that decodes re-encodes to the same bytes; a block the chain does not know
 // that check_block refuses is refused by accept_block too (for the same header rule); a block
@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "chainstub/chain.h"
-#include "fuzz/block_fuzz.h"
 #include "fuzz/fuzz_util.h"
 #include "p2p/limits.h"
 #include "p2p/serialize.h"
+#include "testing/block_fuzz.h"
 
 namespace hearsay {
 namespace {

@@ -29,6 +29,9 @@
 #include "mempool/store.h"
 #include "p2p/peer_manager.h"
 #include "p2p/transport.h"
+#include "testing/fake_peers.h"
+#include "testing/peer_harness.h"
+#include "testing/tx_factory.h"
 
 using namespace hearsay;
 
@@ -40,19 +43,6 @@ constexpr uint32_t kMagic = 0x6e657477;
 constexpr size_t kHonestKeys = 2;
 const Time kStart = Time(std::chrono::seconds(1'700'000'000));
 
-KeyPair key(uint8_t b) {
-  Seed s;
-  s.fill(b);
-  return KeyPair::from_seed(s);
-}
-
-NetAddress addr(uint16_t port) {
-  NetAddress a;
-  a.ip = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
-  a.port = port;
-  return a;
-}
-
 // Built once: deriving the producers' keys and hashing the genesis header per call cost more
 // than the rest of an input.
 const NetworkParams& params() {
@@ -62,7 +52,7 @@ const NetworkParams& params() {
     n.name = "fuzz";
     n.magic = kMagic;
     n.genesis_time = 1'699'990'000;
-    n.producers = {key(0x70).public_key(), key(0x71).public_key()};
+    n.producers = {test::test_key(0x70).public_key(), test::test_key(0x71).public_key()};
     n.max_block_size = 100'000;
     n.max_tx_size = kMaxTxSize;
     return n;
@@ -75,25 +65,9 @@ const BlockId& genesis_id() {
   return id;
 }
 
-// The peers' identities (0 is the node itself), derived once.
-const std::vector<KeyPair>& peer_keys() {
-  static const std::vector<KeyPair> keys = [] {
-    crypto_init();
-    std::vector<KeyPair> k;
-    for (uint8_t i = 0; i <= 5; ++i)
-      k.push_back(key(static_cast<uint8_t>(0x10 + i)));
-    return k;
-  }();
-  return keys;
-}
-
 TxRef tx(uint8_t sender, uint64_t nonce) {
-  TxFields f;
-  f.network = kMagic;
-  f.nonce = nonce;
-  f.fee = 5'000;
-  f.payload.assign(20 + sender, static_cast<uint8_t>(nonce));
-  return Transaction::create(f, key(static_cast<uint8_t>(0x60 + sender)));
+  return test::filled_tx(test::test_key(static_cast<uint8_t>(0x60 + sender)), kMagic, nonce, 5'000,
+                         20 + sender, static_cast<uint8_t>(nonce));
 }
 
 BlockRef make_block(const BlockHeader& prev, std::vector<TxRef> txs, const KeyPair& k) {
@@ -116,14 +90,14 @@ const Blocks& blocks() {
     Blocks s;
     BlockHeader prev = params().genesis();
     for (uint64_t h = 1; h <= 6; ++h) {
-      s.a.push_back(make_block(prev, {tx(0, h - 1), tx(1, h - 1)}, key(0x70)));
+      s.a.push_back(make_block(prev, {tx(0, h - 1), tx(1, h - 1)}, test::test_key(0x70)));
       prev = s.a.back()->header;
     }
     prev = s.a[1]->header;
     for (uint64_t h = 3; h <= 7; ++h) {
       std::vector<TxRef> txs = {tx(2, h - 3)};
       if (h % 2) txs.push_back(tx(3, (h - 3) / 2));
-      s.b.push_back(make_block(prev, txs, key(0x71)));
+      s.b.push_back(make_block(prev, txs, test::test_key(0x71)));
       prev = s.b.back()->header;
     }
     s.valid = s.a;
@@ -133,13 +107,13 @@ const Blocks& blocks() {
       for (const TxRef& t : b->txs)
         s.txs.push_back(t);
     }
-    s.bad.push_back(make_block(s.a[0]->header, {tx(0, 1)}, key(0x7f)));
+    s.bad.push_back(make_block(s.a[0]->header, {tx(0, 1)}, test::test_key(0x7f)));
     const TxRef honest = tx(1, 1);
     std::vector<uint8_t> enc(honest->encoding().begin(), honest->encoding().end());
     enc.back() ^= 1;
     auto forged = Transaction::decode(std::move(enc));
     FUZZ_ASSERT(forged.ok());
-    s.bad.push_back(make_block(s.a[0]->header, {tx(0, 1), *forged}, key(0x70)));
+    s.bad.push_back(make_block(s.a[0]->header, {tx(0, 1), *forged}, test::test_key(0x70)));
     for (const auto* list : {&s.valid, &s.bad})
       for (const BlockRef& b : *list)
         for (const TxRef& t : b->txs)
@@ -157,14 +131,12 @@ struct Conn {
   bool honest() const { return key >= 1 && key <= kHonestKeys; }
 };
 
-struct Harness {
+struct Harness : test::FakePeers<Conn> {
   std::unique_ptr<ChainState> chain;
   std::unique_ptr<Mempool> mempool;
   std::unique_ptr<PeerManager> pm;
   std::unique_ptr<BlockRelay> relay;
   Time now = kStart;
-  PeerId next_id = 1;
-  std::map<PeerId, Conn> conns;
   std::vector<VerifyAction> held;
 
   explicit Harness(BlockRelayConfig cfg) {
@@ -181,18 +153,8 @@ struct Harness {
     pc.rng_seed = 5;
     pc.max_outbound = 0;
     pc.addrman_capacity = 64;
-    pm = std::make_unique<PeerManager>(pc, peer_keys()[0]);
+    pm = std::make_unique<PeerManager>(pc, test::fake_identities()[0]);
     relay = std::make_unique<BlockRelay>(*pm, *chain, *mempool, std::move(cfg));
-  }
-
-  Message decode(const SharedBytes& frame) {
-    FrameDecoder dec(kMagic);
-    std::span<const uint8_t> data(*frame);
-    FUZZ_ASSERT(dec.received_bytes(data) && dec.message_complete() && data.empty());
-    RawMessage raw = dec.take_message();
-    auto m = decode_payload(raw.type, std::move(raw.payload));
-    FUZZ_ASSERT(m.ok());
-    return std::move(m).value();
   }
 
   void drain() {
@@ -202,7 +164,7 @@ struct Harness {
         if (auto* s = std::get_if<SendAction>(&a)) {
           auto it = conns.find(s->peer);
           FUZZ_ASSERT(it != conns.end() && !it->second.closing);
-          Message m = decode(s->frame);
+          Message m = test::decode_frame(s->frame, kMagic);
           FUZZ_ASSERT(type_of(m) == s->type);
           if (auto* gd = std::get_if<GetDataMsg>(&m))
             FUZZ_ASSERT(gd->entries.size() <= kMaxBlocksInFlightPerPeer);
@@ -214,7 +176,7 @@ struct Harness {
           it->second.closing = true;
         } else if (auto* b = std::get_if<BanAction>(&a)) {
           for (size_t k = 1; k <= kHonestKeys; ++k)
-            FUZZ_ASSERT(b->identity != peer_keys()[k].public_key());
+            FUZZ_ASSERT(b->identity != test::fake_identities()[k].public_key());
         } else if (auto* v = std::get_if<VerifyAction>(&a)) {
           FUZZ_ASSERT(!v->txs.empty());
           if (held.size() < 32) {
@@ -269,13 +231,6 @@ struct Harness {
     conns.erase(id);
     drain();
   }
-
-  PeerId pick(fuzz::FuzzInput& in) {
-    if (conns.empty()) return 0;
-    auto it = conns.begin();
-    std::advance(it, in.byte() % conns.size());
-    return it->first;
-  }
 };
 
 const BlockRef& pick_block(fuzz::FuzzInput& in, bool honest) {
@@ -321,8 +276,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         c.key = 1 + b % 5;
         const PeerId id = h.next_id++;
         h.conns[id] = c;
-        PeerConnected pc{id, peer_keys()[c.key].public_key(), (b & 0x08) != 0,
-                         addr(static_cast<uint16_t>(40000 + id))};
+        PeerConnected pc{id, test::fake_identities()[c.key].public_key(), (b & 0x08) != 0,
+                         test::loopback(static_cast<uint16_t>(40000 + id))};
         h.pm->on_connected(pc, h.now);
         h.drain();
         VersionMsg v;
@@ -466,32 +421,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       }
-      case 10: {  // arbitrary message bytes (dishonest peers only)
-        const PeerId id = h.pick(in);
-        auto it = h.conns.find(id);
-        const auto t = static_cast<MsgType>(in.byte() % kMsgTypeCount);
-        std::vector<uint8_t> payload = in.bytes(in.byte());
-        if (it == h.conns.end() || it->second.honest()) break;
-        auto m = decode_payload(t, std::move(payload));
-        if (m.ok()) h.feed(id, std::move(m).value());
+      case 10:  // arbitrary message bytes through the real decoder (dishonest peers only)
+        test::feed_arbitrary_message(h, in);
         break;
-      }
       case 11:
         h.disconnect(h.pick(in));
         break;
       case 12: {  // verdicts: held batches in any order, regrouped, some lost
         if (h.held.empty()) break;
-        const uint8_t b = in.byte();
-        std::vector<TxRef> merged;
-        const size_t n = 1 + b % h.held.size();
-        for (size_t i = 0; i < n && !h.held.empty(); ++i) {
-          const size_t at = in.byte() % h.held.size();
-          VerifyAction v = std::move(h.held[at]);
-          h.held.erase(h.held.begin() + static_cast<ptrdiff_t>(at));
-          if ((b & 0xe0) == 0xe0) continue;  // lost
-          if (b & 0x10) std::reverse(v.txs.begin(), v.txs.end());
-          merged.insert(merged.end(), v.txs.begin(), v.txs.end());
-        }
+        const std::vector<TxRef> merged = test::take_verdict_batch(h.held, in);
         if (!merged.empty()) h.verdicts(merged);
         break;
       }
@@ -506,8 +444,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       default: {  // time passes: up to ~64 s
-        const uint8_t b = in.byte();
-        h.now += (op & 0x80) ? std::chrono::seconds(b / 4) : std::chrono::milliseconds(b * 10);
+        h.now += test::clock_step((op & 0x80) != 0, in.byte());
         h.pm->on_tick(h.now);
         h.drain();
         break;

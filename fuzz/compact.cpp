@@ -255,8 +255,7 @@ void run_structured(fuzz::FuzzInput& in) {
   }
   const bool honest = lies == 0;
 
-  PartialBlock pb;
-  if (use_hook) pb.set_short_id_fn_ForTest(fn);
+  PartialBlock pb(use_hook ? PartialBlock::ShortIdFn(fn) : PartialBlock::ShortIdFn());
   const Outcome o = reconstruct(in, pb, msg, candidates, block.txs);
   if (!honest) return;
 

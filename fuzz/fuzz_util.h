@@ -9,6 +9,8 @@
 #include <span>
 #include <vector>
 
+#include "chainstub/params.h"
+
 // A fuzz oracle failed: report and abort (libFuzzer saves the input as a crash).
 #define FUZZ_ASSERT(cond)                                                                   \
   do {                                                                                      \
@@ -21,7 +23,7 @@
 namespace hearsay::fuzz {
 
 // The network magic every wire fuzz target and seed uses (the devnet's).
-inline constexpr uint32_t kFuzzMagic = 0x68727364;
+inline constexpr uint32_t kFuzzMagic = kDevnetMagic;
 
 // Consumes the fuzz input a little at a time; past its end every read yields zeros, so a
 // target never has to check for exhaustion (its step loop stops on empty()).

@@ -22,6 +22,8 @@
 
 #include "fuzz/fuzz_util.h"
 #include "p2p/peer_manager.h"
+#include "testing/fake_peers.h"
+#include "testing/peer_harness.h"
 
 using namespace hearsay;
 
@@ -29,25 +31,17 @@ namespace {
 
 constexpr size_t kMaxSteps = 400;
 constexpr size_t kMaxLive = 8;
-constexpr uint32_t kMagic = 0x68727364;
+constexpr uint32_t kMagic = fuzz::kFuzzMagic;
 const Time kStart = Time(std::chrono::seconds(1'700'000'000));
 
-NetAddress addr(uint16_t port, uint8_t last = 1) {
-  NetAddress a;
-  a.ip = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, last};
-  a.port = port;
-  return a;
-}
+using test::loopback;
 
 const std::vector<KeyPair>& keys() {
   static const std::vector<KeyPair> k = [] {
     crypto_init();
     std::vector<KeyPair> v;
-    for (uint8_t i = 1; i <= 5; ++i) {
-      Seed s;
-      s.fill(i);
-      v.push_back(KeyPair::from_seed(s));
-    }
+    for (uint8_t i = 1; i <= 5; ++i)
+      v.push_back(test::test_key(i));
     return v;
   }();
   return k;
@@ -61,11 +55,9 @@ struct Conn {
   std::optional<uint64_t> ping_nonce;
 };
 
-struct Harness {
+struct Harness : test::FakePeers<Conn> {
   PeerManager pm;
   Time now = kStart;
-  PeerId next_id = 1;
-  std::map<PeerId, Conn> conns;
   std::vector<DialAction> dials;  // pending, as net/ would hold them
 
   Harness() : pm(config(), keys()[0]) {}
@@ -73,22 +65,14 @@ struct Harness {
   static PeerManagerConfig config() {
     PeerManagerConfig c;
     c.network_magic = kMagic;
-    c.listen_address = addr(8333);
+    c.listen_address = loopback(8333);
     c.max_outbound = 3;
-    c.connect = {{addr(9000, 9), std::nullopt}};
+    c.connect = {{loopback(9000, 9), std::nullopt}};
     c.rng_seed = 7;
     return c;
   }
 
-  Message decode(const SharedBytes& frame) {
-    FrameDecoder dec(kMagic);
-    std::span<const uint8_t> data(*frame);
-    FUZZ_ASSERT(dec.received_bytes(data) && dec.message_complete() && data.empty());
-    RawMessage raw = dec.take_message();
-    auto m = decode_payload(raw.type, std::move(raw.payload));
-    FUZZ_ASSERT(m.ok());
-    return std::move(m).value();
-  }
+  static Message decode(const SharedBytes& frame) { return test::decode_frame(frame, kMagic); }
 
   void drain() {
     for (Action& a : pm.take_actions()) {
@@ -150,13 +134,6 @@ struct Harness {
     drain();
     if (was_open && violation) FUZZ_ASSERT(c.close_requested);
   }
-
-  PeerId pick(hearsay::fuzz::FuzzInput& in) {
-    if (conns.empty()) return 0;
-    auto it = conns.begin();
-    std::advance(it, in.byte() % conns.size());
-    return it->first;
-  }
 };
 
 }  // namespace
@@ -170,7 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (op % 12) {
       case 0: {  // connect: key 0 is ourselves
         const uint8_t b = in.byte();
-        h.connect(k[b % 4], (b & 0x10) != 0, addr(static_cast<uint16_t>(40000 + b)));
+        h.connect(k[b % 4], (b & 0x10) != 0, loopback(static_cast<uint16_t>(40000 + b)));
         break;
       }
       case 1: {  // arbitrary message bytes through the real decoder
@@ -212,7 +189,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (uint8_t i = 0; i < count; ++i) {
           const uint8_t b = in.byte();
           PeerRecord r;
-          r.address = addr(static_cast<uint16_t>(9000 + (b & 7)), static_cast<uint8_t>(b & 7));
+          r.address = loopback(static_cast<uint16_t>(9000 + (b & 7)), static_cast<uint8_t>(b & 7));
           const int64_t skew = static_cast<int64_t>(in.byte()) - 128;  // minutes
           r.time = static_cast<uint64_t>(
               std::chrono::duration_cast<std::chrono::seconds>(h.now).count() + skew * 60);
@@ -269,8 +246,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       default: {  // time passes: up to ~64 s, in small or large steps
-        const uint8_t b = in.byte();
-        h.now += (op & 0x80) ? std::chrono::seconds(b / 4) : std::chrono::milliseconds(b * 10);
+        h.now += test::clock_step((op & 0x80) != 0, in.byte());
         h.pm.on_tick(h.now);
         h.drain();
         // The handshake deadline (10 s by default) is enforced at the first tick past it.

@@ -13,7 +13,8 @@
 #include "crypto/ed25519.h"
 #include "fuzz/fuzz_util.h"
 #include "mempool/mempool.h"
-#include "mempool/testing.h"
+#include "testing/failing_store.h"
+#include "testing/mempool_fakes.h"
 
 namespace hearsay {
 namespace {
@@ -79,8 +80,7 @@ void check_store_covers(const Mempool& m, const MemoryStore& store, bool exact) 
   HEARSAY_CHECK(!exact || store.size() == m.size());
 }
 
-void run(fuzz::FuzzInput in) {
-  const Pool& pool = pool_of_txs();
+MempoolOptions options_from(fuzz::FuzzInput& in) {
   MempoolOptions o;
   o.network = kNetwork;
   o.min_fee_rate = 100;
@@ -89,96 +89,123 @@ void run(fuzz::FuzzInput in) {
   o.replace_step_percent = in.byte() % 60;
   o.expiry = std::chrono::minutes(10 + in.byte());
   o.hash_key.fill(in.byte());
+  return o;
+}
 
-  FakeChainView chain;
-  MemoryStore store;
-  Time now = Time(kStartSeconds * 1'000'000);
-  auto opened = Mempool::open(o, chain, std::make_unique<StoreRef>(store), now);
-  HEARSAY_CHECK(opened.ok());
-  std::unique_ptr<Mempool> m = std::move(*opened);
+// One input's world: the mempool under test, over a store that fails writes on demand.
+struct Session {
+  explicit Session(const MempoolOptions& options) : o(options) { open(); }
 
-  auto pick = [&]() -> const TxRef& { return pool.txs[in.byte() % kPoolSize]; };
-  auto check_removed = [&](const std::vector<Removed>& removed) {
+  void open() {
+    auto opened = Mempool::open(o, chain, std::make_unique<StoreRef>(failing), now);
+    HEARSAY_CHECK(opened.ok());
+    m = std::move(*opened);
+  }
+  void check_removed(const std::vector<Removed>& removed) const {
     for (const Removed& r : removed)
       HEARSAY_CHECK(!m->contains(r.tx->id()));
-  };
+  }
+  // A restart: the pool reloads over the same store and holds what it held.
+  void restart() {
+    failing.fail_next_writes(0);
+    m->expire(now);
+    const std::set<TxId> before = held_ids(*m);
+    m.reset();
+    open();
+    HEARSAY_CHECK(held_ids(*m) == before);
+    check_store_covers(*m, store, /*exact=*/true);
+  }
 
-  for (int steps = 0; steps < kMaxSteps && !in.empty(); ++steps) {
-    switch (in.byte() % 10) {
-      case 0: {  // admit one
-        const TxRef& tx = pick();
-        const bool verified = in.byte() & 1;
-        const bool was_held = m->contains(tx->id());
-        AdmitResult r = m->admit(tx, now, verified);
-        if (r.ok()) {
-          HEARSAY_CHECK(m->contains(tx->id()));
-          check_removed(r.removed);
-        } else {
-          HEARSAY_CHECK(m->contains(tx->id()) == was_held);
-          HEARSAY_CHECK(r.removed.empty());
-        }
-        break;
+  const MempoolOptions o;
+  FakeChainView chain;
+  MemoryStore store;
+  test::FailingMempoolStore failing{store};  // the pools write through it
+  Time now = Time(kStartSeconds * 1'000'000);
+  std::unique_ptr<Mempool> m;
+};
+
+// A block: mine part of the selection (and maybe a conflicting tx).
+void mine(Session& s, fuzz::FuzzInput& in) {
+  const Pool& pool = pool_of_txs();
+  std::vector<TxRef> block = s.m->select_for_block(in.byte() * 8);
+  if (in.byte() & 1) block.push_back(pool.txs[in.byte() % kPoolSize]);
+  for (const TxRef& t : block)
+    if (t->nonce() + 1 > s.chain.next_nonce(t->sender()))
+      s.chain.set_next_nonce(t->sender(), t->nonce() + 1);
+  s.chain.set_height(s.chain.height() + 1);
+  s.check_removed(s.m->remove_confirmed(block));
+}
+
+// One operation, chosen and parameterised by the input.
+void step(Session& s, fuzz::FuzzInput& in) {
+  const Pool& pool = pool_of_txs();
+  auto pick = [&]() -> const TxRef& { return pool.txs[in.byte() % kPoolSize]; };
+  switch (in.byte() % 10) {
+    case 0: {  // admit one
+      const TxRef& tx = pick();
+      const bool verified = in.byte() & 1;
+      const bool was_held = s.m->contains(tx->id());
+      AdmitResult r = s.m->admit(tx, s.now, verified);
+      if (r.ok()) {
+        HEARSAY_CHECK(s.m->contains(tx->id()));
+        s.check_removed(r.removed);
+      } else {
+        HEARSAY_CHECK(s.m->contains(tx->id()) == was_held);
+        HEARSAY_CHECK(r.removed.empty());
       }
-      case 1: {  // admit a burst as one batch
-        std::vector<Candidate> cs;
-        const size_t k = 1 + in.byte() % 6;
-        for (size_t i = 0; i < k; ++i)
-          cs.push_back(Candidate{pick(), (in.byte() & 3) != 0});
-        auto rs = m->admit_batch(cs, now);
-        HEARSAY_CHECK(rs.size() == cs.size());
-        break;
-      }
-      case 2:  // time passes
-        now += std::chrono::seconds(in.byte()) * (1 + in.byte() % 60);
-        break;
-      case 3:
-        check_removed(m->expire(now));
-        break;
-      case 4: {  // a block: mine part of the selection (and maybe a conflicting tx)
-        std::vector<TxRef> block = m->select_for_block(in.byte() * 8);
-        if (in.byte() & 1) block.push_back(pick());
-        for (const TxRef& t : block)
-          if (t->nonce() + 1 > chain.next_nonce(t->sender()))
-            chain.set_next_nonce(t->sender(), t->nonce() + 1);
-        chain.set_height(chain.height() + 1);
-        check_removed(m->remove_confirmed(block));
-        break;
-      }
-      case 5:
-        chain.set_height(chain.height() + in.byte() % 3);
-        break;
-      case 6: {
-        const PublicKey sender = pool.keys[in.byte() % kSenders].public_key();
-        const uint64_t next = std::max<uint64_t>(chain.next_nonce(sender), in.byte() % 7);
-        chain.set_next_nonce(sender, next);
-        check_removed(m->remove_stale_nonces(sender, next));
-        break;
-      }
-      case 7:
-        store.fail_next_writes_ForTest(1 + in.byte() % 2);
-        break;
-      case 8: {  // restart: reload over the same store
-        store.fail_next_writes_ForTest(0);
-        m->expire(now);
-        const std::set<TxId> before = held_ids(*m);
-        m.reset();
-        auto re = Mempool::open(o, chain, std::make_unique<StoreRef>(store), now);
-        HEARSAY_CHECK(re.ok());
-        m = std::move(*re);
-        HEARSAY_CHECK(held_ids(*m) == before);
-        check_store_covers(*m, store, /*exact=*/true);
-        break;
-      }
-      case 9: {
-        std::vector<TxRef> newest = m->newest(in.byte() % 8);
-        for (const TxRef& t : newest)
-          HEARSAY_CHECK(m->contains(t->id()));
-        (void)m->info(now);
-        break;
-      }
+      break;
     }
-    m->sanity_check();
-    check_store_covers(*m, store, /*exact=*/false);
+    case 1: {  // admit a burst as one batch
+      std::vector<Candidate> cs;
+      const size_t k = 1 + in.byte() % 6;
+      for (size_t i = 0; i < k; ++i)
+        cs.push_back(Candidate{pick(), (in.byte() & 3) != 0});
+      auto rs = s.m->admit_batch(cs, s.now);
+      HEARSAY_CHECK(rs.size() == cs.size());
+      break;
+    }
+    case 2:  // time passes
+      s.now += std::chrono::seconds(in.byte()) * (1 + in.byte() % 60);
+      break;
+    case 3:
+      s.check_removed(s.m->expire(s.now));
+      break;
+    case 4:
+      mine(s, in);
+      break;
+    case 5:
+      s.chain.set_height(s.chain.height() + in.byte() % 3);
+      break;
+    case 6: {
+      const PublicKey sender = pool.keys[in.byte() % kSenders].public_key();
+      const uint64_t next = std::max<uint64_t>(s.chain.next_nonce(sender), in.byte() % 7);
+      s.chain.set_next_nonce(sender, next);
+      s.check_removed(s.m->remove_stale_nonces(sender, next));
+      break;
+    }
+    case 7:
+      s.failing.fail_next_writes(1 + in.byte() % 2);
+      break;
+    case 8:
+      s.restart();
+      break;
+    case 9: {
+      std::vector<TxRef> newest = s.m->newest(in.byte() % 8);
+      for (const TxRef& t : newest)
+        HEARSAY_CHECK(s.m->contains(t->id()));
+      (void)s.m->info(s.now);
+      break;
+    }
+  }
+}
+
+void run(fuzz::FuzzInput in) {
+  pool_of_txs();
+  Session s(options_from(in));
+  for (int steps = 0; steps < kMaxSteps && !in.empty(); ++steps) {
+    step(s, in);
+    s.m->sanity_check();
+    check_store_covers(*s.m, s.store, /*exact=*/false);
   }
 }
 

@@ -31,11 +31,9 @@
 #include <vector>
 
 #include "fuzz/fuzz_util.h"
-#include "mempool/mempool.h"
-#include "mempool/relay_pool.h"
-#include "mempool/testing.h"
-#include "p2p/peer_manager.h"
-#include "p2p/tx_relay.h"
+#include "testing/fake_peers.h"
+#include "testing/node_fixture.h"
+#include "testing/peer_harness.h"
 
 using namespace hearsay;
 
@@ -43,7 +41,7 @@ namespace {
 
 constexpr size_t kMaxSteps = 64;
 constexpr size_t kMaxLive = 6;
-constexpr uint32_t kMagic = 0x68727364;
+constexpr uint32_t kMagic = fuzz::kFuzzMagic;
 constexpr uint32_t kNetwork = 0x6e657477;
 const Time kStart = Time(std::chrono::seconds(1'700'000'000));
 // Identities 1 and 2 are honest peers, 3..5 are not (0 is the node itself).
@@ -57,23 +55,10 @@ constexpr TxRequestOptions kTrackerFuzz{.max_announcements = 64, .max_in_flight 
 // The largest flood of arbitrary ids in one inv: well past the tracker's cap.
 constexpr size_t kMaxFloodInv = 4 * kTrackerFuzz.max_announcements;
 
-NetAddress addr(uint16_t port) {
-  NetAddress a;
-  a.ip = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
-  a.port = port;
-  return a;
-}
-
-KeyPair key(uint8_t b) {
-  Seed s;
-  s.fill(b);
-  return KeyPair::from_seed(s);
-}
-
 // Transactions built once: 4 senders × nonces 0..3 at two fee levels (the second replaces the
 // first), some below the minimum fee, some forged, some for another network.
 struct TxSet {
-  std::vector<KeyPair> peers;
+  const std::vector<KeyPair>& peers = test::fake_identities();
   std::vector<PublicKey> senders;  // of the transactions (keys 0x60..0x63)
   std::vector<TxRef> txs;
   std::vector<bool> valid;  // signature
@@ -85,34 +70,20 @@ const TxSet& tx_set() {
   static const TxSet set = [] {
     crypto_init();
     TxSet s;
-    for (uint8_t i = 0; i <= 5; ++i)
-      s.peers.push_back(key(static_cast<uint8_t>(0x10 + i)));
     auto add = [&](TxRef tx, bool valid) {
       s.index[tx->id()] = s.txs.size();
       s.txs.push_back(std::move(tx));
       s.valid.push_back(valid);
     };
     for (uint8_t sender = 0; sender < 4; ++sender) {
-      const KeyPair k = key(static_cast<uint8_t>(0x60 + sender));
+      const KeyPair k = test::test_key(static_cast<uint8_t>(0x60 + sender));
       s.senders.push_back(k.public_key());
       for (uint64_t nonce = 0; nonce < 4; ++nonce) {
-        for (uint64_t fee : {2'000u, 9'000u}) {
-          TxFields f;
-          f.network = kNetwork;
-          f.nonce = nonce;
-          f.fee = fee;
-          f.payload.assign(40 + sender * 8 + nonce, static_cast<uint8_t>(sender));
-          add(Transaction::create(f, k), true);
-        }
+        for (uint64_t fee : {2'000u, 9'000u})
+          add(test::filled_tx(k, kNetwork, nonce, fee, 40 + sender * 8 + nonce, sender), true);
       }
-      TxFields cheap;
-      cheap.network = kNetwork;
-      cheap.nonce = 5;
-      add(Transaction::create(cheap, k), true);
-      TxFields other;
-      other.network = kNetwork + 1;
-      other.fee = 5'000;
-      add(Transaction::create(other, k), true);
+      add(test::filled_tx(k, kNetwork, /*nonce=*/5, /*fee=*/0, 0, 0), true);  // below the minimum
+      add(test::filled_tx(k, kNetwork + 1, 0, 5'000, 0, 0), true);            // another network
     }
     const size_t honest = s.txs.size();
     FUZZ_ASSERT(honest == kValidTxs);
@@ -149,27 +120,15 @@ struct Conn {
   bool honest() const { return key >= 1 && key <= kHonestKeys; }
 };
 
-struct Harness {
-  FakeChainView chain;
-  std::unique_ptr<Mempool> mempool;
-  std::unique_ptr<MempoolTxPool> pool;
-  PeerManager pm;
-  std::unique_ptr<TxRelay> relay;
-  Time now = kStart;
-  PeerId next_id = 1;
-  std::map<PeerId, Conn> conns;
+struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
   std::vector<VerifyAction> held;
   // One request in flight per id: id → (peer, expiry) of the outstanding request.
   std::map<TxId, std::pair<PeerId, Time>> in_flight;
   std::set<PublicKey> forgers;  // identities that sent a tx with an invalid signature
   Duration request_timeout = kRequestTimeout;
 
-  Harness(const TxRelayConfig& cfg, const MempoolOptions& mo) : pm(pm_config(), tx_set().peers[0]) {
-    auto opened = Mempool::open(mo, chain, std::make_unique<MemoryStore>(), now);
-    FUZZ_ASSERT(opened.ok());
-    mempool = std::move(*opened);
-    pool = std::make_unique<MempoolTxPool>(*mempool);
-    relay = std::make_unique<TxRelay>(pm, *pool, cfg);
+  Harness(const TxRelayConfig& cfg, const MempoolOptions& mo)
+      : TxRelayNode(pm_config(), tx_set().peers[0], mo, cfg, kStart) {
     request_timeout = cfg.request_timeout;
   }
 
@@ -182,16 +141,7 @@ struct Harness {
     return c;
   }
 
-  Message decode(const SharedBytes& frame) {
-    FUZZ_ASSERT(frame != nullptr);
-    FrameDecoder dec(kMagic);
-    std::span<const uint8_t> data(*frame);
-    FUZZ_ASSERT(dec.received_bytes(data) && dec.message_complete() && data.empty());
-    RawMessage raw = dec.take_message();
-    auto m = decode_payload(raw.type, std::move(raw.payload));
-    FUZZ_ASSERT(m.ok());
-    return std::move(m).value();
-  }
+  static Message decode(const SharedBytes& frame) { return test::decode_frame(frame, kMagic); }
 
   void on_getdata(PeerId peer, Conn& c, const GetDataMsg& gd) {
     for (const InvEntry& e : gd.entries) {
@@ -257,15 +207,13 @@ struct Harness {
   }
 
   void check() {
-    pm.sanity_check();
-    relay->sanity_check();
-    mempool->sanity_check();
+    TxRelayNode::check();
     const TxRelayStats& s = relay->stats();
     size_t live = 0;
     for (const auto& [id, c] : conns) {
       live += c.ready;
-      FUZZ_ASSERT(relay->tracker_ForTest().count(id) <= kTrackerFuzz.max_announcements);
-      FUZZ_ASSERT(relay->tracker_ForTest().count_in_flight(id) <= kTrackerFuzz.max_in_flight);
+      FUZZ_ASSERT(relay->tracker().count(id) <= kTrackerFuzz.max_announcements);
+      FUZZ_ASSERT(relay->tracker().count_in_flight(id) <= kTrackerFuzz.max_in_flight);
       if (c.honest()) {
         auto info = pm.peer_info(id);
         FUZZ_ASSERT(info && info->misbehaviour == 0);
@@ -322,13 +270,6 @@ struct Harness {
     for (auto f = in_flight.begin(); f != in_flight.end();)
       f = f->second.first == id ? in_flight.erase(f) : std::next(f);
     drain();
-  }
-
-  PeerId pick(fuzz::FuzzInput& in) {
-    if (conns.empty()) return 0;
-    auto it = conns.begin();
-    std::advance(it, in.byte() % conns.size());
-    return it->first;
   }
 };
 
@@ -409,7 +350,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const PeerId id = h.next_id++;
         h.conns[id] = c;
         PeerConnected pc{id, set.peers[c.key].public_key(), c.inbound,
-                         addr(static_cast<uint16_t>(40000 + id))};
+                         test::loopback(static_cast<uint16_t>(40000 + id))};
         pc.trusted = (b & 0x10) != 0;
         h.pm.on_connected(pc, h.now);
         h.drain();
@@ -484,32 +425,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!missing.entries.empty()) h.feed(id, std::move(missing));
         break;
       }
-      case 6: {  // arbitrary message bytes through the real decoder (dishonest peers only)
-        const PeerId id = h.pick(in);
-        auto it = h.conns.find(id);
-        const auto t = static_cast<MsgType>(in.byte() % kMsgTypeCount);
-        std::vector<uint8_t> payload = in.bytes(in.byte());
-        if (it == h.conns.end() || it->second.honest()) break;
-        auto m = decode_payload(t, std::move(payload));
-        if (m.ok()) h.feed(id, std::move(m).value());
+      case 6:  // arbitrary message bytes through the real decoder (dishonest peers only)
+        test::feed_arbitrary_message(h, in);
         break;
-      }
       case 7:
         h.disconnect(h.pick(in));
         break;
       case 8: {  // verdicts: some held batches, in any order, regrouped; some lost
         if (h.held.empty()) break;
-        const uint8_t b = in.byte();
-        std::vector<TxRef> merged;
-        const size_t n = 1 + b % h.held.size();
-        for (size_t i = 0; i < n && !h.held.empty(); ++i) {
-          const size_t at = in.byte() % h.held.size();
-          VerifyAction v = std::move(h.held[at]);
-          h.held.erase(h.held.begin() + static_cast<ptrdiff_t>(at));
-          if ((b & 0xe0) == 0xe0) continue;  // lost (a worker died)
-          if (b & 0x10) std::reverse(v.txs.begin(), v.txs.end());
-          merged.insert(merged.end(), v.txs.begin(), v.txs.end());
-        }
+        const std::vector<TxRef> merged = test::take_verdict_batch(h.held, in);
         if (!merged.empty()) h.verdicts(merged);
         h.drain();
         break;
@@ -529,8 +453,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       default: {  // time passes: up to ~64 s, in small or large steps
-        const uint8_t b = in.byte();
-        h.now += (op & 0x80) ? std::chrono::seconds(b / 4) : std::chrono::milliseconds(b * 10);
+        h.now += test::clock_step((op & 0x80) != 0, in.byte());
         h.pm.on_tick(h.now);
         h.drain();
         break;

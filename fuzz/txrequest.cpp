@@ -64,7 +64,7 @@ class Model {
   TxRequestTracker::InvResult received_inv(PeerId p, unsigned tx, bool pref, Time reqtime) {
     if (find(p, tx)) return TxRequestTracker::InvResult::kDuplicate;
     if (count(p) >= m_o.max_announcements) return TxRequestTracker::InvResult::kPeerFull;
-    const uint64_t prio = m_real.priority_ForTest(txid_of(tx), p, pref);
+    const uint64_t prio = m_real.priority_of(txid_of(tx), p, pref);
     m_anns.push_back(MAnn{p, tx, pref, reqtime, {}, MState::kCandidate, m_seq++, prio});
     return TxRequestTracker::InvResult::kAdded;
   }

@@ -3,10 +3,6 @@
 namespace hearsay {
 
 Status MemoryStore::apply(std::span<const StoreOp> ops) {
-  if (m_fail_next > 0) {
-    --m_fail_next;
-    return Status::error("memory store: injected write failure");
-  }
   for (const StoreOp& op : ops) {
     HEARSAY_CHECK(op.tx != nullptr);
     if (op.kind == StoreOp::Kind::kPut)

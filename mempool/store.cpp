@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "mempool/leveldb_open.h"
 #include "mempool/store.h"
 
 namespace hearsay {
@@ -43,28 +44,8 @@ uint64_t get_le64(const char* p) {
   return v;
 }
 
-bool contains(const std::string& s, std::string_view needle) {
-  return s.find(needle) != std::string::npos;
-}
-
 StoreError classify_open_error(const std::string& path, const leveldb::Status& s) {
-  std::string detail = s.ToString();
-  if (s.IsCorruption())
-    return {StoreError::Kind::kCorrupt,
-            "mempool store " + path + " is corrupt (" + detail + "); " + std::string(kResetHint)};
-  // LevelDB's lock errors: "lock <path>/LOCK: already held by process" (another open in this
-  // process) or "...: Resource temporarily unavailable" (fcntl: another process holds it).
-  if (contains(detail, "already held") || contains(detail, "temporarily unavailable"))
-    return {StoreError::Kind::kLocked,
-            "mempool store " + path + " is locked: another hearsayd is using " + path +
-                "? Stop it, or give this node its own data directory (" + detail + ")"};
-  if (contains(detail, "Permission denied") || contains(detail, "Read-only file system") ||
-      contains(detail, "Not a directory"))
-    return {StoreError::Kind::kUnwritable,
-            "mempool store " + path + " is not writable (" + detail +
-                "); fix the data directory's permissions or choose another data directory"};
-  return {StoreError::Kind::kIo, "cannot open mempool store " + path + " (" + detail +
-                                     "); check the data directory, or " + std::string(kResetHint)};
+  return leveldb_open_error("mempool store", path, s, kResetHint);
 }
 
 class LevelDbStore final : public MempoolStore {

@@ -73,22 +73,20 @@ struct StoreOptions {
 // this one), corrupt, or of an unknown format.
 Result<std::unique_ptr<MempoolStore>, StoreError> open_leveldb_store(const StoreOptions& options);
 
-// An in-memory store for tests and the fuzz target. Thread-compatible.
+// An in-memory store for tests and the fuzz target (testing/failing_store.h wraps it to fail
+// writes on demand). Thread-compatible.
 class MemoryStore : public MempoolStore {
  public:
   Status apply(std::span<const StoreOp> ops) override;
   Result<std::vector<StoredTx>, StoreError> load() override;
   std::string describe() const override { return "memory"; }
 
-  // The next `n` apply() calls fail without changing anything.
-  void fail_next_writes_ForTest(size_t n) { m_fail_next = n; }
   size_t size() const { return m_entries.size(); }
   bool contains(const TxId& id) const { return m_entries.count(id) != 0; }
   uint64_t batches() const { return m_batches; }
 
  private:
   std::map<TxId, StoredTx> m_entries;
-  size_t m_fail_next = 0;
   uint64_t m_batches = 0;
 };
 

@@ -118,7 +118,7 @@ void Connection::on_handshake(const error_code& ec) {
 }
 
 void Connection::do_read() {
-  if (m_reading || m_read_paused || m_state != State::kOpen) return;
+  if (m_reading || m_read_paused || m_read_broken || m_state != State::kOpen) return;
   m_reading = true;
   m_stream.async_read_some(
       asio::buffer(m_read_buf),
@@ -150,11 +150,15 @@ void Connection::on_read(const error_code& ec, size_t n) {
   do_read();
 }
 
+// Hands each complete message to the observer, and reports what does not decode: the observer
+// (through p2p) decides what becomes of the peer. False when reading must stop: the connection
+// is no longer open, or the framing failed.
 bool Connection::process_bytes(std::span<const uint8_t> data) {
   auto self = shared_from_this();
   while (!data.empty()) {
     if (!m_decoder.received_bytes(data)) {
-      abort_now(std::string("bad frame: ") + to_string(m_decoder.error()));
+      m_read_broken = true;
+      m_observer.on_bad_message(self, m_decoder.error(), std::nullopt);
       return false;
     }
     if (!m_decoder.message_complete()) continue;
@@ -162,13 +166,12 @@ bool Connection::process_bytes(std::span<const uint8_t> data) {
     auto t = static_cast<size_t>(raw.type);
     m_counters.msgs_in[t] += 1;
     m_counters.bytes_in[t] += raw.wire_size;
-    auto msg = decode_payload(raw.type, std::move(raw.payload));
-    if (!msg) {
-      abort_now(std::string("undecodable ") + command_name(raw.type) +
-                " payload: " + to_string(msg.error()));
-      return false;
-    }
-    m_observer.on_message(self, std::move(*msg));
+    const MsgType type = raw.type;
+    auto msg = decode_payload(type, std::move(raw.payload));
+    if (msg)
+      m_observer.on_message(self, std::move(*msg));
+    else
+      m_observer.on_bad_message(self, msg.error(), type);
     if (m_state != State::kOpen) return false;
   }
   return true;

@@ -6,15 +6,18 @@
 // keep the Connection alive through shared_from_this(), never a raw this.
 //
 // Lifecycle: kTlsHandshake → kOpen → (kClosing →) kClosed. The observer (the Host) hears
-// on_established once the peer's identity is proven, on_message for each decoded message, and
-// on_closed exactly once at the end, with the reason. close() never acts inside the caller's
-// stack: it marks the state and posts the work, so the PeerManager may disconnect the peer
-// whose message it is handling.
+// on_established once the peer's identity is proven, on_message for each decoded message,
+// on_bad_message for what does not decode, and on_closed exactly once at the end, with the
+// reason. close() never acts inside the caller's stack: it marks the state and posts the work,
+// so the PeerManager may disconnect the peer whose message it is handling.
 //
 // Close is an explicit choice (Envoy): kFlush writes out what is queued, sends TLS
 // close_notify and then closes, bounded by the shutdown timeout; kAbort closes the socket now.
-// net/ itself aborts on transport faults (read error, undecodable frame or payload, write queue
-// over its cap, a timeout); protocol decisions arrive from p2p as DisconnectAction.
+// net/ itself aborts on transport faults (read or write error, write queue over its cap, a
+// timeout). Bytes that do not decode are not a transport fault but the peer's doing: the
+// Connection reports them (on_bad_message) and p2p decides, its decision arriving as a
+// DisconnectAction. After a bad frame the stream cannot be parsed further, so the Connection
+// reads no more; should nobody close it, the idle timeout does.
 //
 // Memory bounds, per connection (the adversary is the peer):
 //  - receive: one read buffer (kReadBufferBytes) plus the FrameDecoder's message in progress,
@@ -102,6 +105,11 @@ class ConnectionObserver {
   virtual ~ConnectionObserver() = default;
   virtual void on_established(const std::shared_ptr<Connection>& c) = 0;
   virtual void on_message(const std::shared_ptr<Connection>& c, Message&& m) = 0;
+  // What the peer sent does not decode. `command`: the message's type when its frame was
+  // intact and only the payload failed; nullopt when the framing failed (the Connection then
+  // reads no more). The Connection closes nothing itself: the observer may call close().
+  virtual void on_bad_message(const std::shared_ptr<Connection>& c, DecodeError err,
+                              std::optional<MsgType> command) = 0;
   // Exactly once per connection. `established`: on_established was called before.
   virtual void on_closed(const std::shared_ptr<Connection>& c, const std::string& reason,
                          bool established) = 0;
@@ -182,6 +190,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<uint8_t, kReadBufferBytes> m_read_buf{};
   bool m_reading = false;
   bool m_read_paused = false;
+  bool m_read_broken = false;  // a bad frame: nothing after it can be parsed, so no more reads
 
   SendQueue m_queue;
   bool m_writing = false;

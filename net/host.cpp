@@ -26,14 +26,15 @@ std::string short_id(const PublicKey& k) {
 }
 }  // namespace
 
-Host::Host(KeyPair identity, HostConfig config)
-    : m_identity(std::move(identity)),
+Host::Host(const KeyPair& identity, HostConfig config)
+    : m_identity(identity),
       m_cfg(std::move(config)),
       m_acceptor(m_ioc),
       m_tick_timer(m_ioc),
       m_accept_retry(m_ioc) {}
 
-Host::~Host() {
+// stop() throws only when a thread cannot be joined, after which nothing is consistent.
+Host::~Host() {  // NOLINT(bugprone-exception-escape)
   stop();
 }
 
@@ -247,6 +248,15 @@ void Host::on_message(const std::shared_ptr<Connection>& c, Message&& m) {
   auto it = m_slots.find(c->id());
   if (it == m_slots.end() || !it->second.reported) return;
   m_pm->on_message(c->id(), std::move(m), now());
+  run_actions();
+}
+
+// Scoring and the disconnect are the PeerManager's (on_bad_message); net/ carries them out.
+void Host::on_bad_message(const std::shared_ptr<Connection>& c, DecodeError err,
+                          std::optional<MsgType> command) {
+  auto it = m_slots.find(c->id());
+  if (it == m_slots.end() || !it->second.reported) return;
+  m_pm->on_bad_message(c->id(), err, now(), command);
   run_actions();
 }
 
@@ -588,15 +598,6 @@ void Host::clear_bans() {
 
 size_t Host::connection_count() {
   return run_on_io([this] { return m_slots.size(); });
-}
-
-bool Host::send_ForTest(PeerId peer, SharedBytes frame, MsgType type) {
-  return run_on_io([&] {
-    auto it = m_slots.find(peer);
-    if (it == m_slots.end()) return false;
-    it->second.conn->send(std::move(frame), type);
-    return true;
-  });
 }
 
 }  // namespace hearsay

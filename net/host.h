@@ -8,8 +8,8 @@
 // for the answer. Host's own handlers capture `this`: the Host outlives its io thread (stop()
 // joins it, and the destructor calls stop()).
 //
-// Events: after each event (TLS established, message, close, dial failure, tick) the
-// PeerManager runs at once and its actions are drained and carried out in order:
+// Events: after each event (TLS established, message, undecodable input, close, dial failure,
+// tick) the PeerManager runs at once and its actions are drained and carried out in order:
 // SendAction → Connection::send; DisconnectAction → flush-then-close; BanAction → added to the
 // ban list (identity, and the IP unless loopback), saved, and enforced at accept, dial and
 // authentication; DialAction → TCP connect with a timeout, then TLS pinned to the identity if
@@ -70,9 +70,13 @@
 #include "net/verify_pool.h"
 #include "p2p/peer_manager.h"
 
+namespace hearsay::test {
+class HostTestAccess;
+}
+
 namespace hearsay {
 
-// Bitcoin's 125 connections minus its 8 outbound full-relay slots (the default).
+// Bitcoin's 125 connections minus its 8 outbound full-relay slots: hearsayd's default.
 inline constexpr size_t kDefaultMaxInbound = 117;
 // Inbound connections from one IP address: enough for a few nodes behind one NAT, few enough
 // that one host cannot fill the inbound slots (an eclipse attempt needs many addresses).
@@ -161,8 +165,8 @@ struct NetStats {
 
 class Host : private ConnectionObserver {
  public:
-  Host(KeyPair identity, HostConfig config);
-  ~Host() override;
+  Host(const KeyPair& identity, HostConfig config);
+  ~Host() override;  // NOLINT(bugprone-exception-escape): see host.cpp
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
 
@@ -190,7 +194,8 @@ class Host : private ConnectionObserver {
     return run_on_io([&]() -> decltype(f(std::declval<PeerManager&>())) {
       struct After {
         Host* host;
-        ~After() { host->run_actions(); }
+        // An action that throws leaves the peers inconsistent: terminating is the answer.
+        ~After() { host->run_actions(); }  // NOLINT(bugprone-exception-escape)
       } after{this};
       return f(*m_pm);
     });
@@ -203,7 +208,8 @@ class Host : private ConnectionObserver {
     return run_on_io([&]() -> decltype(f()) {
       struct After {
         Host* host;
-        ~After() { host->run_actions(); }
+        // An action that throws leaves the peers inconsistent: terminating is the answer.
+        ~After() { host->run_actions(); }  // NOLINT(bugprone-exception-escape)
       } after{this};
       return f();
     });
@@ -221,10 +227,8 @@ class Host : private ConnectionObserver {
   bool remove_ban(std::string_view target);
   void clear_bans();
 
-  // Queues a frame on a connection, bypassing the PeerManager (tests of the write path).
-  bool send_ForTest(PeerId peer, SharedBytes frame, MsgType type);
-
  private:
+  friend class test::HostTestAccess;
   struct Slot {
     std::shared_ptr<Connection> conn;
     std::optional<NetAddress> dialled;  // outbound: the address of the DialAction
@@ -244,6 +248,8 @@ class Host : private ConnectionObserver {
   // ConnectionObserver
   void on_established(const std::shared_ptr<Connection>& c) override;
   void on_message(const std::shared_ptr<Connection>& c, Message&& m) override;
+  void on_bad_message(const std::shared_ptr<Connection>& c, DecodeError err,
+                      std::optional<MsgType> command) override;
   void on_closed(const std::shared_ptr<Connection>& c, const std::string& reason,
                  bool established) override;
 

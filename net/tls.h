@@ -1,6 +1,6 @@
 // TLS for hearsay: TLS 1.3 only, mutual authentication by self-signed Ed25519 certificates.
 //
-// Rules (DESIGN.md "Transport"):
+// Rules:
 //  - Both sides present a certificate made from the node's identity key (crypto/cert.h) and
 //    both require one (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT): a client without a
 //    certificate is refused by the handshake.

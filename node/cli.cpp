@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 
 #include "chainstub/params.h"
@@ -142,22 +143,53 @@ std::string default_datadir() {
   return std::string(home && *home ? home : ".") + "/.hearsay";
 }
 
-Result<Globals, std::string> parse_globals(const std::vector<std::string>& args, size_t& i) {
-  Globals g;
-  g.rpc.port = kDefaultRpcPort;
-  std::string datadir = default_datadir();
-  bool have_user = false, have_password = false;
+// Called with each option as it is read, in order; a failure ends the parse with its message.
+using OptionCheck = std::function<Status(const std::string& name, const std::string& value)>;
+
+enum class OptionError { kUnknown, kNeedsValue, kTakesNoValue, kGivenTwice };
+
+// The message of a malformed option. `command` empty: a global option, before COMMAND, where
+// any error but a missing value reads as an unknown option.
+std::string option_error(std::string_view command, OptionError e, const std::string& name) {
+  const std::string option = "--" + name;
+  if (command.empty())
+    return e == OptionError::kNeedsValue ? option + " needs a value"
+                                         : "unknown option " + option + " (see hearsay-cli --help)";
+  const std::string see = " (see hearsay-cli help " + std::string(command) + ")";
+  const std::string cmd(command);
+  switch (e) {
+    case OptionError::kUnknown:
+      return cmd + ": unknown option " + option + see;
+    case OptionError::kNeedsValue:
+      return cmd + ": " + option + " needs a value" + see;
+    case OptionError::kTakesNoValue:
+      return cmd + ": " + option + " takes no value" + see;
+    case OptionError::kGivenTwice:
+      break;
+  }
+  return cmd + ": " + option + " given twice" + see;
+}
+
+// hearsay-cli's option parser: reads `args` from index `i` into `out` and returns the index
+// where it stopped. For a command (`command` not empty) every argument not starting with "--"
+// is positional and the parse reads to the end. For the global options (`command` empty) the
+// first such argument, COMMAND, ends the options, and "-h" and "-help" spell --help. `check`,
+// when set, sees each option as it is read, so errors come in the order of the arguments.
+// (Not Boost.ProgramOptions, hearsayd's parser: that would read an RPC argument such as "-1" or
+// "--x" after COMMAND as an option, accept abbreviated names, and word its errors otherwise.)
+Result<size_t, std::string> read_options(std::string_view command,
+                                         const std::vector<std::string>& args, size_t i,
+                                         std::span<const CliOptionSpec> specs, CliParsedArgs& out,
+                                         const OptionCheck& check) {
+  const bool global = command.empty();
   for (; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help" || a == "-help") {
-      g.help = true;
+    std::string a = args[i];
+    if (global && (a == "-h" || a == "-help")) a = "--help";
+    if (!a.starts_with("--")) {
+      if (global) break;
+      out.positional.push_back(a);
       continue;
     }
-    if (a == "--version") {
-      g.version = true;
-      continue;
-    }
-    if (!a.starts_with("--")) break;
     std::string name = a.substr(2), value;
     bool inline_value = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
@@ -165,18 +197,42 @@ Result<Globals, std::string> parse_globals(const std::vector<std::string>& args,
       name = name.substr(0, eq);
       inline_value = true;
     }
-    static const char* const kValued[] = {"datadir", "rpc", "rpc-user", "rpc-password",
-                                          "rpc-timeout"};
-    if (std::find_if(std::begin(kValued), std::end(kValued),
-                     [&](const char* n) { return name == n; }) == std::end(kValued))
-      return fail("unknown option --" + name + " (see hearsay-cli --help)");
-    if (!inline_value) {
-      if (i + 1 >= args.size()) return fail("--" + name + " needs a value");
+    const CliOptionSpec* spec = nullptr;
+    for (const CliOptionSpec& s : specs)
+      if (name == s.name) spec = &s;
+    if (spec == nullptr) return fail(option_error(command, OptionError::kUnknown, name));
+    if (spec->takes_value && !inline_value) {
+      if (i + 1 >= args.size()) return fail(option_error(command, OptionError::kNeedsValue, name));
       value = args[++i];
     }
+    if (!spec->takes_value && inline_value)
+      return fail(option_error(command, OptionError::kTakesNoValue, name));
+    auto& vals = out.values[name];
+    if (!vals.empty() && !spec->repeatable)
+      return fail(option_error(command, OptionError::kGivenTwice, name));
+    if (check) {
+      Status s = check(name, value);
+      if (!s) return fail(s.message());
+    }
+    vals.push_back(std::move(value));
+  }
+  return i;
+}
+
+// The global options, before COMMAND; `i` ends at COMMAND. Each may be repeated (the last wins).
+Result<Globals, std::string> parse_globals(const std::vector<std::string>& args, size_t& i) {
+  static const CliOptionSpec kSpecs[] = {
+      {"help", false, true},       {"version", false, true}, {"datadir", true, true},
+      {"rpc", true, true},         {"rpc-user", true, true}, {"rpc-password", true, true},
+      {"rpc-timeout", true, true},
+  };
+  Globals g;
+  g.rpc.port = kDefaultRpcPort;
+  g.rpc.datadir = default_datadir();
+  auto apply = [&g](const std::string& name, const std::string& value) -> Status {
     if (name == "datadir") {
       if (value.empty()) return fail(std::string("--datadir: must not be empty"));
-      datadir = value;
+      g.rpc.datadir = value;
     } else if (name == "rpc") {
       auto hp = parse_host_port(value, kDefaultRpcPort);
       if (!hp) return fail("--rpc: " + hp.error());
@@ -184,22 +240,27 @@ Result<Globals, std::string> parse_globals(const std::vector<std::string>& args,
       g.rpc.port = hp->port;
     } else if (name == "rpc-user") {
       g.rpc.user = value;
-      have_user = true;
     } else if (name == "rpc-password") {
       g.rpc.password = value;
-      have_password = true;
     } else if (name == "rpc-timeout") {
       auto s = parse_uint("--rpc-timeout", value, 0, 365ULL * 24 * 3600);
       if (!s) return fail(s.error());
       if (*s > 0) g.rpc.timeout = std::chrono::seconds(*s);
     }
-  }
-  if (have_user != have_password)
+    return {};
+  };
+  CliParsedArgs p;
+  auto end = read_options("", args, i, kSpecs, p, apply);
+  if (!end) return fail(end.error());
+  i = *end;
+  g.help = p.has("help");
+  g.version = p.has("version");
+  if (p.has("rpc-user") != p.has("rpc-password"))
     return fail(
         std::string("--rpc-user and --rpc-password go together (or give neither, to use "
                     "the cookie in --datadir)"));
-  if (have_user && g.rpc.user.empty()) return fail(std::string("--rpc-user: must not be empty"));
-  g.rpc.datadir = datadir;
+  if (p.has("rpc-user") && g.rpc.user.empty())
+    return fail(std::string("--rpc-user: must not be empty"));
   return g;
 }
 
@@ -287,7 +348,7 @@ Result<TxRequest, CliError> parse_tx_request(std::string_view command,
   }
   auto key = load_key_file(*key_file);
   if (!key) return fail(CliError{kCliFailure, key.error()});
-  return TxRequest{std::move(*key), nonce, std::move(t)};
+  return TxRequest{*key, nonce, std::move(t)};
 }
 
 CliResult cmd_keygen(const std::vector<std::string>& args, const CliIo& io) {
@@ -468,36 +529,8 @@ Result<CliParsedArgs, std::string> parse_cli_options(std::string_view command,
                                                      const std::vector<std::string>& args,
                                                      std::span<const CliOptionSpec> specs) {
   CliParsedArgs out;
-  const std::string see = " (see hearsay-cli help " + std::string(command) + ")";
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (!a.starts_with("--")) {
-      out.positional.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(2), value;
-    bool inline_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
-    }
-    const CliOptionSpec* spec = nullptr;
-    for (const CliOptionSpec& s : specs)
-      if (name == s.name) spec = &s;
-    if (spec == nullptr) return fail(std::string(command) + ": unknown option --" + name + see);
-    if (spec->takes_value && !inline_value) {
-      if (i + 1 >= args.size())
-        return fail(std::string(command) + ": --" + name + " needs a value" + see);
-      value = args[++i];
-    }
-    if (!spec->takes_value && inline_value)
-      return fail(std::string(command) + ": --" + name + " takes no value" + see);
-    auto& vals = out.values[name];
-    if (!vals.empty() && !spec->repeatable)
-      return fail(std::string(command) + ": --" + name + " given twice" + see);
-    vals.push_back(std::move(value));
-  }
+  auto end = read_options(command, args, 0, specs, out, nullptr);
+  if (!end) return fail(end.error());
   return out;
 }
 

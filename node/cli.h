@@ -59,7 +59,8 @@ int run_cli(const std::vector<std::string>& args, CliIo io);
 
 // --- pieces, exposed for tests and for the inject tool -----------------------------------------
 
-// A subcommand's options: `--name VALUE`, `--name=VALUE`, or `--name` for flags.
+// hearsay-cli's options, global (before COMMAND) and each command's, are declared as tables of
+// CliOptionSpec and read by one parser: `--name VALUE`, `--name=VALUE`, or `--name` for flags.
 struct CliOptionSpec {
   const char* name;  // without the dashes
   bool takes_value;
@@ -72,7 +73,8 @@ struct CliParsedArgs {
   // The value of a non-repeatable option, or nullptr.
   const std::string* get(std::string_view name) const;
 };
-// Errors name the command, the option and the fix ("see hearsay-cli help COMMAND").
+// A command's options; every argument not starting with "--" is positional. Errors name the
+// command, the option and the fix ("see hearsay-cli help COMMAND").
 Result<CliParsedArgs, std::string> parse_cli_options(std::string_view command,
                                                      const std::vector<std::string>& args,
                                                      std::span<const CliOptionSpec> specs);
@@ -112,7 +114,7 @@ Result<size_t, std::string> payload_size_for(size_t tx_size);
 
 // A transaction to build: every field but the key, the nonce and the fee.
 struct TxTemplate {
-  uint32_t network = 0;         // the tools default to kDevnetMagic (node/node.h)
+  uint32_t network = 0;         // the tools default to kDevnetMagic (chainstub/params.h)
   std::optional<uint64_t> fee;  // default: min_fee_for(size, kDefaultMinFeeRate)
   uint64_t expiry = 0;
   std::vector<uint8_t> payload;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -16,7 +17,9 @@
 
 using namespace hearsay;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
   auto parsed = parse_node_options(args);
   if (!parsed) {
@@ -80,4 +83,19 @@ int main(int argc, char** argv) {
   n.stop();
   spdlog::info("stopped");
   return 0;
+}
+
+}  // namespace
+
+// An exception that escapes the node (one no component could handle, such as memory
+// exhaustion) ends the process with its message instead of an unexplained abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "hearsayd: fatal: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "hearsayd: fatal: unknown exception\n";
+  }
+  return 1;
 }

@@ -11,6 +11,7 @@
 #include <ostream>
 #include <thread>
 
+#include "chainstub/params.h"
 #include "crypto/hash.h"
 #include "crypto/hex.h"
 #include "node/cli.h"
@@ -61,7 +62,7 @@ struct Progress {
 
 std::string format_eta(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
-  auto s = static_cast<uint64_t>(seconds + 0.5);
+  auto s = static_cast<uint64_t>(std::llround(seconds));
   char buf[32];
   if (s >= 3600)
     std::snprintf(buf, sizeof(buf), "%llu:%02llu:%02llu", (unsigned long long)(s / 3600),
@@ -236,6 +237,82 @@ std::string endpoint_name(const RpcClientConfig& c) {
                                                : c.host + ":" + std::to_string(c.port);
 }
 
+// Sends every transaction on `workers` threads (restarting st.start), printing progress
+// until the last worker finishes.
+void send_all(SendState& st, size_t workers, std::ostream& progress, bool tty) {
+  st.start = Clock::now();
+  std::vector<std::thread> pool;
+  for (size_t w = 0; w < workers; ++w)
+    pool.emplace_back([&st] { send_worker(st); });
+  {
+    std::unique_lock lock(st.mutex);
+    const auto interval = tty ? kBarInterval : kLineInterval;
+    while (!st.finished_cv.wait_for(lock, interval, [&] { return st.finished == workers; })) {
+      lock.unlock();
+      print_progress(progress, tty, st.o.count, st.progress, seconds_since(st.start), false);
+      lock.lock();
+    }
+  }
+  for (auto& th : pool)
+    th.join();
+}
+
+// --out: one JSON line per transaction (id, node, submit time, outcome).
+Status write_records(std::ofstream& out, const SendState& st) {
+  const InjectOptions& o = st.o;
+  std::vector<std::string> names;
+  for (const auto& e : o.endpoints)
+    names.push_back(endpoint_name(e));
+  for (uint64_t i = 0; i < o.count; ++i) {
+    const Record& r = st.records[i];
+    json::object line;
+    line["id"] = to_hex(st.txs[i]->id());
+    line["node"] = names[r.endpoint];
+    line["t"] = r.submit_us;
+    line["accepted"] = r.outcome == Outcome::kAccepted;
+    if (r.outcome != Outcome::kAccepted) line["error"] = r.error;
+    out << json::serialize(line) << '\n';
+  }
+  out.flush();
+  if (!out)
+    return fail("inject: writing " + o.out_file + " failed: " + std::strerror(errno) +
+                " (disk full?)");
+  return {};
+}
+
+// The nodes to send to: each --rpc with its --datadir (one for all, or one per --rpc), or the
+// global options' node when there is no --rpc.
+Result<std::vector<RpcClientConfig>, std::string> inject_endpoints(const CliParsedArgs& p,
+                                                                   const RpcClientConfig& base) {
+  std::vector<RpcClientConfig> endpoints;
+  std::vector<std::string> rpcs, datadirs;
+  if (auto it = p.values.find("rpc"); it != p.values.end()) rpcs = it->second;
+  if (auto it = p.values.find("datadir"); it != p.values.end()) datadirs = it->second;
+  if (rpcs.empty()) {
+    RpcClientConfig c = base;
+    if (!datadirs.empty()) {
+      if (datadirs.size() > 1)
+        return fail(std::string("inject: several --datadir but no --rpc to pair them with"));
+      c.datadir = datadirs[0];
+    }
+    endpoints.push_back(std::move(c));
+    return endpoints;
+  }
+  if (datadirs.size() > 1 && datadirs.size() != rpcs.size())
+    return fail("inject: " + std::to_string(datadirs.size()) + " --datadir for " +
+                std::to_string(rpcs.size()) + " --rpc: give one for all, or one per --rpc");
+  for (size_t i = 0; i < rpcs.size(); ++i) {
+    auto hp = parse_host_port(rpcs[i], base.port);
+    if (!hp) return fail("--rpc: " + hp.error());
+    RpcClientConfig c = base;
+    c.host = hp->host;
+    c.port = hp->port;
+    if (!datadirs.empty()) c.datadir = datadirs.size() == 1 ? datadirs[0] : datadirs[i];
+    endpoints.push_back(std::move(c));
+  }
+  return endpoints;
+}
+
 }  // namespace
 
 std::string InjectSummary::to_json() const {
@@ -323,21 +400,7 @@ Result<InjectSummary, std::string> run_inject(const InjectOptions& o, std::ostre
   progress << "\n";
   progress.flush();
 
-  st.start = Clock::now();
-  std::vector<std::thread> pool;
-  for (size_t w = 0; w < workers; ++w)
-    pool.emplace_back([&st] { send_worker(st); });
-  {
-    std::unique_lock lock(st.mutex);
-    const auto interval = tty ? kBarInterval : kLineInterval;
-    while (!st.finished_cv.wait_for(lock, interval, [&] { return st.finished == workers; })) {
-      lock.unlock();
-      print_progress(progress, tty, o.count, st.progress, seconds_since(st.start), false);
-      lock.lock();
-    }
-  }
-  for (auto& th : pool)
-    th.join();
+  send_all(st, workers, progress, tty);
   summary.send_seconds = seconds_since(st.start);
   print_progress(progress, tty, o.count, st.progress, summary.send_seconds, true);
 
@@ -356,23 +419,7 @@ Result<InjectSummary, std::string> run_inject(const InjectOptions& o, std::ostre
     }
 
   if (out.is_open()) {
-    std::vector<std::string> names;
-    for (const auto& e : o.endpoints)
-      names.push_back(endpoint_name(e));
-    for (uint64_t i = 0; i < o.count; ++i) {
-      const Record& r = st.records[i];
-      json::object line;
-      line["id"] = to_hex(txs[i]->id());
-      line["node"] = names[r.endpoint];
-      line["t"] = r.submit_us;
-      line["accepted"] = r.outcome == Outcome::kAccepted;
-      if (r.outcome != Outcome::kAccepted) line["error"] = r.error;
-      out << json::serialize(line) << '\n';
-    }
-    out.flush();
-    if (!out)
-      return fail("inject: writing " + o.out_file + " failed: " + std::strerror(errno) +
-                  " (disk full?)");
+    if (Status w = write_records(out, st); !w) return fail(w.message());
   }
   return summary;
 }
@@ -403,7 +450,7 @@ Result<InjectOptions, std::string> parse_inject_args(const std::vector<std::stri
     return true;
   };
   uint64_t fee = 0;
-  for (auto r : {uint_opt("count", 1, kInjectMaxCount, o.count),
+  for (const auto& r : {uint_opt("count", 1, kInjectMaxCount, o.count),
                  uint_opt("size", kMinTxSize, kMaxTxSize, o.size),
                  uint_opt("senders", 1, kInjectMaxSenders, o.senders),
                  uint_opt("seed", 0, UINT64_MAX, o.seed),
@@ -444,31 +491,9 @@ Result<InjectOptions, std::string> parse_inject_args(const std::vector<std::stri
   auto payload = payload_size_for(o.size);
   if (!payload) return fail(payload.error());
 
-  std::vector<std::string> rpcs, datadirs;
-  if (auto it = p.values.find("rpc"); it != p.values.end()) rpcs = it->second;
-  if (auto it = p.values.find("datadir"); it != p.values.end()) datadirs = it->second;
-  if (rpcs.empty()) {
-    RpcClientConfig c = base;
-    if (!datadirs.empty()) {
-      if (datadirs.size() > 1)
-        return fail(std::string("inject: several --datadir but no --rpc to pair them with"));
-      c.datadir = datadirs[0];
-    }
-    o.endpoints.push_back(std::move(c));
-  } else {
-    if (datadirs.size() > 1 && datadirs.size() != rpcs.size())
-      return fail("inject: " + std::to_string(datadirs.size()) + " --datadir for " +
-                  std::to_string(rpcs.size()) + " --rpc: give one for all, or one per --rpc");
-    for (size_t i = 0; i < rpcs.size(); ++i) {
-      auto hp = parse_host_port(rpcs[i], base.port);
-      if (!hp) return fail("--rpc: " + hp.error());
-      RpcClientConfig c = base;
-      c.host = hp->host;
-      c.port = hp->port;
-      if (!datadirs.empty()) c.datadir = datadirs.size() == 1 ? datadirs[0] : datadirs[i];
-      o.endpoints.push_back(std::move(c));
-    }
-  }
+  auto endpoints = inject_endpoints(p, base);
+  if (!endpoints) return fail(endpoints.error());
+  o.endpoints = std::move(*endpoints);
   return o;
 }
 

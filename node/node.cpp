@@ -1,6 +1,5 @@
 #include "node/node.h"
 
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "chainstub/params.h"
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
+#include "crypto/random.h"
 #include "mempool/relay_pool.h"
 #include "mempool/store.h"
 #include "net/address.h"
@@ -209,7 +209,7 @@ Status check_producer_key(const NetworkParams& network, const KeyPair& key,
               "\"producers\" in its network file, or start without --producer-key)");
 }
 
-Node::Node(NodeConfig cfg, KeyPair identity) : m_cfg(std::move(cfg)), m_identity(identity) {}
+Node::Node(NodeConfig cfg, const KeyPair& identity) : m_cfg(std::move(cfg)), m_identity(identity) {}
 
 Node::~Node() {
   stop();
@@ -238,22 +238,31 @@ Result<std::unique_ptr<Node>, std::string> Node::start(NodeConfig cfg) {
   std::unique_ptr<Node> n(new Node(std::move(cfg), *key));
   n->m_key_created = created;
   n->m_lock = std::make_unique<DatadirLockHolder>(std::move(*lock));
-  NodeConfig& c = n->m_cfg;
 
   const Time now =
       std::chrono::duration_cast<Time>(std::chrono::system_clock::now().time_since_epoch());
-  ChainOptions co;
-  co.path = (fs::path(c.datadir) / "chain").string();
-  co.sync = c.mempool_sync;
-  auto chain = ChainState::open(c.network, co);
-  if (!chain) return fail(chain.error());
-  n->m_chain = std::move(*chain);
-  {
-    const ChainInfo ci = n->m_chain->chain_info();
-    spdlog::info("chain {}: tip height {} ({}), {} headers known, from {}", ci.network, ci.height,
-                 to_hex(ci.tip), ci.index_size, co.path);
-  }
+  if (Status s = n->open_chain(); !s) return fail(s.message());
+  if (Status s = n->open_mempool(now); !s) return fail(s.message());
+  if (Status s = n->start_network(); !s) return fail(s.message());
+  if (Status s = n->start_rpc(); !s) return fail(s.message());
+  return n;
+}
 
+Status Node::open_chain() {
+  ChainOptions co;
+  co.path = (fs::path(m_cfg.datadir) / "chain").string();
+  co.sync = m_cfg.mempool_sync;
+  auto chain = ChainState::open(m_cfg.network, co);
+  if (!chain) return fail(chain.error());
+  m_chain = std::move(*chain);
+  const ChainInfo ci = m_chain->chain_info();
+  spdlog::info("chain {}: tip height {} ({}), {} headers known, from {}", ci.network, ci.height,
+               to_hex(ci.tip), ci.index_size, co.path);
+  return {};
+}
+
+Status Node::open_mempool(Time now) {
+  NodeConfig& c = m_cfg;
   StoreOptions so;
   so.path = (fs::path(c.datadir) / "mempool").string();
   so.sync = c.mempool_sync;
@@ -262,62 +271,65 @@ Result<std::unique_ptr<Node>, std::string> Node::start(NodeConfig cfg) {
   if (!store) return fail(store.error().message);
   c.mempool.network = c.network.magic;
   c.mempool.max_tx_size = std::min(c.mempool.max_tx_size, c.network.max_tx_size);
-  randombytes_buf(c.mempool.hash_key.data(), c.mempool.hash_key.size());
-  auto mempool = Mempool::open(c.mempool, *n->m_chain, std::move(*store), now);
+  random_bytes(c.mempool.hash_key);
+  auto mempool = Mempool::open(c.mempool, *m_chain, std::move(*store), now);
   if (!mempool) return fail(mempool.error().message);
-  n->m_mempool = std::move(*mempool);
-  n->m_reload = n->m_mempool->reload_report();
-  n->m_pool = std::make_unique<MempoolTxPool>(*n->m_mempool);
+  m_mempool = std::move(*mempool);
+  m_reload = m_mempool->reload_report();
+  m_pool = std::make_unique<MempoolTxPool>(*m_mempool);
+  return {};
+}
 
+Status Node::start_network() {
+  NodeConfig& c = m_cfg;
   if (!c.trace_path.empty()) {
-    auto trace = TraceWriter::open(c.trace_path, n->identity());
+    auto trace = TraceWriter::open(c.trace_path, identity());
     if (!trace) return fail("--trace: " + trace.error());
-    n->m_trace = std::move(*trace);
+    m_trace = std::move(*trace);
   }
-  n->m_counter = std::make_unique<Counter>(n->m_trace.get());
-  n->m_block_counter = std::make_unique<BlockCounter>(n->m_trace.get());
+  m_counter = std::make_unique<Counter>(m_trace.get());
+  m_block_counter = std::make_unique<BlockCounter>(m_trace.get());
 
   HostConfig hc = c.host;
   hc.peer_manager.network_magic = c.network.magic;
   if (c.relay.push_peers > 0) hc.peer_manager.services |= kServicePushTx;
-  if (c.relay.rng_seed == 0) randombytes_buf(&c.relay.rng_seed, sizeof c.relay.rng_seed);
-  if (c.block_relay.rng_seed == 0)
-    randombytes_buf(&c.block_relay.rng_seed, sizeof c.block_relay.rng_seed);
-  Node* self = n.get();
-  hc.make_relay = [self](PeerManager& pm) {
-    auto relay =
-        std::make_unique<TxRelay>(pm, *self->m_pool, self->m_cfg.relay, self->m_counter.get());
-    self->m_relay = relay.get();
+  if (c.relay.rng_seed == 0) c.relay.rng_seed = random_u64();
+  if (c.block_relay.rng_seed == 0) c.block_relay.rng_seed = random_u64();
+  hc.make_relay = [this](PeerManager& pm) {
+    auto relay = std::make_unique<TxRelay>(pm, *m_pool, m_cfg.relay, m_counter.get());
+    m_relay = relay.get();
     return std::unique_ptr<RelayHandler>(std::move(relay));
   };
-  hc.make_block_relay = [self](PeerManager& pm) {
-    auto relay = std::make_unique<BlockRelay>(pm, *self->m_chain, *self->m_mempool,
-                                              self->m_cfg.block_relay, self->m_block_counter.get());
-    self->m_block_relay = relay.get();
+  hc.make_block_relay = [this](PeerManager& pm) {
+    auto relay = std::make_unique<BlockRelay>(pm, *m_chain, *m_mempool, m_cfg.block_relay,
+                                              m_block_counter.get());
+    m_block_relay = relay.get();
     return std::unique_ptr<RelayHandler>(std::move(relay));
   };
-  n->m_host = std::make_unique<Host>(n->m_identity, std::move(hc));
-  if (Status s = n->m_host->start(); !s) return fail(s.message());
+  m_host = std::make_unique<Host>(m_identity, std::move(hc));
+  return m_host->start();
+}
 
-  if (c.rpc_host) {
-    RpcServerConfig rc;
-    rc.host = *c.rpc_host;
-    rc.port = c.rpc_port;
-    rc.datadir = c.datadir;
-    rc.user = c.rpc_user;
-    rc.password = c.rpc_password;
-    rc.metrics_public = c.metrics_public;
-    rc.metrics = [self] { return self->metrics(); };
-    rc.handler_threads = c.rpc_threads;
-    n->m_rpc = std::make_unique<RpcServer>(rc);
-    register_rpc_methods(
-        *n->m_rpc, *self, c.on_stop_request ? c.on_stop_request : [] {});
-    if (Status s = n->m_rpc->start(); !s) {
-      n->stop();
-      return fail(s.message());
-    }
+Status Node::start_rpc() {
+  const NodeConfig& c = m_cfg;
+  if (!c.rpc_host) return {};
+  RpcServerConfig rc;
+  rc.host = *c.rpc_host;
+  rc.port = c.rpc_port;
+  rc.datadir = c.datadir;
+  rc.user = c.rpc_user;
+  rc.password = c.rpc_password;
+  rc.metrics_public = c.metrics_public;
+  rc.metrics = [this] { return metrics(); };
+  rc.handler_threads = c.rpc_threads;
+  m_rpc = std::make_unique<RpcServer>(rc);
+  register_rpc_methods(
+      *m_rpc, *this, c.on_stop_request ? c.on_stop_request : [] {});
+  if (Status s = m_rpc->start(); !s) {
+    stop();
+    return s;
   }
-  return n;
+  return {};
 }
 
 void Node::stop() {
@@ -347,10 +359,6 @@ static Time wall_now() {
 
 PoolResult Node::submit(const TxRef& tx) {
   if (!tx->verify_signature()) return {PoolAnswer::kRejected, "bad-signature"};
-  return submit_unverified_ForTest(tx);
-}
-
-PoolResult Node::submit_unverified_ForTest(const TxRef& tx) {
   return m_host->run([&] { return m_relay->submit(tx, true, wall_now()); });
 }
 
@@ -415,10 +423,6 @@ Result<BlockRef, std::string> Node::generate_block() {
 
 AcceptResult Node::submit_block(const BlockRef& block) {
   return m_host->run([&] { return m_block_relay->submit_block(block, wall_now()); });
-}
-
-void Node::relay_block_unchecked_ForTest(const BlockRef& block) {
-  m_host->run([&] { m_block_relay->relay_unchecked_ForTest(block, wall_now()); });
 }
 
 std::string Node::metrics() {

@@ -40,6 +40,10 @@
 #include "node/options.h"
 #include "p2p/tx_relay.h"
 
+namespace hearsay::test {
+class NodeTestAccess;
+}
+
 namespace hearsay {
 
 class RpcServer;
@@ -112,8 +116,6 @@ class Node {
   // Submits a local transaction: the signature is verified on the calling thread, then the
   // relay admits (durably) and announces it. Thread-safe.
   PoolResult submit(const TxRef& tx);
-  // The same, but the caller vouches for the signature (the integration test's lying node).
-  PoolResult submit_unverified_ForTest(const TxRef& tx);
 
   // --- thread-safe views ---
   TxRef get_transaction(const TxId& id);
@@ -150,15 +152,17 @@ class Node {
   Result<BlockRef, std::string> generate_block();
   // A complete block from a local source, validated like a peer's, relayed when accepted.
   AcceptResult submit_block(const BlockRef& block);
-  // Test hook (the integration test's lying node): sends `block` unvalidated and unstored to
-  // every ready peer (cmpctblock to high-bandwidth peers, block to the others) and serves it
-  // to their getdata / getblocktxn (BlockRelay::relay_unchecked_ForTest).
-  void relay_block_unchecked_ForTest(const BlockRef& block);
 
  private:
+  friend class test::NodeTestAccess;
   class Counter;
   class BlockCounter;
-  Node(NodeConfig cfg, KeyPair identity);
+  Node(NodeConfig cfg, const KeyPair& identity);
+  // The steps of start(), in order; each sets up what the next one uses.
+  Status open_chain();
+  Status open_mempool(Time now);  // reloaded against the chain
+  Status start_network();         // the trace, the counters, the host and its relays
+  Status start_rpc();             // when the config has an RPC address
 
   NodeConfig m_cfg;
   KeyPair m_identity;

@@ -131,6 +131,57 @@ std::string get(const po::variables_map& vm, const char* name) {
   return vm.count(name) ? vm[name].as<std::string>() : std::string();
 }
 
+// Stores the config file's options in `vm` below the command line's. `config_text` null: read
+// `path` from disk (a missing file is an error only when --conf named it); otherwise its text
+// (nullopt: there is no config file).
+Status store_config_file(const std::string& path, bool conf_given,
+                         const std::optional<std::string>* config_text,
+                         const po::options_description& desc, po::variables_map& vm) {
+  std::optional<std::string> text;
+  if (config_text) {
+    text = *config_text;
+  } else if (std::ifstream file(path); file) {
+    std::ostringstream all;
+    all << file.rdbuf();
+    text = all.str();
+  }
+  if (text) {
+    std::istringstream conf(*text);
+    try {
+      po::store(po::parse_config_file(conf, desc), vm);  // never overrides the command line
+    } catch (const po::error& e) {
+      return fail("config file " + path + ": " + error_message(e, *text) +
+                  " (fix or remove that line; names are the options without '--')");
+    }
+  } else if (conf_given) {
+    return fail("--conf: cannot read " + path + " (does it exist and is it readable?)");
+  }
+  return {};
+}
+
+// The checks of the options given as text: addresses, the log level, the RPC credentials.
+Status check_text_options(const NodeOptions& o) {
+  for (const auto& [name, value] : {std::pair{"--listen", o.listen}, std::pair{"--rpc", o.rpc}}) {
+    auto ep = parse_endpoint(value);
+    if (!ep) return fail(std::string(name) + ": " + ep.error());
+  }
+  for (const std::string& c : o.connect) {
+    auto target = parse_dial_target(c);
+    if (!target) return fail("--connect: " + target.error());
+    if (target->address.port == 0)
+      return fail("--connect: '" + c + "' needs a port from 1 to 65535");
+  }
+  bool level_ok = false;
+  for (const char* l : kLogLevels)
+    level_ok |= o.log_level == l;
+  if (!level_ok)
+    return fail("--log-level: '" + o.log_level +
+                "' is not allowed: expected trace, debug, info, warn, error or off");
+  if (o.rpc_user.empty() != o.rpc_password.empty())
+    return fail(std::string("--rpc-user and --rpc-password go together: give both or neither"));
+  return {};
+}
+
 // `config_text` null: read the config file from disk; otherwise its text (nullopt: none).
 Result<ParsedOptions, std::string> parse_options(const std::vector<std::string>& args,
                                                  const std::optional<std::string>* config_text) {
@@ -163,27 +214,8 @@ Result<ParsedOptions, std::string> parse_options(const std::vector<std::string>&
   if (o.datadir.empty()) return fail("--datadir: must not be empty");
   bool conf_given = vm.count("conf") > 0;
   o.conf = conf_given ? get(vm, "conf") : o.datadir + "/hearsay.conf";
-  {
-    std::optional<std::string> text;
-    if (config_text) {
-      text = *config_text;
-    } else if (std::ifstream file(o.conf); file) {
-      std::ostringstream all;
-      all << file.rdbuf();
-      text = all.str();
-    }
-    if (text) {
-      std::istringstream conf(*text);
-      try {
-        po::store(po::parse_config_file(conf, desc), vm);  // never overrides the command line
-      } catch (const po::error& e) {
-        return fail("config file " + o.conf + ": " + error_message(e, *text) +
-                    " (fix or remove that line; names are the options without '--')");
-      }
-    } else if (conf_given) {
-      return fail("--conf: cannot read " + o.conf + " (does it exist and is it readable?)");
-    }
-  }
+  if (Status c = store_config_file(o.conf, conf_given, config_text, desc, vm); !c)
+    return fail(c.message());
   po::notify(vm);
 
   o.network = get(vm, "network");
@@ -213,24 +245,7 @@ Result<ParsedOptions, std::string> parse_options(const std::vector<std::string>&
     if (!v) return fail(v.error());
     o.min_fee_rate = *v;
   }
-  for (const auto& [name, value] : {std::pair{"--listen", o.listen}, std::pair{"--rpc", o.rpc}}) {
-    auto ep = parse_endpoint(value);
-    if (!ep) return fail(std::string(name) + ": " + ep.error());
-  }
-  for (const std::string& c : o.connect) {
-    auto target = parse_dial_target(c);
-    if (!target) return fail("--connect: " + target.error());
-    if (target->address.port == 0)
-      return fail("--connect: '" + c + "' needs a port from 1 to 65535");
-  }
-  bool level_ok = false;
-  for (const char* l : kLogLevels)
-    level_ok |= o.log_level == l;
-  if (!level_ok)
-    return fail("--log-level: '" + o.log_level +
-                "' is not allowed: expected trace, debug, info, warn, error or off");
-  if (o.rpc_user.empty() != o.rpc_password.empty())
-    return fail("--rpc-user and --rpc-password go together: give both or neither");
+  if (Status c = check_text_options(o); !c) return fail(c.message());
   return out;
 }
 

@@ -17,8 +17,6 @@ namespace hearsay {
 
 // The release (kept equal to CMakeLists.txt's project VERSION).
 inline constexpr const char* kHearsayVersion = "0.1.0";
-// The devnet's network magic ("hrsd"), embedded so a node runs with no network file.
-inline constexpr uint32_t kDevnetMagic = 0x68727364;
 inline constexpr uint16_t kDefaultP2pPort = 18733;
 inline constexpr uint16_t kDefaultRpcPort = 18732;
 

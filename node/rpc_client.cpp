@@ -14,11 +14,11 @@
 namespace hearsay {
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 
 // Nesting accepted in a response (deeper than any request the server accepts).
 constexpr size_t kMaxResponseJsonDepth = 64;
@@ -118,7 +118,7 @@ std::string format_rpc_result(const json::value& result) {
 }
 
 struct RpcClient::Connection {
-  net::io_context ioc;
+  asio::io_context ioc;
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
   bool used = false;  // at least one exchange completed on it
@@ -141,6 +141,46 @@ Result<std::string, std::string> RpcClient::credential() const {
     return fail(std::string(
         "no RPC credentials: pass --datadir (to read its .cookie) or --rpc-user/--rpc-password"));
   return read_cookie_file(m_config.datadir);
+}
+
+Result<std::unique_ptr<RpcClient::Connection>, std::string> RpcClient::connect() const {
+  const std::string where = address();
+  auto conn = std::make_unique<Connection>();
+  asio::io_context& ioc = conn->ioc;
+  // Resolve (no timeout of its own: bounded by running the context for connect_timeout).
+  tcp::resolver resolver(ioc);
+  beast::error_code ec;
+  tcp::resolver::results_type endpoints;
+  bool resolved = false;
+  resolver.async_resolve(m_config.host, std::to_string(m_config.port),
+                         [&](beast::error_code e, tcp::resolver::results_type r) {
+                           ec = e;
+                           endpoints = std::move(r);
+                           resolved = true;
+                         });
+  ioc.run_for(m_config.connect_timeout);
+  if (!resolved) {
+    resolver.cancel();
+    ioc.restart();
+    ioc.run();
+    return fail("cannot resolve RPC host " + m_config.host + " within " +
+                seconds_text(m_config.connect_timeout) + " (is --rpc right?)");
+  }
+  if (ec)
+    return fail("cannot resolve RPC host " + m_config.host + ": " + ec.message() +
+                " (is --rpc right?)");
+
+  conn->stream.expires_after(m_config.connect_timeout);
+  conn->stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  ioc.restart();
+  ioc.run();
+  if (ec == beast::error::timeout)
+    return fail("cannot connect to hearsayd at " + where + ": no answer within " +
+                seconds_text(m_config.connect_timeout) + " (is hearsayd running? is --rpc right?)");
+  if (ec)
+    return fail("cannot connect to hearsayd at " + where + ": " + ec.message() +
+                " (is hearsayd running? is --rpc right?)");
+  return conn;
 }
 
 Result<RpcClient::HttpReply, std::string> RpcClient::request(std::string_view target,
@@ -167,44 +207,9 @@ Result<RpcClient::HttpReply, std::string> RpcClient::request(std::string_view ta
   // reused connection fails before any answer arrived, open a new one and try once more.
   for (int attempt = 0;; ++attempt) {
     if (!m_conn) {
-      auto conn = std::make_unique<Connection>();
-      net::io_context& ioc = conn->ioc;
-      // Resolve (no timeout of its own: bounded by running the context for connect_timeout).
-      tcp::resolver resolver(ioc);
-      beast::error_code ec;
-      tcp::resolver::results_type endpoints;
-      bool resolved = false;
-      resolver.async_resolve(m_config.host, std::to_string(m_config.port),
-                             [&](beast::error_code e, tcp::resolver::results_type r) {
-                               ec = e;
-                               endpoints = std::move(r);
-                               resolved = true;
-                             });
-      ioc.run_for(m_config.connect_timeout);
-      if (!resolved) {
-        resolver.cancel();
-        ioc.restart();
-        ioc.run();
-        return fail("cannot resolve RPC host " + m_config.host + " within " +
-                    seconds_text(m_config.connect_timeout) + " (is --rpc right?)");
-      }
-      if (ec)
-        return fail("cannot resolve RPC host " + m_config.host + ": " + ec.message() +
-                    " (is --rpc right?)");
-
-      conn->stream.expires_after(m_config.connect_timeout);
-      conn->stream.async_connect(endpoints,
-                                 [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
-      ioc.restart();
-      ioc.run();
-      if (ec == beast::error::timeout)
-        return fail("cannot connect to hearsayd at " + where + ": no answer within " +
-                    seconds_text(m_config.connect_timeout) +
-                    " (is hearsayd running? is --rpc right?)");
-      if (ec)
-        return fail("cannot connect to hearsayd at " + where + ": " + ec.message() +
-                    " (is hearsayd running? is --rpc right?)");
-      m_conn = std::move(conn);
+      auto conn = connect();
+      if (!conn) return fail(conn.error());
+      m_conn = std::move(*conn);
     }
 
     Connection& c = *m_conn;

@@ -93,6 +93,8 @@ class RpcClient {
   Result<boost::json::value, RpcClientError> post_json(const std::string& body);
 
   struct Connection;  // an open keep-alive connection (io_context and stream)
+  // Resolves the host and connects, each within connect_timeout.
+  Result<std::unique_ptr<Connection>, std::string> connect() const;
   RpcClientConfig m_config;
   uint64_t m_next_id = 1;
   std::unique_ptr<Connection> m_conn;

@@ -104,7 +104,7 @@ std::optional<json::value> RpcDispatcher::handle_one(const json::value& request)
     return error_response(kRpcInvalidRequest, "invalid request: expected a JSON object", nullptr);
 
   // The id decides whether this is a notification; an id that cannot be echoed exactly is
-  // answered with id null (as the spec says for an id that cannot be used).
+  // answered with id null (as JSON-RPC 2.0 says for an id that cannot be used).
   const json::value* id = req->if_contains("id");
   if (id != nullptr && !id->is_string() && !id->is_number() && !id->is_null())
     return error_response(kRpcInvalidRequest,

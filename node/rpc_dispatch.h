@@ -7,7 +7,7 @@
 //    handler as an empty array.
 //  - An "id" is echoed exactly or not at all: a numeric id must be an integer (int64 or
 //    uint64) or a finite double within +-2^53; any other (1e400, 99999999999999999999999) is
-//    answered with -32600 and id null, as the spec says for an id that cannot be used. A
+//    answered with -32600 and id null, as JSON-RPC 2.0 says for an id that cannot be used. A
 //    number beyond a double's range inside "params" is -32602, so no handler sees infinity and
 //    every response body is valid JSON.
 //  - A request without "id" is a notification: it runs, and nothing is answered for it (not

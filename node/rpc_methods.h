@@ -16,6 +16,6 @@ class RpcServer;
 
 // Registers every method on `server` (before it starts). `request_stop` is what `stop` calls
 // (hearsayd signals its main thread; it must not stop the server from the handler).
-void register_rpc_methods(RpcServer& server, Node& node, std::function<void()> request_stop);
+void register_rpc_methods(RpcServer& server, Node& node, const std::function<void()>& request_stop);
 
 }  // namespace hearsay

@@ -40,10 +40,10 @@ static_assert(kRpcLingerBytes >= kRpcMaxBodyBytes, "a refused body must be drain
 
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 
 // How long the acceptor waits after a failed accept (e.g. out of file descriptors) before
 // trying again, so an error does not become a busy loop.
@@ -58,14 +58,14 @@ using rpc_http::Response;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<const Shared> shared,
-          net::thread_pool::executor_type workers)
+          asio::thread_pool::executor_type workers)
       : m_stream(std::move(socket)),
         m_io(m_stream.get_executor()),
         m_workers(std::move(workers)),
         m_shared(std::move(shared)) {}
 
   void run() {
-    net::dispatch(m_io, beast::bind_front_handler(&Session::do_read_header, shared_from_this()));
+    asio::dispatch(m_io, beast::bind_front_handler(&Session::do_read_header, shared_from_this()));
   }
 
   // Called on the I/O thread at stop: every pending operation completes with an error.
@@ -103,8 +103,9 @@ class Session : public std::enable_shared_from_this<Session> {
       case rpc_http::HeadDecision::Next::kContinueAndRead: {
         const std::string_view c = rpc_http::kContinueResponse;
         m_stream.expires_after(kRpcWriteTimeout);
-        net::async_write(m_stream, net::buffer(c.data(), c.size()),
-                         beast::bind_front_handler(&Session::on_continue_sent, shared_from_this()));
+        asio::async_write(
+            m_stream, asio::buffer(c.data(), c.size()),
+            beast::bind_front_handler(&Session::on_continue_sent, shared_from_this()));
         return;
       }
       case rpc_http::HeadDecision::Next::kReadBody:
@@ -146,11 +147,11 @@ class Session : public std::enable_shared_from_this<Session> {
       case rpc_http::Route::Kind::kRespond:
         return send(std::move(*r.response), false);
       case rpc_http::Route::Kind::kRpc:
-        return net::post(m_workers, [self = shared_from_this()] {
+        return asio::post(m_workers, [self = shared_from_this()] {
           self->answer(rpc_http::answer_rpc(*self->m_shared, self->m_request));
         });
       case rpc_http::Route::Kind::kMetrics:
-        return net::post(m_workers, [self = shared_from_this()] {
+        return asio::post(m_workers, [self = shared_from_this()] {
           self->answer(rpc_http::answer_metrics(*self->m_shared, self->m_request));
         });
     }
@@ -160,7 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // I/O thread meanwhile: no operation is pending, except close() at stop, which only touches
   // the socket): the answer goes back to the I/O thread.
   void answer(Response res) {
-    net::post(m_io, [self = shared_from_this(), res = std::move(res)]() mutable {
+    asio::post(m_io, [self = shared_from_this(), res = std::move(res)]() mutable {
       self->send(std::move(res), false);
     });
   }
@@ -196,7 +197,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void do_linger() {
     if (m_drain.empty()) m_drain.resize(kLingerChunkBytes);
-    m_stream.async_read_some(net::buffer(m_drain),
+    m_stream.async_read_some(asio::buffer(m_drain),
                              beast::bind_front_handler(&Session::on_linger, shared_from_this()));
   }
 
@@ -213,14 +214,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_io_error(const char* what, beast::error_code ec) {
-    if (ec != net::error::operation_aborted)
+    if (ec != asio::error::operation_aborted)
       spdlog::debug("rpc: connection {} error: {}", what, ec.message());
     close();
   }
 
   beast::tcp_stream m_stream;
-  const net::any_io_executor m_io;
-  const net::thread_pool::executor_type m_workers;
+  const asio::any_io_executor m_io;
+  const asio::thread_pool::executor_type m_workers;
   const std::shared_ptr<const Shared> m_shared;
   beast::flat_buffer m_buffer;
   std::optional<http::request_parser<http::string_body>> m_parser;
@@ -245,12 +246,12 @@ struct RpcServer::Impl {
   bool wrote_cookie = false;
   // Declaration order matters for destruction: the pool (whose queued work may hold
   // sessions) goes before the io_context the sessions' sockets belong to.
-  net::io_context ioc{1};
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  asio::io_context ioc{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{ioc};
-  net::steady_timer accept_retry{ioc};
+  asio::steady_timer accept_retry{ioc};
   std::vector<std::weak_ptr<Session>> sessions;  // I/O thread only
-  std::unique_ptr<net::thread_pool> workers;
+  std::unique_ptr<asio::thread_pool> workers;
   std::thread io_thread;
   uint16_t port = 0;
 
@@ -261,7 +262,7 @@ struct RpcServer::Impl {
   }
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted) return;
+    if (ec == asio::error::operation_aborted) return;
     if (ec) {
       spdlog::warn("rpc: accept failed: {}", ec.message());
       accept_retry.expires_after(kAcceptRetryDelay);
@@ -308,7 +309,8 @@ struct RpcServer::Impl {
 
 RpcServer::RpcServer(RpcServerConfig config) : m_impl(std::make_unique<Impl>(std::move(config))) {}
 
-RpcServer::~RpcServer() {
+// stop() throws only when its thread cannot be joined, after which nothing is consistent.
+RpcServer::~RpcServer() {  // NOLINT(bugprone-exception-escape)
   stop();
 }
 
@@ -346,14 +348,14 @@ Status RpcServer::start() {
                     "--rpc-user/--rpc-password"));
 
   beast::error_code ec;
-  auto ip = net::ip::make_address(c.host, ec);
+  auto ip = asio::ip::make_address(c.host, ec);
   if (ec)
     return fail("RPC address " + where + " is not an IP address (use e.g. 127.0.0.1:" +
                 std::to_string(c.port) + " or [::1]:" + std::to_string(c.port) + ")");
   tcp::endpoint endpoint(ip, c.port);
   auto failed = [&](const char* step) -> Status {
     std::string msg = "cannot " + std::string(step) + " RPC address " + where + ": " + ec.message();
-    if (ec == net::error::address_in_use)
+    if (ec == asio::error::address_in_use)
       msg += " (is another hearsayd running? choose another --rpc port)";
     if (ec == boost::system::errc::address_not_available)
       msg += " (is this address one of this machine's?)";
@@ -362,9 +364,9 @@ Status RpcServer::start() {
     return Status::error(msg);
   };
   if (m.acceptor.open(endpoint.protocol(), ec); ec) return failed("open");
-  if (m.acceptor.set_option(net::socket_base::reuse_address(true), ec); ec) return failed("open");
+  if (m.acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) return failed("open");
   if (m.acceptor.bind(endpoint, ec); ec) return failed("bind");
-  if (m.acceptor.listen(net::socket_base::max_listen_connections, ec); ec)
+  if (m.acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
     return failed("listen on");
   m.port = m.acceptor.local_endpoint(ec).port();
   if (ec) return failed("query");
@@ -385,7 +387,7 @@ Status RpcServer::start() {
   m.shared->metrics = c.metrics;
 
   m.started = true;
-  m.workers = std::make_unique<net::thread_pool>(c.handler_threads);
+  m.workers = std::make_unique<asio::thread_pool>(c.handler_threads);
   m.work.emplace(m.ioc.get_executor());
   m.do_accept();
   m.io_thread = std::thread([&m] { m.ioc.run(); });
@@ -399,7 +401,7 @@ void RpcServer::stop() {
   m.stopped = true;
   auto on_io = [&m](auto f) {
     std::promise<decltype(f())> done;
-    net::post(m.ioc, [&] {
+    asio::post(m.ioc, [&] {
       if constexpr (std::is_void_v<decltype(f())>) {
         f();
         done.set_value();

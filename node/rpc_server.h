@@ -86,7 +86,7 @@ struct RpcServerConfig {
 class RpcServer {
  public:
   explicit RpcServer(RpcServerConfig config);
-  ~RpcServer();  // stop()s
+  ~RpcServer();  // stop()s  NOLINT(bugprone-exception-escape): see rpc_server.cpp
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
 

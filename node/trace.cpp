@@ -39,7 +39,7 @@ void add_string(std::string& s, const char* key, std::string_view value) {
       s += '\\';
       s += c;
     } else if (u < 0x20) {
-      static const char* kHex = "0123456789abcdef";
+      static constexpr char kHex[] = "0123456789abcdef";
       s += "\\u00";
       s += kHex[u >> 4];
       s += kHex[u & 15];
@@ -272,7 +272,7 @@ uint64_t TraceWriter::dropped() const {
   return m_dropped;
 }
 
-void TraceWriter::pause_writer_for_test(bool paused) {
+void TraceWriter::pause_writer(bool paused) {
   {
     std::lock_guard lock(m_mutex);
     m_paused = paused;

@@ -88,7 +88,7 @@ class TraceWriter final : public RelayObserver, public BlockObserver {
   void block_rejected(const BlockId& id, const char* reason, Time now) override;
 
   // Blocks until every event recorded so far is written to the file (tests; shutdown).
-  // Not while the writer is paused for a test.
+  // Not while the writer is paused (pause_writer).
   void flush();
   // Writes the stop line and everything buffered, joins the thread, closes the file.
   // Idempotent. Events after close() are dropped (and counted).
@@ -98,8 +98,9 @@ class TraceWriter final : public RelayObserver, public BlockObserver {
   uint64_t dropped() const;  // lost: buffer full, write failed, or after close
   const std::string& path() const { return m_path; }
 
-  // Test hook: while paused, the writer thread writes nothing (lets tests fill the buffer).
-  void pause_writer_for_test(bool paused);
+  // While paused, the writer thread writes nothing: events wait in the buffer, and those past
+  // its limit are dropped as when the disk falls behind.
+  void pause_writer(bool paused);
 
   // Each event's count is in events(); the start line counts as one.
 

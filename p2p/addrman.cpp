@@ -57,7 +57,7 @@ const AddrInfo* AddrMan::find(const PublicKey& identity) const {
 void AddrMan::erase_at(size_t i) {
   m_index.erase(m_entries[i].record.identity);
   if (i + 1 != m_entries.size()) {
-    m_entries[i] = std::move(m_entries.back());
+    m_entries[i] = m_entries.back();
     m_index[m_entries[i].record.identity] = i;
   }
   m_entries.pop_back();

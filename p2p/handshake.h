@@ -1,6 +1,6 @@
 // Handshake: the version/verack state machine of one connection — no I/O, no clock.
 //
-// Rules (docs/protocol.md, issue 3). On connect each side sends `version` at once (TLS has
+// Rules (docs/protocol.md). On connect each side sends `version` at once (TLS has
 // already authenticated the peer's identity). The first message from the peer must be a
 // `version` naming our network magic and our protocol version; we answer it with `verack`.
 // The handshake is complete when the peer's `verack` arrives after its `version`. Until then

@@ -176,15 +176,76 @@ Result<Message, DecodeError> finish(Reader& r, T&& value) {
   return Message(std::forward<T>(value));
 }
 
-Result<Message, DecodeError> decode_txs(Reader& r, BlockTxnMsg& m) {
+// --- per-message decoders, one per family; each ends with finish() (no trailing bytes) -----
+
+Result<Message, DecodeError> decode_version(Reader& r) {
+  VersionMsg m;
+  std::span<const uint8_t> ua;
+  r.u32(m.protocol_version);
+  r.u32(m.network_magic);
+  r.u64(m.services);
+  r.i64(m.time);
+  get_address(r, m.addr_from);
+  r.u64(m.best_height);
+  if (!r.var_bytes(ua, kMaxUserAgent)) return fail(r.error());
+  if (!printable_ascii(ua)) return fail(DecodeError::kBadValue);
+  m.user_agent.assign(ua.begin(), ua.end());
+  return finish(r, std::move(m));
+}
+
+// The messages that carry one 8-byte integer: ping, pong, feefilter.
+template <class T>
+Result<Message, DecodeError> decode_u64(Reader& r, uint64_t T::*field) {
+  T m;
+  r.u64(m.*field);
+  return finish(r, m);
+}
+
+// inv, getdata and notfound: one list of InvEntry.
+template <class T>
+Result<Message, DecodeError> decode_inv_list(Reader& r) {
+  T m;
+  get_inv(r, m.entries);
+  return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode_getheaders(Reader& r) {
+  GetHeadersMsg m;
   uint64_t n;
-  if (!r.array(m.block_id) || !r.compact_size(n, kMaxBlockTxs)) return fail(r.error());
+  if (!r.compact_size(n, kMaxLocatorHashes)) return fail(r.error());
+  if (n * 32 > r.remaining()) return fail(DecodeError::kTruncated);
+  m.locator.resize(n);
+  for (BlockId& id : m.locator)
+    r.array(id);
+  r.array(m.stop);
+  return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode_headers(Reader& r) {
+  HeadersMsg m;
+  uint64_t n;
+  if (!r.compact_size(n, kMaxHeadersResults)) return fail(r.error());
   for (uint64_t i = 0; i < n; ++i) {
-    auto tx = Transaction::decode_from(r);
-    if (!tx) return fail(tx.error());
-    m.txs.push_back(std::move(tx.value()));
+    auto h = BlockHeader::decode_from(r);
+    if (!h) return fail(h.error());
+    m.headers.push_back(*h);
   }
   return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode_block(Reader& r) {
+  auto b = Block::decode_from(r);
+  if (!b) return fail(b.error());
+  return finish(r, BlockMsg{std::make_shared<const Block>(std::move(b.value()))});
+}
+
+Result<Message, DecodeError> decode_sendcmpct(Reader& r) {
+  SendCmpctMsg m;
+  uint8_t hb;
+  if (!r.u8(hb) || !r.u64(m.version)) return fail(r.error());
+  if (hb > 1) return fail(DecodeError::kBadValue);
+  m.high_bandwidth = hb == 1;
+  return finish(r, m);
 }
 
 Result<Message, DecodeError> decode_cmpct(Reader& r) {
@@ -213,130 +274,89 @@ Result<Message, DecodeError> decode_cmpct(Reader& r) {
   return finish(r, std::move(m));
 }
 
+Result<Message, DecodeError> decode_getblocktxn(Reader& r) {
+  GetBlockTxnMsg m;
+  uint64_t n;
+  if (!r.array(m.block_id) || !r.compact_size(n, kMaxBlockTxs)) return fail(r.error());
+  if (n > r.remaining()) return fail(DecodeError::kTruncated);  // ≥ 1 byte per index
+  m.indexes.resize(n);
+  int64_t prev = -1;
+  for (uint32_t& i : m.indexes)
+    if (!get_index(r, i, prev)) return fail(r.error());
+  return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode_blocktxn(Reader& r) {
+  BlockTxnMsg m;
+  uint64_t n;
+  if (!r.array(m.block_id) || !r.compact_size(n, kMaxBlockTxs)) return fail(r.error());
+  for (uint64_t i = 0; i < n; ++i) {
+    auto tx = Transaction::decode_from(r);
+    if (!tx) return fail(tx.error());
+    m.txs.push_back(std::move(tx.value()));
+  }
+  return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode_addr(Reader& r) {
+  AddrMsg m;
+  uint64_t n;
+  if (!r.compact_size(n, kMaxAddrRecords)) return fail(r.error());
+  if (n * kPeerRecordSize > r.remaining()) return fail(DecodeError::kTruncated);
+  m.records.resize(n);
+  for (PeerRecord& p : m.records) {
+    r.array(p.identity);
+    get_address(r, p.address);
+    r.u64(p.time);
+    r.array(p.signature);
+  }
+  return finish(r, std::move(m));
+}
+
 Result<Message, DecodeError> decode(MsgType t, Reader& r, std::vector<uint8_t>&& payload) {
   switch (t) {
-    case MsgType::kVersion: {
-      VersionMsg m;
-      std::span<const uint8_t> ua;
-      r.u32(m.protocol_version);
-      r.u32(m.network_magic);
-      r.u64(m.services);
-      r.i64(m.time);
-      get_address(r, m.addr_from);
-      r.u64(m.best_height);
-      if (!r.var_bytes(ua, kMaxUserAgent)) return fail(r.error());
-      if (!printable_ascii(ua)) return fail(DecodeError::kBadValue);
-      m.user_agent.assign(ua.begin(), ua.end());
-      return finish(r, std::move(m));
-    }
+    case MsgType::kVersion:
+      return decode_version(r);
     case MsgType::kVerack:
       return finish(r, VerackMsg{});
     case MsgType::kGetAddr:
       return finish(r, GetAddrMsg{});
     case MsgType::kSendHeaders:
       return finish(r, SendHeadersMsg{});
-    case MsgType::kPing: {
-      PingMsg m;
-      r.u64(m.nonce);
-      return finish(r, m);
-    }
-    case MsgType::kPong: {
-      PongMsg m;
-      r.u64(m.nonce);
-      return finish(r, m);
-    }
-    case MsgType::kFeeFilter: {
-      FeeFilterMsg m;
-      r.u64(m.fee_rate);
-      return finish(r, m);
-    }
-    case MsgType::kInv: {
-      InvMsg m;
-      get_inv(r, m.entries);
-      return finish(r, std::move(m));
-    }
-    case MsgType::kGetData: {
-      GetDataMsg m;
-      get_inv(r, m.entries);
-      return finish(r, std::move(m));
-    }
-    case MsgType::kNotFound: {
-      NotFoundMsg m;
-      get_inv(r, m.entries);
-      return finish(r, std::move(m));
-    }
+    case MsgType::kPing:
+      return decode_u64(r, &PingMsg::nonce);
+    case MsgType::kPong:
+      return decode_u64(r, &PongMsg::nonce);
+    case MsgType::kFeeFilter:
+      return decode_u64(r, &FeeFilterMsg::fee_rate);
+    case MsgType::kInv:
+      return decode_inv_list<InvMsg>(r);
+    case MsgType::kGetData:
+      return decode_inv_list<GetDataMsg>(r);
+    case MsgType::kNotFound:
+      return decode_inv_list<NotFoundMsg>(r);
     case MsgType::kTx: {
       // The payload is exactly one transaction: hand its buffer over without copying.
       auto tx = Transaction::decode(std::move(payload));
       if (!tx) return fail(tx.error());
       return Message(TxMsg{std::move(tx.value())});
     }
-    case MsgType::kGetHeaders: {
-      GetHeadersMsg m;
-      uint64_t n;
-      if (!r.compact_size(n, kMaxLocatorHashes)) return fail(r.error());
-      if (n * 32 > r.remaining()) return fail(DecodeError::kTruncated);
-      m.locator.resize(n);
-      for (BlockId& id : m.locator)
-        r.array(id);
-      r.array(m.stop);
-      return finish(r, std::move(m));
-    }
-    case MsgType::kHeaders: {
-      HeadersMsg m;
-      uint64_t n;
-      if (!r.compact_size(n, kMaxHeadersResults)) return fail(r.error());
-      for (uint64_t i = 0; i < n; ++i) {
-        auto h = BlockHeader::decode_from(r);
-        if (!h) return fail(h.error());
-        m.headers.push_back(*h);
-      }
-      return finish(r, std::move(m));
-    }
-    case MsgType::kBlock: {
-      auto b = Block::decode_from(r);
-      if (!b) return fail(b.error());
-      return finish(r, BlockMsg{std::make_shared<const Block>(std::move(b.value()))});
-    }
-    case MsgType::kSendCmpct: {
-      SendCmpctMsg m;
-      uint8_t hb;
-      if (!r.u8(hb) || !r.u64(m.version)) return fail(r.error());
-      if (hb > 1) return fail(DecodeError::kBadValue);
-      m.high_bandwidth = hb == 1;
-      return finish(r, m);
-    }
+    case MsgType::kGetHeaders:
+      return decode_getheaders(r);
+    case MsgType::kHeaders:
+      return decode_headers(r);
+    case MsgType::kBlock:
+      return decode_block(r);
+    case MsgType::kSendCmpct:
+      return decode_sendcmpct(r);
     case MsgType::kCmpctBlock:
       return decode_cmpct(r);
-    case MsgType::kGetBlockTxn: {
-      GetBlockTxnMsg m;
-      uint64_t n;
-      if (!r.array(m.block_id) || !r.compact_size(n, kMaxBlockTxs)) return fail(r.error());
-      if (n > r.remaining()) return fail(DecodeError::kTruncated);  // ≥ 1 byte per index
-      m.indexes.resize(n);
-      int64_t prev = -1;
-      for (uint32_t& i : m.indexes)
-        if (!get_index(r, i, prev)) return fail(r.error());
-      return finish(r, std::move(m));
-    }
-    case MsgType::kBlockTxn: {
-      BlockTxnMsg m;
-      return decode_txs(r, m);
-    }
-    case MsgType::kAddr: {
-      AddrMsg m;
-      uint64_t n;
-      if (!r.compact_size(n, kMaxAddrRecords)) return fail(r.error());
-      if (n * kPeerRecordSize > r.remaining()) return fail(DecodeError::kTruncated);
-      m.records.resize(n);
-      for (PeerRecord& p : m.records) {
-        r.array(p.identity);
-        get_address(r, p.address);
-        r.u64(p.time);
-        r.array(p.signature);
-      }
-      return finish(r, std::move(m));
-    }
+    case MsgType::kGetBlockTxn:
+      return decode_getblocktxn(r);
+    case MsgType::kBlockTxn:
+      return decode_blocktxn(r);
+    case MsgType::kAddr:
+      return decode_addr(r);
   }
   return fail(DecodeError::kUnknownCommand);
 }

@@ -18,22 +18,6 @@ std::string seconds_str(Duration d) {
 
 }  // namespace
 
-// --- KnownSet ------------------------------------------------------------------------------
-
-void PeerManager::KnownSet::insert(uint64_t h) {
-  if (!m_set.insert(h).second) return;
-  m_order.push_back(h);
-  if (m_order.size() > kMaxKnownRecordsPerPeer) {
-    m_set.erase(m_order.front());
-    m_order.pop_front();
-  }
-}
-
-void PeerManager::KnownSet::sanity_check() const {
-  HEARSAY_CHECK(m_set.size() == m_order.size());
-  HEARSAY_CHECK(m_order.size() <= kMaxKnownRecordsPerPeer);
-}
-
 // --- construction --------------------------------------------------------------------------
 
 PeerManager::Peer::Peer(const PeerConnected& c, Time now, const PeerManagerConfig& cfg)
@@ -47,9 +31,9 @@ PeerManager::Peer::Peer(const PeerConnected& c, Time now, const PeerManagerConfi
       addr_tokens(kAddrRatePerSecond, static_cast<double>(kMaxAddrRecords), kAddrInitialTokens,
                   now) {}
 
-PeerManager::PeerManager(PeerManagerConfig cfg, KeyPair identity)
+PeerManager::PeerManager(PeerManagerConfig cfg, const KeyPair& identity)
     : m_cfg(std::move(cfg)),
-      m_identity(std::move(identity)),
+      m_identity(identity),
       m_hs_params{m_cfg.network_magic, m_cfg.protocol_version},
       m_rng(m_cfg.rng_seed),
       m_addrman(m_cfg.addrman_capacity, m_cfg.rng_seed) {
@@ -253,9 +237,16 @@ void PeerManager::on_message(PeerId peer, Message&& msg, Time now) {
   }
 }
 
-void PeerManager::on_bad_message(PeerId peer, DecodeError err, Time now) {
+void PeerManager::on_bad_message(PeerId peer, DecodeError err, Time now,
+                                 std::optional<MsgType> command) {
   (void)now;
-  misbehaving(peer, kScoreMalformed, std::string("malformed message (") + to_string(err) + ")");
+  const std::string cause =
+      command ? std::string("undecodable ") + command_name(*command) + " payload: " + to_string(err)
+              : std::string("bad frame: ") + to_string(err);
+  const std::string reason = "malformed message (" + cause + ")";
+  misbehaving(peer, kScoreMalformed, reason);
+  // Whatever the score: after a bad frame net/ reads nothing more from this peer.
+  disconnect(peer, "misbehaviour: " + reason);
 }
 
 void PeerManager::handshake_complete(Peer& p, Time now) {

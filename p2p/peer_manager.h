@@ -1,11 +1,11 @@
 // PeerManager: the protocol logic of one node — sans-IO, single-threaded.
 //
 // net/ owns sockets, TLS and timers; it tells the PeerManager what happened (a connection was
-// authenticated, a message arrived, a connection closed, time passed, a dial failed) and
-// carries out what the PeerManager answers with (send a frame, disconnect, ban, dial). The
-// PeerManager never touches a socket, a thread or a clock, so tests drive it with fake peers
-// and a fake clock, fuzz targets feed it arbitrary message sequences, and many instances can
-// run in one process.
+// authenticated, a message arrived, a frame or payload did not decode, a connection closed,
+// time passed, a dial failed) and carries out what the PeerManager answers with (send a frame,
+// disconnect, ban, dial). The PeerManager never touches a socket, a thread or a clock, so tests
+// drive it with fake peers and a fake clock, fuzz targets feed it arbitrary message sequences,
+// and many instances can run in one process.
 //
 // This header is the contract between p2p/ and net/. Concerns live in their own files:
 // handshake (handshake.h), liveness (phi_accrual.h), the address book (addrman.h), address
@@ -19,7 +19,7 @@
 // DialAction by exactly one on_connected (outbound, remote == the dialled address) or
 // on_dial_failed(address).
 //
-// Rules (issue 3):
+// Rules:
 //  * Handshake: on connect we send `version`; the peer's first message must be `version`
 //    (same magic, same protocol version), then `verack`, all within handshake_timeout.
 //    Anything else, or a connection to ourselves (the TLS identity is ours), disconnects with
@@ -46,7 +46,9 @@
 //    are forwarded to kAddrForwardFanout random ready peers, never to the source nor to a peer
 //    known to have the record. getaddr is answered once per connection. Our own record is
 //    re-signed and sent to every ready peer every self_advertise_interval (jittered).
-//  * Misbehaviour: a per-peer score; at kMisbehaviourThreshold the peer is disconnected.
+//  * Misbehaviour: a per-peer score; at kMisbehaviourThreshold the peer is disconnected (never
+//    banned for its score alone). Input net/ could not decode (on_bad_message) scores
+//    kScoreMalformed and disconnects whatever the score.
 //
 // Adversary: any peer, before or after the handshake, sending any sequence of decoded
 // messages at any time. Bounds per peer: one Handshake, one phi window (constant), a bounded
@@ -72,6 +74,7 @@
 #include "crypto/ed25519.h"
 #include "p2p/addrman.h"
 #include "p2p/backoff.h"
+#include "p2p/bounded_set.h"
 #include "p2p/handshake.h"
 #include "p2p/messages.h"
 #include "p2p/phi_accrual.h"
@@ -172,7 +175,7 @@ struct PeerManagerConfig {
   std::string user_agent = "/hearsay:0.1/";
   // Advertised in version and in our signed PeerRecord. Port 0: we do not listen, no record.
   NetAddress listen_address;
-  // version + verack must complete within it after TLS (issue 3: 10 s).
+  // version + verack must complete within it after TLS.
   Duration handshake_timeout = std::chrono::seconds(10);
   // A ping every 5 s (while none is outstanding): cheap (32-byte frames), and it sets how
   // fast silence is noticed — phi grows by log10(e) per ping interval of silence.
@@ -237,12 +240,12 @@ struct PeerInfo {
 // handler, its messages are ignored.
 //
 // Two handlers: the transaction relay (set_relay) and the block relay (set_block_relay).
-// Without a block relay every message goes to the transaction relay (as before issue 8). With
-// one: getheaders, headers, block, sendcmpct, cmpctblock, getblocktxn, blocktxn and sendheaders
-// go to the block relay; inv / getdata / notfound go whole to the transaction relay when every
-// entry is kTx (the common case: no copy), whole to the block relay when none is, and are split
-// by entry type otherwise (kTx entries to the transaction relay, kBlock / kCmpctBlock entries to
-// the block relay, each keeping the message's order). on_peer_ready, on_peer_gone, on_tick and
+// Without a block relay every message goes to the transaction relay. With one: getheaders,
+// headers, block, sendcmpct, cmpctblock, getblocktxn, blocktxn and sendheaders go to the block
+// relay; inv / getdata / notfound go whole to the transaction relay when every entry is kTx (the
+// common case: no copy), whole to the block relay when none is, and are split by entry type
+// otherwise (kTx entries to the transaction relay, kBlock / kCmpctBlock entries to the block
+// relay, each keeping the message's order). on_peer_ready, on_peer_gone, on_tick and
 // on_verified go to both, transaction relay first; a handler ignores verdicts for transactions
 // it did not ask about.
 class RelayHandler {
@@ -263,7 +266,7 @@ class RelayHandler {
 
 class PeerManager {
  public:
-  PeerManager(PeerManagerConfig cfg, KeyPair identity);
+  PeerManager(PeerManagerConfig cfg, const KeyPair& identity);
   PeerManager(const PeerManager&) = delete;
   PeerManager& operator=(const PeerManager&) = delete;
 
@@ -272,9 +275,13 @@ class PeerManager {
   void on_message(PeerId peer, Message&& msg, Time now);
   void on_disconnected(PeerId peer, Time now);
   void on_dial_failed(const NetAddress& addr, Time now);
-  // net/ could not decode a frame or payload from the peer. A conforming peer never sends
-  // one, so the connection is closed with the cause as reason (misbehaviour, no ban).
-  void on_bad_message(PeerId peer, DecodeError err, Time now);
+  // net/ could not decode what the peer sent. `command`: the message's type when its frame was
+  // intact and only the payload did not decode; nullopt when the framing itself failed (magic,
+  // command, length or checksum), after which net/ reads nothing more from the stream. A
+  // conforming peer never sends either, so the peer is scored kScoreMalformed and disconnected
+  // whatever its score, with the cause as reason (no ban).
+  void on_bad_message(PeerId peer, DecodeError err, Time now,
+                      std::optional<MsgType> command = std::nullopt);
   void on_tick(Time now);  // handshake timeouts, pings, phi, dials, expiry
   // Verdicts for the transactions of earlier VerifyActions (forwarded to the relay handler).
   void on_verified(std::span<const TxRef> txs, std::span<const uint8_t> valid, Time now);
@@ -332,18 +339,8 @@ class PeerManager {
   enum class Origin : uint8_t { kInbound, kConnect, kAddrMan, kOther };
 
   // A bounded FIFO set of record fingerprints (identity and time, SipHash under a per-manager
-  // secret key, so a peer cannot aim two records at one fingerprint).
-  class KnownSet {
-   public:
-    bool contains(uint64_t h) const { return m_set.count(h) != 0; }
-    void insert(uint64_t h);
-    size_t size() const { return m_order.size(); }
-    void sanity_check() const;
-
-   private:
-    std::unordered_set<uint64_t> m_set;
-    std::deque<uint64_t> m_order;
-  };
+  // secret key, so a peer cannot aim two records at one fingerprint: a plain hash set is safe).
+  using KnownSet = BoundedOrderedSet<uint64_t, std::unordered_set<uint64_t>>;
 
   struct Peer {
     Peer(const PeerConnected& c, Time now, const PeerManagerConfig& cfg);
@@ -367,7 +364,7 @@ class PeerManager {
     // Gossip state.
     TokenBucket addr_tokens;
     bool getaddr_answered = false;
-    KnownSet known_records;
+    KnownSet known_records{kMaxKnownRecordsPerPeer};
   };
 
   struct PendingDial {

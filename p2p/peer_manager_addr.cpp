@@ -85,7 +85,7 @@ void PeerManager::handle_getaddr(Peer& p, Time now) {
   if (auto own = own_record(now)) records.push_back(*own);
   for (PeerRecord& r : m_addrman.sample(n))
     if (r.identity != p.conn.identity && !p.known_records.contains(fingerprint(r)))
-      records.push_back(std::move(r));
+      records.push_back(r);
   send_records(p, std::move(records));
 }
 

@@ -196,7 +196,7 @@ bool SeenSet::insert(const Hash256& id, Time now) {
   return fresh;
 }
 
-std::optional<size_t> SeenSet::slot_ForTest(const Hash256& id) const {
+std::optional<size_t> SeenSet::slot_of(const Hash256& id) const {
   const size_t i = find(fingerprint(id));
   if (m_slots[i] == kEmpty) return std::nullopt;
   return i;

@@ -53,8 +53,8 @@
 
 namespace hearsay {
 
-// How long an id stays remembered by default: 20 minutes, as the issue asks; long enough to
-// outlive the request timeout of every announcer of an id (TxRequestTracker's 60 s) many times.
+// How long an id stays remembered by default: 20 minutes, long enough to outlive the request
+// timeout of every announcer of an id (TxRequestTracker's 60 s) many times.
 inline constexpr Duration kDefaultSeenExpiry = std::chrono::minutes(20);
 // Default capacity: 2 million ids (21.3 MB). At 4 generations this keeps the full 20 minutes
 // at up to 1,250 inserts per second; above that a flood shortens retention (see above).
@@ -111,8 +111,8 @@ class SeenSet {
   // Rebuilds the counts and checks every invariant; aborts if one is broken.
   void sanity_check() const;
 
-  // Test hook: the slot holding `id`, if held (expired or not).
-  std::optional<size_t> slot_ForTest(const Hash256& id) const;
+  // Inspection (tests, the fuzz oracle): the slot holding `id`, if held (expired or not).
+  std::optional<size_t> slot_of(const Hash256& id) const;
 
  private:
   static constexpr uint64_t kEmpty = 0;

@@ -1,6 +1,6 @@
 // Transaction: the signed item hearsay relays.
 //
-// Encoding (all integers little-endian; see docs/protocol.md §Items):
+// Encoding (all integers little-endian; see docs/protocol.md §5.1):
 //   network u32 | sender 32 | nonce u64 | fee u64 | expiry u64 | payload var_bytes | sig 64
 // The signature is Ed25519 by `sender` over sighash() = TaggedHash("hearsay/tx", every byte
 // before the signature). The id is SHA-256d of the whole encoding, signature included

@@ -28,7 +28,7 @@ SharedBytes encode_frame(uint32_t magic, const Message& m) {
     h[i] = static_cast<uint8_t>(magic >> (8 * i));
   const char* name = command_name(type_of(m));
   std::memset(h + 4, 0, kCommandSize);
-  std::memcpy(h + 4, name, std::strlen(name));
+  std::copy_n(name, std::strlen(name), h + 4);  // NUL-padded by the memset
   const auto len = static_cast<uint32_t>(payload.size());
   for (int i = 0; i < 4; ++i)
     h[16 + i] = static_cast<uint8_t>(len >> (8 * i));
@@ -87,7 +87,7 @@ bool FrameDecoder::received_bytes(std::span<const uint8_t>& data) {
     m_payload.reserve(
         std::min<size_t>(m_length, std::max(2 * m_payload.capacity(), m_payload.size() + n)));
   }
-  m_payload.insert(m_payload.end(), data.begin(), data.begin() + n);
+  m_payload.insert(m_payload.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
   data = data.subspan(n);
   if (m_payload.size() < m_length) return true;
   Hash256 sum = sha256d(m_payload);

@@ -474,7 +474,7 @@ std::vector<int64_t> TxRelay::take_latency_samples() {
   return out;
 }
 
-bool TxRelay::known_to_peer_ForTest(PeerId peer, const TxId& id, Time now) const {
+bool TxRelay::known_to_peer(PeerId peer, const TxId& id, Time now) const {
   auto it = m_peers.find(peer);
   return it != m_peers.end() && it->second.known.contains(id, now);
 }

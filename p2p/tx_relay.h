@@ -4,12 +4,13 @@
 // owns no socket, thread or clock, and speaks through the PeerManager it is built with (send,
 // verify, misbehaving, ban). The mempool is reached through TxPool (tx_pool.h).
 //
-// Rules (issue 5):
+// Rules:
 //  * Seen-set: every id accepted, rejected or under verification is remembered for
 //    seen_expiry (SeenSet: salted, bounded, O(1)). Announcements of seen or held ids are
 //    ignored, so each transaction is fetched and verified at most once per node.
-//  * Known inventory: per peer, a bounded set (SeenSet of kKnownPerPeer ids) of ids the peer is
-//    known to have: it announced, sent or was sent them. Nothing in it is announced to the peer.
+//  * Known inventory: per peer, a bounded set (a SeenSet of TxRelayConfig::known_per_peer ids,
+//    kKnownPerPeer by default, each kept kKnownExpiry) of ids the peer is known to have: it
+//    announced, sent or was sent them. Nothing in it is announced to the peer.
 //  * Announcement: an accepted transaction is queued for every ready peer not known to have it.
 //    inv_interval == 0 sends the queue at the end of the event that filled it; otherwise each
 //    peer's queue goes out at a time drawn from an exponential distribution with that mean
@@ -87,8 +88,10 @@ inline constexpr size_t kFrameCacheSize = 8'192;
 // Transactions announced to a new peer (anti-entropy), newest first: the receiver's per-peer
 // announcement cap.
 inline constexpr size_t kAntiEntropyMax = kMaxPeerAnnouncements;
-// tx entries of one getdata we answer (Bitcoin answers MAX_INV_SZ but lazily; we answer at once,
-// so the answer must fit a send queue: 1,000 × 65 kB max tx is still bounded by net's caps).
+// tx entries of one getdata we answer (Bitcoin answers MAX_INV_SZ but lazily). We answer at
+// once: every frame of the answer is queued in the same event, so what one getdata can cost us
+// is bounded by this count times kMaxTxSize, and beyond that by net/'s send-queue cap
+// (kSendQueueCap in net/connection.h), which disconnects a peer whose answers pile up.
 inline constexpr size_t kMaxGetDataTx = 1'000;
 inline constexpr size_t kMaxLatencySamples = 65'536;
 // How often the pool drops expired transactions (--mempool-expiry has hour granularity; a
@@ -132,8 +135,8 @@ struct TxRelayStats {
   uint64_t verify_dropped = 0;    // kMaxVerifying reached
   uint64_t accepted = 0;          // from peers and local
   uint64_t rejected = 0;          // by precheck or admission
-  uint64_t bad_signatures = 0;
-  uint64_t expired = 0;  // dropped from the pool by expiry    // forgeries (each banned its sender)
+  uint64_t bad_signatures = 0;    // forgeries (each banned its sender)
+  uint64_t expired = 0;           // dropped from the pool by expiry
   uint64_t local_submitted = 0;
   size_t verifying = 0;  // now under verification (the verify queue depth)
   size_t seen_size = 0;
@@ -170,9 +173,10 @@ class TxRelay : public RelayHandler {
 
   void sanity_check() const;
 
-  // Test hooks.
-  bool known_to_peer_ForTest(PeerId peer, const TxId& id, Time now) const;
-  const TxRequestTracker& tracker_ForTest() const { return m_tracker; }
+  // Inspection (tests, the fuzz oracle): whether `peer` is known to have `id` (it announced or
+  // was sent it), and the request scheduler.
+  bool known_to_peer(PeerId peer, const TxId& id, Time now) const;
+  const TxRequestTracker& tracker() const { return m_tracker; }
 
  private:
   // SipHash under the relay's secret salt: peers choose ids (by grinding transactions) but
@@ -233,9 +237,9 @@ class TxRelay : public RelayHandler {
   std::unordered_map<TxId, SharedBytes, IdHash> m_frames;
   std::vector<TxId> m_frame_order;  // FIFO ring of m_frames' keys
   size_t m_frame_next = 0;
-  bool m_dirty = false;  // some queue got entries during this event
-  bool m_request_due = false;
-  Time m_next_pool_expire{};      // some peer's request_due is set
+  bool m_dirty = false;           // some queue got entries during this event
+  bool m_request_due = false;     // some peer's request_due is set
+  Time m_next_pool_expire{};      // when on_tick next drops expired transactions from the pool
   std::vector<TxId> m_last_sent;  // flush(): the queue last serialised
   std::vector<int64_t> m_latency;
   mutable TxRelayStats m_stats;

@@ -394,8 +394,7 @@ std::optional<AnnouncementState> TxRequestTracker::state(PeerId peer, const Hash
 void TxRequestTracker::sanity_check() const {
   m_impl->sanity_check();
 }
-uint64_t TxRequestTracker::priority_ForTest(const Hash256& txid, PeerId peer,
-                                            bool preferred) const {
+uint64_t TxRequestTracker::priority_of(const Hash256& txid, PeerId peer, bool preferred) const {
   return m_impl->priority(txid, peer, preferred);
 }
 

@@ -136,8 +136,8 @@ class TxRequestTracker {
 
   // Rebuilds every derived index and checks every invariant; aborts on a broken one.
   void sanity_check() const;
-  // Test hook: the rank used by rule 4 (higher wins; preferred beats any non-preferred).
-  uint64_t priority_ForTest(const Hash256& txid, PeerId peer, bool preferred) const;
+  // Inspection (tests): the rank used by rule 4 (higher wins; preferred beats any non-preferred).
+  uint64_t priority_of(const Hash256& txid, PeerId peer, bool preferred) const;
 
  private:
   class Impl;

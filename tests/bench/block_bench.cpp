@@ -1,5 +1,5 @@
 // Compact-block benchmarks (hearsay_bench --benchmark_filter=Compact): a 2,000-transaction
-// block against a 5,000-transaction mempool, the size of issue 8's integration test.
+// block against a 5,000-transaction mempool, the size of the block integration test's mempool.
 //  - make_compact: the sender's cost per block (one SipHash per transaction);
 //  - PartialBlock::init with every transaction in the mempool, and with 10 % missing;
 //  - the whole receive path (init, fill the missing, finish with its Merkle root).
@@ -10,7 +10,7 @@
 #include <random>
 
 #include "chainstub/compact.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {
@@ -26,42 +26,23 @@ struct Fixture {
   Block block_10pct_new;       // the same, 10 % replaced by transactions not in the mempool
 };
 
-Block block_of(std::vector<TxRef> txs) {
-  Block b;
-  b.header.network = test::kTestNetwork;
-  b.header.height = 100;
-  b.header.time = 1'700'000'000;
-  b.txs = std::move(txs);
-  b.header.merkle_root = merkle_root(b.txs);
-  return b;
-}
-
 const Fixture& fixture() {
   static const Fixture f = [] {
-    crypto_init();
     std::vector<KeyPair> keys;
-    for (size_t k = 0; k < kSenders; ++k) {
-      Seed seed{};
-      seed[0] = static_cast<uint8_t>(k);
-      seed[1] = 0xcb;
-      keys.push_back(KeyPair::from_seed(seed));
-    }
+    for (size_t k = 0; k < kSenders; ++k)
+      keys.push_back(test::family_key(static_cast<uint16_t>(k), 0xcb));
     auto tx = [&](size_t i) {
-      TxFields fields;
-      fields.network = test::kTestNetwork;
-      fields.nonce = i / kSenders;
-      fields.fee = 1'000 + i;
-      fields.payload.resize(kPayload, static_cast<uint8_t>(i));
-      return Transaction::create(fields, keys[i % kSenders]);
+      return test::filled_tx(keys[i % kSenders], test::kTestNetwork, i / kSenders, 1'000 + i,
+                             kPayload, static_cast<uint8_t>(i));
     };
     Fixture out;
     for (size_t i = 0; i < kMempoolTxs; ++i)
       out.mempool.push_back(tx(i));
-    out.block = block_of({out.mempool.begin(), out.mempool.begin() + kBlockTxs});
+    out.block = test::unsigned_block({out.mempool.begin(), out.mempool.begin() + kBlockTxs});
     std::vector<TxRef> mixed = out.block.txs;
     for (size_t i = 0; i < kBlockTxs; i += 10)
       mixed[i] = tx(kMempoolTxs + i);
-    out.block_10pct_new = block_of(std::move(mixed));
+    out.block_10pct_new = test::unsigned_block(std::move(mixed));
     std::shuffle(out.mempool.begin(), out.mempool.end(), std::mt19937(8));
     return out;
   }();

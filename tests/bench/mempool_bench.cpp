@@ -12,8 +12,8 @@
 #include <random>
 
 #include "mempool/mempool.h"
-#include "mempool/testing.h"
-#include "tests/util/test_util.h"
+#include "testing/mempool_fakes.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {
@@ -27,29 +27,18 @@ const Time kNow = Time(1'700'000'000LL * 1'000'000);
 // 100,000 signed transactions with random fees, built once (≈ 2 s of signing).
 const std::vector<TxRef>& bench_txs() {
   static const std::vector<TxRef> txs = [] {
-    crypto_init();
     std::vector<KeyPair> keys;
-    for (size_t k = 0; k < kSenders; ++k) {
-      Seed seed{};
-      seed[0] = static_cast<uint8_t>(k);
-      seed[1] = static_cast<uint8_t>(k >> 8);
-      seed[2] = 0xbe;
-      keys.push_back(KeyPair::from_seed(seed));
-    }
+    for (size_t k = 0; k < kSenders; ++k)
+      keys.push_back(test::family_key(static_cast<uint16_t>(k), 0xbe));
     std::mt19937_64 rng(7);
     std::vector<TxRef> out;
     out.reserve(kBenchTxs);
     const size_t per_sender = kBenchTxs / kSenders;
     // Interleaved: nonce n of every sender before nonce n + 1 of any.
     for (size_t n = 0; n < per_sender; ++n)
-      for (size_t k = 0; k < kSenders; ++k) {
-        TxFields f;
-        f.network = kNet;
-        f.nonce = n;
-        f.fee = 1'000 + rng() % 100'000;
-        f.payload.resize(kPayload, static_cast<uint8_t>(n + k));
-        out.push_back(Transaction::create(f, keys[k]));
-      }
+      for (size_t k = 0; k < kSenders; ++k)
+        out.push_back(test::filled_tx(keys[k], kNet, n, 1'000 + rng() % 100'000, kPayload,
+                                      static_cast<uint8_t>(n + k)));
     return out;
   }();
   return txs;

@@ -9,13 +9,10 @@
 #include <memory>
 #include <vector>
 
-#include "mempool/mempool.h"
-#include "mempool/relay_pool.h"
-#include "mempool/testing.h"
-#include "p2p/peer_manager.h"
 #include "p2p/seen_set.h"
-#include "p2p/tx_relay.h"
 #include "p2p/txrequest.h"
+#include "testing/node_fixture.h"
+#include "testing/tx_factory.h"
 
 namespace hearsay {
 namespace {
@@ -180,70 +177,47 @@ constexpr uint32_t kBenchMagic = 0x62656e63;
 constexpr uint32_t kBenchNetwork = 0x62656e63;
 constexpr size_t kBenchSenders = 256, kBenchNonces = 64;
 
-KeyPair bench_key(uint8_t b) {
-  Seed s;
-  s.fill(b);
-  return KeyPair::from_seed(s);
-}
-
 // Signed once, before timing: 16,384 transactions of 256 senders (~200 bytes each).
 const std::vector<TxRef>& bench_txs() {
   static const std::vector<TxRef> txs = [] {
-    crypto_init();
     std::vector<TxRef> v;
     v.reserve(kBenchSenders * kBenchNonces);
     std::vector<KeyPair> senders;
-    for (size_t s = 0; s < kBenchSenders; ++s) {
-      Seed seed{};
-      seed[0] = static_cast<uint8_t>(s);
-      seed[1] = 0xbe;
-      senders.push_back(KeyPair::from_seed(seed));
-    }
+    for (size_t s = 0; s < kBenchSenders; ++s)
+      senders.push_back(test::family_key(static_cast<uint16_t>(s), 0xbe));
     for (uint64_t nonce = 0; nonce < kBenchNonces; ++nonce)
-      for (const KeyPair& k : senders) {
-        TxFields f;
-        f.network = kBenchNetwork;
-        f.nonce = nonce;
-        f.fee = 2'000;
-        f.payload.assign(100, static_cast<uint8_t>(nonce));
-        v.push_back(Transaction::create(f, k));
-      }
+      for (const KeyPair& k : senders)
+        v.push_back(
+            test::filled_tx(k, kBenchNetwork, nonce, 2'000, 100, static_cast<uint8_t>(nonce)));
     return v;
   }();
   return txs;
 }
 
 // One node with `peers` ready fake peers (half outbound), over a real mempool on a MemoryStore.
-struct RelayBenchNode {
-  FakeChainView chain;
-  std::unique_ptr<Mempool> mempool;
-  std::unique_ptr<MempoolTxPool> pool;
-  PeerManager pm;
-  std::unique_ptr<TxRelay> relay;
-  Time now = kT0;
-
+struct RelayBenchNode : test::TxRelayNode {
   static PeerManagerConfig pm_config() {
     PeerManagerConfig c;
     c.network_magic = kBenchMagic;
     c.max_outbound = 0;
     return c;
   }
-
-  explicit RelayBenchNode(size_t peers) : pm(pm_config(), bench_key(1)) {
+  static MempoolOptions mempool_options() {
     MempoolOptions mo;
     mo.network = kBenchNetwork;
     mo.max_per_sender = kBenchNonces;
     mo.hash_key = bench_salt();
-    auto opened = Mempool::open(mo, chain, std::make_unique<MemoryStore>(), now);
-    if (!opened.ok()) std::abort();
-    mempool = std::move(*opened);
-    pool = std::make_unique<MempoolTxPool>(*mempool);
-    relay = std::make_unique<TxRelay>(pm, *pool, TxRelayConfig{});
+    return mo;
+  }
+
+  explicit RelayBenchNode(size_t peers)
+      : TxRelayNode(pm_config(), test::test_key(1), mempool_options(), TxRelayConfig{}, kT0) {
     for (PeerId p = 1; p <= peers; ++p) {
       NetAddress a;
       a.port = static_cast<uint16_t>(40000 + p);
       // Half inbound, allow-listed so that their announcements are requested at once too.
-      const PeerConnected c{p, bench_key(static_cast<uint8_t>(p + 1)).public_key(), p % 2 == 0, a,
+      const PeerConnected c{p, test::test_key(static_cast<uint8_t>(p + 1)).public_key(), p % 2 == 0,
+                            a,
                             /*trusted=*/true};
       pm.on_connected(c, now);
       VersionMsg v;

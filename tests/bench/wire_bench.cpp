@@ -5,7 +5,7 @@
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "p2p/transport.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

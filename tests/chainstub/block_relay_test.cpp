@@ -8,7 +8,8 @@
 
 #include <algorithm>
 
-#include "tests/chainstub/block_harness.h"
+#include "testing/block_harness.h"
+#include "testing/block_relay_access.h"
 
 namespace hearsay {
 namespace {
@@ -402,7 +403,7 @@ void expect_liar_banned(bool high_bandwidth, const std::function<BlockRef(BlockN
   net.connect(0, 1);
   net.connect(1, 2);
   BlockRef bad = make(net);
-  net.relay(0).relay_unchecked_ForTest(bad, net.now);
+  BlockRelayTestAccess::relay_unchecked(net.relay(0), bad, net.now);
   net.run();
   const BlockId id = bad->header.id();
   for (size_t i : {1, 2}) {
@@ -454,7 +455,7 @@ TEST(BlockRelayInvalid, ForgedTransactionBlockIsRememberedAsFailed) {
   net.add_node();
   net.connect(0, 1);
   BlockRef bad = forged_tx_block(net);
-  net.relay(0).relay_unchecked_ForTest(bad, net.now);
+  BlockRelayTestAccess::relay_unchecked(net.relay(0), bad, net.now);
   net.run();
   EXPECT_TRUE(net.node(1).chain->is_failed(bad->header.id()));
   EXPECT_EQ(net.node(1).events.rejected.at(0).second, "tx-bad-signature");

@@ -1,10 +1,9 @@
-// ChainState: every block rejection reason, orphans and their bound, out-of-order bodies,
-// best-tip choice and reorganisation (with a real mempool), failures on a new branch, reload
-// from LevelDB, store errors, block production.
+// ChainState: every block rejection reason (and a store that refuses the write), orphans and
+// their bound, out-of-order bodies, headers sync; the fuzz seed writer for fuzz/block.cpp.
+// Reorganisation and block production: chain_reorg_test.cpp; storage: chain_store_test.cpp.
 #include "chainstub/chain.h"
 
 #include <gtest/gtest.h>
-#include <leveldb/db.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -12,87 +11,16 @@
 #include <map>
 #include <set>
 
-#include "fuzz/block_fuzz.h"
-#include "mempool/mempool.h"
-#include "mempool/store.h"
-#include "tests/util/test_util.h"
+#include "chainstub/chain_store.h"
+#include "testing/block_fuzz.h"
+#include "testing/failing_store.h"
+#include "testing/test_util.h"
+#include "tests/chainstub/chain_test_util.h"
 
 namespace hearsay {
 namespace {
 
-using test::forged;
-using test::test_key;
-
-constexpr uint32_t kMagic = kDevnetMagicValue;
-const Time kNow = Time(std::chrono::seconds(kDevnetGenesisTime + 86'400));
-
-TxRef tx(uint8_t key, uint64_t nonce, uint64_t fee = 1000, size_t payload = 100,
-         uint64_t expiry = 0, uint32_t network = kMagic) {
-  return test::make_tx(key, nonce, fee, payload, expiry, network);
-}
-
-// An unsigned child of `prev` holding `txs`, its Merkle root set.
-Block child_of(const BlockHeader& prev, std::vector<TxRef> txs = {}, uint64_t dt = 10) {
-  return child_block(prev, std::move(txs), prev.time + dt);
-}
-
-BlockRef signed_ref(Block b, const KeyPair& key = devnet_producer_key(0)) {
-  b.header.sign(key);
-  return std::make_shared<const Block>(std::move(b));
-}
-
-BlockRef make_block(const BlockHeader& prev, std::vector<TxRef> txs = {}, uint64_t dt = 10,
-                    size_t producer = 0) {
-  return signed_ref(child_of(prev, std::move(txs), dt), devnet_producer_key(producer));
-}
-
-// A devnet-like network with small limits (to reach kTooLarge and kTxTooLarge cheaply).
-NetworkParams small_params() {
-  NetworkParams p = devnet_params();
-  p.name = "small";
-  p.magic = kMagic + 1;
-  p.max_block_size = kMinMaxBlockSize;
-  p.max_tx_size = 1'000;
-  return p;
-}
-
-std::unique_ptr<ChainState> open_chain(const NetworkParams& p = devnet_params(),
-                                       const std::string& path = "") {
-  auto c = ChainState::open(p, ChainOptions{path, false});
-  EXPECT_TRUE(c.ok()) << c.error();
-  return c.ok() ? std::move(*c) : nullptr;
-}
-
-class ChainTest : public ::testing::Test {
- protected:
-  ChainTest() : chain(open_chain()) {}
-
-  AcceptResult accept(const BlockRef& b, bool verified = false) {
-    AcceptResult r = chain->accept_block(b, kNow, verified);
-    chain->sanity_check();
-    return r;
-  }
-  BlockHeader genesis() const { return devnet_params().genesis(); }
-  // Builds and accepts `n` empty blocks on `prev`; returns them.
-  std::vector<BlockRef> extend(BlockHeader prev, size_t n, uint64_t dt = 10) {
-    std::vector<BlockRef> out;
-    for (size_t i = 0; i < n; ++i) {
-      out.push_back(make_block(prev, {}, dt));
-      EXPECT_EQ(accept(out.back()).error, BlockError::kOk);
-      prev = out.back()->header;
-    }
-    return out;
-  }
-
-  std::unique_ptr<ChainState> chain;
-};
-
-std::vector<TxId> ids_of(const std::vector<BlockRef>& blocks) {
-  std::vector<TxId> out;
-  for (const auto& b : blocks)
-    out.push_back(b->header.id());
-  return out;
-}
+using namespace chain_test;
 
 // --- names -------------------------------------------------------------------------------------
 
@@ -341,8 +269,11 @@ TEST_F(ChainTest, TxExpiredByHeightAndTime) {
 }
 
 TEST_F(ChainTest, StoreFailedChangesNothing) {
+  auto failing = std::make_unique<test::FailingChainStore>(std::make_unique<MemoryChainStore>());
+  test::FailingChainStore& store = *failing;
+  chain = open_chain_over(std::move(failing));
   BlockRef b1 = make_block(genesis(), {tx(1, 0)});
-  chain->fail_next_writes_ForTest(1);
+  store.fail_next_writes(1);
   AcceptResult r = accept(b1);
   EXPECT_EQ(r.error, BlockError::kStoreFailed);
   EXPECT_FALSE(is_punishable(r.error));
@@ -350,7 +281,7 @@ TEST_F(ChainTest, StoreFailedChangesNothing) {
   EXPECT_FALSE(chain->contains(b1->header.id()));
   EXPECT_EQ(chain->height(), 0u);
   EXPECT_EQ(chain->next_nonce(test_key(1).public_key()), 0u);
-  chain->fail_next_writes_ForTest(1);
+  store.fail_next_writes(1);
   EXPECT_EQ(chain->accept_header(b1->header, kNow).error, BlockError::kStoreFailed);
   EXPECT_FALSE(chain->contains(b1->header.id()));
   r = accept(b1);
@@ -486,308 +417,6 @@ TEST_F(ChainTest, LocatorAndHeadersAfter) {
   EXPECT_EQ(sl[0], side->header.id());
   EXPECT_EQ(sl[1], blocks[19]->header.id());
   EXPECT_EQ(sl.back(), devnet_params().genesis_id());
-}
-
-// --- best tip and reorganisation ----------------------------------------------------------------
-
-class ReorgTest : public ChainTest {
- protected:
-  ReorgTest() {
-    MempoolOptions o;
-    o.network = kMagic;
-    auto m = Mempool::open(o, *chain, std::make_unique<MemoryStore>(), kNow);
-    EXPECT_TRUE(m.ok());
-    pool = std::move(*m);
-  }
-  void admit(const TxRef& t) { ASSERT_EQ(pool->admit(t, kNow).code, AdmitCode::kAccepted); }
-  MempoolUpdate apply(const AcceptResult& r) {
-    MempoolUpdate u = update_mempool(*pool, r.update, kNow);
-    pool->sanity_check();
-    return u;
-  }
-  std::unique_ptr<Mempool> pool;
-};
-
-TEST_F(ReorgTest, TiesGoToTheFirstSeen) {
-  BlockRef a1 = make_block(genesis(), {}, 10, 0);
-  BlockRef b1 = make_block(genesis(), {}, 10, 1);
-  EXPECT_EQ(accept(a1).update.connected.size(), 1u);
-  AcceptResult r = accept(b1);
-  EXPECT_EQ(r.error, BlockError::kOk);
-  EXPECT_TRUE(r.update.empty());
-  EXPECT_EQ(chain->tip_id(), a1->header.id());
-  EXPECT_FALSE(chain->info(b1->header.id())->in_best_chain);
-}
-
-TEST_F(ReorgTest, LongerBranchTakesOverAndTheMempoolFollows) {
-  TxRef a0 = tx(1, 0), b0 = tx(2, 0), c0 = tx(3, 0), d0 = tx(4, 0);
-  for (const auto& t : {a0, b0, c0, d0})
-    admit(t);
-  BlockRef a1 = make_block(genesis(), {a0, b0}, 10, 0);
-  AcceptResult r = accept(a1);
-  MempoolUpdate u = apply(r);
-  EXPECT_EQ(u.removed, 2u);
-  EXPECT_EQ(pool->size(), 2u);
-
-  // Side branch confirms b0 and c0 but not a0; it grows longer than a1's.
-  BlockRef s1 = make_block(genesis(), {b0, c0}, 10, 1);
-  BlockRef s2 = make_block(s1->header, {}, 10, 1);
-  r = accept(s1);
-  EXPECT_TRUE(r.update.empty());
-  r = accept(s2);
-  EXPECT_EQ(r.error, BlockError::kOk);
-  EXPECT_EQ(ids_of(r.update.disconnected), ids_of({a1}));
-  EXPECT_EQ(ids_of(r.update.connected), ids_of({s1, s2}));
-  EXPECT_EQ(chain->chain_info().reorgs, 1u);
-  EXPECT_EQ(chain->next_nonce(test_key(1).public_key()), 0u);  // a0 undone
-  EXPECT_EQ(chain->next_nonce(test_key(3).public_key()), 1u);
-  u = apply(r);
-  EXPECT_EQ(u.returned, 1u);  // a0 back; b0 is confirmed again by s1
-  EXPECT_EQ(u.dropped, 0u);
-  EXPECT_EQ(u.removed, 1u);  // c0
-  EXPECT_TRUE(pool->contains(a0->id()));
-  EXPECT_FALSE(pool->contains(b0->id()));
-  EXPECT_FALSE(pool->contains(c0->id()));
-  EXPECT_TRUE(pool->contains(d0->id()));
-  EXPECT_EQ(pool->size(), 2u);
-}
-
-TEST_F(ReorgTest, ADisconnectedTxWhoseNonceTheNewBranchUsedIsDropped) {
-  TxRef a0 = tx(1, 0), a0b = tx(1, 0, 5000);  // same sender and nonce, different tx
-  BlockRef a1 = make_block(genesis(), {a0}, 10, 0);
-  apply(accept(a1));
-  BlockRef s1 = make_block(genesis(), {a0b}, 10, 1);
-  accept(s1);
-  AcceptResult r = accept(make_block(s1->header, {}, 10, 1));
-  MempoolUpdate u = apply(r);
-  EXPECT_EQ(u.returned, 0u);
-  EXPECT_EQ(u.dropped, 1u);
-  EXPECT_FALSE(pool->contains(a0->id()));
-}
-
-TEST_F(ReorgTest, AFailedBlockOnTheNewBranchReturnsTheTip) {
-  std::vector<BlockRef> a = extend(genesis(), 2);
-  BlockRef s1 = make_block(genesis(), {tx(1, 0)}, 10, 1);
-  BlockRef s2 = make_block(s1->header, {}, 10, 1);
-  BlockRef s3 = make_block(s2->header, {tx(1, 0)}, 10, 1);  // nonce 0 again: fails when connected
-  BlockRef s4 = make_block(s3->header, {}, 10, 1);
-  EXPECT_TRUE(accept(s1).update.empty());
-  EXPECT_TRUE(accept(s2).update.empty());  // tie: a stays
-  EXPECT_TRUE(accept(s4).orphan);
-  AcceptResult r = accept(s3);
-  EXPECT_EQ(r.error, BlockError::kTxBadNonce);
-  ASSERT_EQ(r.also_failed.size(), 1u);
-  EXPECT_EQ(r.also_failed[0].first, s4->header.id());
-  EXPECT_EQ(r.also_failed[0].second, BlockError::kInvalidParent);
-  EXPECT_TRUE(r.update.empty());  // net: back where it was
-  EXPECT_EQ(chain->tip_id(), a[1]->header.id());
-  EXPECT_EQ(chain->next_nonce(test_key(1).public_key()), 0u);
-  EXPECT_EQ(chain->chain_info().reorgs, 0u);
-}
-
-TEST_F(ReorgTest, AFailureDeeperOnALongerBranchStopsAtItsBestValidBlock) {
-  BlockRef a1 = extend(genesis(), 1)[0];
-  BlockRef s1 = make_block(genesis(), {}, 10, 1);
-  BlockRef s2 = make_block(s1->header, {}, 10, 1);
-  BlockRef s3 = make_block(s2->header, {tx(1, 3)}, 10, 1);
-  accept(s1);
-  EXPECT_EQ(chain->accept_header(s2->header, kNow).error, BlockError::kOk);
-  EXPECT_EQ(chain->accept_header(s3->header, kNow).error, BlockError::kOk);
-  EXPECT_TRUE(accept(s3).update.empty());  // s2's body is missing
-  AcceptResult r = accept(s2);
-  EXPECT_EQ(r.error, BlockError::kOk);
-  ASSERT_EQ(r.also_failed.size(), 1u);
-  EXPECT_EQ(r.also_failed[0].second, BlockError::kTxBadNonce);
-  EXPECT_EQ(ids_of(r.update.disconnected), ids_of({a1}));
-  EXPECT_EQ(ids_of(r.update.connected), ids_of({s1, s2}));
-  EXPECT_EQ(chain->tip_id(), s2->header.id());
-}
-
-// --- storage -----------------------------------------------------------------------------------
-
-TEST(ChainStoreTest, ReloadGivesTheSameTipAndNonces) {
-  test::TempDir dir;
-  std::string path = dir.file("chain");
-  BlockId tip;
-  ChainInfo before;
-  {
-    auto chain = open_chain(devnet_params(), path);
-    ASSERT_TRUE(chain);
-    BlockHeader g = devnet_params().genesis();
-    BlockRef a1 = make_block(g, {tx(1, 0), tx(2, 0)});
-    BlockRef a2 = make_block(a1->header, {tx(1, 1)});
-    ASSERT_EQ(chain->accept_block(a1, kNow, false).error, BlockError::kOk);
-    ASSERT_EQ(chain->accept_block(a2, kNow, false).error, BlockError::kOk);
-    // A reorg: a side branch of three takes over.
-    BlockRef s1 = make_block(g, {tx(3, 0)}, 10, 1);
-    BlockRef s2 = make_block(s1->header, {tx(1, 0)}, 10, 1);
-    BlockRef s3 = make_block(s2->header, {tx(3, 1)}, 10, 1);
-    BlockRef bad = make_block(s3->header, {tx(3, 9)}, 10, 1);
-    for (const auto& b : {s1, s2, s3})
-      ASSERT_EQ(chain->accept_block(b, kNow, false).error, BlockError::kOk);
-    ASSERT_EQ(chain->accept_block(bad, kNow, false).error, BlockError::kTxBadNonce);
-    ASSERT_EQ(chain->accept_header(make_block(s3->header, {}, 20)->header, kNow).error,
-              BlockError::kOk);
-    tip = chain->tip_id();
-    EXPECT_EQ(tip, s3->header.id());
-    before = chain->chain_info();
-    EXPECT_EQ(before.reorgs, 1u);
-    chain->sanity_check();
-  }
-  auto chain = open_chain(devnet_params(), path);
-  ASSERT_TRUE(chain);
-  chain->sanity_check();
-  EXPECT_EQ(chain->tip_id(), tip);
-  ChainInfo after = chain->chain_info();
-  EXPECT_EQ(after.height, 3u);
-  EXPECT_EQ(after.index_size, before.index_size);
-  EXPECT_EQ(after.headers, 4u);
-  EXPECT_EQ(after.txs_confirmed, before.txs_confirmed);
-  EXPECT_EQ(after.senders, before.senders);
-  EXPECT_EQ(chain->next_nonce(test_key(1).public_key()), 1u);
-  EXPECT_EQ(chain->next_nonce(test_key(2).public_key()), 0u);
-  EXPECT_EQ(chain->next_nonce(test_key(3).public_key()), 2u);
-  // It keeps working after the reload.
-  BlockRef s4 = make_block(*chain->header(tip), {tx(2, 0)}, 20);
-  EXPECT_EQ(chain->accept_block(s4, kNow, false).error, BlockError::kOk);
-  chain->sanity_check();
-}
-
-TEST(ChainStoreTest, LockedStoreNamesThePath) {
-  test::TempDir dir;
-  std::string path = dir.file("chain");
-  auto first = open_chain(devnet_params(), path);
-  ASSERT_TRUE(first);
-  auto second = ChainState::open(devnet_params(), ChainOptions{path, false});
-  ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.error().find(path), std::string::npos) << second.error();
-  EXPECT_NE(second.error().find("locked"), std::string::npos) << second.error();
-}
-
-TEST(ChainStoreTest, CorruptStoreNamesThePathAndTheFix) {
-  test::TempDir dir;
-  std::string path = dir.file("chain");
-  {
-    auto chain = open_chain(devnet_params(), path);
-    ASSERT_TRUE(chain);
-    ASSERT_EQ(chain->accept_block(make_block(devnet_params().genesis()), kNow, false).error,
-              BlockError::kOk);
-  }
-  {
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path, &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "t", std::string(32, 'x')).ok());
-  }
-  auto chain = ChainState::open(devnet_params(), ChainOptions{path, false});
-  ASSERT_FALSE(chain.ok());
-  EXPECT_NE(chain.error().find(path), std::string::npos) << chain.error();
-  EXPECT_NE(chain.error().find("corrupt"), std::string::npos) << chain.error();
-  EXPECT_NE(chain.error().find("delete " + path), std::string::npos) << chain.error();
-}
-
-TEST(ChainStoreTest, NoncesThatDisagreeWithTheChainAreCorruption) {
-  test::TempDir dir;
-  std::string path = dir.file("chain");
-  {
-    auto chain = open_chain(devnet_params(), path);
-    ASSERT_EQ(
-        chain->accept_block(make_block(devnet_params().genesis(), {tx(1, 0)}), kNow, false).error,
-        BlockError::kOk);
-  }
-  {
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path, &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    PublicKey k = test_key(1).public_key();
-    std::string key = "n" + std::string(k.begin(), k.end());
-    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), key, std::string("\x05\0\0\0\0\0\0\0", 8)).ok());
-  }
-  auto chain = ChainState::open(devnet_params(), ChainOptions{path, false});
-  ASSERT_FALSE(chain.ok());
-  EXPECT_NE(chain.error().find("nonces"), std::string::npos) << chain.error();
-}
-
-TEST(ChainStoreTest, AnotherNetworksStoreIsRefused) {
-  test::TempDir dir;
-  std::string path = dir.file("chain");
-  ASSERT_TRUE(open_chain(devnet_params(), path));
-  auto chain = ChainState::open(small_params(), ChainOptions{path, false});
-  ASSERT_FALSE(chain.ok());
-  EXPECT_NE(chain.error().find("another network"), std::string::npos) << chain.error();
-  EXPECT_NE(chain.error().find(path), std::string::npos);
-}
-
-TEST(ChainStoreTest, UnwritableDirectoryNamesThePath) {
-  test::TempDir dir;
-  std::ofstream(dir.file("file")) << "not a directory";
-  std::string path = dir.file("file") + "/chain";
-  auto chain = ChainState::open(devnet_params(), ChainOptions{path, false});
-  ASSERT_FALSE(chain.ok());
-  EXPECT_NE(chain.error().find(path), std::string::npos) << chain.error();
-}
-
-// --- production -----------------------------------------------------------------------------
-
-class BuildTest : public ReorgTest {};
-
-TEST_F(BuildTest, RefusesAKeyTheNetworkDoesNotAuthorise) {
-  auto b = build_block(*chain, *pool, test_key(1), kNow);
-  ASSERT_FALSE(b.ok());
-  EXPECT_NE(b.error().find("not a block producer"), std::string::npos);
-}
-
-TEST_F(BuildTest, BestPayingFirstInNonceOrderAndAcceptable) {
-  TxRef a0 = tx(1, 0, 500), a1 = tx(1, 1, 50'000), b0 = tx(2, 0, 10'000), c0 = tx(3, 0, 2'000);
-  for (const auto& t : {a1, a0, b0, c0})
-    admit(t);
-  auto b = build_block(*chain, *pool, devnet_producer_key(2), kNow);
-  ASSERT_TRUE(b.ok()) << b.error();
-  const Block& blk = **b;
-  EXPECT_EQ(blk.header.height, 1u);
-  EXPECT_EQ(blk.header.prev, chain->tip_id());
-  EXPECT_EQ(blk.header.time, kDevnetGenesisTime + 86'400);
-  ASSERT_EQ(blk.txs.size(), 4u);
-  EXPECT_EQ(blk.txs[0], b0);  // best-paying head first
-  EXPECT_EQ(blk.txs[1], c0);
-  EXPECT_EQ(blk.txs[2], a0);  // a1 pays most but must follow a0
-  EXPECT_EQ(blk.txs[3], a1);
-  AcceptResult r = accept(*b, true);
-  EXPECT_EQ(r.error, BlockError::kOk);
-  MempoolUpdate u = apply(r);
-  EXPECT_EQ(u.removed, 4u);
-  EXPECT_EQ(pool->size(), 0u);
-}
-
-TEST_F(BuildTest, SkipsExpiredTransactionsAndTheirSuccessors) {
-  uint64_t t_exp = kDevnetGenesisTime + 86'400 + 30;
-  TxRef a0 = tx(1, 0, 9000, 100, t_exp), a1 = tx(1, 1), b0 = tx(2, 0);
-  for (const auto& t : {a0, a1, b0})
-    admit(t);
-  auto b = build_block(*chain, *pool, devnet_producer_key(0), kNow + 60s);
-  ASSERT_TRUE(b.ok());
-  ASSERT_EQ((*b)->txs.size(), 1u);
-  EXPECT_EQ((*b)->txs[0], b0);
-  EXPECT_EQ(chain->accept_block(*b, kNow + 60s, true).error, BlockError::kOk);
-}
-
-TEST(BuildSmallTest, RespectsTheBlockSizeLimit) {
-  NetworkParams p = small_params();
-  auto chain = open_chain(p);
-  MempoolOptions o;
-  o.network = p.magic;
-  o.max_tx_size = p.max_tx_size;
-  auto pool = Mempool::open(o, *chain, std::make_unique<MemoryStore>(), kNow);
-  ASSERT_TRUE(pool.ok());
-  for (uint8_t i = 1; i <= 30; ++i)
-    ASSERT_TRUE((*pool)->admit(tx(i, 0, 1000 + i, 800, 0, p.magic), kNow).ok());
-  auto b = build_block(*chain, **pool, devnet_producer_key(0), kNow);
-  ASSERT_TRUE(b.ok());
-  EXPECT_LE((*b)->encoded_size(), p.max_block_size);
-  EXPECT_GT((*b)->txs.size(), 5u);
-  EXPECT_LT((*b)->txs.size(), 30u);
-  EXPECT_EQ(chain->accept_block(*b, kNow, false).error, BlockError::kOk);
-  chain->sanity_check();
 }
 
 // --- fuzz seeds --------------------------------------------------------------------------------

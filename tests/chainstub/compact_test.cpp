@@ -9,7 +9,7 @@
 #include <set>
 
 #include "p2p/limits.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {
@@ -245,8 +245,7 @@ TEST_F(CompactTest, TwoCandidatesWithOneShortIdLeaveTheSlotToAskFor) {
     std::vector<TxRef> candidates = b.txs;
     candidates.insert(twin_first ? candidates.begin() : candidates.end(), twin);
     candidates.push_back(b.txs[9]);  // a third match changes nothing
-    PartialBlock pb;
-    pb.set_short_id_fn_ForTest(fn);
+    PartialBlock pb(fn);
     ASSERT_EQ(pb.init(msg, candidates), ReadStatus::kOk);
     pb.sanity_check();
     EXPECT_EQ(pb.missing(), std::vector<uint32_t>{9});

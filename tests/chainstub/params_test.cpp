@@ -12,7 +12,7 @@
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
 #include "mempool/policy.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {
@@ -70,7 +70,7 @@ class NetworkFileTest : public ::testing::Test {
 TEST(ParamsTest, DevnetIsEmbeddedAndValid) {
   const NetworkParams& d = devnet_params();
   EXPECT_EQ(d.name, "devnet");
-  EXPECT_EQ(d.magic, kDevnetMagicValue);
+  EXPECT_EQ(d.magic, kDevnetMagic);
   EXPECT_EQ(d.genesis_time, kDevnetGenesisTime);
   ASSERT_EQ(d.producers.size(), kDevnetProducers);
   for (size_t i = 0; i < kDevnetProducers; ++i) {
@@ -114,7 +114,7 @@ TEST(ParamsTest, ValidateChecksEveryRule) {
   bad([](NetworkParams& p) { p.name = ""; }, "name");
   bad([](NetworkParams& p) { p.name = std::string(33, 'a'); }, "name");
   bad([](NetworkParams& p) { p.name = "my net"; }, "name");
-  bad([](NetworkParams& p) { p.magic = kDevnetMagicValue; }, "magic");
+  bad([](NetworkParams& p) { p.magic = kDevnetMagic; }, "magic");
   bad([](NetworkParams& p) { p.name = "devnet"; }, "name");
   bad([](NetworkParams& p) { p.genesis_time = kMaxGenesisTime + 1; }, "genesis_time");
   bad([](NetworkParams& p) { p.producers.clear(); }, "producers");
@@ -274,7 +274,7 @@ TEST(CreateNetworkTest, WritesNetworkAndKeysAndRefusesToOverwrite) {
   ASSERT_TRUE(p.ok()) << p.error();
   EXPECT_EQ(p->producers.size(), 3u);
   EXPECT_EQ(p->genesis_time, 1'763'769'600u);  // rounded down to the minute
-  EXPECT_NE(p->magic, kDevnetMagicValue);
+  EXPECT_NE(p->magic, kDevnetMagic);
   EXPECT_EQ(p->name.rfind("testnet-", 0), 0u);
   EXPECT_EQ(p->name.size(), 16u);
   EXPECT_TRUE(p->validate().ok());
@@ -320,7 +320,7 @@ TEST(CreateNetworkTest, HonoursItsOptionsAndRefusesBadOnes) {
 
   test::TempDir dir2;
   o.out_dir = dir2.str();
-  o.magic = kDevnetMagicValue;
+  o.magic = kDevnetMagic;
   auto bad = create_network(o, 0);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().find("magic"), std::string::npos);

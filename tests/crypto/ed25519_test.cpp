@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/hex.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "crypto/hex.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

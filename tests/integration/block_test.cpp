@@ -1,4 +1,4 @@
-// Issue 8's integration tests: real nodes on loopback (real TLS, real LevelDB chains and
+// Block relay between real nodes on loopback (real TLS, real LevelDB chains and
 // mempools) producing and relaying blocks.
 #include <gtest/gtest.h>
 
@@ -11,7 +11,8 @@
 
 #include "crypto/hex.h"
 #include "net/ban_list.h"
-#include "tests/integration/testnet_util.h"
+#include "testing/node_access.h"
+#include "testing/testnet.h"
 
 namespace hearsay::test {
 namespace {
@@ -126,8 +127,8 @@ TEST(Blocks, InvalidBlocksAreAcceptedByNoHonestNodeAndTheirRelayerIsBanned) {
   const BlockRef unauthorised = make_block((*first)->header, {devnet_tx(50, 0)}, test_key(9));
   const BlockRef with_forgery = make_block(
       (*first)->header, {devnet_tx(51, 0), forged(devnet_tx(52, 0))}, devnet_producer_key(0));
-  net[4].relay_block_unchecked_ForTest(unauthorised);
-  net[5].relay_block_unchecked_ForTest(with_forgery);
+  NodeTestAccess::relay_block_unchecked(net[4], unauthorised);
+  NodeTestAccess::relay_block_unchecked(net[5], with_forgery);
 
   const PublicKey liar4 = net[4].identity(), liar5 = net[5].identity();
   ASSERT_TRUE(wait_until([&] {

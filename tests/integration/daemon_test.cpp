@@ -6,8 +6,8 @@
 #include <set>
 
 #include "node/rpc_client.h"
-#include "tests/integration/process_util.h"
-#include "tests/integration/testnet_util.h"
+#include "testing/process.h"
+#include "testing/testnet.h"
 
 namespace hearsay::test {
 namespace {

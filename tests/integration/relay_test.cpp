@@ -1,4 +1,4 @@
-// Issue 5's integration tests: real nodes on loopback relaying transactions.
+// Integration tests: real nodes on loopback relaying transactions.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -6,7 +6,8 @@
 
 #include "crypto/hex.h"
 #include "net/ban_list.h"
-#include "tests/integration/testnet_util.h"
+#include "testing/node_access.h"
+#include "testing/testnet.h"
 
 namespace hearsay::test {
 namespace {
@@ -66,7 +67,7 @@ TEST(Relay, ForgingNodeIsBannedByEveryNeighbourAndNothingForgedSpreads) {
   std::vector<TxRef> forgeries;
   for (uint8_t k = 0; k < 20; ++k) {
     forgeries.push_back(forged(devnet_tx(k, 0)));
-    ASSERT_TRUE(liar.submit_unverified_ForTest(forgeries.back()).ok());
+    ASSERT_TRUE(NodeTestAccess::submit_unverified(liar, forgeries.back()).ok());
   }
   EXPECT_FALSE(liar.submit(forged(devnet_tx(99, 0))).ok()) << "the checked path refuses forgeries";
 

@@ -26,8 +26,8 @@
 
 #include "crypto/hex.h"
 #include "mempool/mempool.h"
-#include "mempool/testing.h"
-#include "tests/util/test_util.h"
+#include "testing/mempool_fakes.h"
+#include "testing/test_util.h"
 
 extern char** environ;
 

@@ -6,8 +6,9 @@
 
 #include <algorithm>
 
-#include "mempool/testing.h"
-#include "tests/util/test_util.h"
+#include "testing/failing_store.h"
+#include "testing/mempool_fakes.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {
@@ -27,7 +28,7 @@ class MempoolTest : public ::testing::Test {
 
   void reopen(Time now = kT0) {
     pool.reset();
-    auto m = Mempool::open(opts, chain, std::make_unique<StoreRef>(store), now);
+    auto m = Mempool::open(opts, chain, std::make_unique<StoreRef>(failing), now);
     ASSERT_TRUE(m.ok()) << m.error().message;
     pool = std::move(*m);
     pool->sanity_check();
@@ -45,6 +46,7 @@ class MempoolTest : public ::testing::Test {
   MempoolOptions opts;
   FakeChainView chain;
   MemoryStore store;
+  test::FailingMempoolStore failing{store};  // what the pool writes through
   std::unique_ptr<Mempool> pool;
 };
 
@@ -327,7 +329,7 @@ TEST_F(MempoolTest, StoreFailureChangesNothing) {
   TxRef a = make_tx(1, 0, 1000), b = make_tx(2, 0, 2000);
   ASSERT_EQ(admit(a), AdmitCode::kAccepted);
   ASSERT_EQ(admit(b), AdmitCode::kAccepted);
-  store.fail_next_writes_ForTest(1);
+  failing.fail_next_writes(1);
   // Would replace a (kReplaced) and evict... and add c: all undone.
   std::vector<Candidate> cs{
       {make_tx(1, 0, 5000), true}, {make_tx(3, 0, 9000), true}, {make_tx(4, 0, 1), true}};

@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "mempool/mempool.h"
-#include "mempool/testing.h"
-#include "tests/util/test_util.h"
+#include "testing/mempool_fakes.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

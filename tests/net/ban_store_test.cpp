@@ -9,7 +9,7 @@
 
 #include "crypto/hex.h"
 #include "net/addr_store.h"
-#include "tests/net/net_test_util.h"
+#include "testing/net_util.h"
 
 namespace hearsay::test {
 namespace {

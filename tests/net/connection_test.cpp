@@ -6,7 +6,8 @@
 #include <cstring>
 
 #include "crypto/hash.h"
-#include "tests/net/net_test_util.h"
+#include "testing/host_access.h"
+#include "testing/net_util.h"
 
 namespace hearsay::test {
 namespace {
@@ -114,7 +115,7 @@ TEST(Connection, PeerThatNeverReadsIsDisconnectedAtTheQueueCap) {
   bool dropped = wait_until(
       [&] {
         for (int i = 0; i < 20; ++i) {
-          if (!node.send_ForTest(id, frame, MsgType::kInv)) return true;
+          if (!HostTestAccess::send(node, id, frame, MsgType::kInv)) return true;
           ++pushed;
         }
         return false;

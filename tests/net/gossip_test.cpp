@@ -3,7 +3,7 @@
 // nor forwarded (while a genuine one is), as a peer that checks no signature sees.
 #include <gtest/gtest.h>
 
-#include "tests/net/net_test_util.h"
+#include "testing/net_util.h"
 
 namespace hearsay::test {
 namespace {

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "crypto/hex.h"
-#include "tests/net/net_test_util.h"
+#include "testing/net_util.h"
 
 namespace hearsay::test {
 namespace {

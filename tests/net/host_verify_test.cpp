@@ -5,7 +5,7 @@
 
 #include <map>
 
-#include "tests/net/net_test_util.h"
+#include "testing/net_util.h"
 
 namespace hearsay::test {
 namespace {

@@ -10,7 +10,7 @@
 #include "net/addr_store.h"
 #include "net/address.h"
 #include "net/tls.h"
-#include "tests/net/net_test_util.h"
+#include "testing/net_util.h"
 
 namespace hearsay::test {
 namespace {

@@ -1,4 +1,4 @@
-// TLS 1.3 with mutual Ed25519 authentication between Hosts, and every client the issue says
+// TLS 1.3 with mutual Ed25519 authentication between Hosts, and every client that
 // must be refused: unlisted identity, wrong pinned key, plain TCP, TLS 1.2, no certificate,
 // RSA and ECDSA certificates. Everything on 127.0.0.1 with ephemeral ports.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "crypto/hex.h"
-#include "tests/net/net_test_util.h"
+#include "testing/net_util.h"
 
 namespace hearsay::test {
 namespace {

@@ -8,7 +8,7 @@
 #include <map>
 #include <mutex>
 
-#include "tests/net/net_test_util.h"
+#include "testing/net_util.h"
 
 namespace hearsay::test {
 namespace {

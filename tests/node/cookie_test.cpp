@@ -8,7 +8,7 @@
 #include <fstream>
 #include <vector>
 
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

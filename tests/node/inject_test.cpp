@@ -16,8 +16,8 @@
 #include "crypto/hex.h"
 #include "node/cli.h"
 #include "node/node.h"
-#include "tests/node/cli_fake_node.h"
-#include "tests/util/test_util.h"
+#include "testing/fake_rpc_node.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

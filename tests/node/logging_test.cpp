@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

@@ -11,7 +11,7 @@
 #include <limits>
 #include <thread>
 
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {
@@ -53,7 +53,7 @@ TEST(Metrics, NodeMetricsPassPromtool) {
   ASSERT_TRUE(r) << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
   EXPECT_EQ(r->first, 0) << r->second << "\n--- input ---\n" << text;
   EXPECT_EQ(r->second, "") << text;
-  // Every family the issue asks for is there.
+  // Every metric family the node exports is there.
   for (const char* family :
        {"hearsay_peers", "hearsay_messages_total", "hearsay_message_bytes_total",
         "hearsay_transactions_accepted_total", "hearsay_transactions_rejected_total",

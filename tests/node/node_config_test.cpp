@@ -11,7 +11,7 @@
 #include "crypto/keyfile.h"
 #include "node/node.h"
 #include "node/options.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

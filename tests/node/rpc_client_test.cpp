@@ -9,7 +9,7 @@
 #include <boost/json.hpp>
 
 #include "node/cookie.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

@@ -70,7 +70,7 @@ TEST_F(RpcDispatchTest, StandardErrors) {
 }
 
 // Every answer is valid JSON whatever the id: one that cannot be echoed exactly (beyond a
-// double, or an integer literal a double rounds) is refused with id null, as the spec says.
+// double, or an integer literal a double rounds) is refused with id null, as JSON-RPC 2.0 says.
 TEST_F(RpcDispatchTest, IdsThatCannotBeEchoedGetInvalidRequestWithIdNull) {
   for (const char* body :
        {R"({"id":1e400,"method":"echo"})", R"({"id":-1e400,"method":"echo"})",

@@ -6,7 +6,7 @@
 #include "crypto/hex.h"
 #include "node/rpc_client.h"
 #include "node/rpc_dispatch.h"
-#include "tests/integration/testnet_util.h"
+#include "testing/testnet.h"
 
 namespace hearsay::test {
 namespace {

@@ -19,8 +19,8 @@
 
 #include "node/cookie.h"
 #include "node/rpc_client.h"
-#include "tests/util/test_util.h"
-#include "tests/util/wait.h"
+#include "testing/test_util.h"
+#include "testing/wait.h"
 
 namespace hearsay {
 namespace {

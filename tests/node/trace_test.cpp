@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "crypto/hex.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {
@@ -178,13 +178,13 @@ TEST(Trace, FallingBehindDropsCountsAndSaysSo) {
   auto w = TraceWriter::open(path, kNode, opt);
   ASSERT_TRUE(w) << w.error();
   (*w)->flush();  // the start line is out
-  (*w)->pause_writer_for_test(true);
+  (*w)->pause_writer(true);
   for (int i = 0; i < 100; ++i)
     (*w)->tx_accepted(test::numbered_id(i, 4), Time(i));
   const uint64_t dropped = (*w)->dropped();
   EXPECT_GT(dropped, 0u);
   EXPECT_LT(dropped, 100u);
-  (*w)->pause_writer_for_test(false);
+  (*w)->pause_writer(false);
   (*w)->flush();
   (*w)->tx_accepted(test::numbered_id(1000, 4), Time(1000));  // carries the "dropped" note
   (*w)->close();

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/p2p/peer_harness.h"
+#include "testing/peer_harness.h"
 
 namespace hearsay {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

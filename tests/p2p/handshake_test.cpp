@@ -5,7 +5,7 @@
 
 #include <functional>
 
-#include "tests/p2p/peer_harness.h"
+#include "testing/peer_harness.h"
 
 namespace hearsay {
 namespace {

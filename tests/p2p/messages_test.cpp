@@ -8,8 +8,8 @@
 #include <concepts>
 #include <cstring>
 
-#include "tests/p2p/wire_samples.h"
-#include "tests/util/test_util.h"
+#include "testing/samples.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

@@ -7,7 +7,7 @@
 #include <deque>
 #include <functional>
 
-#include "tests/p2p/peer_harness.h"
+#include "testing/peer_harness.h"
 
 namespace hearsay {
 namespace {
@@ -58,6 +58,67 @@ TEST(PeerManagerLiveness, UnsolicitedPongsAddUpToADisconnect) {
   Actions a(pm.take_actions());
   ASSERT_TRUE(a.disconnected(1));
   EXPECT_NE(a.reason(1).find("pong"), std::string::npos);
+  pm.sanity_check();
+}
+
+// --- malformed input (on_bad_message) ------------------------------------------------------
+
+TEST(PeerManagerMalformed, BadFrameIsScoredAndDisconnectsWithoutBan) {
+  PeerManager pm(test_config(), test_key(1));
+  handshake(pm, 1, test_key(2), true, kT0);
+  handshake(pm, 2, test_key(3), true, kT0);
+  pm.on_bad_message(1, DecodeError::kBadChecksum, kT0 + 1s);
+  Actions a(pm.take_actions());
+  ASSERT_EQ(a.disconnects.size(), 1u);
+  EXPECT_EQ(a.disconnects[0].peer, 1u);
+  EXPECT_NE(a.reason(1).find("malformed message (bad frame: payload checksum mismatch)"),
+            std::string::npos)
+      << a.reason(1);
+  EXPECT_TRUE(a.bans.empty()) << "malformed input disconnects; it does not ban";
+  EXPECT_EQ(pm.peer_info(1)->misbehaviour, std::min(kScoreMalformed, kMisbehaviourThreshold));
+  EXPECT_FALSE(pm.is_ready(1));
+  EXPECT_TRUE(pm.is_ready(2));
+  EXPECT_EQ(pm.peer_info(2)->misbehaviour, 0);
+  pm.sanity_check();
+
+  // Once disconnecting, whatever else net/ reports of the peer is ignored.
+  pm.on_bad_message(1, DecodeError::kBadMagic, kT0 + 2s);
+  pm.on_message(1, PingMsg{5}, kT0 + 2s);
+  EXPECT_TRUE(pm.take_actions().empty());
+
+  // Not banned: the same identity may come back.
+  pm.on_disconnected(1, kT0 + 3s);
+  pm.on_connected(conn(3, test_key(2), true), kT0 + 4s);
+  EXPECT_FALSE(Actions(pm.take_actions()).disconnected(3));
+  pm.sanity_check();
+}
+
+TEST(PeerManagerMalformed, UndecodablePayloadNamesTheCommand) {
+  PeerManager pm(test_config(), test_key(1));
+  handshake(pm, 1, test_key(2), true, kT0);
+  pm.on_bad_message(1, DecodeError::kTruncated, kT0 + 1s, MsgType::kPing);
+  Actions a(pm.take_actions());
+  ASSERT_TRUE(a.disconnected(1));
+  EXPECT_NE(a.reason(1).find("undecodable ping payload: truncated input"), std::string::npos)
+      << a.reason(1);
+  EXPECT_TRUE(a.bans.empty());
+  EXPECT_EQ(pm.peer_info(1)->misbehaviour, std::min(kScoreMalformed, kMisbehaviourThreshold));
+  pm.sanity_check();
+}
+
+TEST(PeerManagerMalformed, DisconnectsWhateverTheScoreAndIgnoresUnknownPeers) {
+  PeerManager pm(test_config(), test_key(1));
+  handshake(pm, 1, test_key(2), true, kT0);
+  pm.on_message(1, PongMsg{12345}, kT0 + 1s);  // some score already: it adds, capped
+  EXPECT_TRUE(Actions(pm.take_actions()).disconnects.empty());
+  pm.on_bad_message(1, DecodeError::kUnknownCommand, kT0 + 2s);
+  Actions a(pm.take_actions());
+  ASSERT_TRUE(a.disconnected(1));
+  EXPECT_NE(a.reason(1).find("bad frame: unknown command"), std::string::npos) << a.reason(1);
+  EXPECT_EQ(pm.peer_info(1)->misbehaviour, kMisbehaviourThreshold);
+
+  pm.on_bad_message(42, DecodeError::kBadMagic, kT0 + 3s);  // never connected
+  EXPECT_TRUE(pm.take_actions().empty());
   pm.sanity_check();
 }
 

@@ -9,7 +9,7 @@
 
 #include "crypto/hex.h"
 #include "p2p/transport.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

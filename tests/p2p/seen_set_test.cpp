@@ -1,6 +1,6 @@
 // SeenSet: retention bounds, refresh, flood cap, salting, memory, against an exact model.
 #include "p2p/seen_set.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -149,9 +149,9 @@ TEST(SeenSet, SaltDecidesPlacement) {
     c.insert(id_of(i), kT0);
   }
   for (int i = 0; i < 64; ++i) {
-    ASSERT_TRUE(a.slot_ForTest(id_of(i)) && b.slot_ForTest(id_of(i)));
-    EXPECT_EQ(a.slot_ForTest(id_of(i)), c.slot_ForTest(id_of(i)));  // same salt, same place
-    if (a.slot_ForTest(id_of(i)) != b.slot_ForTest(id_of(i))) ++differ;
+    ASSERT_TRUE(a.slot_of(id_of(i)) && b.slot_of(id_of(i)));
+    EXPECT_EQ(a.slot_of(id_of(i)), c.slot_of(id_of(i)));  // same salt, same place
+    if (a.slot_of(id_of(i)) != b.slot_of(id_of(i))) ++differ;
   }
   EXPECT_GT(differ, 56);  // two random placements in 5,000 slots rarely coincide
 }

@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

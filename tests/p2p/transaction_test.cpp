@@ -6,7 +6,7 @@
 
 #include <limits>
 
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay {
 namespace {

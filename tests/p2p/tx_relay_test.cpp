@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "tests/p2p/relay_harness.h"
+#include "testing/relay_harness.h"
 
 namespace hearsay {
 namespace {
@@ -48,7 +48,7 @@ TEST(TxRelayRequest, OneRequestInFlightPerIdThenRelayedToOthers) {
   EXPECT_TRUE(b.to<GetDataMsg>(kOut2).empty());
   n.now += 10s;
   EXPECT_TRUE(n.tick().to<GetDataMsg>(kOut2).empty());
-  EXPECT_EQ(n.relay->tracker_ForTest().count_in_flight(kOut1), 1u);
+  EXPECT_EQ(n.relay->tracker().count_in_flight(kOut1), 1u);
 
   Actions c = n.msg(kOut1, TxMsg{tx});
   ASSERT_EQ(c.verifies.size(), 1u);
@@ -58,7 +58,7 @@ TEST(TxRelayRequest, OneRequestInFlightPerIdThenRelayedToOthers) {
   EXPECT_EQ(ids_in(c.to<InvMsg>(kIn1)), Ids{id});
   EXPECT_TRUE(c.to<InvMsg>(kOut1).empty());
   EXPECT_TRUE(c.to<InvMsg>(kOut2).empty());
-  EXPECT_EQ(n.relay->tracker_ForTest().size(), 0u);  // forgotten once seen
+  EXPECT_EQ(n.relay->tracker().size(), 0u);  // forgotten once seen
   for (PeerId p : {kOut1, kOut2, kIn1})
     EXPECT_EQ(score(n, p), 0);
   const TxRelayStats& s = n.relay->stats();
@@ -69,7 +69,7 @@ TEST(TxRelayRequest, OneRequestInFlightPerIdThenRelayedToOthers) {
 
   // Announcements of a held id are ignored.
   EXPECT_TRUE(n.msg(kIn1, inv_of({id})).to<GetDataMsg>(kIn1).empty());
-  EXPECT_EQ(n.relay->tracker_ForTest().size(), 0u);
+  EXPECT_EQ(n.relay->tracker().size(), 0u);
 }
 
 TEST(TxRelayRequest, FallsBackToTheNextAnnouncerAfterTimeout) {
@@ -115,7 +115,7 @@ TEST(TxRelayRequest, FallsBackAtOnceAfterNotFound) {
   // The last announcer says notfound too: the id is forgotten, nobody is asked again.
   Actions b = n.msg(kOut2, notfound_of({id}));
   EXPECT_TRUE(b.to<GetDataMsg>(kOut1).empty());
-  EXPECT_EQ(n.relay->tracker_ForTest().size(), 0u);
+  EXPECT_EQ(n.relay->tracker().size(), 0u);
   // A notfound for something never asked for is ignored (and not scored).
   n.msg(kOut1, notfound_of({numbered_id(2, 0x71)}));
   EXPECT_EQ(score(n, kOut1), 0);
@@ -131,7 +131,7 @@ TEST(TxRelayRequest, FallsBackWhenTheAskedPeerDisconnects) {
   n.pm.on_disconnected(kOut1, n.now);
   Actions a = n.settle();
   EXPECT_EQ(ids_in(a.to<GetDataMsg>(kOut2)), Ids{id});
-  EXPECT_EQ(n.relay->tracker_ForTest().count(kOut1), 0u);
+  EXPECT_EQ(n.relay->tracker().count(kOut1), 0u);
 }
 
 TEST(TxRelayRequest, PreferredPeersFirstInboundAfterTheDelay) {
@@ -178,7 +178,7 @@ TEST(TxRelayRequest, CapsOnAnnouncementsAndRequestsInFlight) {
   n.connect(kIn1, kIn1, true);
   const Ids ids = numbered_ids(kMaxPeerAnnouncements + 1'000, 0x75);
   Actions a = n.msg(kOut1, inv_of(ids));
-  const TxRequestTracker& t = n.relay->tracker_ForTest();
+  const TxRequestTracker& t = n.relay->tracker();
   EXPECT_EQ(t.count(kOut1), kMaxPeerAnnouncements);
   const Ids asked = ids_in(a.to<GetDataMsg>(kOut1));
   ASSERT_EQ(asked.size(), kMaxPeerInFlight);
@@ -265,7 +265,7 @@ TEST(TxRelayBodies, ForgeryBansItsSenderHonestRelayerNeverScored) {
   EXPECT_TRUE(n.pm.is_ready(kOut1));
   // The forgery is remembered as rejected: announcing it again costs nothing.
   n.msg(kIn1, inv_of({bad->id()}));
-  EXPECT_EQ(n.relay->tracker_ForTest().count(kIn1), 0u);
+  EXPECT_EQ(n.relay->tracker().count(kIn1), 0u);
 }
 
 TEST(TxRelayBodies, ForgeryFromAPushPeerBansItToo) {
@@ -404,7 +404,7 @@ TEST(TxRelayServe, ServedTxIsNotAnnouncedBackButOthersAre) {
   ASSERT_TRUE(n.submit(x).ok());
   Actions hs = n.connect(kOut2, kOut2, false);
   EXPECT_EQ(ids_in(hs.to<InvMsg>(kOut2)), Ids{x->id()});
-  EXPECT_TRUE(n.relay->known_to_peer_ForTest(kOut2, x->id(), n.now));
+  EXPECT_TRUE(n.relay->known_to_peer(kOut2, x->id(), n.now));
   n.msg(kOut2, getdata_of({x->id()}));
   // A new transaction is announced to it; the served one never again.
   const TxRef y = make_tx(21, 0);
@@ -430,7 +430,7 @@ TEST(TxRelayAnnounce, KnownInventoryFilterStopsReannouncing) {
   EXPECT_EQ(ids_in(a.to<InvMsg>(kOut2)), Ids{x->id()});
   EXPECT_EQ(ids_in(a.to<InvMsg>(kIn2)), Ids{x->id()});
   for (PeerId p : {kOut1, kOut2, kIn1, kIn2})
-    EXPECT_TRUE(n.relay->known_to_peer_ForTest(p, x->id(), n.now)) << p;
+    EXPECT_TRUE(n.relay->known_to_peer(p, x->id(), n.now)) << p;
   // Submitting it again announces nothing to anyone.
   EXPECT_EQ(n.submit(x).answer, PoolAnswer::kAlreadyHave);
   EXPECT_TRUE(n.settle().to<InvMsg>(kOut2).empty());

@@ -1,6 +1,6 @@
 // TxRequestTracker with a fake clock: every rule in the header, one test each.
 #include "p2p/txrequest.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -87,7 +87,7 @@ TEST(TxRequest, PreferredBeforeNonPreferredWhateverTheHash) {
     EXPECT_EQ(chosen(t, {10, 20}, kT0, txid(s)), 10u);  // alone and ready: it is the best for now
     EXPECT_EQ(chosen(t, {10, 20}, kT0 + 1s, txid(s)), 20u)
         << int(s);  // the preferred one takes over
-    EXPECT_GT(t.priority_ForTest(txid(s), 20, true), t.priority_ForTest(txid(s), 10, false));
+    EXPECT_GT(t.priority_of(txid(s), 20, true), t.priority_of(txid(s), 10, false));
   }
 }
 

@@ -13,7 +13,7 @@
 #include "crypto/hex.h"
 #include "node/rpc_server.h"
 #include "p2p/transaction.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay::test {
 

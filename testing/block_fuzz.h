@@ -18,6 +18,7 @@
 #include "chainstub/chain.h"
 #include "chainstub/params.h"
 #include "p2p/transaction.h"
+#include "testing/tx_factory.h"
 
 namespace hearsay::fuzz {
 
@@ -33,20 +34,12 @@ inline Time block_fuzz_now() {
 }
 
 inline KeyPair block_sender(size_t i) {
-  crypto_init();
-  Seed s;
-  s.fill(static_cast<uint8_t>(0x60 + i));
-  return KeyPair::from_seed(s);
+  return test::test_key(static_cast<uint8_t>(0x60 + i));
 }
 
 inline TxRef block_tx(size_t sender, uint64_t nonce, uint64_t fee = 1'000, uint64_t expiry = 0) {
-  TxFields f;
-  f.network = kDevnetMagicValue;
-  f.nonce = nonce;
-  f.fee = fee;
-  f.expiry = expiry;
-  f.payload.assign(40 + nonce % 7, static_cast<uint8_t>(sender * 16 + nonce));
-  return Transaction::create(f, block_sender(sender));
+  return test::filled_tx(block_sender(sender), kDevnetMagic, nonce, fee, 40 + nonce % 7,
+                         static_cast<uint8_t>(sender * 16 + nonce), expiry);
 }
 
 // A signed child of `prev` (devnet producer `producer`), `dt` seconds later.

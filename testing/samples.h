@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "p2p/messages.h"
-#include "tests/util/test_util.h"
+#include "testing/test_util.h"
 
 namespace hearsay::test {
 

@@ -1,4 +1,4 @@
-// Helpers for the net/ tests (waiting on conditions: tests/util/wait.h): host configurations for
+// Helpers for the net/ tests (waiting on conditions: testing/wait.h): host configurations for
 // loopback, and a hand-driven TLS client that can misbehave in every way the tests need
 // (no certificate, a certificate of another key type, TLS 1.2, garbage frames, silence) and
 // read the messages a node sends it.
@@ -27,8 +27,8 @@
 #include "crypto/cert.h"
 #include "net/host.h"
 #include "p2p/transport.h"
-#include "tests/util/test_util.h"
-#include "tests/util/wait.h"
+#include "testing/test_util.h"
+#include "testing/wait.h"
 
 namespace hearsay::test {
 

@@ -1,13 +1,12 @@
-// Test helpers for the PeerManager tests: a fake clock, decoding of SendActions back into
-// messages, and scripted fake peers.
+// Helpers for driving a PeerManager by hand (tests, fuzz targets, benchmarks): a fake clock,
+// decoding of SendActions back into messages, and scripted fake peers.
 #pragma once
-
-#include <gtest/gtest.h>
 
 #include <vector>
 
 #include "p2p/peer_manager.h"
-#include "tests/util/test_util.h"
+#include "testing/check.h"
+#include "testing/test_util.h"
 
 namespace hearsay::test {
 
@@ -22,15 +21,17 @@ inline NetAddress loopback(uint16_t port, uint8_t last = 1) {
   return a;
 }
 
-inline Message decode_frame(const SharedBytes& frame) {
-  FrameDecoder dec(kPmMagic);
+// The one message a SendAction's frame holds (network `magic`, nothing before or after it).
+inline Message decode_frame(const SharedBytes& frame, uint32_t magic = kPmMagic) {
+  HEARSAY_EXPECT(frame != nullptr, "a frame");
+  FrameDecoder dec(magic);
   std::span<const uint8_t> data(*frame);
-  EXPECT_TRUE(dec.received_bytes(data));
-  EXPECT_TRUE(dec.message_complete());
-  EXPECT_TRUE(data.empty());
+  HEARSAY_EXPECT(dec.received_bytes(data), "a well-formed frame");
+  HEARSAY_EXPECT(dec.message_complete(), "a whole message");
+  HEARSAY_EXPECT(data.empty(), "one message per frame");
   RawMessage raw = dec.take_message();
   auto m = decode_payload(raw.type, std::move(raw.payload));
-  EXPECT_TRUE(m.ok());
+  HEARSAY_EXPECT(m.ok(), "a decodable payload");
   return std::move(m).value();
 }
 
@@ -51,7 +52,7 @@ struct Actions {
     for (Action& a : all) {
       if (auto* s = std::get_if<SendAction>(&a)) {
         Message m = decode_frame(s->frame);
-        EXPECT_EQ(type_of(m), s->type);
+        HEARSAY_EXPECT(type_of(m) == s->type, "the type the action names");
         sent.push_back({s->peer, std::move(m)});
       } else if (auto* d = std::get_if<DisconnectAction>(&a)) {
         disconnects.push_back(*d);

@@ -1,20 +1,16 @@
-// Test helpers for the transaction relay: one node under test (PeerManager + TxRelay over a
-// real Mempool on a MemoryStore) driven by fake peers and a fake clock. The harness plays net/:
+// Test helpers for the transaction relay: one node under test (testing/node_fixture.h:
+// PeerManager + TxRelay over a real Mempool on a MemoryStore) driven by fake peers and a fake
+// clock. The harness plays net/:
 // it drains the actions, and runs every VerifyAction itself (tx->verify_signature()) and feeds
 // the verdicts back, unless a test holds them to control when and how they arrive.
 #pragma once
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <memory>
 #include <vector>
 
-#include "mempool/mempool.h"
-#include "mempool/relay_pool.h"
-#include "mempool/testing.h"
-#include "p2p/tx_relay.h"
-#include "tests/p2p/peer_harness.h"
+#include "testing/node_fixture.h"
+#include "testing/peer_harness.h"
 
 namespace hearsay::test {
 
@@ -32,23 +28,22 @@ inline MempoolOptions relay_mempool_options() {
   return o;
 }
 
-inline InvMsg inv_of(const std::vector<TxId>& ids) {
-  InvMsg m;
+// An inv / getdata / notfound message of tx entries for `ids`, in order.
+template <class M>
+M tx_entries(const std::vector<TxId>& ids) {
+  M m;
   for (const TxId& id : ids)
     m.entries.push_back(InvEntry{InvType::kTx, id});
   return m;
+}
+inline InvMsg inv_of(const std::vector<TxId>& ids) {
+  return tx_entries<InvMsg>(ids);
 }
 inline GetDataMsg getdata_of(const std::vector<TxId>& ids) {
-  GetDataMsg m;
-  for (const TxId& id : ids)
-    m.entries.push_back(InvEntry{InvType::kTx, id});
-  return m;
+  return tx_entries<GetDataMsg>(ids);
 }
 inline NotFoundMsg notfound_of(const std::vector<TxId>& ids) {
-  NotFoundMsg m;
-  for (const TxId& id : ids)
-    m.entries.push_back(InvEntry{InvType::kTx, id});
-  return m;
+  return tx_entries<NotFoundMsg>(ids);
 }
 
 // The tx ids of a batch of inv / getdata / notfound messages, in order.
@@ -61,13 +56,7 @@ std::vector<TxId> ids_in(const std::vector<M>& msgs) {
   return out;
 }
 
-struct RelayNode {
-  FakeChainView chain;
-  std::unique_ptr<Mempool> mempool;
-  std::unique_ptr<MempoolTxPool> pool;
-  PeerManager pm;
-  std::unique_ptr<TxRelay> relay;
-  Time now = kT0;
+struct RelayNode : TxRelayNode {
   // Verdicts held back (auto_verify == false): the VerifyActions of earlier steps.
   std::vector<VerifyAction> held;
   bool auto_verify = true;
@@ -75,13 +64,7 @@ struct RelayNode {
   explicit RelayNode(TxRelayConfig cfg = test_relay_config(),
                      MempoolOptions mo = relay_mempool_options(),
                      PeerManagerConfig pmc = test_config(), uint8_t self_key = 1)
-      : pm(pmc, test_key(self_key)) {
-    auto opened = Mempool::open(mo, chain, std::make_unique<MemoryStore>(), now);
-    EXPECT_TRUE(opened.ok());
-    mempool = std::move(*opened);
-    pool = std::make_unique<MempoolTxPool>(*mempool);
-    relay = std::make_unique<TxRelay>(pm, *pool, cfg);
-  }
+      : TxRelayNode(std::move(pmc), test_key(self_key), mo, std::move(cfg), kT0) {}
 
   // Connects fake peer `id` with identity test_key(key), completes its handshake (its version
   // carries `services`) and returns everything that followed, the relay's anti-entropy included.
@@ -157,12 +140,6 @@ struct RelayNode {
   }
   PoolResult submit(const TxRef& tx, bool verified = true) {
     return relay->submit(tx, verified, now);
-  }
-
-  void check() const {
-    pm.sanity_check();
-    relay->sanity_check();
-    mempool->sanity_check();
   }
 };
 

@@ -1,9 +1,7 @@
 // In-process testnets for the integration tests: real Nodes (real TLS on 127.0.0.1, real
 // LevelDB mempools and chains in a temporary directory), wired by --connect (condition waits:
-// tests/util/wait.h).
+// testing/wait.h).
 #pragma once
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <functional>
@@ -15,8 +13,9 @@
 
 #include "chainstub/params.h"
 #include "node/node.h"
-#include "tests/util/test_util.h"
-#include "tests/util/wait.h"
+#include "testing/check.h"
+#include "testing/test_util.h"
+#include "testing/wait.h"
 
 namespace hearsay::test {
 
@@ -74,12 +73,13 @@ class TestNet {
               std::function<void(NodeConfig&)> tweak = {}) {
     NodeConfig c = config(i);
     for (size_t j : dial) {
-      EXPECT_TRUE(m_nodes[j]) << "node " << j << " must run before node " << i << " dials it";
+      HEARSAY_EXPECT(m_nodes[j] != nullptr, "node " + std::to_string(j) + " must run before node " +
+                                                std::to_string(i) + " dials it");
       c.host.connect.push_back(DialTarget{*m_nodes[j]->listen_address(), m_nodes[j]->identity()});
     }
     if (tweak) tweak(c);
     auto n = Node::start(std::move(c));
-    EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error());
+    HEARSAY_EXPECT(n.ok(), n.ok() ? std::string() : n.error());
     m_nodes[i] = std::move(*n);
     return *m_nodes[i];
   }
@@ -117,16 +117,21 @@ inline size_t expected_links(size_t i, size_t n) {
 }
 
 // Starts every node of `net` on the ring with chords (tweak(i, config) first, if given) and
-// waits until every link is ready.
+// waits until every link is ready (reports the first node that does not get there, and stops).
 inline void start_ring(TestNet& net, std::function<void(size_t, NodeConfig&)> tweak = {}) {
   for (size_t i = 0; i < net.size(); ++i)
     net.start(i, ring_with_chords(i, net.size()), [&](NodeConfig& c) {
       if (tweak) tweak(i, c);
     });
-  for (size_t i = 0; i < net.size(); ++i)
-    ASSERT_TRUE(wait_until([&] { return ready_peers(net[i]) == expected_links(i, net.size()); }))
-        << "node " << i << " has " << ready_peers(net[i]) << " ready peers, expected "
-        << expected_links(i, net.size());
+  for (size_t i = 0; i < net.size(); ++i) {
+    if (!wait_until([&] { return ready_peers(net[i]) == expected_links(i, net.size()); })) {
+      report_fatal_failure(__FILE__, __LINE__,
+                           "node " + std::to_string(i) + " has " +
+                               std::to_string(ready_peers(net[i])) + " ready peers, expected " +
+                               std::to_string(expected_links(i, net.size())));
+      return;
+    }
+  }
 }
 
 }  // namespace hearsay::test

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -16,6 +15,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "testing/check.h"
 
 extern char** environ;
 
@@ -47,7 +48,7 @@ class Process {
     argv.push_back(nullptr);
     const int rc = posix_spawn(&m_pid, argv[0], &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
-    EXPECT_EQ(rc, 0) << "cannot start " << args[0];
+    HEARSAY_EXPECT(rc == 0, "cannot start " + args[0]);
     if (rc != 0) m_pid = 0;
   }
   ~Process() {

@@ -1,12 +1,12 @@
-// Test helpers for the block relay: several in-process nodes, each a PeerManager with a TxRelay
-// and a BlockRelay over an in-memory ChainState and a Mempool on a MemoryStore, linked by a fake
-// network that carries every frame (encoded by the sender, decoded for the receiver, in order
-// per link), runs every VerifyAction at once and feeds the verdicts back, and carries out
-// disconnects on both ends. One fake clock for all; nothing runs unless a test steps it.
+// Test helpers for the block relay (tests and benchmarks): several in-process nodes, each a
+// PeerManager with a TxRelay and a BlockRelay over an in-memory ChainState and a Mempool on a
+// MemoryStore, linked by a fake network that carries every frame (encoded by the sender, decoded
+// for the receiver, in order per link), runs every VerifyAction at once and feeds the verdicts
+// back, and carries out disconnects on both ends. One fake clock for all; nothing runs unless a
+// test steps it.
 #pragma once
 
-#include <gtest/gtest.h>
-
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -21,7 +21,8 @@
 #include "mempool/relay_pool.h"
 #include "mempool/store.h"
 #include "p2p/tx_relay.h"
-#include "tests/p2p/peer_harness.h"
+#include "testing/check.h"
+#include "testing/peer_harness.h"
 
 namespace hearsay::test {
 
@@ -45,15 +46,6 @@ inline NetworkParams block_test_params() {
   p.max_block_size = 1'000'000;
   p.max_tx_size = kMaxTxSize;
   return p;
-}
-
-// `n` distinct transactions that can all share one block: senders 1..40, consecutive nonces.
-inline std::vector<TxRef> block_txs(size_t n, uint8_t first_sender = 1, size_t per_sender = 50) {
-  std::vector<TxRef> out;
-  for (size_t i = 0; i < n; ++i)
-    out.push_back(make_tx(static_cast<uint8_t>(first_sender + i / per_sender), i % per_sender,
-                          1000 + i, 100));
-  return out;
 }
 
 struct BlockEvents : BlockObserver {
@@ -86,13 +78,13 @@ struct BlockEvents : BlockObserver {
 struct BlockNode {
   BlockNode(size_t index, BlockRelayConfig cfg, Time now) : key(node_key(index)) {
     auto chain_or = ChainState::open(block_test_params(), ChainOptions{});
-    EXPECT_TRUE(chain_or.ok()) << (chain_or.ok() ? "" : chain_or.error());
+    HEARSAY_EXPECT(chain_or.ok(), chain_or.ok() ? std::string() : chain_or.error());
     chain = std::move(*chain_or);
     MempoolOptions mo;
     mo.network = kTestNetwork;
     mo.hash_key = filled_key(static_cast<uint8_t>(0x40 + index));
     auto mempool_or = Mempool::open(mo, *chain, std::make_unique<MemoryStore>(), now);
-    EXPECT_TRUE(mempool_or.ok());
+    HEARSAY_EXPECT(mempool_or.ok(), "the mempool opens");
     mempool = std::move(*mempool_or);
     pool = std::make_unique<MempoolTxPool>(*mempool);
     PeerManagerConfig pmc = test_config();
@@ -112,7 +104,7 @@ struct BlockNode {
     for (const TxRef& tx : txs)
       c.push_back(Candidate{tx, true});
     for (const AdmitResult& r : mempool->admit_batch(c, now))
-      EXPECT_TRUE(r.ok()) << to_string(r.code);
+      HEARSAY_EXPECT(r.ok(), to_string(r.code));
   }
 
   void check() const {
@@ -197,7 +189,8 @@ class BlockNet {
       if (l.a == at && l.b == other) return l.at_a;
       if (l.b == at && l.a == other) return l.at_b;
     }
-    ADD_FAILURE() << "no link " << at << "-" << other;
+    report_failure(__FILE__, __LINE__,
+                   "no link " + std::to_string(at) + "-" + std::to_string(other));
     return 0;
   }
   // Puts a message on the wire as if `from` had sent it on its link to `to`.
@@ -261,12 +254,15 @@ class BlockNet {
         bool banned_liar = false;
         for (size_t j : liars)
           banned_liar |= b.identity == node_key(j).public_key();
-        EXPECT_TRUE(banned_liar) << "node " << i << " banned an honest node: " << b.reason;
+        HEARSAY_EXPECT(banned_liar,
+                       "node " + std::to_string(i) + " banned an honest node: " + b.reason);
       }
       for (const PeerInfo& p : nodes[i]->pm->peers()) {
         for (size_t j = 0; j < nodes.size(); ++j) {
           if (!liar(j) && p.identity == node_key(j).public_key()) {
-            EXPECT_EQ(p.misbehaviour, 0) << "node " << i << " scored honest node " << j;
+            HEARSAY_EXPECT(p.misbehaviour == 0, "node " + std::to_string(i) +
+                                                    " scored honest node " + std::to_string(j) +
+                                                    ": " + std::to_string(p.misbehaviour));
           }
         }
       }

@@ -1,1 +1,0 @@
-// Keeps hearsay_testutil non-empty before any helper exists.
