@@ -253,25 +253,16 @@ ChainStoreError chain_store_corrupt(const std::string& path, const std::string& 
 Result<std::unique_ptr<ChainStore>, ChainStoreError> open_leveldb_chain_store(
     const ChainStoreOptions& o) {
   const std::string& path = o.path;
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec)
-    return fail(ChainStoreError{ChainStoreError::Kind::kUnwritable,
-                                "cannot create chain store directory " + path + " (" +
-                                    ec.message() +
-                                    "); fix the data directory's permissions or choose another "
-                                    "data directory"});
   leveldb::Options opts;
   opts.create_if_missing = true;
   opts.paranoid_checks = true;
   opts.write_buffer_size = kWriteBufferSize;
-  leveldb::DB* raw = nullptr;
-  leveldb::Status s = leveldb::DB::Open(opts, path, &raw);
-  if (!s.ok()) return fail(classify_open_error(path, s));
-  std::unique_ptr<leveldb::DB> db(raw);
+  auto opened = open_leveldb("chain store", path, opts, chain_resync_hint(path));
+  if (!opened) return fail(opened.error());
+  std::unique_ptr<leveldb::DB> db = std::move(*opened);
 
   std::string version;
-  s = db->Get(leveldb::ReadOptions(), kVersionKey, &version);
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), kVersionKey, &version);
   std::optional<BlockId> genesis;
   if (s.ok()) {
     auto id = read_identity(*db, path, version);

@@ -1,5 +1,8 @@
 #include "mempool/leveldb_open.h"
 
+#include <filesystem>
+#include <system_error>
+
 namespace hearsay {
 
 namespace {
@@ -31,6 +34,24 @@ StoreError leveldb_open_error(std::string_view what_view, const std::string& pat
                 "); fix the data directory's permissions or choose another data directory"};
   return {StoreError::Kind::kIo, "cannot open " + what + " " + path + " (" + detail +
                                      "); check the data directory, or " + hint};
+}
+
+Result<std::unique_ptr<leveldb::DB>, StoreError> open_leveldb(std::string_view what,
+                                                              const std::string& path,
+                                                              const leveldb::Options& opts,
+                                                              std::string_view reset_hint) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec)
+    return fail(StoreError{StoreError::Kind::kUnwritable,
+                           "cannot create " + std::string(what) + " directory " + path + " (" +
+                               ec.message() +
+                               "); fix the data directory's permissions or choose another "
+                               "data directory"});
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(opts, path, &raw);
+  if (!s.ok()) return fail(leveldb_open_error(what, path, s, reset_hint));
+  return std::unique_ptr<leveldb::DB>(raw);
 }
 
 }  // namespace hearsay

@@ -3,8 +3,10 @@
 // the chain's (chainstub/chain_store.cpp).
 #pragma once
 
+#include <leveldb/db.h>
 #include <leveldb/status.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -16,5 +18,12 @@ namespace hearsay {
 // content (it ends the message of a corrupt store and of an unexplained failure).
 StoreError leveldb_open_error(std::string_view what, const std::string& path,
                               const leveldb::Status& s, std::string_view reset_hint);
+
+// Creates `path` if missing and opens the LevelDB database there with `opts`; a failure is
+// described as above.
+Result<std::unique_ptr<leveldb::DB>, StoreError> open_leveldb(std::string_view what,
+                                                              const std::string& path,
+                                                              const leveldb::Options& opts,
+                                                              std::string_view reset_hint);
 
 }  // namespace hearsay

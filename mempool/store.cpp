@@ -139,21 +139,12 @@ Result<std::unique_ptr<MempoolStore>, StoreError> open_leveldb_store(const Store
     std::filesystem::remove_all(path, ec);
   }
 
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec)
-    return fail(StoreError{StoreError::Kind::kUnwritable,
-                           "cannot create mempool store directory " + path + " (" + ec.message() +
-                               "); fix the data directory's permissions or choose another "
-                               "data directory"});
-
-  leveldb::DB* raw = nullptr;
-  leveldb::Status s = leveldb::DB::Open(opts, path, &raw);
-  if (!s.ok()) return fail(classify_open_error(path, s));
-  std::unique_ptr<leveldb::DB> db(raw);
+  auto opened = open_leveldb("mempool store", path, opts, kResetHint);
+  if (!opened) return fail(opened.error());
+  std::unique_ptr<leveldb::DB> db = std::move(*opened);
 
   std::string version;
-  s = db->Get(leveldb::ReadOptions(), kVersionKey, &version);
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), kVersionKey, &version);
   if (s.IsNotFound()) {
     std::string v;
     for (int i = 0; i < 4; ++i)
