@@ -137,7 +137,7 @@ void BlockRelay::on_message(PeerId peer, Message&& msg, Time now) {
       handle_notfound(peer, *ps, std::get<NotFoundMsg>(msg), now);
       break;
     case MsgType::kBlock:
-      handle_block(peer, *ps, std::move(std::get<BlockMsg>(msg).block), now);
+      handle_block(peer, *ps, std::get<BlockMsg>(msg).block, now);
       break;
     case MsgType::kCmpctBlock:
       handle_cmpct(peer, *ps, std::get<CmpctBlockMsg>(msg), now);
