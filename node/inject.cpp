@@ -451,12 +451,12 @@ Result<InjectOptions, std::string> parse_inject_args(const std::vector<std::stri
   };
   uint64_t fee = 0;
   for (const auto& r : {uint_opt("count", 1, kInjectMaxCount, o.count),
-                 uint_opt("size", kMinTxSize, kMaxTxSize, o.size),
-                 uint_opt("senders", 1, kInjectMaxSenders, o.senders),
-                 uint_opt("seed", 0, UINT64_MAX, o.seed),
-                 uint_opt("connections", 1, kInjectMaxConnections, o.connections),
-                 uint_opt("batch", 1, kInjectMaxBatch, o.batch),
-                 uint_opt("sign-threads", 1, 1024, o.sign_threads)}) {
+                        uint_opt("size", kMinTxSize, kMaxTxSize, o.size),
+                        uint_opt("senders", 1, kInjectMaxSenders, o.senders),
+                        uint_opt("seed", 0, UINT64_MAX, o.seed),
+                        uint_opt("connections", 1, kInjectMaxConnections, o.connections),
+                        uint_opt("batch", 1, kInjectMaxBatch, o.batch),
+                        uint_opt("sign-threads", 1, 1024, o.sign_threads)}) {
     if (!r) return fail(r.error());
   }
   auto fee_given = uint_opt("fee", 0, UINT64_MAX, fee);
