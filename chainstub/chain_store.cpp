@@ -204,9 +204,9 @@ class LevelDbChainStore final : public ChainStore {
   std::string describe() const override { return m_path; }
 
  private:
-  // A failed read: corruption, or the disk failing.
+  // A failed read: corruption (a table cut short included), or the disk failing.
   ChainStoreError read_error(const leveldb::Status& s) const {
-    if (s.IsCorruption()) return chain_store_corrupt(m_path, s.ToString());
+    if (leveldb_is_corruption(s)) return chain_store_corrupt(m_path, s.ToString());
     return {ChainStoreError::Kind::kIo, "cannot read chain store " + m_path + " (" + s.ToString() +
                                             "); check the disk, or " + chain_resync_hint(m_path)};
   }

@@ -59,7 +59,8 @@ bool same(const NodeOptions& a, const NodeOptions& b) {
   return a.datadir == b.datadir && a.conf == b.conf && a.network == b.network &&
          a.listen == b.listen && a.rpc == b.rpc && a.connect == b.connect &&
          a.allow_peers == b.allow_peers && a.mempool_sync == b.mempool_sync &&
-         a.mempool_reset == b.mempool_reset && a.trace == b.trace && a.log_level == b.log_level &&
+         a.mempool_reset == b.mempool_reset && a.mempool_repair == b.mempool_repair &&
+         a.log_stderr == b.log_stderr && a.trace == b.trace && a.log_level == b.log_level &&
          a.log_file == b.log_file && a.rpc_user == b.rpc_user && a.rpc_password == b.rpc_password &&
          a.metrics_public == b.metrics_public && a.producer_key == b.producer_key &&
          a.min_fee_rate == b.min_fee_rate;
@@ -85,6 +86,8 @@ std::string write_config(const NodeOptions& o) {
   text("producer-key", o.producer_key);
   if (o.mempool_sync) s << "mempool-sync=1\n";
   if (o.mempool_reset) s << "mempool-reset=1\n";
+  if (o.mempool_repair) s << "mempool-repair=1\n";
+  s << "log-stderr=" << (o.log_stderr ? 1 : 0) << "\n";
   if (o.metrics_public) s << "metrics-public=1\n";
   if (o.min_fee_rate) s << "min-fee-rate=" << *o.min_fee_rate << "\n";
   return s.str();

@@ -9,7 +9,8 @@
 //  - load() returns every stored entry, decoded without verifying signatures (the store is the
 //    node's own, written only after admission). A record that does not decode, or whose id
 //    does not match its key, is corruption: load() fails, it never skips silently.
-//  - Errors name the path and the fix (--mempool-reset discards the store).
+//  - Errors name the path and the fix: --mempool-repair salvages a damaged store (see
+//    StoreOptions::repair), --mempool-reset discards it.
 //
 // Format (LevelDbStore), all integers little-endian:
 //   key "v"            value: u32 format version (kStoreFormatVersion)
@@ -66,12 +67,27 @@ struct StoreOptions {
   std::string path;    // the store's directory, e.g. <datadir>/mempool
   bool sync = false;   // --mempool-sync: fsync every batch (power-loss durability)
   bool reset = false;  // --mempool-reset: destroy the store before opening it
+  // --mempool-repair: salvage the store before opening it. Whenever a store exists, healthy
+  // or not, its files are kept as they were in <path>.damaged-<UTC time> and LevelDB's repair
+  // runs on a copy in <path>; then every entry that does not decode is deleted, so the store
+  // opens and loads. A healthy store loses nothing. No store at <path>: nothing to repair.
+  bool repair = false;
 };
 
-// Opens (creating if missing) the LevelDB store at options.path. Fails, naming the path and
+// What StoreOptions::repair did.
+struct RepairReport {
+  bool repaired = false;   // false: there was no store to repair
+  std::string kept;        // where the original files are, <path>.damaged-<UTC time>
+  size_t read_back = 0;    // stored entries read back after the repair
+  size_t undecodable = 0;  // of those, entries that did not decode: deleted
+};
+
+// Opens (creating if missing) the LevelDB store at options.path, repairing it first when
+// options.repair says so (what it did goes to *repair when given). Fails, naming the path and
 // the fix, when the directory is unwritable, locked by another process (or another open in
-// this one), corrupt, or of an unknown format.
-Result<std::unique_ptr<MempoolStore>, StoreError> open_leveldb_store(const StoreOptions& options);
+// this one), corrupt, or of an unknown format, or when the repair fails.
+Result<std::unique_ptr<MempoolStore>, StoreError> open_leveldb_store(
+    const StoreOptions& options, RepairReport* repair = nullptr);
 
 // An in-memory store for tests and the fuzz target (testing/failing_store.h wraps it to fail
 // writes on demand). Thread-compatible.

@@ -185,6 +185,7 @@ Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
   c.mempool.expiry = std::chrono::hours(o.mempool_expiry_hours);
   c.mempool_sync = o.mempool_sync;
   c.mempool_reset = o.mempool_reset;
+  c.mempool_repair = o.mempool_repair;
   c.trace_path = o.trace;
   const size_t colon = o.rpc.rfind(':');
   if (auto ep = parse_endpoint(o.rpc); !ep || colon == std::string::npos) {
@@ -267,7 +268,9 @@ Status Node::open_mempool(Time now) {
   so.path = (fs::path(c.datadir) / "mempool").string();
   so.sync = c.mempool_sync;
   so.reset = c.mempool_reset;
-  auto store = open_leveldb_store(so);
+  so.repair = c.mempool_repair;
+  RepairReport repair;
+  auto store = open_leveldb_store(so, &repair);
   if (!store) return fail(store.error().message);
   c.mempool.network = c.network.magic;
   c.mempool.max_tx_size = std::min(c.mempool.max_tx_size, c.network.max_tx_size);
@@ -277,6 +280,14 @@ Status Node::open_mempool(Time now) {
   m_mempool = std::move(*mempool);
   m_reload = m_mempool->reload_report();
   m_pool = std::make_unique<MempoolTxPool>(*m_mempool);
+  // Warnings reach the log at once: the operator reads this before deleting the kept files.
+  if (repair.repaired)
+    spdlog::warn(
+        "mempool: repaired {}: {} stored entries read back, {} undecodable dropped, {} "
+        "transactions reloaded; the damaged files are kept in {} (delete it when satisfied)",
+        so.path, repair.read_back, repair.undecodable, m_reload.reloaded, repair.kept);
+  else if (so.repair)
+    spdlog::warn("mempool: --mempool-repair: no store at {}, nothing to repair", so.path);
   return {};
 }
 

@@ -61,7 +61,8 @@ struct NodeConfig {
   MempoolOptions mempool;        // network is set from network.magic
   bool mempool_sync = false;     // also fsyncs every chain write
   bool mempool_reset = false;
-  std::string trace_path;  // empty: no trace
+  bool mempool_repair = false;  // salvage a damaged store (LevelDB repair) before opening it
+  std::string trace_path;       // empty: no trace
   // RPC: nullopt runs no RPC server (tests).
   std::optional<std::string> rpc_host;
   uint16_t rpc_port = kDefaultRpcPort;

@@ -2,8 +2,10 @@
 //
 // Sources, highest priority first: the command line, then `<datadir>/hearsay.conf` (the same
 // names without the leading dashes, `name=value` per line, `#` comments). A value out of range,
-// an unknown option or a malformed line fails start-up with a message naming the option (and
-// the file and line for the config file) and the allowed range.
+// an unknown option or a malformed line fails start-up with a message naming the option and the
+// allowed range: `--name: 'VALUE' ...` for the command line, `config file PATH line N:
+// name=VALUE ...` for the config file. Text from the config file appears in a message cut to a
+// line's worth, with bytes that are not printable ASCII written as \xNN.
 #pragma once
 
 #include <cstdint>
@@ -41,13 +43,15 @@ struct NodeOptions {
   uint64_t mempool_expiry_hours = 336;
   bool mempool_sync = false;
   bool mempool_reset = false;
+  bool mempool_repair = false;  // --mempool-repair: salvage a damaged store at start
   uint64_t ban_time_s = 24 * 3600;
   std::string trace;
   uint32_t link_delay_ms = 0;
   uint32_t link_jitter_ms = 0;
   uint32_t link_bandwidth_kbps = 0;
   std::string log_level = "info";
-  std::string log_file;
+  std::string log_file;    // --log-file as given: empty = <datadir>/debug.log, "none" = no file
+  bool log_stderr = true;  // --log-stderr: log to stderr too
   std::string rpc_user;
   std::string rpc_password;
   bool metrics_public = false;
@@ -73,5 +77,9 @@ Result<ParsedOptions, std::string> parse_node_options(const std::vector<std::str
 // config file); parse_node_options reads the file and calls this. Never throws.
 Result<ParsedOptions, std::string> parse_node_options_with_config(
     const std::vector<std::string>& args, const std::optional<std::string>& config_text);
+
+// The file hearsayd logs to: --log-file, else <datadir>/debug.log; empty for `--log-file none`.
+inline constexpr const char* kDefaultLogFile = "debug.log";
+std::string log_file_path(const NodeOptions& o);
 
 }  // namespace hearsay

@@ -8,6 +8,7 @@
 
 #include "mempool/mempool.h"
 #include "testing/mempool_fakes.h"
+#include "testing/store_damage.h"
 #include "testing/test_util.h"
 
 namespace hearsay {
@@ -153,11 +154,9 @@ void expect_corrupt_after_damaging(const std::string& victim, bool reopen = fals
   } else {
     err = s.error();
   }
-  // A table cut short reads as an I/O error ("Invalid argument") before any checksum.
-  EXPECT_TRUE(err.kind == StoreError::Kind::kCorrupt ||
-              (victim == ".ldb" && err.kind == StoreError::Kind::kIo))
-      << err.message;
+  EXPECT_EQ(err.kind, StoreError::Kind::kCorrupt) << err.message;
   EXPECT_NE(err.message.find(o.path), std::string::npos) << err.message;
+  EXPECT_NE(err.message.find("--mempool-repair"), std::string::npos) << err.message;
   EXPECT_NE(err.message.find("--mempool-reset"), std::string::npos) << err.message;
 
   // --mempool-reset discards it and starts empty.
@@ -183,6 +182,40 @@ TEST(LevelDbStore, CorruptLogIsAClearError) {
 
 TEST(LevelDbStore, CorruptTableIsAClearError) {
   expect_corrupt_after_damaging(".ldb", /*reopen=*/true);
+}
+
+// A table file cut short (a copy or a write that stopped part-way) is a damaged file, not a
+// failing disk: LevelDB reports it as an I/O error, the store as corruption.
+TEST(LevelDbStore, TruncatedTableIsCorruptionNotIo) {
+  TempDir dir;
+  StoreOptions o{dir.file("mempool")};
+  {
+    auto store = open_ok(o);
+    ASSERT_TRUE(store);
+    for (uint64_t n = 0; n < 20; ++n) {
+      StoreOp put{StoreOp::Kind::kPut, make_tx(1, n), kT0};
+      ASSERT_TRUE(store->apply(std::span(&put, 1)).ok());
+    }
+  }
+  ASSERT_TRUE(open_ok(o));  // the reopen turns the log into a table
+  const auto tables = test::files_ending(o.path, ".ldb");
+  ASSERT_FALSE(tables.empty()) << "no table in " << o.path;
+  for (const auto& t : tables)
+    test::truncate_to(t, 0.5);
+  auto s = open_leveldb_store(o);
+  StoreError err;
+  if (s.ok()) {
+    auto loaded = (*s)->load();
+    ASSERT_FALSE(loaded.ok()) << "a truncated table went unnoticed";
+    err = loaded.error();
+  } else {
+    err = s.error();
+  }
+  EXPECT_EQ(err.kind, StoreError::Kind::kCorrupt) << err.message;
+  EXPECT_NE(err.message.find(o.path), std::string::npos) << err.message;
+  EXPECT_NE(err.message.find("cut short"), std::string::npos) << err.message;
+  EXPECT_NE(err.message.find("--mempool-repair"), std::string::npos) << err.message;
+  EXPECT_NE(err.message.find("--mempool-reset"), std::string::npos) << err.message;
 }
 
 TEST(LevelDbStore, CorruptStoreFailsMempoolOpen) {

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "testing/test_util.h"
+#include "testing/wait.h"
 
 namespace hearsay {
 namespace {
@@ -74,6 +76,45 @@ TEST(Logging, UnopenableFileIsNamed) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("--log-file"), std::string::npos) << s.message();
+}
+
+// `tail -f` follows the file: an informational line reaches it with no warning and no explicit
+// flush.
+TEST(Logging, InfoLinesReachTheFileWithoutAWarning) {
+  RestoreLogging restore;
+  test::TempDir dir;
+  const std::string path = dir.file("debug.log");
+  ASSERT_TRUE(setup_logging(LogLevel::kInfo, path, /*to_stderr=*/false));
+  log_line(LogLevel::kInfo, "an informational line 7");
+  EXPECT_TRUE(test::wait_until([&] {
+    return slurp(path).find("[info] an informational line 7") != std::string::npos;
+  })) << slurp(path);
+}
+
+// logrotate: the file is renamed, then reopened: the lines go on in a new file of the old name.
+TEST(Logging, ReopenAfterRenameWritesANewFile) {
+  RestoreLogging restore;
+  test::TempDir dir;
+  const std::string path = dir.file("debug.log");
+  ASSERT_TRUE(setup_logging(LogLevel::kInfo, path, /*to_stderr=*/false));
+  log_line(LogLevel::kInfo, "before the rotation");
+  ASSERT_EQ(std::rename(path.c_str(), (path + ".1").c_str()), 0);
+  Status s = reopen_log_file();
+  ASSERT_TRUE(s) << s.message();
+  log_line(LogLevel::kInfo, "after the rotation");
+  flush_log();
+  const std::string fresh = slurp(path);
+  const std::string rotated = slurp(path + ".1");
+  EXPECT_NE(fresh.find("after the rotation"), std::string::npos) << fresh;
+  EXPECT_EQ(fresh.find("before the rotation"), std::string::npos) << fresh;
+  EXPECT_NE(rotated.find("before the rotation"), std::string::npos) << rotated;
+  EXPECT_EQ(rotated.find("after the rotation"), std::string::npos) << rotated;
+}
+
+TEST(Logging, ReopenWithoutAFileDoesNothing) {
+  RestoreLogging restore;
+  ASSERT_TRUE(setup_logging(LogLevel::kInfo, ""));
+  EXPECT_TRUE(reopen_log_file());
 }
 
 TEST(RateLimitedLog, WarnWritesThroughSpdlog) {

@@ -91,7 +91,132 @@ TEST(Options, BadConfigFileNamesFile) {
   std::ofstream(dir.file("hearsay.conf")) << "max-outbound=999\n";
   r = parse({"--datadir", dir.str()});
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("--max-outbound"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().find("max-outbound"), std::string::npos) << r.error();
+}
+
+TEST(Options, HelpIsGroupedWithValueNames) {
+  auto h = parse({"--help"});
+  ASSERT_TRUE(h);
+  const std::string& text = h->text;
+  size_t last = 0;
+  for (const char* group :
+       {"General and data directory:", "P2P network:", "Relay and mempool:", "Blocks:",
+        "RPC and metrics:", "Logging and tracing:", "Link emulation (for tests):"}) {
+    const size_t at = text.find(group);
+    ASSERT_NE(at, std::string::npos) << group << "\n" << text;
+    EXPECT_GT(at, last) << group << " out of order\n" << text;
+    last = at;
+  }
+  for (const char* named :
+       {"--datadir DIR", "--conf FILE", "--listen HOST:PORT (=0.0.0.0:18733)",
+        "--connect [PUBKEY@]HOST:PORT", "--max-inbound N (=117)", "--log-file FILE|none",
+        "--rpc HOST:PORT (=127.0.0.1:18732)", "--mempool-repair", "--log-stderr 0|1 (=1)",
+        "<datadir>/debug.log", "--link-delay-ms MS (=0)", "[0..10000]"})
+    EXPECT_NE(text.find(named), std::string::npos) << named << "\n" << text;
+  for (const char* bare : {" arg ", " arg\n", " arg ("})
+    EXPECT_EQ(text.find(bare), std::string::npos) << "a value without a name\n" << text;
+  // The switch's help follows --mempool-repair in the relay group, before the blocks group.
+  EXPECT_LT(text.find("--mempool-repair"), text.find("Blocks:"));
+  EXPECT_GT(text.find("--mempool-repair"), text.find("Relay and mempool:"));
+}
+
+TEST(Options, ConfigFileValueOutOfRangeNamesFileLineAndValue) {
+  test::TempDir dir;
+  const std::string conf = dir.file("hearsay.conf");
+  std::ofstream(conf) << "# limits\nmax-outbound=3\n\nmax-inbound = 99999\n";
+  auto r = parse({"--datadir", dir.str()});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), "config file " + conf +
+                           " line 4: max-inbound=99999 is not allowed: expected a whole number "
+                           "from 0 to 10000");
+  // From the command line, the same value keeps the --name form.
+  std::ofstream(conf) << "max-outbound=3\n";
+  r = parse({"--datadir", dir.str(), "--max-inbound", "99999"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(),
+            "--max-inbound: '99999' is not allowed: expected a whole number from 0 to 10000");
+}
+
+TEST(Options, ConfigFileTextOptionsNameFileAndLine) {
+  test::TempDir dir;
+  const std::string conf = dir.file("hearsay.conf");
+  struct Case {
+    const char* line;
+    const char* expect;
+  };
+  for (const Case& c : {Case{"listen=h:x", "line 2: listen"}, Case{"rpc=nohost", "line 2: rpc"},
+                        Case{"connect=nohost", "line 2: connect=nohost"},
+                        Case{"log-level=loud", "line 2: log-level=loud is not allowed"},
+                        Case{"log-file=", "line 2: log-file= is not allowed"}}) {
+    std::ofstream(conf) << "push-peers=1\n" << c.line << "\n";
+    auto r = parse({"--datadir", dir.str()});
+    ASSERT_FALSE(r) << c.line;
+    EXPECT_NE(r.error().find("config file " + conf + " " + c.expect), std::string::npos)
+        << r.error();
+    EXPECT_EQ(r.error().find("--"), std::string::npos) << r.error();
+  }
+  // The same from the command line: --name.
+  std::ofstream(conf) << "\n";
+  auto r = parse({"--datadir", dir.str(), "--listen", "h:x"});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().starts_with("--listen: ")) << r.error();
+  r = parse({"--datadir", dir.str(), "--log-level", "loud"});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().starts_with("--log-level: 'loud'")) << r.error();
+}
+
+TEST(Options, GarbageConfigFileIsShownEscapedAndShort) {
+  std::string garbage = "\x01\x1b[2J\xff\xfe";
+  for (int i = 0; i < 50; ++i)
+    garbage += "\x7f\x80zz\t";
+  // A line that is no name=value, then an unknown name.
+  for (const auto& [text, at] :
+       {std::pair{"# comment\n" + garbage + "\n", "line 2: '"},
+        std::pair{"# comment\nmax-outbound=1\n" + garbage + "=1\n", "line 3: unknown option '"}}) {
+    auto r = parse_node_options_with_config({"hearsayd", "--datadir=/nonexistent"}, text);
+    ASSERT_FALSE(r);
+    const std::string& e = r.error();
+    EXPECT_NE(e.find(std::string("config file /nonexistent/hearsay.conf ") + at), std::string::npos)
+        << e;
+    EXPECT_NE(e.find("\\x01\\x1b[2J\\xff\\xfe"), std::string::npos) << e;
+    EXPECT_NE(e.find("fix or remove that line"), std::string::npos) << e;
+    for (const char c : e)
+      EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "unescaped byte " << int(c) << " in " << e;
+    EXPECT_LT(e.size(), 400u) << e;
+  }
+}
+
+TEST(Options, CommandLineOnlyOptionsAreRefusedInTheConfigFile) {
+  auto r = parse_node_options_with_config({"hearsayd", "--datadir=/nonexistent"},
+                                          "datadir=/elsewhere\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("line 1: datadir works on the command line only"), std::string::npos)
+      << r.error();
+}
+
+TEST(Options, MempoolRepairAndResetExcludeEachOther) {
+  test::TempDir dir;
+  auto r = parse({"--datadir", dir.str(), "--mempool-repair"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->options.mempool_repair);
+  r = parse({"--datadir", dir.str(), "--mempool-repair", "--mempool-reset"});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("--mempool-repair and --mempool-reset"), std::string::npos) << r.error();
+}
+
+TEST(Options, LogFileDefaultsToDebugLogInTheDatadir) {
+  test::TempDir dir;
+  auto r = parse({"--datadir", dir.str()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(log_file_path(r->options), dir.str() + "/debug.log");
+  EXPECT_TRUE(r->options.log_stderr);
+  r = parse({"--datadir", dir.str(), "--log-file", "none", "--log-stderr", "0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(log_file_path(r->options), "");
+  EXPECT_FALSE(r->options.log_stderr);
+  r = parse({"--datadir", dir.str(), "--log-file", dir.file("elsewhere.log")});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(log_file_path(r->options), dir.file("elsewhere.log"));
 }
 
 // Boost.ProgramOptions' error message loops forever on an option name or value holding its
