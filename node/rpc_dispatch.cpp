@@ -9,6 +9,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "node/rpc_help.h"
+
 namespace hearsay {
 namespace json = boost::json;
 
@@ -60,14 +62,50 @@ json::value success_response(json::value result, json::value id) {
 
 }  // namespace
 
-void RpcDispatcher::add_method(std::string name, RpcHandler handler) {
-  HEARSAY_CHECK(handler != nullptr);
-  bool inserted = m_methods.emplace(std::move(name), std::move(handler)).second;
+RpcDispatcher::RpcDispatcher() {
+  RpcMethodSpec help;
+  help.name = "help";
+  help.summary = "Lists every method, or describes one: usage, parameters, result, example.";
+  help.params = {{"method", "string", false, "",
+                  "The method to describe; without it, every method is listed."}};
+  help.result = "Text (a JSON string).";
+  help.example = "hearsay-cli help getblock";
+  // No handler: call() answers `help` itself (it renders this dispatcher's own table).
+  m_methods.emplace(help.name, std::move(help));
+}
+
+void RpcDispatcher::add_method(RpcMethodSpec spec) {
+  HEARSAY_CHECK(spec.handler != nullptr);
+  HEARSAY_CHECK(!spec.summary.empty());
+  bool optional_seen = false;
+  for (const RpcParam& p : spec.params) {
+    HEARSAY_CHECK(!(p.required && optional_seen));
+    optional_seen = optional_seen || !p.required;
+  }
+  std::string name = spec.name;
+  bool inserted = m_methods.emplace(std::move(name), std::move(spec)).second;
   HEARSAY_CHECK(inserted);
+}
+
+void RpcDispatcher::add_method(std::string name, RpcHandler handler) {
+  RpcMethodSpec spec;
+  spec.name = std::move(name);
+  spec.summary = "(no description)";
+  spec.handler = std::move(handler);
+  spec.any_params = true;
+  add_method(std::move(spec));
 }
 
 bool RpcDispatcher::has_method(std::string_view name) const {
   return m_methods.find(name) != m_methods.end();
+}
+
+std::vector<std::string> RpcDispatcher::method_names() const {
+  std::vector<std::string> names;
+  names.reserve(m_methods.size());
+  for (const auto& [name, spec] : m_methods)
+    names.push_back(name);
+  return names;
 }
 
 std::string RpcDispatcher::error_body(int code, std::string_view message) {
@@ -78,9 +116,11 @@ RpcResult RpcDispatcher::call(const std::string& method, const json::value& para
   auto it = m_methods.find(method);
   if (it == m_methods.end())
     return fail(RpcError{kRpcMethodNotFound, "method not found: " + method});
+  if (auto refused = check_param_count(it->second, params)) return fail(std::move(*refused));
   // The one place where a handler's exception is caught: nothing escapes into Asio.
   try {
-    return it->second(params);
+    if (!it->second.handler) return help(params);
+    return it->second.handler(params);
   } catch (const boost::system::system_error& e) {
     return fail(RpcError{kRpcInvalidParams, "invalid params for " + method + ": " + e.what()});
   } catch (const std::invalid_argument& e) {

@@ -14,6 +14,13 @@
 //    even an error). A body of notifications only has no response at all (nullopt).
 //  - A batch (non-empty array of requests, at most kRpcMaxBatchRequests) is answered by an array
 //    of the responses of its non-notification members, in order.
+//  - Methods are registered from a table of RpcMethodSpec: name, summary, positional
+//    parameters, result and example, beside the handler. The dispatcher checks the parameter
+//    count against the spec before the handler runs (-32602 naming the method, the count and
+//    `help METHOD`), and the built-in `help` method renders the same specs, so the help and
+//    the checks cannot drift. Parameters are positional (an array); named parameters (a
+//    non-empty object) are refused with -32602, an empty object counts as no parameters. A
+//    method added with only a handler (add_method(name, handler)) takes any parameters.
 //  - Errors carry a stable code (RpcErrorCode) and a readable message. Malformed JSON is
 //    -32700, a well-formed body that is not a request -32600, an unknown method -32601.
 //  - A handler reports failure by returning an RpcError. An exception escaping a handler is
@@ -37,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/result.h"
 
@@ -74,6 +82,26 @@ using RpcResult = Result<boost::json::value, RpcError>;
 // params: the request's "params" (an array or an object; an empty array when absent).
 using RpcHandler = std::function<RpcResult(const boost::json::value& params)>;
 
+// One positional parameter of a method, as `help METHOD` shows it.
+struct RpcParam {
+  std::string name{};
+  std::string type{};  // "string", "number", "boolean", "object", ...
+  bool required = true;
+  std::string default_value{};  // optional ones: the value used when absent ("" when none)
+  std::string description{};    // one sentence
+};
+
+// A method: what the dispatcher checks and calls, and what `help` shows.
+struct RpcMethodSpec {
+  std::string name{};
+  std::string summary{};           // one line, for `help`
+  std::vector<RpcParam> params{};  // positional; the required ones first
+  std::string result{};            // what a success returns
+  std::string example{};           // an example call (a hearsay-cli command line)
+  RpcHandler handler{};
+  bool any_params = false;  // true: no count check, no help beyond the name
+};
+
 // Most requests in one batch (bodies are capped in bytes too: kRpcMaxBodyBytes).
 inline constexpr size_t kRpcMaxBatchRequests = 1000;
 // Deepest JSON nesting accepted (Boost.JSON's default; no RPC needs more than a few levels).
@@ -81,9 +109,23 @@ inline constexpr size_t kRpcMaxJsonDepth = 32;
 
 class RpcDispatcher {
  public:
-  // Registers `name`; registering a name twice is a programming error (HEARSAY_CHECK).
+  // Registers the built-in `help` method.
+  RpcDispatcher();
+
+  // Registers a method from its spec; registering a name twice, a null handler, an empty
+  // summary or a required parameter after an optional one is a programming error
+  // (HEARSAY_CHECK).
+  void add_method(RpcMethodSpec spec);
+  // Registers `name` taking any parameters, with no help beyond its name (tests and fakes).
   void add_method(std::string name, RpcHandler handler);
   bool has_method(std::string_view name) const;
+  // Every registered name, sorted (`help` among them).
+  std::vector<std::string> method_names() const;
+
+  // `help`'s texts: every method with its summary; one method's usage, parameters, result and
+  // example (nullopt for an unknown name).
+  std::string help_text() const;
+  std::optional<std::string> help_text(std::string_view method) const;
 
   // The response body for a request body, or nullopt when nothing is to be answered (only
   // notifications). Never throws.
@@ -96,8 +138,9 @@ class RpcDispatcher {
   // One request of a body (or of a batch); nullopt for a notification.
   std::optional<boost::json::value> handle_one(const boost::json::value& request) const;
   RpcResult call(const std::string& method, const boost::json::value& params) const;
+  RpcResult help(const boost::json::value& params) const;
 
-  std::map<std::string, RpcHandler, std::less<>> m_methods;
+  std::map<std::string, RpcMethodSpec, std::less<>> m_methods;
 };
 
 }  // namespace hearsay

@@ -69,14 +69,16 @@ Response large_body_refusal(const Parser& parser) {
                      "request body larger than " + std::to_string(kRpcMaxBodyBytes) + " bytes"));
 }
 
-bool authorized(const Site& site, const Parser::value_type& head) {
+enum class Auth : uint8_t { kOk, kMissing, kWrong };
+
+Auth authorize(const Site& site, const Parser::value_type& head) {
   if (site.metrics_public && head.method() == http::verb::get &&
       path_of(head.target()) == "/metrics")
-    return true;
+    return Auth::kOk;
   auto it = head.find(http::field::authorization);
-  if (it == head.end()) return false;
+  if (it == head.end()) return Auth::kMissing;
   auto credential = parse_basic_auth({it->value().data(), it->value().size()});
-  return credential && credentials_equal(*credential, site.credential);
+  return credential && credentials_equal(*credential, site.credential) ? Auth::kOk : Auth::kWrong;
 }
 
 // 405, naming the one method the path takes.
@@ -111,12 +113,13 @@ std::optional<Response> read_error_response(const beast::error_code& ec, const P
 HeadDecision decide_head(const Site& site, Parser& parser) {
   HeadDecision d;
   const auto& head = parser.get();
-  if (!authorized(site, head)) {
+  if (const Auth auth = authorize(site, head); auth != Auth::kOk) {
     Response res =
         make_response(head, http::status::unauthorized, kTextType, "authorization required\n");
     res.set(http::field::www_authenticate, "Basic realm=\"hearsay\"");
     d.linger = !parser.is_done();
     d.response = std::move(res);
+    d.auth_failed = auth == Auth::kWrong;
     return d;
   }
   if (parser.is_done()) {

@@ -17,11 +17,14 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "net/rate_limited_log.h"
 #include "node/rpc_dispatch.h"
 
 namespace hearsay::rpc_http {
@@ -36,7 +39,10 @@ struct Site {
   RpcDispatcher dispatcher;
   std::string credential;  // "user:password" accepted
   bool metrics_public = false;
-  std::function<std::string()> metrics;  // empty: /metrics is 404
+  std::function<std::string()> metrics;             // empty: /metrics is 404
+  std::chrono::milliseconds auth_failure_delay{0};  // before a 401 for wrong credentials
+  // Where failed authentications are logged (one limiter per server); null: not logged.
+  std::shared_ptr<RateLimitedLog> auth_log;
 };
 
 // A fresh parser's limits for reading a head (the body limit is set by decide_head()).
@@ -58,6 +64,9 @@ struct HeadDecision {
   Next next = Next::kRespond;
   std::optional<Response> response;
   bool linger = false;
+  // Wrong credentials were presented: log it, and send `response` (401) only after
+  // site.auth_failure_delay.
+  bool auth_failed = false;
 };
 // Checks the credentials and the declared body size of a head just read (sets the parser's
 // body limit when the body is to be read).

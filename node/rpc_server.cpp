@@ -62,7 +62,18 @@ class Session : public std::enable_shared_from_this<Session> {
       : m_stream(std::move(socket)),
         m_io(m_stream.get_executor()),
         m_workers(std::move(workers)),
-        m_shared(std::move(shared)) {}
+        m_shared(std::move(shared)),
+        m_delay(m_io) {
+    beast::error_code ec;
+    const tcp::endpoint remote = m_stream.socket().remote_endpoint(ec);
+    if (ec) {
+      m_remote_ip = m_remote = "(unknown)";
+      return;
+    }
+    m_remote_ip = remote.address().to_string();
+    m_remote = (remote.address().is_v6() ? "[" + m_remote_ip + "]" : m_remote_ip) + ":" +
+               std::to_string(remote.port());
+  }
 
   void run() {
     asio::dispatch(m_io, beast::bind_front_handler(&Session::do_read_header, shared_from_this()));
@@ -71,6 +82,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Called on the I/O thread at stop: every pending operation completes with an error.
   void close() {
     beast::error_code ignored;
+    m_delay.cancel();
     m_stream.socket().close(ignored);
   }
 
@@ -97,6 +109,7 @@ class Session : public std::enable_shared_from_this<Session> {
     rpc_http::HeadDecision d = rpc_http::decide_head(*m_shared, *m_parser);
     switch (d.next) {
       case rpc_http::HeadDecision::Next::kRespond:
+        if (d.auth_failed) return on_auth_failure(std::move(*d.response), d.linger);
         return send(std::move(*d.response), d.linger);
       case rpc_http::HeadDecision::Next::kComplete:
         return on_request();
@@ -112,6 +125,22 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
     }
     do_read_body();
+  }
+
+  // Wrong credentials: logged (rate-limited per address), answered after the configured delay
+  // by a timer (no thread waits). Busy meanwhile, so a stopping server lets the answer go out.
+  void on_auth_failure(Response res, bool linger) {
+    if (m_shared->auth_log)
+      m_shared->auth_log->warn(
+          m_remote_ip, "rpc: authentication failed from " + m_remote + " (wrong user or password)");
+    if (m_shared->auth_failure_delay.count() <= 0) return send(std::move(res), linger);
+    m_busy = true;
+    m_delay.expires_after(m_shared->auth_failure_delay);
+    m_delay.async_wait(
+        [self = shared_from_this(), res = std::move(res), linger](beast::error_code ec) mutable {
+          if (ec) return;  // closed meanwhile
+          self->send(std::move(res), linger);
+        });
   }
 
   // A read failed: answer what the client got wrong (and close), or close.
@@ -231,7 +260,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool m_busy = false;      // a request is being handled or answered (I/O thread only)
   bool m_stopping = false;  // the server is stopping: close after the current answer
   size_t m_lingered = 0;
-  std::vector<char> m_drain;  // allocated only when lingering
+  std::vector<char> m_drain;   // allocated only when lingering
+  asio::steady_timer m_delay;  // holds back the answer to wrong credentials
+  std::string m_remote_ip;     // the client's address, the key of the auth log
+  std::string m_remote;        // ... with its port, for the log line
 };
 
 }  // namespace
@@ -314,6 +346,11 @@ RpcServer::~RpcServer() {  // NOLINT(bugprone-exception-escape)
   stop();
 }
 
+void RpcServer::add_method(RpcMethodSpec spec) {
+  HEARSAY_CHECK(!m_impl->started);
+  m_impl->shared->dispatcher.add_method(std::move(spec));
+}
+
 void RpcServer::add_method(std::string name, RpcHandler handler) {
   HEARSAY_CHECK(!m_impl->started);
   m_impl->shared->dispatcher.add_method(std::move(name), std::move(handler));
@@ -385,6 +422,8 @@ Status RpcServer::start() {
   }
   m.shared->metrics_public = c.metrics_public;
   m.shared->metrics = c.metrics;
+  m.shared->auth_failure_delay = c.auth_failure_delay;
+  m.shared->auth_log = std::make_shared<RateLimitedLog>(kRpcAuthLogLines, kRpcAuthLogInterval);
 
   m.started = true;
   m.workers = std::make_unique<asio::thread_pool>(c.handler_threads);

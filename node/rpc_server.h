@@ -9,6 +9,12 @@
 //    request without valid credentials gets 401 with `WWW-Authenticate: Basic realm="hearsay"`
 //    whatever its path, except GET /metrics when `metrics_public` is set. Credentials are
 //    checked on the request head, before the body is read or its size judged.
+//  - Wrong credentials (an Authorization header that does not match) are logged with the
+//    client's address (at most kRpcAuthLogLines per address per kRpcAuthLogInterval) and
+//    answered 401 only after `auth_failure_delay` (default kRpcAuthFailureDelay, as bitcoind's
+//    250 ms), so guessing a password costs time. The delay is a timer on the connection: no
+//    thread waits, and other clients are answered meanwhile. A request without credentials
+//    is answered 401 at once and not logged (it guesses nothing).
 //  - Routes: POST / → JSON-RPC (RpcDispatcher); GET /metrics → `metrics()` as
 //    `text/plain; version=0.0.4` (404 when no provider is set); any other method on / → 405;
 //    any other path → 404.
@@ -69,6 +75,12 @@ inline constexpr std::chrono::seconds kRpcStopGrace{2};
 // Most simultaneous connections; more are closed as soon as accepted. The RPC is for one
 // operator and their scripts, not the public.
 inline constexpr size_t kRpcMaxConnections = 64;
+// How long a request with wrong credentials waits for its 401 (bitcoind waits 250 ms).
+inline constexpr std::chrono::milliseconds kRpcAuthFailureDelay{250};
+// Failed authentications logged per client address per interval; further ones are counted
+// and reported with the next line written (net/rate_limited_log.h).
+inline constexpr size_t kRpcAuthLogLines = 5;
+inline constexpr std::chrono::seconds kRpcAuthLogInterval{60};
 // Most handler threads a configuration may ask for.
 inline constexpr unsigned kRpcMaxHandlerThreads = 16;
 
@@ -81,6 +93,8 @@ struct RpcServerConfig {
   bool metrics_public = false;           // GET /metrics without credentials
   std::function<std::string()> metrics;  // Prometheus text; empty: /metrics is 404
   unsigned handler_threads = 1;          // 1..kRpcMaxHandlerThreads
+  // Wrong credentials are answered 401 after this (0: at once).
+  std::chrono::milliseconds auth_failure_delay = kRpcAuthFailureDelay;
 };
 
 class RpcServer {
@@ -90,7 +104,8 @@ class RpcServer {
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
 
-  // Only before start() (HEARSAY_CHECK).
+  // Only before start() (HEARSAY_CHECK). See RpcDispatcher::add_method.
+  void add_method(RpcMethodSpec spec);
   void add_method(std::string name, RpcHandler handler);
 
   // Validates the configuration, writes the cookie (unless user/password), binds and listens,

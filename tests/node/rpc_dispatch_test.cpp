@@ -150,6 +150,108 @@ TEST_F(RpcDispatchTest, ErrorBody) {
       v, json::parse(R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"too big"},"id":null})"));
 }
 
+// Methods registered from a spec: the parameter count is checked before the handler runs, and
+// `help` renders the same spec.
+class RpcSpecTest : public ::testing::Test {
+ protected:
+  RpcSpecTest() {
+    d.add_method({.name = "none",
+                  .summary = "Takes nothing.",
+                  .result = "null.",
+                  .example = "hearsay-cli none",
+                  .handler = [this](const json::value&) -> RpcResult {
+                    ++calls;
+                    return json::value(nullptr);
+                  }});
+    d.add_method({.name = "pair",
+                  .summary = "Takes a name and maybe a count.",
+                  .params = {{"name", "string", true, "", "Who."},
+                             {"count", "number", false, "1", "How many."}},
+                  .result = "The name.",
+                  .example = "hearsay-cli pair \"x\" 2",
+                  .handler = [this](const json::value& p) -> RpcResult {
+                    ++calls;
+                    return p.as_array().at(0);
+                  }});
+  }
+  json::object run(std::string_view method, std::string_view params) {
+    auto r = d.handle(R"({"id":1,"method":")" + std::string(method) + R"(","params":)" +
+                      std::string(params) + "}");
+    EXPECT_TRUE(r.has_value());
+    return r ? json::parse(*r).as_object() : json::object();
+  }
+  static std::string message(const json::object& o) {
+    return o.contains("error") ? std::string(o.at("error").at("message").as_string()) : "";
+  }
+  static int64_t code(const json::object& o) {
+    return o.contains("error") ? o.at("error").at("code").as_int64() : 0;
+  }
+
+  RpcDispatcher d;
+  int calls = 0;
+};
+
+TEST_F(RpcSpecTest, ParameterCountsAreChecked) {
+  json::object r = run("none", "[1]");
+  EXPECT_EQ(code(r), kRpcInvalidParams);
+  EXPECT_EQ(message(r), "none takes no parameters (got 1); see help none");
+  r = run("pair", "[]");
+  EXPECT_EQ(code(r), kRpcInvalidParams);
+  EXPECT_EQ(message(r),
+            "pair needs at least 1 parameter (got 0): pair \"name\" ( count ); see help pair");
+  r = run("pair", R"(["a",1,2])");
+  EXPECT_EQ(code(r), kRpcInvalidParams);
+  EXPECT_EQ(message(r),
+            "pair takes at most 2 parameters (got 3): pair \"name\" ( count ); see help pair");
+  EXPECT_EQ(calls, 0);  // no handler ran
+  EXPECT_EQ(run("pair", R"(["a"])").at("result"), "a");
+  EXPECT_EQ(run("pair", R"(["a",2])").at("result"), "a");
+  EXPECT_EQ(run("none", "[]").at("result"), nullptr);
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(RpcSpecTest, NamedParametersAreRefusedAnEmptyObjectIsNone) {
+  json::object r = run("pair", R"({"name":"a"})");
+  EXPECT_EQ(code(r), kRpcInvalidParams);
+  EXPECT_EQ(message(r),
+            "pair takes positional parameters (a JSON array), not named ones (an object): "
+            "pair \"name\" ( count ); see help pair");
+  EXPECT_EQ(run("none", "{}").at("result"), nullptr);
+  EXPECT_EQ(code(run("pair", "{}")), kRpcInvalidParams);  // its required name is missing
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(RpcSpecTest, HelpRendersTheTable) {
+  const std::string all(run("help", "[]").at("result").as_string());
+  for (const std::string& name : d.method_names()) {
+    EXPECT_NE(all.find("  " + name + " "), std::string::npos) << all;
+  }
+  EXPECT_NE(all.find("Takes a name and maybe a count."), std::string::npos) << all;
+
+  const std::string one(run("help", R"(["pair"])").at("result").as_string());
+  EXPECT_EQ(one,
+            "pair \"name\" ( count )\n\n"
+            "Takes a name and maybe a count.\n\n"
+            "Arguments:\n"
+            "1. name   (string, required) Who.\n"
+            "2. count  (number, optional, default=1) How many.\n\n"
+            "Result:\nThe name.\n\n"
+            "Example:\n  hearsay-cli pair \"x\" 2\n");
+  const std::string none(run("help", R"(["none"])").at("result").as_string());
+  EXPECT_NE(none.find("Arguments: none\n"), std::string::npos) << none;
+  EXPECT_EQ(run("help", R"(["help"])").at("result").as_string().find("help ( \"method\" )"), 0u);
+
+  json::object r = run("help", R"(["foo"])");
+  EXPECT_EQ(code(r), kRpcMethodNotFound);
+  EXPECT_EQ(message(r), "help: unknown method 'foo'");
+  EXPECT_EQ(code(run("help", "[5]")), kRpcTypeError);
+  EXPECT_EQ(code(run("help", R"(["a","b"])")), kRpcInvalidParams);
+  // A method added with a bare handler takes anything, and help still names it.
+  d.add_method("bare", [](const json::value& p) -> RpcResult { return p; });
+  EXPECT_EQ(run("bare", R"({"x":1})").at("result"), json::parse(R"({"x":1})"));
+  EXPECT_EQ(run("help", R"(["bare"])").at("result").as_string().find("bare ( ... )"), 0u);
+}
+
 TEST(RpcDispatchDeath, DuplicateMethodIsABug) {
   RpcDispatcher d;
   d.add_method("x", [](const json::value&) -> RpcResult { return json::value(nullptr); });

@@ -1,11 +1,15 @@
 // Every RPC method of hearsayd against live in-process nodes (real RPC server, real network).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/json.hpp>
+#include <cstdio>
 
 #include "crypto/hex.h"
 #include "node/rpc_client.h"
 #include "node/rpc_dispatch.h"
+#include "node/rpc_methods.h"
 #include "testing/testnet.h"
 
 namespace hearsay::test {
@@ -14,6 +18,13 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
+// A network magic as the RPC prints it, formatted independently of the node's code.
+std::string magic_text(uint32_t magic) {
+  std::array<char, 16> buf{};
+  std::snprintf(buf.data(), buf.size(), "0x%08x", magic);
+  return buf.data();
+}
+
 class RpcMethods : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -21,6 +32,7 @@ class RpcMethods : public ::testing::Test {
       c.rpc_host = "127.0.0.1";
       c.rpc_port = 0;
       c.on_stop_request = [this] { ++m_stop_requests; };
+      c.mempool.max_per_sender = kMaxPerSender;
     };
     m_net.start(0, {}, [&](NodeConfig& c) {
       with_rpc(c);
@@ -42,12 +54,19 @@ class RpcMethods : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << method << ": " << (r.ok() ? "" : r.error().one_line());
     return r.ok() ? *r : json::value();
   }
+  // The message of the error `method` answers (empty, and a failure, on success).
+  std::string error_message(size_t i, std::string_view method, json::array params = {}) {
+    auto r = client(i).call(method, params);
+    EXPECT_FALSE(r.ok()) << method << " succeeded";
+    return r.ok() ? "" : r.error().message;
+  }
   int error_code(size_t i, std::string_view method, json::array params = {}) {
     auto r = client(i).call(method, params);
     EXPECT_FALSE(r.ok()) << method << " succeeded";
     return r.ok() || !r.error().rpc_code ? 0 : *r.error().rpc_code;
   }
 
+  static constexpr size_t kMaxPerSender = 3;
   TestNet m_net{2};
   std::atomic<int> m_stop_requests{0};
 };
@@ -112,10 +131,14 @@ TEST_F(RpcMethods, TypedErrors) {
   TxRef wrong_net = make_tx(3, 0);  // the test network, not the devnet
   r = client(0).call("sendrawtransaction", json::array{json::value(to_hex(wrong_net->encoding()))});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "wrong-network");
+  EXPECT_EQ(r.error().message, "wrong-network: the transaction is for network " +
+                                   magic_text(wrong_net->network()) + ", this node is on devnet (" +
+                                   magic_text(kDevnetMagic) + ")");
   EXPECT_EQ(error_code(0, "gettransaction", {json::value(std::string(64, 'a'))}),
             kRpcInvalidAddressOrKey);
   EXPECT_EQ(error_code(0, "gettransaction", {json::value("abc")}), kRpcInvalidParameter);
+  EXPECT_EQ(error_message(0, "gettransaction", {json::value("abc")}),
+            "txid must be 64 hex digits (got 3)");
   EXPECT_EQ(error_code(0, "nosuchmethod"), kRpcMethodNotFound);
 }
 
@@ -283,8 +306,8 @@ TEST_F(RpcMethods, BlockErrorsAreTyped) {
     r = client(0).call(method, json::array{json::value(std::string(64, 'z'))});
     ASSERT_FALSE(r.ok()) << method;
     EXPECT_EQ(r.error().rpc_code, kRpcInvalidParameter) << method;
-    EXPECT_EQ(r.error().message,
-              "blockhash must be hexadecimal string (not '" + std::string(64, 'z') + "')");
+    EXPECT_EQ(r.error().message, "blockhash must be hexadecimal string (not '" +
+                                     std::string(64, 'z') + "'): 'z' at position 0");
 
     EXPECT_EQ(error_code(0, method), kRpcInvalidParams) << method;
     EXPECT_EQ(error_code(0, method, {json::value(42)}), kRpcTypeError) << method;
@@ -297,6 +320,156 @@ TEST_F(RpcMethods, BlockErrorsAreTyped) {
             kRpcTypeError);
   // Genesis is a block like any other (no transactions).
   EXPECT_EQ(call(0, "getblock", {json::value(genesis)}).at("ntx").to_number<int>(), 0);
+}
+
+TEST_F(RpcMethods, EveryMethodHasHelpThatRenders) {
+  RpcDispatcher d;
+  for (RpcMethodSpec& spec : rpc_method_table(m_net[0], [] {}))
+    d.add_method(std::move(spec));
+  const std::vector<std::string> names = d.method_names();
+  for (const char* expected :
+       {"help", "getinfo", "getnetworkinfo", "getblockchaininfo", "getblockcount",
+        "getconnectioncount", "uptime", "sendrawtransaction", "getmempoolinfo", "getblock", "stop"})
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  auto help = [&](const std::string& params) {
+    auto r = d.handle(R"({"id":1,"method":"help","params":)" + params + "}");
+    EXPECT_TRUE(r);
+    return r ? json::parse(*r) : json::value();
+  };
+  const std::string all(help("[]").at("result").as_string());
+  for (const std::string& name : names) {
+    EXPECT_NE(all.find("  " + name + " "), std::string::npos) << name;
+    json::value one = help(R"([")" + name + R"("])");
+    ASSERT_TRUE(one.as_object().contains("result")) << name << ": " << json::serialize(one);
+    const std::string text(one.at("result").as_string());
+    EXPECT_EQ(text.rfind(name, 0), 0u) << text;  // the usage line first
+    EXPECT_NE(text.find("\nArguments:"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nResult:\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nExample:\n  hearsay-cli " + name), std::string::npos) << text;
+    EXPECT_EQ(text.find("( ... )"), std::string::npos) << name << " has no spec of its own";
+  }
+  // The live node answers the same.
+  const std::string getblock(call(0, "help", {json::value("getblock")}).as_string());
+  EXPECT_EQ(getblock.rfind("getblock \"blockhash\" ( verbosity )\n", 0), 0u) << getblock;
+  EXPECT_NE(getblock.find("2. verbosity  (number, optional, default=1)"), std::string::npos)
+      << getblock;
+  auto r = client(0).call("help", json::array{json::value("foo")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().rpc_code, kRpcMethodNotFound);
+  EXPECT_EQ(r.error().message, "help: unknown method 'foo'");
+}
+
+TEST_F(RpcMethods, ParameterCountsAreChecked) {
+  auto r = client(0).call("getinfo", json::array{json::value("extra")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().rpc_code, kRpcInvalidParams);
+  EXPECT_EQ(r.error().message, "getinfo takes no parameters (got 1); see help getinfo");
+  r = client(0).call("getblock", json::array{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().rpc_code, kRpcInvalidParams);
+  EXPECT_EQ(r.error().message,
+            "getblock needs at least 1 parameter (got 0): getblock \"blockhash\" ( verbosity ); "
+            "see help getblock");
+  EXPECT_EQ(
+      error_code(0, "sendrawtransaction", {json::value("00"), json::value(true), json::value(1)}),
+      kRpcInvalidParams);
+}
+
+TEST_F(RpcMethods, HabitualBitcoindMethods) {
+  const std::string magic = magic_text(kDevnetMagic);
+  json::value ni = call(0, "getnetworkinfo");
+  EXPECT_EQ(ni.at("version").as_string(), kHearsayVersion);
+  EXPECT_EQ(ni.at("subversion").as_string(), m_net[0].config().host.peer_manager.user_agent);
+  EXPECT_EQ(ni.at("protocolversion").to_number<uint32_t>(), kProtocolVersion);
+  EXPECT_EQ(ni.at("network").as_string(), "devnet");
+  EXPECT_EQ(ni.at("magic").as_string(), magic);
+  EXPECT_EQ(ni.at("identity").as_string(), to_hex(m_net[0].identity()));
+  EXPECT_EQ(ni.at("listen").as_string(), to_string(*m_net[0].listen_address()));
+  EXPECT_EQ(ni.at("connections").to_number<int>(), 1);
+  EXPECT_EQ(ni.at("connections_in").to_number<int>(), 1);
+  EXPECT_EQ(ni.at("connections_out").to_number<int>(), 0);
+  EXPECT_EQ(ni.at("relayfee").to_number<uint64_t>(), m_net[0].config().mempool.min_fee_rate);
+  EXPECT_EQ(ni.at("min_fee_rate"), ni.at("relayfee"));
+
+  json::value bci = call(0, "getblockchaininfo");
+  EXPECT_EQ(bci.at("chain").as_string(), "devnet");
+  EXPECT_EQ(bci.at("magic").as_string(), magic);
+  EXPECT_EQ(bci.at("blocks").to_number<int>(), 0);
+  EXPECT_EQ(bci.at("headers").to_number<int>(), 0);
+  EXPECT_EQ(bci.at("bestblockhash").as_string(), to_hex(devnet_params().genesis_id()));
+  EXPECT_TRUE(bci.as_object().contains("time"));
+  EXPECT_EQ(call(0, "getchaininfo").at("magic").as_string(), magic);
+
+  EXPECT_EQ(call(0, "getblockcount").to_number<int>(), 0);
+  call(0, "generateblock");
+  EXPECT_EQ(call(0, "getblockcount").to_number<int>(), 1);
+  EXPECT_EQ(call(1, "getconnectioncount").to_number<int>(), 1);
+  const json::value up = call(0, "uptime");
+  ASSERT_TRUE(up.is_int64()) << json::serialize(up);
+  EXPECT_GE(up.get_int64(), 0);
+  EXPECT_EQ(call(0, "getmempoolinfo").at("max_per_sender").to_number<size_t>(), kMaxPerSender);
+}
+
+TEST_F(RpcMethods, SendRawTransactionVerboseTellsAcceptedFromAlreadyHeld) {
+  TxRef tx = devnet_tx(6, 0);
+  const json::value hex(to_hex(tx->encoding()));
+  json::value first = call(0, "sendrawtransaction", {hex, json::value(true)});
+  EXPECT_EQ(first, (json::value{{"txid", to_hex(tx->id())}, {"result", "accepted"}}));
+  json::value again = call(0, "sendrawtransaction", {hex, json::value(true)});
+  EXPECT_EQ(again, (json::value{{"txid", to_hex(tx->id())}, {"result", "already-held"}}));
+  EXPECT_EQ(call(0, "sendrawtransaction", {hex, json::value(false)}).as_string(), to_hex(tx->id()));
+  EXPECT_EQ(call(0, "gettransaction", {json::value(to_hex(tx->id()))}).at("network").as_string(),
+            magic_text(kDevnetMagic));
+  EXPECT_EQ(error_code(0, "sendrawtransaction", {hex, json::value("yes")}), kRpcTypeError);
+}
+
+TEST_F(RpcMethods, HexErrorsSayWhatIsWrong) {
+  EXPECT_EQ(error_message(0, "sendrawtransaction", {json::value("abc")}),
+            "transaction hex has an odd number of digits (3)");
+  EXPECT_EQ(error_message(0, "sendrawtransaction", {json::value("00ffzz")}),
+            "transaction hex is not hex: 'z' at position 4");
+  EXPECT_EQ(error_message(0, "getnextnonce", {json::value(std::string(63, 'a') + "g")}),
+            "sender is not hex: 'g' at position 63");
+  EXPECT_EQ(error_message(0, "disconnectpeer", {json::value("ab")}),
+            "peer must be 64 hex digits (got 2)");
+}
+
+TEST_F(RpcMethods, RejectionsCarryTheirNumbers) {
+  const uint64_t min_rate = m_net[0].config().mempool.min_fee_rate;
+  TxRef cheap = make_tx(7, 0, 1, 100, 0, kDevnetMagic);
+  EXPECT_EQ(error_message(0, "sendrawtransaction", {json::value(to_hex(cheap->encoding()))}),
+            "fee-rate-too-low: " + std::to_string(cheap->fee_rate()) +
+                " per 1,000 bytes, the minimum is " + std::to_string(min_rate));
+
+  // The sender's nonce 0 is confirmed; a second transaction with nonce 0 is too low.
+  TxRef first = devnet_tx(8, 0);
+  call(0, "sendrawtransaction", {json::value(to_hex(first->encoding()))});
+  call(0, "generateblock");
+  TxRef stale = make_tx(8, 0, 2000, 100, 0, kDevnetMagic);
+  EXPECT_EQ(error_message(0, "sendrawtransaction", {json::value(to_hex(stale->encoding()))}),
+            "nonce-too-low: nonce 0, the sender's next nonce is 1");
+
+  // A held nonce: a replacement must pay 10% more per byte.
+  TxRef held = devnet_tx(9, 0);
+  call(0, "sendrawtransaction", {json::value(to_hex(held->encoding()))});
+  TxRef same = make_tx(9, 0, 1001, 100, 0, kDevnetMagic);
+  EXPECT_EQ(error_message(0, "sendrawtransaction", {json::value(to_hex(same->encoding()))}),
+            "conflict: the sender already holds nonce 0 paying " +
+                std::to_string(held->fee_rate()) + " per 1,000 bytes; this one pays " +
+                std::to_string(same->fee_rate()) + ", a replacement must pay at least " +
+                std::to_string((held->fee_rate() * 110 + 99) / 100));
+
+  // The sender limit.
+  for (uint64_t nonce = 1; nonce < kMaxPerSender; ++nonce)
+    call(0, "sendrawtransaction", {json::value(to_hex(devnet_tx(9, nonce)->encoding()))});
+  TxRef over = devnet_tx(9, kMaxPerSender);
+  EXPECT_EQ(error_message(0, "sendrawtransaction", {json::value(to_hex(over->encoding()))}),
+            "sender-limit: the sender holds 3 transactions, the limit is 3");
+
+  // Expired at a height.
+  TxRef old = make_tx(10, 0, 1000, 100, 1, kDevnetMagic);
+  EXPECT_EQ(error_message(0, "sendrawtransaction", {json::value(to_hex(old->encoding()))}),
+            "expired: the transaction's last valid height is 1, the tip is at 1");
 }
 
 }  // namespace

@@ -2,8 +2,11 @@
 #include "node/rpc_server.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,6 +18,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "node/cookie.h"
@@ -191,6 +195,87 @@ TEST_F(RpcServerTest, MissingOrWrongCredentialsGet401) {
   // Every path needs credentials (no route is revealed without them).
   RawConnection conn4(m_server->port());
   EXPECT_EQ(conn4.exchange(get("/nowhere", "")).result_int(), 401u);
+}
+
+// Collects what spdlog's default logger writes while it is attached.
+class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string text() {
+    std::lock_guard lock(mutex_);
+    return m_text;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    m_text.append(msg.payload.data(), msg.payload.size());
+    m_text += '\n';
+  }
+  void flush_() override {}
+
+ private:
+  std::string m_text;
+};
+
+class LogCapture {
+ public:
+  LogCapture() : m_sink(std::make_shared<CaptureSink>()), m_level(spdlog::get_level()) {
+    if (m_level > spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
+    spdlog::default_logger()->sinks().push_back(m_sink);
+  }
+  ~LogCapture() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), m_sink), sinks.end());
+    spdlog::set_level(m_level);
+  }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  std::string text() { return m_sink->text(); }
+
+ private:
+  std::shared_ptr<CaptureSink> m_sink;
+  spdlog::level::level_enum m_level;
+};
+
+TEST_F(RpcServerTest, WrongCredentialsAreLoggedAndAnsweredAfterTheDelay) {
+  LogCapture log;
+  RpcServerConfig config;
+  config.auth_failure_delay = std::chrono::milliseconds(300);
+  start(config);
+  RawConnection conn(m_server->port());
+  const auto sent = std::chrono::steady_clock::now();
+  Response r = conn.exchange(post(R"({"id":1,"method":"echo"})", "__cookie__:wrong"));
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  EXPECT_EQ(r.result_int(), 401u);
+  EXPECT_GE(waited, config.auth_failure_delay);
+  const std::string logged = log.text();
+  EXPECT_NE(logged.find("rpc: authentication failed from 127.0.0.1:"), std::string::npos) << logged;
+  // No credentials at all guess nothing: answered 401, not logged.
+  RawConnection conn2(m_server->port());
+  EXPECT_EQ(conn2.exchange(post(R"({"id":1,"method":"echo"})", "")).result_int(), 401u);
+  const std::string after = log.text();
+  EXPECT_EQ(after.find("authentication failed", logged.find("authentication failed") + 1),
+            std::string::npos)
+      << after;
+}
+
+// The delay holds back one answer, not a thread: while a wrong attempt waits (for longer than
+// the test runs), another client is served.
+TEST_F(RpcServerTest, AWaitingWrongAttemptBlocksNobody) {
+  LogCapture log;
+  RpcServerConfig config;
+  config.auth_failure_delay = std::chrono::minutes(10);
+  start(config);
+  RawConnection waiting(m_server->port());
+  auto req = post(R"({"id":1,"method":"echo"})", "__cookie__:wrong");
+  req.prepare_payload();
+  std::ostringstream raw;
+  raw << req;
+  waiting.write_raw(raw.str());
+  ASSERT_TRUE(test::wait_until(
+      [&] { return log.text().find("authentication failed") != std::string::npos; }));
+  auto ok = client().call("echo", json::array{1});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(*ok, (json::array{1}));
 }
 
 TEST_F(RpcServerTest, CookieCredentialsWork) {
