@@ -48,10 +48,13 @@ constexpr const char* kUsage =
     "  getinfo | getpeerinfo | addpeer PUBKEY@HOST:PORT | disconnectpeer PUBKEY|ID\n"
     "  listbanned | setban TARGET add|remove [SECONDS] | clearbanned\n"
     "  sendrawtransaction HEX | gettransaction TXID | getmempoolinfo | getrawmempool\n"
-    "  getnextnonce PUBKEY_HEX | stop\n"
-    "  generateblock | getbestblock | getchaininfo\n"
+    "  getnextnonce PUBKEY_HEX | stop | uptime | help [METHOD]\n"
+    "  getnetworkinfo | getconnectioncount\n"
+    "  generateblock | getbestblock | getchaininfo | getblockchaininfo | getblockcount\n"
     "  getblock HASH [VERBOSITY 0|1|2] | getblockheader HASH [true|false]\n"
     "  any other method: arguments as strings\n"
+    "hearsay-cli help METHOD documents each RPC: its usage, parameters, result and an example\n"
+    "(asked of the node at --rpc).\n"
     "\n"
     "Tools:\n"
     "  keygen --out FILE    write a new key file, print its public key\n"
@@ -59,7 +62,7 @@ constexpr const char* kUsage =
     "  sendtx ...           build, sign and submit a transaction, print its id (help sendtx)\n"
     "  inject ...           load generator (help inject)\n"
     "  network new ...      write a new network file and its producer keys (help network)\n"
-    "  help [COMMAND]       this text, or a tool's options\n"
+    "  help [TOOL|METHOD]   this text, a tool's options, or an RPC method's documentation\n"
     "\n"
     "Exit codes: 0 ok; 1 the daemon answered an error, or a local failure; 2 bad command\n"
     "line; 3 no answer from hearsayd (not running, wrong --rpc, wrong credentials).\n";
@@ -73,12 +76,14 @@ constexpr const char* kTxUsage =
     "  --payload HEX    the opaque payload (default: empty)\n"
     "  --size BYTES     instead of --payload: a zero payload making the transaction this size\n"
     "  --expiry N       0 never (default); < 500,000,000 a last block height; else unix time\n"
-    "  --network NET    devnet (default) or the network magic, decimal or 0x-hex\n";
+    "  --network NET    devnet or the network magic, decimal or 0x-hex; tx (offline) defaults\n"
+    "                   to devnet, sendtx to the node's network (getnetworkinfo's magic)\n";
 
 constexpr const char* kSendtxUsage =
     "Usage: hearsay-cli sendtx --key FILE [--nonce N] [the other options of tx]\n"
-    "Builds and signs as tx does (the nonce defaults to the node's getnextnonce for the key),\n"
-    "submits with sendrawtransaction and prints the transaction id.\n";
+    "Builds and signs as tx does, submits with sendrawtransaction and prints the transaction\n"
+    "id. The nonce defaults to the node's getnextnonce for the key, the network to the node's\n"
+    "(getnetworkinfo's magic); --nonce and --network override them.\n";
 
 constexpr const char* kKeygenUsage =
     "Usage: hearsay-cli keygen --out FILE\n"
@@ -89,18 +94,23 @@ constexpr const char* kInjectUsage =
     "  --count N            transactions to send (default 1000)\n"
     "  --rate R             transactions per second (default 0: as fast as possible)\n"
     "  --size BYTES         size of each transaction (default 250)\n"
-    "  --senders S          sender keys (default 16)\n"
+    "  --senders S          sender keys (default: enough for --count under the nodes'\n"
+    "                       per-sender limit, getmempoolinfo's max_per_sender, and at least 16;\n"
+    "                       fewer than that gets a warning and sender-limit rejections)\n"
     "  --seed X             derives the sender keys (default 1)\n"
     "  --fee N              fee of each (default: the default minimum fee rate)\n"
     "  --start-nonce N|next first nonce of each sender (default 0; next: getnextnonce)\n"
-    "  --network NET        devnet (default) or a magic\n"
+    "  --network NET        devnet or a magic (default: the nodes' network, getnetworkinfo)\n"
     "  --rpc HOST:PORT      a node to send to; repeat to spread over nodes (round robin)\n"
     "  --datadir DIR        the node's datadir for its cookie; once for all, or once per --rpc\n"
     "  --connections C      requests in flight (default 4)\n"
     "  --batch B            transactions per batch request (default: automatic, <= 100)\n"
     "  --out FILE           one JSON line per transaction: id, node, submit time (us), outcome\n"
     "  --sign-threads T     threads signing before the run (default: one per core)\n"
-    "Progress on stderr; a JSON summary (accepted, rejected, failed, rate) on stdout.\n";
+    "Progress on stderr; a JSON summary on stdout: accepted, already_held, rejected (and\n"
+    "reject_reasons: counts by rule, such as sender-limit), failed (no answer), senders, rate.\n"
+    "Exit codes: 0 every transaction accepted or already held; 1 any rejected or unanswered;\n"
+    "2 bad command line; 3 no answer from a node before sending.\n";
 
 constexpr const char* kNetworkUsage =
     "Usage: hearsay-cli network new --producers N --out DIR [--name NAME] [--magic HEX]\n"
@@ -287,6 +297,7 @@ struct TxRequest {
   KeyPair key;
   std::optional<uint64_t> nonce;
   TxTemplate tmpl;
+  bool network_given = false;  // --network; otherwise tmpl.network is the devnet's
 };
 
 Result<TxRequest, CliError> parse_tx_request(std::string_view command,
@@ -316,6 +327,7 @@ Result<TxRequest, CliError> parse_tx_request(std::string_view command,
     if (!v) return fail(usage_error(v.error()));
     t.network = *v;
   }
+  const bool network_given = p.has("network");
   if (const std::string* f = p.get("fee")) {
     auto v = parse_uint("--fee", *f);
     if (!v) return fail(usage_error(v.error()));
@@ -348,7 +360,7 @@ Result<TxRequest, CliError> parse_tx_request(std::string_view command,
   }
   auto key = load_key_file(*key_file);
   if (!key) return fail(CliError{kCliFailure, key.error()});
-  return TxRequest{*key, nonce, std::move(t)};
+  return TxRequest{*key, nonce, std::move(t), network_given};
 }
 
 CliResult cmd_keygen(const std::vector<std::string>& args, const CliIo& io) {
@@ -378,23 +390,37 @@ CliResult cmd_tx(const std::vector<std::string>& args, const CliIo& io) {
   return kCliOk;
 }
 
+// The node's next nonce for `key` (getnextnonce).
+Result<uint64_t, CliError> query_next_nonce(RpcClient& client, const KeyPair& key) {
+  json::array params;
+  params.emplace_back(to_hex(key.public_key()));
+  auto r = client.call("getnextnonce", params);
+  if (!r) return fail(rpc_failure(r.error()));
+  json::error_code ec;
+  const uint64_t nonce =
+      r->is_number() ? r->to_number<uint64_t>(ec) : (ec = json::error::not_number, 0);
+  if (ec)
+    return fail(CliError{kCliFailure, "error: getnextnonce answered " + json::serialize(*r) +
+                                          ", not a nonce (pass --nonce N)"});
+  return nonce;
+}
+
 CliResult cmd_sendtx(const std::vector<std::string>& args, const Globals& g, const CliIo& io) {
   auto req = parse_tx_request("sendtx", args);
   if (!req) return fail(req.error());
   RpcClient client(g.rpc);
+  if (!req->network_given) {
+    auto magic = query_node_magic(client);
+    if (!magic) return fail(CliError{magic.error().exit_code, magic.error().message});
+    req->tmpl.network = *magic;
+  }
   uint64_t nonce = 0;
   if (req->nonce) {
     nonce = *req->nonce;
   } else {
-    json::array params;
-    params.emplace_back(to_hex(req->key.public_key()));
-    auto r = client.call("getnextnonce", params);
-    if (!r) return fail(rpc_failure(r.error()));
-    json::error_code ec;
-    nonce = r->is_number() ? r->to_number<uint64_t>(ec) : (ec = json::error::not_number, 0);
-    if (ec)
-      return fail(CliError{kCliFailure, "error: getnextnonce answered " + json::serialize(*r) +
-                                            ", not a nonce (pass --nonce N)"});
+    auto n = query_next_nonce(client, req->key);
+    if (!n) return fail(n.error());
+    nonce = *n;
   }
   TxRef tx = build_tx(req->tmpl, req->key, nonce);
   json::array params;
@@ -405,17 +431,39 @@ CliResult cmd_sendtx(const std::vector<std::string>& args, const Globals& g, con
   return kCliOk;
 }
 
+// The line inject ends with when not every transaction was accepted or already held: how
+// many were rejected (by reason) and how many got no answer. Empty when all went in.
+std::string inject_failure_line(const InjectSummary& s) {
+  std::string line;
+  if (s.rejected > 0) {
+    line = std::to_string(s.rejected) + " of " + std::to_string(s.count) +
+           " transactions were rejected (";
+    bool first = true;
+    for (const auto& [reason, n] : s.reject_reasons) {
+      line += (first ? "" : ", ") + reason + ": " + std::to_string(n);
+      first = false;
+    }
+    line += ")";
+  }
+  if (s.failed > 0) {
+    line += line.empty() ? std::to_string(s.failed) + " of " + std::to_string(s.count) +
+                               " transactions got no answer"
+                         : "; " + std::to_string(s.failed) + " got no answer";
+    line += " (see the progress lines above)";
+  }
+  return line.empty() ? line : "error: inject: " + line;
+}
+
 CliResult cmd_inject(const std::vector<std::string>& args, const Globals& g, const CliIo& io) {
   auto opts = parse_inject_args(args, g.rpc);
   if (!opts) return fail(usage_error(opts.error()));
-  auto summary = run_inject(*opts, io.err, io.err_is_tty);
+  auto resolved = resolve_inject_options(*opts, io.err);
+  if (!resolved) return fail(CliError{resolved.error().exit_code, resolved.error().message});
+  auto summary = run_inject(*resolved, io.err, io.err_is_tty);
   if (!summary) return fail(CliError{kCliFailure, summary.error()});
   io.out << summary->to_json() << "\n";
-  if (summary->failed > 0) {
-    io.err << "error: " << summary->failed << " of " << summary->count
-           << " transactions got no answer (see the progress lines above)\n";
-    return kCliFailure;
-  }
+  const std::string failure = inject_failure_line(*summary);
+  if (!failure.empty()) return fail(CliError{kCliFailure, failure});
   return kCliOk;
 }
 
@@ -490,20 +538,40 @@ CliResult cmd_network(const std::vector<std::string>& args, const CliIo& io) {
   return kCliOk;
 }
 
-CliResult cmd_help(const std::vector<std::string>& args, const CliIo& io) {
-  std::string_view topic = args.empty() ? "" : std::string_view(args[0]);
-  if (topic == "tx")
-    io.out << kTxUsage;
-  else if (topic == "sendtx")
-    io.out << kSendtxUsage;
-  else if (topic == "keygen")
-    io.out << kKeygenUsage;
-  else if (topic == "inject")
-    io.out << kInjectUsage;
-  else if (topic == "network")
-    io.out << kNetworkUsage;
+// The local tools' help texts, by name ("help" itself: the usage).
+const char* local_help(std::string_view topic) {
+  if (topic.empty() || topic == "help") return kUsage;
+  if (topic == "tx") return kTxUsage;
+  if (topic == "sendtx") return kSendtxUsage;
+  if (topic == "keygen") return kKeygenUsage;
+  if (topic == "inject") return kInjectUsage;
+  if (topic == "network") return kNetworkUsage;
+  return nullptr;
+}
+
+// help [TOOL | METHOD]: a tool's help here; any other name is asked of the node's help RPC.
+CliResult cmd_help(const std::vector<std::string>& args, const Globals& g, const CliIo& io) {
+  const std::string topic = args.empty() ? "" : args[0];
+  if (args.size() > 1)
+    return fail(usage_error("help: one name at a time (hearsay-cli help [TOOL|METHOD])"));
+  if (const char* text = local_help(topic)) {
+    io.out << text;
+    return kCliOk;
+  }
+  RpcClient client(g.rpc);
+  auto r = client.call("help", json::array{json::string(topic)});
+  if (!r && !r.error().rpc_code)
+    return fail(CliError{kCliUnreachable,
+                         "error: '" + topic +
+                             "' is not a local tool (keygen, tx, sendtx, inject, network), and "
+                             "the node could not be reached for RPC help: " +
+                             r.error().message + " (check --rpc and --datadir)"});
+  if (!r) return fail(rpc_failure(r.error()));
+  // The node's text usually ends with a newline already: do not add a blank line.
+  if (const json::string* text = r->if_string(); text != nullptr && text->ends_with('\n'))
+    io.out << std::string_view(*text);
   else
-    io.out << kUsage;
+    print_result(io, *r);
   return kCliOk;
 }
 
@@ -638,6 +706,29 @@ Result<size_t, std::string> payload_size_for(size_t tx_size) {
   return fail("--size: no transaction is " + std::to_string(tx_size) + " bytes");  // unreachable
 }
 
+Result<uint32_t, ToolError> query_node_magic(RpcClient& client) {
+  auto r = client.call("getnetworkinfo", json::array());
+  if (!r && !r.error().rpc_code) return fail(ToolError{kCliUnreachable, r.error().one_line()});
+  const std::string pass = "; pass --network devnet|MAGIC";
+  if (!r)
+    return fail(ToolError{kCliFailure, "error: " + client.address() +
+                                           " did not say its network (getnetworkinfo: " +
+                                           r.error().one_line() + ")" + pass});
+  const json::object* o = r->if_object();
+  const json::value* m = o != nullptr ? o->if_contains("magic") : nullptr;
+  Result<uint32_t, std::string> magic = fail(std::string("no magic"));
+  if (m != nullptr && m->is_string()) magic = parse_network(m->get_string());
+  if (m != nullptr && m->is_number()) {
+    json::error_code ec;
+    const auto v = m->to_number<uint64_t>(ec);
+    if (!ec && v > 0 && v <= UINT32_MAX) magic = static_cast<uint32_t>(v);
+  }
+  if (!magic)
+    return fail(ToolError{kCliFailure, "error: getnetworkinfo of " + client.address() +
+                                           " has no \"magic\" (0x and 8 hex digits)" + pass});
+  return *magic;
+}
+
 TxRef build_tx(const TxTemplate& t, const KeyPair& key, uint64_t nonce) {
   TxFields f;
   f.network = t.network;
@@ -671,7 +762,7 @@ int run_cli(const std::vector<std::string>& args, CliIo io) {
   std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
   CliResult r = fail(usage_error(""));
   if (command == "help")
-    r = cmd_help(rest, io);
+    r = cmd_help(rest, *globals, io);
   else if (command == "keygen")
     r = cmd_keygen(rest, io);
   else if (command == "tx")

@@ -8,14 +8,19 @@
 // as JSON, every other one is passed as a string) or one of the local tools:
 //   keygen --out FILE                         write a new key file; print its public key (hex)
 //   tx --key FILE --nonce N [--fee N] [--payload HEX | --size N] [--expiry N] [--network NET]
-//                                             build and sign; print the transaction's hex
-//   sendtx (the options of tx; --nonce defaults to getnextnonce) submit; print the id
+//                                             build and sign (offline: the network defaults to
+//                                             devnet); print the transaction's hex
+//   sendtx (the options of tx; --nonce defaults to getnextnonce, --network to the node's
+//          getnetworkinfo magic)              submit; print the id
 //   inject ...                                load generator (node/inject.h)
 //   network new --producers N --out DIR [--name NAME] [--magic HEX] [--block-interval S]
 //               [--max-block-size BYTES]      write DIR/network.json and DIR/producer-<i>.key
 //                                             (chainstub/params.h create_network); print the
 //                                             network, the file, the genesis id, the producers
-//   help [COMMAND]                            usage
+//   help [TOOL | METHOD]                      usage; a tool's options; or, for any other name,
+//                                             the node's help RPC on that method (exit 3 when
+//                                             the node cannot be reached, 1 when it does not
+//                                             know the method)
 // The result is printed as bitcoin-cli does: a string bare, null as nothing, anything else as
 // indented JSON, each followed by a newline.
 //
@@ -36,6 +41,7 @@
 
 #include "crypto/ed25519.h"
 #include "crypto/result.h"
+#include "node/rpc_client.h"
 #include "p2p/transaction.h"
 
 namespace hearsay {
@@ -112,9 +118,22 @@ uint64_t min_fee_for(size_t tx_size, uint64_t rate);
 // Error when tx_size is outside [kMinTxSize, kMaxTxSize].
 Result<size_t, std::string> payload_size_for(size_t tx_size);
 
+// A failure of a step that asks the node: the exit code (CliExit) and one line for stderr.
+struct ToolError {
+  int exit_code = kCliFailure;
+  std::string message;
+};
+
+// The network magic of the node behind `client`: getnetworkinfo's "magic" ("0x" and 8 hex
+// digits, or a number). Used by sendtx and inject when --network is not given. Errors:
+// kCliUnreachable when the node gave no answer; kCliFailure when it answered an error or no
+// magic (the message says to pass --network).
+Result<uint32_t, ToolError> query_node_magic(RpcClient& client);
+
 // A transaction to build: every field but the key, the nonce and the fee.
 struct TxTemplate {
-  uint32_t network = 0;         // the tools default to kDevnetMagic (chainstub/params.h)
+  uint32_t network = 0;         // tx defaults to kDevnetMagic (chainstub/params.h), sendtx
+                                // and inject to the node's network
   std::optional<uint64_t> fee;  // default: min_fee_for(size, kDefaultMinFeeRate)
   uint64_t expiry = 0;
   std::vector<uint8_t> payload;

@@ -14,6 +14,7 @@
 #include "chainstub/params.h"
 #include "crypto/hash.h"
 #include "crypto/hex.h"
+#include "mempool/policy.h"
 #include "node/cli.h"
 #include "node/options.h"
 #include "node/rpc_server.h"
@@ -28,6 +29,8 @@ using Clock = std::chrono::steady_clock;
 
 // Distinct reject reasons kept for the summary; more share one "(other reasons)" entry.
 constexpr size_t kMaxRejectReasons = 32;
+// Longest reject reason kept (a rule name is a word or two; a message without one is cut).
+constexpr size_t kMaxReasonLength = 64;
 // Batches of getnextnonce queries (--start-nonce next).
 constexpr size_t kNonceQueryBatch = 100;
 // Progress: a bar redrawn this often on a terminal, a line this often otherwise.
@@ -44,7 +47,23 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-enum class Outcome : uint8_t { kPending, kAccepted, kRejected, kFailed };
+enum class Outcome : uint8_t { kPending, kAccepted, kAlreadyHeld, kRejected, kFailed };
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::kAccepted:
+      return "accepted";
+    case Outcome::kAlreadyHeld:
+      return "already-held";
+    case Outcome::kRejected:
+      return "rejected";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kPending:
+      break;
+  }
+  return "pending";
+}
 
 struct Record {
   int64_t submit_us = 0;
@@ -55,9 +74,10 @@ struct Record {
 
 struct Progress {
   std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> already_held{0};
   std::atomic<uint64_t> rejected{0};
   std::atomic<uint64_t> failed{0};
-  uint64_t answered() const { return accepted + rejected + failed; }
+  uint64_t answered() const { return accepted + already_held + rejected + failed; }
 };
 
 std::string format_eta(double seconds) {
@@ -92,11 +112,11 @@ void print_progress(std::ostream& os, bool tty, uint64_t count, const Progress& 
     if (final) os << "\n";
   } else {
     std::snprintf(line, sizeof(line),
-                  "inject: %llu/%llu answered (%.0f%%): %llu accepted, %llu rejected, %llu "
-                  "failed; %.0f tx/s; ETA %s\n",
+                  "inject: %llu/%llu answered (%.0f%%): %llu accepted, %llu already held, %llu "
+                  "rejected, %llu failed; %.0f tx/s; ETA %s\n",
                   (unsigned long long)done, (unsigned long long)count, frac * 100,
-                  (unsigned long long)p.accepted.load(), (unsigned long long)p.rejected.load(),
-                  (unsigned long long)p.failed.load(), rate,
+                  (unsigned long long)p.accepted.load(), (unsigned long long)p.already_held.load(),
+                  (unsigned long long)p.rejected.load(), (unsigned long long)p.failed.load(), rate,
                   final ? "0:00" : format_eta(eta).c_str());
     os << line;
   }
@@ -137,7 +157,7 @@ std::vector<TxRef> sign_all(const InjectOptions& o, const std::vector<KeyPair>& 
                             unsigned threads) {
   std::vector<TxRef> txs(o.count);
   TxTemplate t;
-  t.network = o.network;
+  t.network = o.network.value_or(kDevnetMagic);
   t.fee = o.fee;
   t.payload.assign(payload_len, 0);
   std::vector<std::thread> pool;
@@ -178,6 +198,35 @@ void note_reason(SendState& st, const std::string& reason) {
     ++st.reasons["(other reasons)"];
 }
 
+// Records one transaction's answer: `one` its own result, or `whole` the batch's failure.
+// sendrawtransaction's verbose answer says "accepted" or "already-held"; a bare txid (a node
+// without the verbose form) counts as accepted.
+void record_answer(SendState& st, Record& rec, const RpcClient::CallResult* one,
+                   const RpcClientError* whole) {
+  if (one != nullptr && *one) {
+    const json::object* o = (*one)->if_object();
+    const json::value* result = o != nullptr ? o->if_contains("result") : nullptr;
+    if (result != nullptr && result->is_string() && result->get_string() == "already-held") {
+      rec.outcome = Outcome::kAlreadyHeld;
+      ++st.progress.already_held;
+    } else {
+      rec.outcome = Outcome::kAccepted;
+      ++st.progress.accepted;
+    }
+    return;
+  }
+  const RpcClientError& err = one != nullptr ? one->error() : *whole;
+  rec.error = err.one_line();
+  if (err.rpc_code) {
+    rec.outcome = Outcome::kRejected;
+    ++st.progress.rejected;
+    note_reason(st, inject_reject_reason(err.message));
+  } else {
+    rec.outcome = Outcome::kFailed;
+    ++st.progress.failed;
+  }
+}
+
 void send_worker(SendState& st) {
   const InjectOptions& o = st.o;
   std::vector<std::optional<RpcClient>> clients(o.endpoints.size());
@@ -201,30 +250,15 @@ void send_worker(SendState& st) {
     std::vector<RpcCall> calls;
     calls.reserve(last - first);
     for (uint64_t i = first; i < last; ++i)
-      calls.push_back(
-          RpcCall{"sendrawtransaction", json::array{json::string(to_hex(st.txs[i]->encoding()))}});
+      calls.push_back(RpcCall{"sendrawtransaction",
+                              json::array{json::string(to_hex(st.txs[i]->encoding())), true}});
     const int64_t t = wall_now_us();
     auto r = clients[e]->call_batch(calls);
     for (uint64_t i = first; i < last; ++i) {
       Record& rec = st.records[i];
       rec.submit_us = t;
       rec.endpoint = static_cast<uint32_t>(e);
-      const RpcClient::CallResult* one = r ? &(*r)[i - first] : nullptr;
-      if (one != nullptr && *one) {
-        rec.outcome = Outcome::kAccepted;
-        ++st.progress.accepted;
-      } else {
-        const RpcClientError& err = one != nullptr ? one->error() : r.error();
-        rec.error = err.one_line();
-        if (err.rpc_code) {
-          rec.outcome = Outcome::kRejected;
-          ++st.progress.rejected;
-          note_reason(st, "code " + std::to_string(*err.rpc_code) + ": " + err.message);
-        } else {
-          rec.outcome = Outcome::kFailed;
-          ++st.progress.failed;
-        }
-      }
+      record_answer(st, rec, r ? &(*r)[i - first] : nullptr, r ? nullptr : &r.error());
     }
   }
   std::lock_guard lock(st.mutex);
@@ -270,7 +304,8 @@ Status write_records(std::ofstream& out, const SendState& st) {
     line["node"] = names[r.endpoint];
     line["t"] = r.submit_us;
     line["accepted"] = r.outcome == Outcome::kAccepted;
-    if (r.outcome != Outcome::kAccepted) line["error"] = r.error;
+    line["outcome"] = outcome_name(r.outcome);
+    if (r.outcome == Outcome::kRejected || r.outcome == Outcome::kFailed) line["error"] = r.error;
     out << json::serialize(line) << '\n';
   }
   out.flush();
@@ -313,16 +348,127 @@ Result<std::vector<RpcClientConfig>, std::string> inject_endpoints(const CliPars
   return endpoints;
 }
 
+// Fills `summary`'s counts from a finished send (send_seconds already set) and names the
+// first failure on `progress`.
+void summarize(const SendState& st, InjectSummary& summary, std::ostream& progress) {
+  summary.accepted = st.progress.accepted;
+  summary.already_held = st.progress.already_held;
+  summary.senders = st.o.senders;
+  summary.rejected = st.progress.rejected;
+  summary.failed = st.progress.failed;
+  summary.reject_reasons = st.reasons;
+  const uint64_t answered = summary.accepted + summary.already_held + summary.rejected;
+  summary.rate =
+      summary.send_seconds > 0 ? static_cast<double>(answered) / summary.send_seconds : 0;
+  for (const Record& r : st.records)
+    if (r.outcome == Outcome::kFailed) {
+      progress << "inject: first failure: " << r.error << "\n";
+      break;
+    }
+}
+
+// The node's per-sender limit (getmempoolinfo's max_per_sender), or nullopt when it reports
+// none (an older node, or an error answer). No answer at all is an error (exit 3).
+Result<std::optional<uint64_t>, ToolError> query_max_per_sender(RpcClient& client) {
+  auto r = client.call("getmempoolinfo", json::array());
+  if (!r && !r.error().rpc_code)
+    return fail(ToolError{kCliUnreachable, "error: inject: " + r.error().message});
+  const json::object* o = r ? r->if_object() : nullptr;
+  const json::value* v = o != nullptr ? o->if_contains("max_per_sender") : nullptr;
+  if (v == nullptr || !v->is_number()) return std::optional<uint64_t>();
+  json::error_code ec;
+  const auto n = v->to_number<uint64_t>(ec);
+  if (ec || n == 0) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(n);
+}
+
+std::string magic_text(uint32_t magic) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", magic);
+  return buf;
+}
+
+// The smallest per-sender limit over the endpoints and the node that has it; and, when
+// `network` is unset, the network they all work on.
+struct NodeFacts {
+  uint64_t max_per_sender = 0;
+  std::string limit_node;
+  std::optional<uint32_t> magic;
+};
+
+Result<NodeFacts, ToolError> query_nodes(const InjectOptions& o) {
+  NodeFacts f;
+  std::string magic_node;
+  for (const RpcClientConfig& e : o.endpoints) {
+    RpcClient client(e);
+    auto limit = query_max_per_sender(client);
+    if (!limit) return fail(limit.error());
+    const uint64_t l = limit->value_or(kDefaultMaxPerSender);
+    if (f.max_per_sender == 0 || l < f.max_per_sender) {
+      f.max_per_sender = l;
+      f.limit_node = client.address();
+    }
+    if (o.network) continue;
+    auto magic = query_node_magic(client);
+    if (!magic) return fail(magic.error());
+    if (f.magic && *f.magic != *magic)
+      return fail(ToolError{kCliFailure, "error: inject: the nodes are on different networks (" +
+                                             magic_text(*f.magic) + " at " + magic_node + ", " +
+                                             magic_text(*magic) + " at " + client.address() +
+                                             "); send to one network's nodes, or pass --network"});
+    if (!f.magic) {
+      f.magic = *magic;
+      magic_node = client.address();
+    }
+  }
+  return f;
+}
+
 }  // namespace
+
+std::string inject_reject_reason(std::string_view message) {
+  std::string_view r = message.substr(0, message.find(':'));
+  while (!r.empty() && r.front() == ' ')
+    r.remove_prefix(1);
+  while (!r.empty() && r.back() == ' ')
+    r.remove_suffix(1);
+  if (r.empty()) return "(no reason given)";
+  return std::string(r.substr(0, kMaxReasonLength));
+}
+
+Result<InjectOptions, ToolError> resolve_inject_options(InjectOptions o, std::ostream& progress) {
+  if (o.endpoints.empty()) return fail(ToolError{kCliUsage, "inject: no --rpc endpoint"});
+  auto facts = query_nodes(o);
+  if (!facts) return fail(facts.error());
+  if (!o.network) o.network = facts->magic;
+  const uint64_t limit = facts->max_per_sender;
+  const uint64_t needed = (o.count + limit - 1) / limit;
+  if (o.senders == 0) {
+    o.senders = static_cast<uint32_t>(
+        std::clamp<uint64_t>(needed, kInjectDefaultSenders, kInjectMaxSenders));
+    if (needed <= kInjectMaxSenders) return o;
+  }
+  const uint64_t per_sender = (o.count + o.senders - 1) / o.senders;
+  if (per_sender > limit)
+    progress << "inject: warning: " << o.senders << " senders put up to " << per_sender
+             << " transactions on a sender, but " << facts->limit_node << " holds at most " << limit
+             << " per sender (getmempoolinfo's max_per_sender): expect about "
+             << o.count - std::min<uint64_t>(o.count, limit * o.senders)
+             << " sender-limit rejections; use --senders " << needed
+             << " or more, or leave --senders out to have inject choose\n";
+  return o;
+}
 
 std::string InjectSummary::to_json() const {
   json::object o;
   o["count"] = count;
   o["accepted"] = accepted;
+  o["already_held"] = already_held;
   o["rejected"] = rejected;
   o["failed"] = failed;
   o["sign_seconds"] = std::round(sign_seconds * 1000) / 1000;
   o["send_seconds"] = std::round(send_seconds * 1000) / 1000;
+  o["senders"] = senders;
   o["rate"] = std::round(rate * 10) / 10;
   json::object reasons;
   for (const auto& [r, n] : reject_reasons)
@@ -353,10 +499,15 @@ size_t inject_batch_size(const InjectOptions& o) {
   return std::clamp<size_t>(std::min(b, by_body), 1, kInjectMaxBatch);
 }
 
-Result<InjectSummary, std::string> run_inject(const InjectOptions& o, std::ostream& progress,
+Result<InjectSummary, std::string> run_inject(const InjectOptions& options, std::ostream& progress,
                                               bool tty) {
-  if (o.endpoints.empty()) return fail(std::string("inject: no --rpc endpoint"));
-  if (o.senders == 0) return fail(std::string("inject: --senders must be at least 1"));
+  if (options.endpoints.empty()) return fail(std::string("inject: no --rpc endpoint"));
+  InjectOptions o = options;
+  if (o.senders == 0 || !o.network) {
+    auto resolved = resolve_inject_options(o, progress);
+    if (!resolved) return fail(resolved.error().message);
+    o = std::move(*resolved);
+  }
   auto payload_len = payload_size_for(o.size);
   if (!payload_len) return fail(payload_len.error());
   crypto_init();
@@ -404,20 +555,7 @@ Result<InjectSummary, std::string> run_inject(const InjectOptions& o, std::ostre
   summary.send_seconds = seconds_since(st.start);
   print_progress(progress, tty, o.count, st.progress, summary.send_seconds, true);
 
-  summary.accepted = st.progress.accepted;
-  summary.rejected = st.progress.rejected;
-  summary.failed = st.progress.failed;
-  summary.reject_reasons = st.reasons;
-  summary.rate =
-      summary.send_seconds > 0
-          ? static_cast<double>(summary.accepted + summary.rejected) / summary.send_seconds
-          : 0;
-  for (const Record& r : st.records)
-    if (r.outcome == Outcome::kFailed) {
-      progress << "inject: first failure: " << r.error << "\n";
-      break;
-    }
-
+  summarize(st, summary, progress);
   if (out.is_open()) {
     if (Status w = write_records(out, st); !w) return fail(w.message());
   }
@@ -439,7 +577,6 @@ Result<InjectOptions, std::string> parse_inject_args(const std::vector<std::stri
     return fail("inject: unexpected argument '" + p.positional[0] +
                 "' (see hearsay-cli help inject)");
   InjectOptions o;
-  o.network = kDevnetMagic;
   auto uint_opt = [&](const char* name, uint64_t min, uint64_t max,
                       auto& field) -> Result<bool, std::string> {
     const std::string* v = p.get(name);

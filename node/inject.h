@@ -4,6 +4,14 @@
 //          [--start-nonce N|next] [--network NET] [--rpc HOST:PORT]... [--datadir DIR]...
 //          [--connections C] [--batch B] [--out FILE] [--sign-threads T]
 //
+// Before anything is signed, each node is asked for its per-sender limit (getmempoolinfo's
+// max_per_sender; kDefaultMaxPerSender, mempool/policy.h, when it reports none) and, without
+// --network, its network (getnetworkinfo's magic; the nodes must agree). A node that does not
+// answer ends the run there (exit 3). Without --senders, S is the fewest senders that keep
+// every sender within the smallest limit, ceil(count / limit), and at least
+// kInjectDefaultSenders; an explicit --senders below that is used as given, with a warning on
+// `progress` naming the numbers (a test of the sender limit may want exactly that).
+//
 // How: S sender keys derive from the seed (inject_sender_key: the same seed gives the same keys
 // and so the same transactions). Transaction i is sender i mod S's (i div S)-th, with nonces
 // from --start-nonce (0; `next` asks the first node's getnextnonce for each sender). All are
@@ -14,13 +22,18 @@
 // a kept-alive HTTP connection. Batch k leaves no earlier than start + k × batch / rate
 // (--rate 0: as fast as the nodes answer).
 //
-// Accounting: a transaction the node accepted is "accepted"; one it answered with an error is
-// "rejected" (by message, in the summary); one whose request got no answer (connection lost,
-// timeout) is "failed". --out FILE writes one JSON line per transaction, in order:
-//   {"id":"<hex>","node":"HOST:PORT","t":<submit time, µs since the epoch>,"accepted":true}
-// (+ "error":"<message>" when not accepted). Progress goes to stderr: a bar with rate and ETA
-// when stderr is a terminal, a plain line a second otherwise; the summary goes to stdout as JSON.
-// Exit code: 0 when every transaction got an answer, 1 otherwise.
+// Accounting (sendrawtransaction HEX true, the verbose form): a transaction the node took now is
+// "accepted"; one it already held is "already_held"; one it answered with an error is
+// "rejected" (counted by reason: the rule's name, the message before its first colon, such as
+// "sender-limit"); one whose request got no answer (connection lost, timeout) is "failed".
+// --out FILE writes one JSON line per transaction, in order:
+//   {"id":"<hex>","node":"HOST:PORT","t":<submit time, µs since the epoch>,"accepted":true,
+//    "outcome":"accepted"|"already-held"|"rejected"|"failed"}
+// ("accepted" is true only for a transaction taken now; + "error":"<message>" when rejected or
+// failed). Progress goes to stderr: a bar with rate and ETA when stderr is a terminal, a plain
+// line a second otherwise; the summary goes to stdout as JSON.
+// Exit code (hearsay-cli): 0 when every transaction was accepted or already held; 1 when any
+// was rejected or got no answer; 3 when a node did not answer before sending.
 #pragma once
 
 #include <cstdint>
@@ -28,10 +41,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/ed25519.h"
 #include "crypto/result.h"
+#include "node/cli.h"
 #include "node/rpc_client.h"
 #include "p2p/transaction.h"
 
@@ -42,6 +57,9 @@ namespace hearsay {
 inline constexpr uint64_t kInjectMaxCount = 5'000'000;
 // Most sender keys.
 inline constexpr uint32_t kInjectMaxSenders = 1'000'000;
+// Fewest sender keys chosen without --senders (a spread over senders that a few hundred
+// transactions per run never notices).
+inline constexpr uint32_t kInjectDefaultSenders = 16;
 // Most transactions per batch request (the dispatcher accepts kRpcMaxBatchRequests; a hundred
 // keeps each request well under the body limit at typical sizes and answers prompt).
 inline constexpr size_t kInjectMaxBatch = 100;
@@ -50,11 +68,11 @@ inline constexpr size_t kInjectMaxConnections = 64;
 
 struct InjectOptions {
   uint64_t count = 1000;
-  double rate = 0;    // transactions per second; 0: as fast as possible
-  size_t size = 250;  // encoded transaction size, bytes
-  uint32_t senders = 16;
+  double rate = 0;       // transactions per second; 0: as fast as possible
+  size_t size = 250;     // encoded transaction size, bytes
+  uint32_t senders = 0;  // 0: chosen from the nodes' per-sender limit (resolve_inject_options)
   uint64_t seed = 1;
-  uint32_t network = 0;
+  std::optional<uint32_t> network;          // unset: the nodes' network (resolve_inject_options)
   std::optional<uint64_t> fee;              // default: the default minimum fee rate for `size`
   std::optional<uint64_t> start_nonce = 0;  // nullopt: getnextnonce per sender
   std::vector<RpcClientConfig> endpoints;   // at least one
@@ -67,13 +85,15 @@ struct InjectOptions {
 struct InjectSummary {
   uint64_t count = 0;
   uint64_t accepted = 0;
+  uint64_t already_held = 0;
   uint64_t rejected = 0;
   uint64_t failed = 0;
   double sign_seconds = 0;
   double send_seconds = 0;
-  double rate = 0;  // transactions the nodes answered (accepted or rejected) per second
-  std::map<std::string, uint64_t> reject_reasons;
-  std::string to_json() const;  // indented JSON, as printed
+  uint32_t senders = 0;
+  double rate = 0;  // transactions the nodes answered (accepted, held or rejected) per second
+  std::map<std::string, uint64_t> reject_reasons;  // by rule name
+  std::string to_json() const;                     // indented JSON, as printed
 };
 
 // Sender key `index` of seed `seed`: SHA-256 of a tagged (seed, index) encoding as the seed.
@@ -82,7 +102,18 @@ KeyPair inject_sender_key(uint64_t seed, uint32_t index);
 // The batch size used for `options` (resolves batch = 0).
 size_t inject_batch_size(const InjectOptions& options);
 
-// Runs the whole load: prepares, signs, sends, writes --out. `progress` receives progress
+// Fills in what the command line left to the nodes (see above): `network` when unset, and
+// `senders` when 0; warns on `progress` when an explicit --senders is too few for --count.
+// Asks every endpoint once.
+Result<InjectOptions, ToolError> resolve_inject_options(InjectOptions options,
+                                                        std::ostream& progress);
+
+// The reason a rejection is counted under: the rule's name, the message before its first
+// colon ("sender-limit: ..." -> "sender-limit"), or the whole message when it has none.
+std::string inject_reject_reason(std::string_view message);
+
+// Runs the whole load: resolves the options (as resolve_inject_options) when `senders` is 0 or
+// `network` unset, then prepares, signs, sends, writes --out. `progress` receives progress
 // lines (stderr); `tty` selects the bar. The error (a local failure: --out unwritable,
 // getnextnonce failing) is one line.
 Result<InjectSummary, std::string> run_inject(const InjectOptions& options, std::ostream& progress,

@@ -425,6 +425,72 @@ TEST_F(CliTest, SendtxAsksForTheNonceAndPrintsTheId) {
   expect_one_error_line(r, "error code: -26: fee-rate-too-low");
 }
 
+TEST_F(CliTest, SendtxUsesTheNodesNetworkUnlessTold) {
+  test::FakeNode node;
+  node.magic = 0x58457eea;
+  const std::string key_file = keygen();
+  const std::vector<std::string> a = {"--rpc",          node.rpc(), "--rpc-user", "u",
+                                      "--rpc-password", "p",        "sendtx",     "--key",
+                                      key_file,         "--nonce",  "0"};
+  CliRun r = cli(a);
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  ASSERT_EQ(node.received().size(), 1u);
+  EXPECT_EQ(node.received()[0]->network(), 0x58457eeau);
+  // An explicit --network wins.
+  std::vector<std::string> told = a;
+  told.back() = "1";
+  told.insert(told.end(), {"--network", "devnet"});
+  r = cli(told);
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  EXPECT_EQ(node.received().back()->network(), kDevnetMagic);
+  // tx is offline: devnet unless told.
+  r = cli({"tx", "--key", key_file, "--nonce", "0"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  EXPECT_EQ(decode_hex(r.out)->network(), kDevnetMagic);
+  CliRun help = cli({"help", "tx"});
+  EXPECT_NE(help.out.find("tx (offline) defaults\n                   to devnet"), std::string::npos)
+      << help.out;
+}
+
+TEST_F(CliTest, HelpMethodAsksTheNode) {
+  test::FakeNode node;
+  const std::vector<std::string> g = {"--rpc", node.rpc(),       "--rpc-user",
+                                      "u",     "--rpc-password", "p"};
+  auto with = [&](std::vector<std::string> rest) {
+    std::vector<std::string> a = g;
+    a.insert(a.end(), rest.begin(), rest.end());
+    return cli(a);
+  };
+  CliRun r = with({"help", "getpeerinfo"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  // The node's own text: the fake documents getpeerinfo thus.
+  EXPECT_NE(r.out.find("The fake node's peers: none."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("hearsay-cli getpeerinfo"), std::string::npos) << r.out;
+  // An unknown name: the node's error, exit 1.
+  r = with({"help", "foo"});
+  EXPECT_EQ(r.code, kCliFailure);
+  expect_one_error_line(r, "error code: -32601: help: unknown method 'foo'");
+  // A tool's help is local: no node needed.
+  const std::string closed = "127.0.0.1:" + std::to_string(closed_port());
+  r = cli({"--rpc", closed, "--rpc-user", "u", "--rpc-password", "p", "help", "inject"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  EXPECT_NE(r.out.find("Usage: hearsay-cli inject"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("already_held"), std::string::npos) << r.out;
+  // No node to ask: says so, exit 3.
+  r = cli({"--rpc", closed, "--rpc-user", "u", "--rpc-password", "p", "help", "foo"});
+  EXPECT_EQ(r.code, kCliUnreachable);
+  expect_one_error_line(r, "the node could not be reached for RPC help");
+  EXPECT_NE(r.err.find(closed), std::string::npos) << r.err;
+  // help alone: the usage, which points at help METHOD and lists the new methods.
+  r = cli({"--rpc", closed, "help"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  for (const char* needle :
+       {"Usage: hearsay-cli", "hearsay-cli help METHOD documents each RPC", "getnetworkinfo",
+        "getblockchaininfo", "getblockcount", "getconnectioncount", "uptime"})
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
+  EXPECT_EQ(cli({"help", "tx", "extra"}).code, kCliUsage);
+}
+
 // RpcClient's additions for inject: kept-alive connections and batch calls.
 TEST(RpcClientBatch, ResultsInOrderOverOneKeptConnection) {
   test::FakeNode node;

@@ -1,6 +1,7 @@
 // hearsay-cli inject against in-process fake nodes: every transaction signed, valid and sent
-// once, nonces in order per sender, round robin over endpoints, --out lines, rejections and
-// failures counted, progress output.
+// once, nonces in order per sender, round robin over endpoints, --out lines, rejections counted
+// by rule, already-held transactions counted apart, senders chosen from the nodes' per-sender
+// limit, the network asked of the nodes, exit codes, progress output.
 #include "node/inject.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "crypto/hex.h"
+#include "mempool/policy.h"
 #include "node/cli.h"
 #include "node/node.h"
 #include "testing/fake_rpc_node.h"
@@ -80,7 +82,8 @@ TEST(Inject, ParseArgsPairsDatadirsWithEndpoints) {
   ASSERT_EQ(o->endpoints.size(), 1u);
   EXPECT_EQ(o->endpoints[0].datadir, "/base");
   EXPECT_EQ(o->start_nonce, std::optional<uint64_t>(0));
-  EXPECT_EQ(o->network, kDevnetMagic);
+  EXPECT_FALSE(o->network);   // asked of the nodes
+  EXPECT_EQ(o->senders, 0u);  // chosen from the nodes' per-sender limit
 
   o = parse_inject_args(
       {"--rpc", "127.0.0.1:1", "--rpc=127.0.0.2:2", "--datadir", "/a", "--datadir", "/b", "--count",
@@ -216,11 +219,18 @@ TEST(Inject, RejectionsAndRateLimitedSending) {
   EXPECT_EQ(s->rejected, 20u);
   EXPECT_EQ(s->failed, 0u);
   ASSERT_EQ(s->reject_reasons.size(), 1u);
+  EXPECT_EQ(s->reject_reasons.begin()->first, "nonce-odd");
   EXPECT_EQ(s->reject_reasons.begin()->second, 20u);
-  EXPECT_NE(s->reject_reasons.begin()->first.find("nonce-odd"), std::string::npos);
 }
 
-TEST(Inject, NoNodeMeansFailuresAndExitOne) {
+TEST(Inject, RejectReasonIsTheRuleName) {
+  EXPECT_EQ(inject_reject_reason("sender-limit: the sender already has 64"), "sender-limit");
+  EXPECT_EQ(inject_reject_reason("fee-rate-too-low"), "fee-rate-too-low");
+  EXPECT_EQ(inject_reject_reason(" : nothing"), "(no reason given)");
+  EXPECT_EQ(inject_reject_reason(std::string(100, 'x')), std::string(64, 'x'));
+}
+
+TEST(Inject, NoNodeExitsThreeBeforeSigning) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor acc(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
   const uint16_t port = acc.local_endpoint().port();
@@ -229,11 +239,131 @@ TEST(Inject, NoNodeMeansFailuresAndExitOne) {
   int code = run_cli({"--rpc", "127.0.0.1:" + std::to_string(port), "--rpc-user", "u",
                       "--rpc-password", "p", "inject", "--count", "30", "--senders", "2"},
                      {out, err, false});
-  EXPECT_EQ(code, kCliFailure);
-  json::value summary = json::parse(out.str());
-  EXPECT_EQ(summary.at("failed").to_number<uint64_t>(), 30u);
-  EXPECT_NE(err.str().find("first failure"), std::string::npos) << err.str();
-  EXPECT_NE(err.str().find("30 of 30 transactions got no answer"), std::string::npos);
+  EXPECT_EQ(code, kCliUnreachable);
+  EXPECT_TRUE(out.str().empty()) << out.str();
+  EXPECT_EQ(err.str().find("signing"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("127.0.0.1:" + std::to_string(port)), std::string::npos) << err.str();
+}
+
+// hearsay-cli inject against `node` with `extra` arguments.
+struct InjectRun {
+  int code = -1;
+  json::value summary;
+  std::string err;
+};
+InjectRun cli_inject(const test::FakeNode& node, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--rpc",          node.rpc(), "--rpc-user", "u",
+                                   "--rpc-password", "p",        "inject"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::ostringstream out, err;
+  InjectRun r;
+  r.code = run_cli(args, {out, err, false});
+  r.err = err.str();
+  if (!out.str().empty()) r.summary = json::parse(out.str());
+  return r;
+}
+
+uint64_t field(const json::value& summary, const char* name) {
+  return summary.at(name).to_number<uint64_t>();
+}
+
+TEST(Inject, ChoosesEnoughSendersForTheNodesPerSenderLimit) {
+  test::FakeNode node;
+  node.max_per_sender = 10;
+  InjectRun r = cli_inject(node, {"--count", "500", "--sign-threads", "2"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  EXPECT_EQ(field(r.summary, "accepted"), 500u);
+  EXPECT_EQ(field(r.summary, "rejected"), 0u);
+  EXPECT_EQ(field(r.summary, "senders"), 50u);  // ceil(500 / 10)
+  EXPECT_EQ(node.held(), 500u);
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+
+  // Few transactions: never fewer senders than the old default.
+  test::FakeNode small;
+  small.max_per_sender = 10;
+  r = cli_inject(small, {"--count", "20", "--sign-threads", "2"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  EXPECT_EQ(field(r.summary, "senders"), uint64_t{kInjectDefaultSenders});
+}
+
+TEST(Inject, ANodeThatReportsNoLimitGetsTheDefaultOne) {
+  test::FakeNode node;
+  node.max_per_sender = kDefaultMaxPerSender;
+  node.report_max_per_sender = false;
+  const uint64_t count = 3 * kDefaultMaxPerSender * kInjectDefaultSenders;
+  InjectRun r = cli_inject(node, {"--count", std::to_string(count), "--sign-threads", "2"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  EXPECT_EQ(field(r.summary, "accepted"), count);
+  EXPECT_EQ(field(r.summary, "senders"), 3u * kInjectDefaultSenders);
+}
+
+TEST(Inject, TooFewSendersWarnsAndRejectionsExitOne) {
+  test::FakeNode node;
+  node.max_per_sender = 10;
+  InjectRun r = cli_inject(node, {"--count", "50", "--senders", "2", "--sign-threads", "2"});
+  EXPECT_EQ(r.code, kCliFailure);
+  // The warning comes before signing and names the numbers and the fix.
+  const size_t warning = r.err.find("inject: warning: 2 senders put up to 25 transactions");
+  ASSERT_NE(warning, std::string::npos) << r.err;
+  EXPECT_LT(warning, r.err.find("signing"));
+  EXPECT_NE(r.err.find("at most 10 per sender"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("use --senders 5 or more"), std::string::npos) << r.err;
+  // Rejections are counted by rule and end the run with exit 1 and one line saying so.
+  EXPECT_EQ(field(r.summary, "accepted"), 20u);
+  EXPECT_EQ(field(r.summary, "rejected"), 30u);
+  EXPECT_EQ(r.summary.at("reject_reasons"), (json::object{{"sender-limit", 30}}));
+  EXPECT_NE(r.err.find("error: inject: 30 of 50 transactions were rejected (sender-limit: 30)"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(Inject, AlreadyHeldIsCountedApartAndIsNoFailure) {
+  test::FakeNode node;
+  test::TempDir dir;
+  InjectRun first = cli_inject(node, {"--count", "40", "--sign-threads", "2"});
+  ASSERT_EQ(first.code, kCliOk) << first.err;
+  EXPECT_EQ(field(first.summary, "accepted"), 40u);
+  EXPECT_EQ(field(first.summary, "already_held"), 0u);
+  // The same seed again: the same transactions, which the node already holds.
+  const std::string out = dir.file("again.jsonl");
+  InjectRun again = cli_inject(node, {"--count", "40", "--sign-threads", "2", "--out", out});
+  ASSERT_EQ(again.code, kCliOk) << again.err;
+  EXPECT_EQ(field(again.summary, "accepted"), 0u);
+  EXPECT_EQ(field(again.summary, "already_held"), 40u);
+  EXPECT_EQ(field(again.summary, "rejected"), 0u);
+  EXPECT_EQ(node.held(), 40u);
+  std::ifstream in(out);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  json::value v = json::parse(line);
+  EXPECT_EQ(v.at("outcome").as_string(), "already-held");
+  EXPECT_FALSE(v.at("accepted").as_bool());
+}
+
+TEST(Inject, AsksTheNodesForTheirNetwork) {
+  test::FakeNode a, b;
+  a.magic = b.magic = 0x58457eea;
+  std::vector<std::string> two = {"--rpc", a.rpc(), "--rpc", b.rpc(), "--count", "20"};
+  InjectRun r = cli_inject(a, two);
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  ASSERT_FALSE(a.received().empty());
+  for (const TxRef& tx : a.received())
+    EXPECT_EQ(tx->network(), 0x58457eeau);
+  // An explicit --network wins.
+  test::FakeNode c;
+  c.magic = 0x58457eea;
+  r = cli_inject(c, {"--count", "5", "--network", "devnet"});
+  ASSERT_EQ(r.code, kCliOk) << r.err;
+  EXPECT_EQ(c.received().at(0)->network(), kDevnetMagic);
+  // Nodes on different networks: refused before sending, naming both.
+  b.magic = 0x01020304;
+  r = cli_inject(a, {"--rpc", a.rpc(), "--rpc", b.rpc(), "--count", "20", "--seed", "9"});
+  EXPECT_EQ(r.code, kCliFailure);
+  EXPECT_NE(
+      r.err.find("different networks (0x58457eea at " + a.rpc() + ", 0x01020304 at " + b.rpc()),
+      std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("signing"), std::string::npos) << r.err;
 }
 
 TEST(Inject, UnwritableOutFileFailsBeforeSending) {
