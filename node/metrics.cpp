@@ -191,8 +191,32 @@ std::vector<double> relay_latency_buckets_seconds() {
           0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
 }
 
-std::string render_node_metrics(const NodeMetricsSnapshot& s) {
-  MetricsWriter w;
+RelayLatencyHistograms::RelayLatencyHistograms()
+    : m_peer(relay_latency_buckets_seconds()), m_rpc(relay_latency_buckets_seconds()) {}
+
+void RelayLatencyHistograms::observe(RelaySource source, double seconds) {
+  (source == RelaySource::kPeer ? m_peer : m_rpc).observe(seconds);
+}
+
+HistogramSnapshot RelayLatencyHistograms::snapshot(RelaySource source) const {
+  return (source == RelaySource::kPeer ? m_peer : m_rpc).snapshot();
+}
+
+std::string compiler_version() {
+#if defined(__clang__)
+  return "clang " + std::to_string(__clang_major__) + "." + std::to_string(__clang_minor__) + "." +
+         std::to_string(__clang_patchlevel__);
+#elif defined(__GNUC__)
+  return "gcc " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
+         std::to_string(__GNUC_PATCHLEVEL__);
+#else
+  return "unknown";
+#endif
+}
+
+namespace {
+
+void render_traffic(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.family("hearsay_peers", MetricType::kGauge, "Connected peers by direction.");
   w.sample(s.peers_inbound, {{"direction", "inbound"}});
   w.sample(s.peers_outbound, {{"direction", "outbound"}});
@@ -209,7 +233,9 @@ std::string render_node_metrics(const NodeMetricsSnapshot& s) {
     w.sample(m.received_bytes, {{"type", m.type}, {"direction", "received"}});
     w.sample(m.sent_bytes, {{"type", m.type}, {"direction", "sent"}});
   }
+}
 
+void render_relay(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.family("hearsay_transactions_accepted_total", MetricType::kCounter,
            "Transactions accepted into the mempool.");
   w.sample(s.tx_accepted);
@@ -230,9 +256,15 @@ std::string render_node_metrics(const NodeMetricsSnapshot& s) {
   w.sample(s.verify_queue_depth);
 
   w.family("hearsay_relay_latency_seconds", MetricType::kHistogram,
-           "Time from first seeing a transaction to announcing it to peers.");
-  w.histogram(s.relay_latency);
+           "Time to accept a new transaction and queue it for announcement to peers. "
+           "source=\"peer\": from its body's arrival from a peer, through the signature check "
+           "and admission. source=\"rpc\": from the RPC handing it over, through the signature "
+           "check and admission.");
+  w.histogram(s.relay_latency_peer, {{"source", "peer"}});
+  w.histogram(s.relay_latency_rpc, {{"source", "rpc"}});
+}
 
+void render_blocks(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.family("hearsay_chain_height", MetricType::kGauge, "Height of the best block (the tip).");
   w.sample(s.chain_height);
   w.family("hearsay_blocks_connected_total", MetricType::kCounter,
@@ -255,6 +287,37 @@ std::string render_node_metrics(const NodeMetricsSnapshot& s) {
     w.sample(n, {{"reason", reason}});
   w.family("hearsay_blocks_produced_total", MetricType::kCounter, "Blocks this node produced.");
   w.sample(s.blocks_produced);
+}
+
+// The families and names of Prometheus' client libraries, so that their dashboards work.
+void render_process(MetricsWriter& w, const ProcessMetrics& p) {
+  w.family("process_cpu_seconds_total", MetricType::kCounter,
+           "Total user and system CPU time spent in seconds.");
+  w.sample(p.cpu_seconds);
+  w.family("process_resident_memory_bytes", MetricType::kGauge, "Resident memory size in bytes.");
+  w.sample(p.resident_memory_bytes);
+  w.family("process_virtual_memory_bytes", MetricType::kGauge, "Virtual memory size in bytes.");
+  w.sample(p.virtual_memory_bytes);
+  w.family("process_open_fds", MetricType::kGauge, "Number of open file descriptors.");
+  w.sample(p.open_fds);
+  w.family("process_max_fds", MetricType::kGauge, "Maximum number of open file descriptors.");
+  w.sample(p.max_fds);
+  w.family("process_start_time_seconds", MetricType::kGauge,
+           "Start time of the process since unix epoch in seconds.");
+  w.sample(p.start_time_seconds);
+}
+
+}  // namespace
+
+std::string render_node_metrics(const NodeMetricsSnapshot& s) {
+  MetricsWriter w;
+  render_traffic(w, s);
+  render_relay(w, s);
+  render_blocks(w, s);
+  w.family("hearsay_build_info", MetricType::kGauge,
+           "Always 1; the labels say which build runs: version, network, compiler.");
+  w.sample(1, {{"version", s.version}, {"network", s.network}, {"compiler", s.compiler}});
+  if (s.process) render_process(w, *s.process);
   return w.take();
 }
 

@@ -11,6 +11,10 @@
 // returns a self-consistent view (count is the sum of the buckets read; the sum may miss or
 // include an observation in flight). Memory: one counter per bucket, fixed at construction.
 //
+// RelayLatencyHistograms holds hearsay_relay_latency_seconds by source: each latency is observed
+// into its lock-free Histogram as it is measured, so nothing waits for a scrape and a rare scrape
+// loses nothing.
+//
 // render_node_metrics() renders every metric family hearsayd exposes, from a plain snapshot
 // struct the daemon fills in on its network thread; the family names are fixed here, once.
 #pragma once
@@ -19,10 +23,13 @@
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "node/process_metrics.h"
 
 namespace hearsay {
 
@@ -93,6 +100,24 @@ class Histogram {
 // on a slow link).
 std::vector<double> relay_latency_buckets_seconds();
 
+// Where a relayed transaction came from: the `source` label of hearsay_relay_latency_seconds.
+enum class RelaySource { kPeer, kRpc };
+
+class RelayLatencyHistograms {
+ public:
+  RelayLatencyHistograms();
+  // Thread-safe, lock-free.
+  void observe(RelaySource source, double seconds);
+  HistogramSnapshot snapshot(RelaySource source) const;
+
+ private:
+  Histogram m_peer;
+  Histogram m_rpc;
+};
+
+// The compiler that built this program, e.g. "gcc 13.2.0" (a hearsay_build_info label).
+std::string compiler_version();
+
 // What hearsayd exposes on /metrics. Plain data; the daemon fills it on its network thread.
 struct NodeMetricsSnapshot {
   uint64_t peers_inbound = 0;
@@ -109,7 +134,10 @@ struct NodeMetricsSnapshot {
   uint64_t mempool_bytes = 0;
   uint64_t seen_set_entries = 0;
   uint64_t verify_queue_depth = 0;
-  HistogramSnapshot relay_latency;  // first seen → announced, seconds
+  // Seconds. peer: body first seen → verified, admitted and queued for announcement; rpc: the
+  // RPC handed the transaction over → signature checked, admitted and queued for announcement.
+  HistogramSnapshot relay_latency_peer;
+  HistogramSnapshot relay_latency_rpc;
   // Blocks (chainstub/block_relay.h's BlockRelayStats, and the node's BlockObserver counts).
   uint64_t chain_height = 0;
   uint64_t blocks_connected = 0;
@@ -119,14 +147,22 @@ struct NodeMetricsSnapshot {
   uint64_t block_collisions = 0;       // cmpctblocks that fell back to the full block
   uint64_t blocks_produced = 0;
   std::vector<std::pair<std::string, uint64_t>> blocks_rejected;  // by reason, e.g. "bad-producer"
+  // hearsay_build_info's labels.
+  std::string version;
+  std::string network;
+  std::string compiler;
+  std::optional<ProcessMetrics> process;  // nullopt: the process_* families are left out
 };
 
 // Families (all prefixed hearsay_): peers{direction}, messages_total{type,direction},
 // message_bytes_total{type,direction}, transactions_accepted_total,
 // transactions_rejected_total{reason}, mempool_transactions, mempool_bytes, seen_set_entries,
-// verify_queue_depth, relay_latency_seconds (histogram), chain_height, blocks_connected_total,
-// block_reorgs_total, block_reconstructions_total, block_txs_requested_total,
-// block_collisions_total, blocks_rejected_total{reason}, blocks_produced_total.
+// verify_queue_depth, relay_latency_seconds{source} (histogram; source "peer" or "rpc"),
+// chain_height, blocks_connected_total, block_reorgs_total, block_reconstructions_total,
+// block_txs_requested_total, block_collisions_total, blocks_rejected_total{reason},
+// blocks_produced_total, build_info{version,network,compiler} (always 1); and, unprefixed, the
+// client libraries' process_cpu_seconds_total, process_resident_memory_bytes,
+// process_virtual_memory_bytes, process_open_fds, process_max_fds, process_start_time_seconds.
 std::string render_node_metrics(const NodeMetricsSnapshot& s);
 
 }  // namespace hearsay

@@ -26,15 +26,11 @@ namespace hearsay {
 
 namespace fs = std::filesystem;
 
-// Relay latency buckets, seconds: 50 µs .. 10 s.
-static const std::vector<double> kLatencyBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                    0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
-                                                    0.5,     1,      2.5,     5,      10};
-
-// Counts accepted / rejected-by-reason for metrics, then forwards to the trace (if any).
-class Node::Counter : public RelayObserver {
+// Counts accepted / rejected-by-reason for metrics, then forwards to the trace (if any); observes
+// each relay latency into its histogram as the relay (peers) or Node::submit (RPC) measures it.
+class Node::Counter : public RelayObserver, public RelayLatencySink {
  public:
-  explicit Counter(RelayObserver* next) : m_next(next), m_latency(kLatencyBuckets) {}
+  explicit Counter(RelayObserver* next) : m_next(next) {}
   void tx_first_seen(const TxId& id, const TxSource& from, Time now) override {
     if (m_next) m_next->tx_first_seen(id, from, now);
   }
@@ -65,14 +61,20 @@ class Node::Counter : public RelayObserver {
     c.rejected.assign(m_rejected.begin(), m_rejected.end());
     return c;
   }
-  Histogram& latency() { return m_latency; }
+  void tx_relay_latency(Duration latency) override {
+    m_latency.observe(RelaySource::kPeer, std::chrono::duration<double>(latency).count());
+  }
+  void rpc_latency(std::chrono::steady_clock::duration latency) {
+    m_latency.observe(RelaySource::kRpc, std::chrono::duration<double>(latency).count());
+  }
+  const RelayLatencyHistograms& latency() const { return m_latency; }
 
  private:
   RelayObserver* m_next;
   mutable std::mutex m_mu;
   uint64_t m_accepted = 0;
   std::map<std::string, uint64_t> m_rejected;
-  Histogram m_latency;
+  RelayLatencyHistograms m_latency;
 };
 
 // Counts block events for metrics (rejections by reason), then forwards to the trace (if any).
@@ -307,7 +309,8 @@ Status Node::start_network() {
   if (c.relay.rng_seed == 0) c.relay.rng_seed = random_u64();
   if (c.block_relay.rng_seed == 0) c.block_relay.rng_seed = random_u64();
   hc.make_relay = [this](PeerManager& pm) {
-    auto relay = std::make_unique<TxRelay>(pm, *m_pool, m_cfg.relay, m_counter.get());
+    auto relay =
+        std::make_unique<TxRelay>(pm, *m_pool, m_cfg.relay, m_counter.get(), m_counter.get());
     m_relay = relay.get();
     return std::unique_ptr<RelayHandler>(std::move(relay));
   };
@@ -369,8 +372,12 @@ static Time wall_now() {
 }
 
 PoolResult Node::submit(const TxRef& tx) {
+  // hearsay_relay_latency_seconds{source="rpc"}: from the hand-over, signature check included.
+  const auto handed_over = std::chrono::steady_clock::now();
   if (!tx->verify_signature()) return {PoolAnswer::kRejected, "bad-signature"};
-  return m_host->run([&] { return m_relay->submit(tx, true, wall_now()); });
+  const PoolResult r = m_host->run([&] { return m_relay->submit(tx, true, wall_now()); });
+  if (r.ok()) m_counter->rpc_latency(std::chrono::steady_clock::now() - handed_over);
+  return r;
 }
 
 TxRef Node::get_transaction(const TxId& id) {
@@ -441,16 +448,13 @@ std::string Node::metrics() {
   struct Inside {
     TxRelayStats relay;
     MempoolInfo mempool;
-    std::vector<int64_t> latency;
     BlockRelayStats blocks;
     uint64_t height;
   };
   Inside in = m_host->run([&] {
-    return Inside{m_relay->stats(), m_mempool->info(wall_now()), m_relay->take_latency_samples(),
-                  m_block_relay->stats(), m_chain->height()};
+    return Inside{m_relay->stats(), m_mempool->info(wall_now()), m_block_relay->stats(),
+                  m_chain->height()};
   });
-  for (int64_t us : in.latency)
-    m_counter->latency().observe(static_cast<double>(us) / 1e6);
   for (const PeerStats& p : m_host->peer_stats())
     (p.inbound ? s.peers_inbound : s.peers_outbound) += 1;
   const TrafficCounters traffic = m_host->total_traffic();
@@ -470,7 +474,8 @@ std::string Node::metrics() {
   s.mempool_bytes = in.mempool.bytes;
   s.seen_set_entries = in.relay.seen_size;
   s.verify_queue_depth = m_host->net_stats().verify_queue_depth;
-  s.relay_latency = m_counter->latency().snapshot();
+  s.relay_latency_peer = m_counter->latency().snapshot(RelaySource::kPeer);
+  s.relay_latency_rpc = m_counter->latency().snapshot(RelaySource::kRpc);
   s.chain_height = in.height;
   s.blocks_connected = in.blocks.connected;
   s.block_reorgs = in.blocks.reorgs;
@@ -479,6 +484,10 @@ std::string Node::metrics() {
   s.block_collisions = in.blocks.collisions;
   s.blocks_produced = in.blocks.produced;
   s.blocks_rejected = m_block_counter->counters().rejected;
+  s.version = kHearsayVersion;
+  s.network = m_cfg.network.name;
+  s.compiler = compiler_version();
+  s.process = read_process_metrics();
   return render_node_metrics(s);
 }
 

@@ -32,11 +32,13 @@ InvEntry tx_entry(const TxId& id) {
 TxRelay::PeerState::PeerState(const SipKey& salt, size_t known_max)
     : known(salt, known_options(known_max)), requested(0, IdHash(salt)) {}
 
-TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver* observer)
+TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver* observer,
+                 RelayLatencySink* latency)
     : m_pm(pm),
       m_pool(pool),
       m_cfg(cfg),
       m_observer(observer),
+      m_latency(latency),
       m_rng(cfg.rng_seed),
       m_salt(draw_key(m_rng)),
       m_seen(m_salt,
@@ -254,7 +256,8 @@ void TxRelay::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> v
     HEARSAY_CHECK(results.size() == good.size());
     for (size_t i = 0; i < good.size(); ++i) {
       if (results[i].ok()) {
-        admitted(good[i], origin[i].from, origin[i].first_seen, now);
+        admitted(good[i], origin[i].from, now);
+        if (m_latency) m_latency->tx_relay_latency(now - origin[i].first_seen);
       } else if (results[i].answer == PoolAnswer::kRejected) {
         ++m_stats.rejected;
         if (m_observer) m_observer->tx_rejected(good[i]->id(), results[i].reason, now);
@@ -280,7 +283,7 @@ PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
   }
   if (r.ok()) {
     m_verifying.erase(id);  // a peer's copy under verification needs no admission any more
-    admitted(tx, std::nullopt, now, now);
+    admitted(tx, std::nullopt, now);
     flush(now);
   } else if (r.answer == PoolAnswer::kRejected) {
     ++m_stats.rejected;
@@ -291,13 +294,10 @@ PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
 
 // --- announcing and requesting ----------------------------------------------------------------
 
-void TxRelay::admitted(const TxRef& tx, std::optional<PeerId> from, Time first_seen, Time now) {
+void TxRelay::admitted(const TxRef& tx, std::optional<PeerId> from, Time now) {
   ++m_stats.accepted;
   const TxId& id = tx->id();
   if (m_observer) m_observer->tx_accepted(id, now);
-  if (m_latency.size() < kMaxLatencySamples)
-    m_latency.push_back(
-        std::chrono::duration_cast<std::chrono::microseconds>(now - first_seen).count());
 
   // A later transaction of the same admission batch replaced it: nothing to relay.
   if (!m_pool.contains(id)) return;
@@ -468,12 +468,6 @@ const TxRelayStats& TxRelay::stats() const {
   return m_stats;
 }
 
-std::vector<int64_t> TxRelay::take_latency_samples() {
-  std::vector<int64_t> out;
-  out.swap(m_latency);
-  return out;
-}
-
 bool TxRelay::known_to_peer(PeerId peer, const TxId& id, Time now) const {
   auto it = m_peers.find(peer);
   return it != m_peers.end() && it->second.known.contains(id, now);
@@ -484,7 +478,6 @@ void TxRelay::sanity_check() const {
   m_seen.sanity_check();
   HEARSAY_CHECK(m_verifying.size() <= kMaxVerifying);
   HEARSAY_CHECK(m_frames.size() <= kFrameCacheSize);
-  HEARSAY_CHECK(m_latency.size() <= kMaxLatencySamples);
   for (const auto& [peer, ps] : m_peers) {
     HEARSAY_CHECK(m_pm.peer_info(peer).has_value());
     HEARSAY_CHECK(ps.queue.size() <= kMaxAnnounceQueue);

@@ -93,7 +93,6 @@ inline constexpr size_t kAntiEntropyMax = kMaxPeerAnnouncements;
 // is bounded by this count times kMaxTxSize, and beyond that by net/'s send-queue cap
 // (kSendQueueCap in net/connection.h), which disconnects a peer whose answers pile up.
 inline constexpr size_t kMaxGetDataTx = 1'000;
-inline constexpr size_t kMaxLatencySamples = 65'536;
 // How often the pool drops expired transactions (--mempool-expiry has hour granularity; a
 // transaction's own expiry time is honoured within this).
 inline constexpr Duration kPoolExpireInterval = std::chrono::minutes(1);
@@ -144,11 +143,23 @@ struct TxRelayStats {
   size_t tracked_announcements = 0;
 };
 
+// Where the relay latency of each transaction from a peer goes, as it is measured: its body first
+// seen → signature verified, admitted and queued for announcement (with inv_interval 0, when the
+// inv goes out). Local submissions are not reported: their wait is the submitter's to measure
+// (node/ times the RPC path from hand-over). Called on the relay thread, once per admission;
+// must be cheap and never block.
+class RelayLatencySink {
+ public:
+  virtual ~RelayLatencySink() = default;
+  virtual void tx_relay_latency(Duration latency) = 0;
+};
+
 class TxRelay : public RelayHandler {
  public:
-  // Registers itself with `pm` (set_relay) and unregisters in the destructor. `pool` and
-  // `observer` (may be null) must outlive it.
-  TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver* observer = nullptr);
+  // Registers itself with `pm` (set_relay) and unregisters in the destructor. `pool`,
+  // `observer` and `latency` (both may be null) must outlive it.
+  TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver* observer = nullptr,
+          RelayLatencySink* latency = nullptr);
   ~TxRelay() override;
   TxRelay(const TxRelay&) = delete;
   TxRelay& operator=(const TxRelay&) = delete;
@@ -166,10 +177,6 @@ class TxRelay : public RelayHandler {
   PoolResult submit(const TxRef& tx, bool signature_verified, Time now);
 
   const TxRelayStats& stats() const;
-  // Relay latency samples (body first seen → accepted and queued for announcement, which with
-  // inv_interval 0 is when the inv goes out), microseconds. The caller drains them; at most
-  // kMaxLatencySamples wait, later ones are dropped.
-  std::vector<int64_t> take_latency_samples();
 
   void sanity_check() const;
 
@@ -216,7 +223,7 @@ class TxRelay : public RelayHandler {
   void handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now);
   void request_from(PeerId peer, PeerState& ps, Time now);
   void request_all(Time now);
-  void admitted(const TxRef& tx, std::optional<PeerId> from, Time first_seen, Time now);
+  void admitted(const TxRef& tx, std::optional<PeerId> from, Time now);
   void start_trickle(PeerState& ps, Time now);
   void flush(Time now);
   void remember_frame(const TxId& id, SharedBytes frame);
@@ -227,6 +234,7 @@ class TxRelay : public RelayHandler {
   TxPool& m_pool;
   TxRelayConfig m_cfg;
   RelayObserver* m_observer;
+  RelayLatencySink* m_latency;
   std::mt19937_64 m_rng;
   SipKey m_salt{};
   SeenSet m_seen;
@@ -241,7 +249,6 @@ class TxRelay : public RelayHandler {
   bool m_request_due = false;     // some peer's request_due is set
   Time m_next_pool_expire{};      // when on_tick next drops expired transactions from the pool
   std::vector<TxId> m_last_sent;  // flush(): the queue last serialised
-  std::vector<int64_t> m_latency;
   mutable TxRelayStats m_stats;
 };
 

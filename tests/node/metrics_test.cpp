@@ -1,17 +1,21 @@
 // Prometheus text exposition: format details, the histogram, and promtool's verdict on the
-// complete set of families hearsayd exposes.
+// complete set of families hearsayd exposes, rendered and scraped from a running Node.
 #include "node/metrics.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include "testing/test_util.h"
+#include "testing/testnet.h"
 
 namespace hearsay {
 namespace {
@@ -35,7 +39,8 @@ NodeMetricsSnapshot fake_snapshot() {
   Histogram h(relay_latency_buckets_seconds());
   for (double v : {0.00005, 0.0003, 0.002, 0.002, 0.04, 0.7, 3.0, 100.0})
     h.observe(v);
-  s.relay_latency = h.snapshot();
+  s.relay_latency_peer = h.snapshot();
+  s.relay_latency_rpc = Histogram(relay_latency_buckets_seconds()).snapshot();
   s.chain_height = 42;
   s.blocks_connected = 43;
   s.block_reorgs = 1;
@@ -44,7 +49,21 @@ NodeMetricsSnapshot fake_snapshot() {
   s.block_collisions = 1;
   s.blocks_produced = 5;
   s.blocks_rejected = {{"bad-producer", 2}, {"tx-bad-signature", 1}};
+  s.version = "0.1.0";
+  s.network = "devnet";
+  s.compiler = compiler_version();
+  s.process = ProcessMetrics{1.25, 50'000'000, 900'000'000, 42, 1024, 1.7e9};
   return s;
+}
+
+// The value of the series `series` (name and labels exactly as rendered) in a scrape.
+std::optional<double> value_of(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.size() > series.size() && line.starts_with(series) && line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  return std::nullopt;
 }
 
 TEST(Metrics, NodeMetricsPassPromtool) {
@@ -54,25 +73,51 @@ TEST(Metrics, NodeMetricsPassPromtool) {
   EXPECT_EQ(r->first, 0) << r->second << "\n--- input ---\n" << text;
   EXPECT_EQ(r->second, "") << text;
   // Every metric family the node exports is there.
-  for (const char* family :
-       {"hearsay_peers", "hearsay_messages_total", "hearsay_message_bytes_total",
-        "hearsay_transactions_accepted_total", "hearsay_transactions_rejected_total",
-        "hearsay_mempool_transactions", "hearsay_mempool_bytes", "hearsay_seen_set_entries",
-        "hearsay_verify_queue_depth", "hearsay_relay_latency_seconds", "hearsay_chain_height",
-        "hearsay_blocks_connected_total", "hearsay_block_reorgs_total",
-        "hearsay_block_reconstructions_total", "hearsay_block_txs_requested_total",
-        "hearsay_block_collisions_total", "hearsay_blocks_rejected_total",
-        "hearsay_blocks_produced_total"})
+  for (const char* family : {"hearsay_peers",
+                             "hearsay_messages_total",
+                             "hearsay_message_bytes_total",
+                             "hearsay_transactions_accepted_total",
+                             "hearsay_transactions_rejected_total",
+                             "hearsay_mempool_transactions",
+                             "hearsay_mempool_bytes",
+                             "hearsay_seen_set_entries",
+                             "hearsay_verify_queue_depth",
+                             "hearsay_relay_latency_seconds",
+                             "hearsay_chain_height",
+                             "hearsay_blocks_connected_total",
+                             "hearsay_block_reorgs_total",
+                             "hearsay_block_reconstructions_total",
+                             "hearsay_block_txs_requested_total",
+                             "hearsay_block_collisions_total",
+                             "hearsay_blocks_rejected_total",
+                             "hearsay_blocks_produced_total",
+                             "hearsay_build_info",
+                             "process_cpu_seconds_total",
+                             "process_resident_memory_bytes",
+                             "process_virtual_memory_bytes",
+                             "process_open_fds",
+                             "process_max_fds",
+                             "process_start_time_seconds"})
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
   EXPECT_NE(text.find("hearsay_chain_height 42\n"), std::string::npos);
+  EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"peer\"}"), 8);
+  EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"rpc\"}"), 0);
+  EXPECT_EQ(value_of(text, "hearsay_build_info{version=\"0.1.0\",network=\"devnet\",compiler=\"" +
+                               compiler_version() + "\"}"),
+            1);
+  EXPECT_EQ(value_of(text, "process_resident_memory_bytes"), 50'000'000);
+  EXPECT_EQ(value_of(text, "process_start_time_seconds"), 1.7e9);
   EXPECT_NE(text.find("hearsay_blocks_rejected_total{reason=\"bad-producer\"} 2\n"),
             std::string::npos);
 }
 
 TEST(Metrics, EmptySnapshotPassesPromtool) {
   NodeMetricsSnapshot s;
-  s.relay_latency = Histogram(relay_latency_buckets_seconds()).snapshot();
-  auto r = test::promtool_check(render_node_metrics(s));
+  s.relay_latency_peer = Histogram(relay_latency_buckets_seconds()).snapshot();
+  s.relay_latency_rpc = s.relay_latency_peer;
+  const std::string text = render_node_metrics(s);
+  EXPECT_EQ(text.find("process_"), std::string::npos);  // no /proc: no process families
+  auto r = test::promtool_check(text);
   ASSERT_TRUE(r) << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
   EXPECT_EQ(r->first, 0) << r->second;
 }
@@ -183,6 +228,55 @@ TEST(Histogram, ConcurrentObserversLoseNothing) {
   HistogramSnapshot s = h.snapshot();
   EXPECT_EQ(s.count, uint64_t{kThreads * kPerThread});
   EXPECT_NEAR(s.sum, kPerThread * 0.001 * (1 + 2 + 3 + 4), 1e-6);
+}
+
+// Each latency is observed as it is measured: however many come between two scrapes (here more
+// than the 65,536 the relay once buffered for the scrape to drain), one scrape counts them all.
+TEST(RelayLatency, EveryObservationReachesTheScrape) {
+  RelayLatencyHistograms latency;
+  constexpr uint64_t kPeer = 70'000;
+  for (uint64_t i = 0; i < kPeer; ++i)
+    latency.observe(RelaySource::kPeer, 0.001 * static_cast<double>(i % 100));
+  for (int i = 0; i < 3; ++i)
+    latency.observe(RelaySource::kRpc, 0.002);
+  NodeMetricsSnapshot s;
+  s.relay_latency_peer = latency.snapshot(RelaySource::kPeer);
+  s.relay_latency_rpc = latency.snapshot(RelaySource::kRpc);
+  const std::string text = render_node_metrics(s);
+  EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"peer\"}"), kPeer);
+  EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_bucket{source=\"peer\",le=\"+Inf\"}"),
+            kPeer);
+  EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"rpc\"}"), 3);
+  EXPECT_NEAR(*value_of(text, "hearsay_relay_latency_seconds_sum{source=\"rpc\"}"), 0.006, 1e-9);
+}
+
+// A running node's scrape: a transaction submitted over the RPC path is timed from the
+// hand-over (signature check and admission included: never 0) under source="rpc"; build info
+// and the process families are there and plausible; promtool accepts the whole scrape.
+TEST(NodeMetrics, RpcSubmissionTimedAndProcessFamiliesExported) {
+  test::TestNet net(1);
+  Node& node = net.start(0, {});
+  ASSERT_TRUE(node.submit(test::devnet_tx(1, 0)).ok());
+  const std::string text = node.metrics();
+  EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"rpc\"}"), 1) << text;
+  EXPECT_GT(value_of(text, "hearsay_relay_latency_seconds_sum{source=\"rpc\"}").value_or(0), 0);
+  EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"peer\"}"), 0);
+  EXPECT_EQ(value_of(text, "hearsay_transactions_accepted_total"), 1);
+  EXPECT_EQ(value_of(text, "hearsay_build_info{version=\"0.1.0\",network=\"devnet\",compiler=\"" +
+                               compiler_version() + "\"}"),
+            1)
+      << text;
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_GT(value_of(text, "process_resident_memory_bytes").value_or(0), 0);
+  EXPECT_GT(value_of(text, "process_open_fds").value_or(0), 0);
+  EXPECT_GE(value_of(text, "process_max_fds").value_or(0),
+            value_of(text, "process_open_fds").value_or(1));
+  EXPECT_GT(value_of(text, "process_start_time_seconds").value_or(0), 0);
+  EXPECT_LE(value_of(text, "process_start_time_seconds").value_or(now + 1), now);
+  auto r = test::promtool_check(text);
+  ASSERT_TRUE(r) << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
+  EXPECT_EQ(r->first, 0) << r->second << "\n--- input ---\n" << text;
 }
 
 }  // namespace

@@ -316,8 +316,22 @@ TEST(TxRelayBodies, PolicyRefusalNeverScores) {
   EXPECT_TRUE(n.pm.is_ready(kOut1));
 }
 
+// Collects the relay latencies as the relay reports them.
+struct LatencyLog : RelayLatencySink {
+  std::vector<Duration> reported;
+  void tx_relay_latency(Duration latency) override { reported.push_back(latency); }
+};
+
+// Gives `n` a relay that reports its latencies to `log` (before any peer connects).
+void report_latencies(RelayNode& n, LatencyLog& log) {
+  n.relay.reset();  // unregisters from the PeerManager before the new one registers
+  n.relay = std::make_unique<TxRelay>(n.pm, *n.pool, test_relay_config(), nullptr, &log);
+}
+
 TEST(TxRelayBodies, VerdictsInAnyOrderAndGrouping) {
   RelayNode n;
+  LatencyLog log;
+  report_latencies(n, log);
   n.auto_verify = false;
   n.connect(kOut1, kOut1, false);
   n.connect(kIn1, kIn1, true);
@@ -347,13 +361,13 @@ TEST(TxRelayBodies, VerdictsInAnyOrderAndGrouping) {
   for (const TxId& id : ids_in(a.to<InvMsg>(kIn1)))
     announced.insert(id);
   EXPECT_EQ(announced, std::set<TxId>(ids.begin(), ids.end()));
-  // Latency samples: body first seen → accepted.
-  std::vector<int64_t> lat = n.relay->take_latency_samples();
-  ASSERT_EQ(lat.size(), 4u);
+  // Each admission reported its latency (body first seen → accepted) as it happened.
+  std::vector<Duration> lat = log.reported;
   std::sort(lat.begin(), lat.end());
-  EXPECT_EQ(lat.front(), 5'000);
-  EXPECT_EQ(lat.back(), 8'000);
-  EXPECT_TRUE(n.relay->take_latency_samples().empty());
+  EXPECT_EQ(lat, (std::vector<Duration>{5ms, 6ms, 7ms, 8ms}));
+  // A local submission is the submitter's to time: not reported.
+  ASSERT_TRUE(n.submit(make_tx(34, 0)).ok());
+  EXPECT_EQ(log.reported.size(), 4u);
 }
 
 // --- answering getdata -------------------------------------------------------------------------
