@@ -24,6 +24,8 @@ PACKAGES=(
   prometheus
   # gnuplot renders the testnet report's figures (contrib/testnet)
   gnuplot-nox
+  # tshark (with dumpcap) decodes a capture with contrib/wireshark/hearsay.lua in its test
+  tshark
 )
 
 missing=()
@@ -40,6 +42,12 @@ if [[ $(id -u) -ne 0 ]]; then
   SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common (pulled in by tshark) asks whether non-root users may capture: answer no
+# beforehand, so that the install never stops at a prompt.
+if [[ " ${missing[*]} " == *" tshark "* ]] && command -v debconf-set-selections >/dev/null; then
+  echo "wireshark-common wireshark-common/install-setuid boolean false" |
+    $SUDO debconf-set-selections
+fi
 # Refresh the package lists when they are missing or older than a day.
 if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1) ]]; then
   $SUDO apt-get update -qq

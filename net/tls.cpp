@@ -1,14 +1,20 @@
 #include "net/tls.h"
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <system_error>
 
 #include "crypto/cert.h"
 #include "crypto/hex.h"
@@ -69,16 +75,13 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   return 1;
 }
 
-std::mutex g_keylog_mutex;  // several Hosts in one process may share one key log file
+// One lock for every key log file of the process: several Hosts (each with its own context
+// and FILE*) may append to one file, and each line must reach it whole.
+std::mutex g_keylog_mutex;
 
 void keylog_callback(const SSL* ssl, const char* line) {
   auto* ctx = static_cast<TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
-  if (!ctx || ctx->keylog_path().empty()) return;
-  std::lock_guard lock(g_keylog_mutex);
-  if (FILE* f = std::fopen(ctx->keylog_path().c_str(), "a")) {
-    std::fprintf(f, "%s\n", line);
-    std::fclose(f);
-  }
+  if (ctx) ctx->write_keylog_line(line);
 }
 
 }  // namespace
@@ -117,6 +120,18 @@ std::string keylog_path_from_env() {
 TlsContext::TlsContext() : m_ctx(boost::asio::ssl::context::tls) {}
 TlsContext::~TlsContext() = default;
 
+void TlsContext::FileCloser::operator()(std::FILE* f) const {
+  std::fclose(f);
+}
+
+void TlsContext::write_keylog_line(const char* line) {
+  if (!m_keylog || !line) return;
+  std::lock_guard lock(g_keylog_mutex);
+  std::fputs(line, m_keylog.get());
+  std::fputc('\n', m_keylog.get());
+  std::fflush(m_keylog.get());  // readers (Wireshark) see each secret at once
+}
+
 void TlsContext::attach(void* ssl, TlsVerify* verify) {
   SSL_set_ex_data(static_cast<SSL*>(ssl), verify_index(), verify);
 }
@@ -138,7 +153,24 @@ Result<std::unique_ptr<TlsContext>, std::string> TlsContext::create(const KeyPai
   X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_CHECK_SS_SIGNATURE);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_callback);
   SSL_CTX_set_ex_data(ctx, context_index(), tls.get());
-  if (!tls->m_keylog_path.empty()) SSL_CTX_set_keylog_callback(ctx, keylog_callback);
+  if (!tls->m_keylog_path.empty()) {
+    // Created 0600: the secrets are for the operator only. An existing file keeps its mode.
+    const int fd =
+        ::open(tls->m_keylog_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "a");
+    if (!f) {
+      const int err = errno;
+      if (fd >= 0) ::close(fd);
+      return fail("SSLKEYLOGFILE: cannot open " + tls->m_keylog_path + " for appending: " +
+                  std::generic_category().message(err) + " (fix the path, or unset SSLKEYLOGFILE)");
+    }
+    tls->m_keylog.reset(f);
+    SSL_CTX_set_keylog_callback(ctx, keylog_callback);
+    spdlog::warn(
+        "SSLKEYLOGFILE is set: TLS secrets are appended to {}; whoever can read that file can "
+        "decrypt this node's traffic",
+        tls->m_keylog_path);
+  }
 
   auto id = make_tls_identity(identity);
   if (!id) return fail(id.error());

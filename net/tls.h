@@ -12,14 +12,20 @@
 //    the verify callback, so a refused peer never completes the handshake on our side.
 //  - TLS 1.2 and older, and any certificate of another key type (RSA, ECDSA), are refused.
 //    No session tickets or resumption: every connection proves its certificate afresh.
-//  - SSLKEYLOGFILE: when a path is configured, TLS secrets are appended there (NSS key log
-//    format, for Wireshark). Off unless the operator sets it.
+//  - SSLKEYLOGFILE: when a path is configured, TLS secrets are appended there in the NSS key
+//    log format (what curl and browsers write, what Wireshark reads), one line per secret,
+//    flushed at once. The file is opened when the context is created: a path that cannot be
+//    opened for appending fails create() with an error naming it, and create() logs a warning
+//    naming the file, since whoever reads it can decrypt every connection. Several contexts
+//    (and connection threads) may share one file: lines are written whole, under one lock.
+//    Off (nothing opened, no callback installed) unless the operator sets it.
 //
 // Threading: a TlsContext is shared by every connection of one Host (its io thread); the
 // per-connection TlsVerify state lives in the Connection that owns the SSL object.
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <set>
@@ -46,7 +52,8 @@ struct TlsVerify {
 
 class TlsContext {
  public:
-  // keylog_path empty: no key logging.
+  // keylog_path empty: no key logging. Otherwise the file is opened (created if missing) for
+  // appending here; failing that, the error names the path.
   static Result<std::unique_ptr<TlsContext>, std::string> create(const KeyPair& identity,
                                                                  std::string keylog_path = {});
   ~TlsContext();
@@ -55,11 +62,17 @@ class TlsContext {
   // Ties a connection's verify state to its SSL object (SSL*): call before the handshake.
   static void attach(void* ssl, TlsVerify* verify);
   const std::string& keylog_path() const { return m_keylog_path; }
+  // Appends one NSS key log line (and a newline) to the key log file; thread-safe.
+  void write_keylog_line(const char* line);
 
  private:
+  struct FileCloser {
+    void operator()(std::FILE* f) const;
+  };
   TlsContext();
   boost::asio::ssl::context m_ctx;
   std::string m_keylog_path;
+  std::unique_ptr<std::FILE, FileCloser> m_keylog;  // open while key logging is on
 };
 
 // The environment's SSLKEYLOGFILE, or empty.

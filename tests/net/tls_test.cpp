@@ -156,7 +156,23 @@ TEST(Tls, KeyLogFileReceivesSecretsOnlyWhenConfigured) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("CLIENT_HANDSHAKE_TRAFFIC_SECRET"), std::string::npos);
   EXPECT_NE(text.find("SERVER_TRAFFIC_SECRET_0"), std::string::npos);
+  EXPECT_NE(text.find("CLIENT_TRAFFIC_SECRET_0"), std::string::npos);
+  namespace fs = std::filesystem;
+  EXPECT_EQ(fs::status(dir.file("keys.log")).permissions() &
+                (fs::perms::group_all | fs::perms::others_all),
+            fs::perms::none);  // created for the owner only
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+TEST(Tls, KeyLogFileThatCannotBeOpenedFailsTheStartNamingIt) {
+  TempDir dir;
+  HostConfig cfg = loopback_config();
+  cfg.keylog_path = dir.file("no-such-dir/keys.log");
+  Host a(test_key(1), cfg);
+  Status s = a.start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(cfg.keylog_path), std::string::npos) << s.message();
+  EXPECT_FALSE(std::filesystem::exists(dir.file("no-such-dir")));
 }
 
 }  // namespace
