@@ -1,14 +1,16 @@
 # Thin wrapper over CMake presets (CMakePresets.json). Every target installs what is missing.
-#   make devnet  optimised build, then a 5-node devnet on loopback: 1,000 transactions, a report
+#   make devnet  make programs, then a 5-node devnet on loopback: 1,000 transactions, a report
+#                (KEEP=1 leaves the nodes running; OUT=DIR keeps the run's folder there)
+#   make programs  optimised build of hearsayd and hearsay-cli only, into build/release/bin
 #   make test    build with ASan+UBSan and run every test (what CI runs)
-#   make build   optimised build into build/release/bin
+#   make build   optimised build of everything (programs, tests, benchmarks) into build/release
 #   make bench   optimised build, then the Google Benchmark programs
 #   make fuzz    libFuzzer targets, each run for FUZZ_SECONDS (default 30)
 #   make fuzz-coverage  replay every fuzz corpus under clang coverage; line coverage per file
 #   make tsan    ThreadSanitizer build, then the threaded tests (net, node, integration)
 #   make lint    clang-tidy (.clang-tidy) over the shipped code and testing/; LINT_ARGS=--changed for
 #                only the files changed since origin/main
-.PHONY: all deps build release debug devnet test tsan bench fuzz fuzz-coverage lint format clean
+.PHONY: all deps build release programs debug devnet test tsan bench fuzz fuzz-coverage lint format clean
 
 FUZZ_SECONDS ?= 30
 JOBS ?= $(shell nproc)
@@ -22,11 +24,15 @@ build release: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 
-# KEEP=1 leaves the nodes running and prints how to talk to them.
-devnet: deps
+# Only the two programs (no tests, no benchmarks): what the devnet and the tour need.
+programs: deps
+	@echo "make: building hearsayd and hearsay-cli into build/release/bin (the first build takes a few minutes; later ones recompile only what changed)"
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS) --target hearsayd hearsay-cli
-	@python3 contrib/testnet/testnet.py devnet --bin build/release/bin
+
+# KEEP=1 leaves the nodes running and prints how to talk to them; OUT=DIR keeps the run there.
+devnet: programs
+	@python3 contrib/testnet/testnet.py devnet --bin build/release/bin $(if $(OUT),--out $(OUT))
 
 debug: deps
 	@cmake --preset debug >/dev/null

@@ -253,7 +253,7 @@ def check_binaries(bin_dir: str, names=("hearsayd", "hearsay-cli")) -> dict[str,
         p = os.path.abspath(os.path.join(bin_dir, n))
         if not (os.path.isfile(p) and os.access(p, os.X_OK)):
             raise ClusterError(
-                f"{p} not found: build it (make build, or cmake --preset release && cmake "
+                f"{p} not found: build it (make programs, or cmake --preset release && cmake "
                 f"--build --preset release --target hearsayd hearsay-cli) or pass --bin DIR")
         paths[n] = p
     return paths
@@ -314,7 +314,7 @@ class Cluster:
              "--listen", f"127.0.0.1:{n.p2p_port}", "--rpc", f"127.0.0.1:{n.rpc_port}",
              "--allow-peers", self.allow_file,
              "--trace", os.path.join(n.datadir, "trace.jsonl"),
-             "--log-file", os.path.join(n.datadir, "hearsayd.log")]
+             "--log-file", os.path.join(n.datadir, "hearsayd.log"), "--log-stderr", "0"]
         for j in n.connect:
             m = self.nodes[j]
             a += ["--connect", f"{m.identity}@127.0.0.1:{m.p2p_port}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import time
@@ -41,3 +42,15 @@ def loadavg() -> str:
             return f.read().split()[0]
     except (OSError, IndexError):
         return "?"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help of every subcommand: the description as written, and each option's default
+    appended, unless its help already says it (or there is none to show)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default in (None, argparse.SUPPRESS) or action.required
+                or "default" in text or not action.option_strings):
+            return text
+        return super()._get_help_string(action)

@@ -26,7 +26,7 @@ import shlex
 import subprocess
 
 from cluster import ClusterError, check_binaries, default_bin_dir, write_json
-from common import log
+from common import HelpFormatter, log
 from topology import build
 
 DEFAULT_FIRST_PORT = 18800
@@ -101,7 +101,7 @@ def cmd_plan(a) -> int:
         for n in mine:
             d = f'"$ROOT/node{n["index"]:03d}"'
             start.append(f'$HEARSAYD --datadir {d} --allow-peers "$ROOT/allow-peers.txt" '
-                         f'--trace {d}/trace.jsonl --log-file {d}/hearsayd.log '
+                         f'--trace {d}/trace.jsonl --log-file {d}/hearsayd.log --log-stderr 0 '
                          f'> {d}/stdout.log 2> {d}/stderr.log &')
             stop.append(f'$CLI --datadir {d} --rpc 127.0.0.1:{n["rpc_port"]} stop || true')
             rpcs.append(f'--rpc 127.0.0.1:{n["rpc_port"]} --datadir {d}')
@@ -128,16 +128,24 @@ def cmd_plan(a) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("plan", help="files for a testnet across several hosts (hosts file)")
-    p.add_argument("--hosts", required=True, help="one 'ADDRESS [FIRST_PORT]' per line")
-    p.add_argument("--nodes", type=int, required=True)
-    p.add_argument("--degree", type=int, default=8)
-    p.add_argument("--topology", default="random-regular")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--link-delay-ms", type=int, default=0)
-    p.add_argument("--jitter-ms", type=int, default=0)
-    p.add_argument("--push-peers", type=int, default=0)
-    p.add_argument("--inv-interval-ms", type=int, default=0)
-    p.add_argument("--bin", default=None, help="where hearsay-cli is (for keygen)")
-    p.add_argument("--out", required=True)
+    p = sub.add_parser("plan", help="files for a testnet across several hosts (hosts file)",
+                       description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--hosts", required=True,
+                   help="file with one 'ADDRESS [FIRST_PORT]' per line (required)")
+    p.add_argument("--nodes", type=int, required=True,
+                   help="nodes in all, spread round robin over the hosts (required)")
+    p.add_argument("--degree", type=int, default=8, help="links per node")
+    p.add_argument("--topology", default="random-regular",
+                   help="random-regular, ring, full or file:PATH (edge list 'A B' per line)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random-regular topology")
+    p.add_argument("--link-delay-ms", type=int, default=0,
+                   help="emulated one-way delay on every link, ms (0 with real links)")
+    p.add_argument("--jitter-ms", type=int, default=0, help="random extra delay, up to this, ms")
+    p.add_argument("--push-peers", type=int, default=0,
+                   help="hearsayd --push-peers: peers sent each new transaction whole")
+    p.add_argument("--inv-interval-ms", type=int, default=0,
+                   help="hearsayd --inv-interval-ms: mean time between announcements (0: at once)")
+    p.add_argument("--bin", default=None,
+                   help=f"folder of hearsay-cli, for keygen (default {default_bin_dir()})")
+    p.add_argument("--out", required=True, help="folder to write the plan into (required)")
     p.set_defaults(func=cmd_plan)

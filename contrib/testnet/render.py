@@ -37,41 +37,87 @@ def _terminal() -> str:
     return "pngcairo" if "pngcairo" in r.stdout + r.stderr else "png"
 
 
+def hop_histogram(hop: list[float]) -> tuple[list[tuple[float, int, int]], dict]:
+    """The per-hop histogram: HIST_BINS bars from min(0, fastest) up to the p99.5 cut, and one
+    more, labelled, holding every hop above the cut (so none is silently dropped).
+
+    Returns (rows of (bar centre ms, hops in range, hops above the cut), info) where info is
+    {"hops", "cut_ms", "above", "max_ms"}; rows and info are empty without hops.
+    """
+    hop = sorted(hop)
+    if not hop:
+        return [], {}
+    hi = percentile(hop, 99.5) or hop[-1]
+    lo = min(0.0, hop[0])
+    width = max((hi - lo) / HIST_BINS, 1e-3)
+    counts = [0] * HIST_BINS
+    above = 0
+    for v in hop:
+        if v > hi:
+            above += 1
+        else:
+            counts[min(HIST_BINS - 1, max(0, int((v - lo) / width)))] += 1
+    rows = [(lo + (i + 0.5) * width, c, 0) for i, c in enumerate(counts)]
+    if above:
+        rows.append((lo + (HIST_BINS + 1.5) * width, 0, above))
+    info = {"hops": len(hop), "cut_ms": round(hi, 3), "above": above,
+            "max_ms": round(hop[-1], 3)}
+    return rows, info
+
+
+def run_parameters(report: dict) -> str:
+    """The run in a few words, for the figures' titles."""
+    r = report
+    rate = f"{r.get('rate'):g} tx/s" if r.get("rate") else "full speed"
+    delay = (f"link delay {r.get('link_delay_ms')} ms" if r.get("link_delay_ms")
+             else "no link delay")
+    return (f"{r.get('nodes')} nodes, {r.get('topology')} degree {r.get('degree')}, "
+            f"{r.get('txs')} tx of {r.get('size')} B at {rate}, {delay}")
+
+
+def plot_titles(report: dict, hist: dict) -> dict[str, str]:
+    """Each figure's title: what it shows, then the run's parameters on a second line (a
+    gnuplot "\\n" in a double-quoted string)."""
+    params = run_parameters(report)
+    n_tx = len(report.get("_series", {}).get("t100", [])) or report.get("txs")
+    if hist.get("above"):
+        over = (f"; the last bar: {hist['above']} hops above {hist['cut_ms']:.1f} ms (p99.5), "
+                f"the slowest {hist['max_ms']:.1f} ms")
+    else:
+        over = ""
+    return {
+        "cdf_time_to_all.png": f"Time for a transaction to reach every node: CDF over {n_tx} "
+                               f"transactions\\n{params}",
+        "coverage.png": "Share of the nodes holding a transaction, by time since its injection "
+                        f"(median and p95 transaction)\\n{params}",
+        "per_hop_hist.png": f"Per-hop latency: {hist.get('hops', 0)} hops{over}\\n{params}",
+    }
+
+
 def plots(out_dir: str, report: dict) -> tuple[list[str], str | None]:
     """Writes the data files and PNGs; returns (png names, a note when plots are missing)."""
     series = report.get("_series", {})
     n = report.get("nodes", 0)
     t100 = sorted(series.get("t100", []))
-    hop = sorted(series.get("per_hop", []))
     cov = coverage_curve(series.get("coverage", []), n) if series.get("coverage") else []
     pdir = out_dir
     _write_dat(os.path.join(pdir, "cdf_time_to_all.dat"), "t100_ms fraction_of_txs",
                [(v, (i + 1) / len(t100)) for i, v in enumerate(t100)])
     _write_dat(os.path.join(pdir, "coverage.dat"), "percent_of_nodes median_ms p95_ms", cov)
-    hist = []
-    if hop:
-        hi = percentile(hop, 99.5) or hop[-1]
-        lo = min(0.0, hop[0])
-        width = max((hi - lo) / HIST_BINS, 1e-3)
-        counts = [0] * HIST_BINS
-        over = 0
-        for v in hop:
-            b = int((v - lo) / width)
-            if b >= HIST_BINS:
-                over += 1
-            else:
-                counts[max(0, b)] += 1
-        hist = [(lo + (i + 0.5) * width, c) for i, c in enumerate(counts)]
-        report["per_hop_hist_beyond_p99_5"] = over
-    _write_dat(os.path.join(pdir, "per_hop_hist.dat"), "bin_center_ms links", hist)
+    hist, info = hop_histogram(series.get("per_hop", []))
+    if info:
+        report["per_hop_hist"] = info
+        report["per_hop_hist_beyond_p99_5"] = info["above"]
+    _write_dat(os.path.join(pdir, "per_hop_hist.dat"),
+               "bin_center_ms links links_above_the_cut", hist)
 
     if not shutil.which("gnuplot"):
         return [], ("gnuplot is not installed, so no figures were drawn (apt-get install "
                     "gnuplot-nox, then run: testnet.py analyze " + out_dir + ")")
     term = _terminal()
-    title = (f"{n} nodes, {report.get('topology')} degree {report.get('degree')}, "
-             f"{report.get('txs')} tx of {report.get('size')} B, "
-             f"link delay {report.get('link_delay_ms')} ms")
+    titles = plot_titles(report, info)
+    over_title = (f"above {info['cut_ms']:.1f} ms (p99.5): {info['above']}, the slowest "
+                  f"{info['max_ms']:.1f} ms" if info.get("above") else "")
     pb = report.get("protocol_bound_ms", {}).get("p50")
     sb = report.get("shortest_path_bound_ms", {}).get("p50")
     bound_lines = ""
@@ -81,12 +127,14 @@ def plots(out_dir: str, report: dict) -> tuple[list[str], str | None]:
     if pb and pb != sb:
         bound_lines += (f"set arrow from {pb},graph 0 to {pb},graph 1 nohead dt 3 lc rgb 'red'\n"
                         f"set label 'protocol bound (1.5 RTT per hop)' at {pb},graph 0.88 left offset 0.5,0\n")
+    hist_over = (f", \\\n     'per_hop_hist.dat' using 1:3 with boxes lc rgb 'red' "
+                 f"title '{over_title}' noenhanced" if over_title else "")
     script = f"""
 set terminal {term} size 900,560
 set grid
 set key bottom right
-set title "{title}" noenhanced
 set output 'cdf_time_to_all.png'
+set title "{titles['cdf_time_to_all.png']}" noenhanced
 set xlabel 'ms from injection until every node holds the transaction (t100)'
 set ylabel 'fraction of transactions'
 set yrange [0:1.02]
@@ -96,6 +144,7 @@ plot 'cdf_time_to_all.dat' using 1:2 with steps lw 2 title 'time to all nodes (C
 unset arrow
 unset label
 set output 'coverage.png'
+set title "{titles['coverage.png']}" noenhanced
 set xlabel 'ms since injection'
 set ylabel '% of nodes holding the transaction'
 set yrange [0:102]
@@ -105,13 +154,14 @@ plot 'coverage.dat' using 2:1 with lines lw 2 title 'median transaction', \\
 unset arrow
 unset label
 set output 'per_hop_hist.png'
+set title "{titles['per_hop_hist.png']}" noenhanced
 set xlabel 'per-hop latency, ms (first seen at receiver - first seen at sender)'
 set ylabel 'link deliveries'
 set yrange [0:*]
 set style fill solid 0.6
 set boxwidth 0.9 relative
 set key top right
-plot 'per_hop_hist.dat' using 1:2 with boxes title 'deliveries'
+plot 'per_hop_hist.dat' using 1:2 with boxes title 'deliveries'{hist_over}
 """
     with open(os.path.join(pdir, "plots.gp"), "w", encoding="utf-8") as f:
         f.write(script)
@@ -134,24 +184,59 @@ def _fmt(d: dict | None, keys=("p50", "p90", "p95", "p99", "max")) -> str:
     return " / ".join("n/a" if d.get(k) is None else f"{d[k]:.1f}" for k in keys)
 
 
+def _v(x) -> str:
+    """A value for the report: "n/a" where there is none (never Python's None)."""
+    return "n/a" if x is None else str(x)
+
+
+def bound_rows(r: dict) -> list[str]:
+    """The lower-bound rows; one plain line when the links have no delay (every bound is 0)."""
+    sb = (r.get("shortest_path_bound_ms") or {}).get("p50")
+    pb = (r.get("protocol_bound_ms") or {}).get("p50")
+    if not r.get("link_delay_ms") or not sb:
+        return ["| lower bound on t100 | no link delay: no lower bound |"]
+    return [
+        f"| shortest-path bound (eccentricity × delay), ms p50 | {_v(sb)} |",
+        f"| protocol bound (× {_v(r.get('round_trips_per_hop'))} round trips per hop), ms p50 | "
+        f"{_v(pb)} |",
+        f"| t100 p50 ÷ protocol bound (from origin acceptance) | "
+        f"{_v(r.get('t100_over_protocol_bound'))} "
+        f"({_v(r.get('t100_from_origin_over_protocol_bound'))}) |",
+    ]
+
+
+def histogram_note(info: dict | None) -> list[str]:
+    if not info or not info.get("hops"):
+        return []
+    if not info.get("above"):
+        return [f"Per-hop histogram: all {info['hops']} hops are drawn.", ""]
+    return [f"Per-hop histogram: {info['above']} of {info['hops']} hops took longer than "
+            f"{info['cut_ms']:.1f} ms (the p99.5 cut) and are drawn together as the last, red "
+            f"bar; the slowest took {info['max_ms']:.1f} ms.", ""]
+
+
 def markdown(report: dict, pngs: list[str], note: str | None) -> str:
     r = report
+    load = r.get("load_average") or {}
+    rate = f"{r.get('rate'):g} tx/s" if r.get("rate") else "full speed"
+    delay = (f"link delay {r.get('link_delay_ms')} ms ± {_v(r.get('jitter_ms'))} ms"
+             if r.get("link_delay_ms") else "no link delay")
     lines = [
         "# hearsay testnet report",
         "",
-        f"{r['nodes']} hearsayd nodes on 127.0.0.1, topology {r.get('topology')} "
-        f"(degree {r.get('degree')}, {r.get('links')} links, diameter {r.get('diameter')}), "
-        f"{r['txs']} transactions of {r.get('size')} B injected at {r.get('rate')} tx/s "
-        f"from origin {r.get('origin')}; link delay {r.get('link_delay_ms')} ms "
-        f"± {r.get('jitter_ms')} ms, push peers {r.get('push_peers')}, "
-        f"inv interval {r.get('inv_interval_ms')} ms. {r.get('machine') or ''}, "
-        f"{r.get('date') or ''}, load average {(r.get('load_average') or {}).get('before')} "
-        f"before and {(r.get('load_average') or {}).get('after')} after the injection.",
+        f"{r['nodes']} hearsayd nodes on 127.0.0.1, topology {_v(r.get('topology'))} "
+        f"(degree {_v(r.get('degree'))}, {_v(r.get('links'))} links, diameter "
+        f"{_v(r.get('diameter'))}), {r['txs']} transactions of {_v(r.get('size'))} B injected at "
+        f"{rate} from origin {_v(r.get('origin'))}; {delay}, push peers "
+        f"{_v(r.get('push_peers'))}, inv interval {_v(r.get('inv_interval_ms'))} ms. "
+        f"{r.get('machine') or 'machine unknown'}, {r.get('date') or 'date unknown'}, load "
+        f"average {_v(load.get('before'))} before and {_v(load.get('after'))} after the "
+        "injection.",
         "",
         "| measure | value |",
         "|---|---|",
         f"| delivered fraction (node-transaction pairs held) | {r['delivered_fraction']} |",
-        f"| transactions held by every node | {r.get('fully_delivered_txs')} of {r['txs']} |",
+        f"| transactions held by every node | {_v(r.get('fully_delivered_txs'))} of {r['txs']} |",
         f"| t50, ms (p50 / p90 / p95 / p99 / max over txs) | {_fmt(r.get('t50_ms'))} |",
         f"| t90, ms | {_fmt(r.get('t90_ms'))} |",
         f"| t100, ms | {_fmt(r.get('t100_ms'))} |",
@@ -161,20 +246,15 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
         f"| of which transfer (sender accepted → receiver first seen), ms | "
         f"{_fmt(r.get('transfer_ms'))} |",
         f"| of which validation (first seen → accepted), ms | {_fmt(r.get('validate_ms'))} |",
-        f"| shortest-path bound (eccentricity × delay), ms p50 | "
-        f"{r.get('shortest_path_bound_ms', {}).get('p50')} |",
-        f"| protocol bound (× {r.get('round_trips_per_hop')} round trips per hop), ms p50 | "
-        f"{r.get('protocol_bound_ms', {}).get('p50')} |",
-        f"| t100 p50 ÷ protocol bound (from origin acceptance) | "
-        f"{r.get('t100_over_protocol_bound')} ({r.get('t100_from_origin_over_protocol_bound')}) |",
-        f"| throughput (tx reaching all nodes per s) | {r.get('throughput_tps')} |",
-        f"| injection rate achieved, tx/s | {r.get('injection_rate_tps')} |",
-        f"| bytes sent per tx per node (÷ tx size) | {r.get('bytes_per_tx_per_node')} "
-        f"({r.get('bytes_per_tx_per_node_over_size')}) |",
-        f"| tx bodies received per node per tx (ideal 1.0) | {r.get('tx_bodies_per_node')} |",
-        f"| CPU seconds, all nodes, during the run | {r.get('cpu_seconds')} |",
-        f"| peak RSS of a node, MB (max / mean) | {r.get('peak_rss_mb')} / "
-        f"{r.get('peak_rss_mb_mean')} |",
+        *bound_rows(r),
+        f"| throughput (tx reaching all nodes per s) | {_v(r.get('throughput_tps'))} |",
+        f"| injection rate achieved, tx/s | {_v(r.get('injection_rate_tps'))} |",
+        f"| bytes sent per tx per node (÷ tx size) | {_v(r.get('bytes_per_tx_per_node'))} "
+        f"({_v(r.get('bytes_per_tx_per_node_over_size'))}) |",
+        f"| tx bodies received per node per tx (ideal 1.0) | {_v(r.get('tx_bodies_per_node'))} |",
+        f"| CPU seconds, all nodes, during the run | {_v(r.get('cpu_seconds'))} |",
+        f"| peak RSS of a node, MB (max / mean) | {_v(r.get('peak_rss_mb'))} / "
+        f"{_v(r.get('peak_rss_mb_mean'))} |",
         "",
     ]
     by = r.get("bytes_per_tx_per_node_by_message")
@@ -195,11 +275,28 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
         lines += [f"**Nodes that did not exit cleanly (exit codes): {bad}.**", ""]
     for p in pngs:
         lines += [f"![{p[:-4]}]({p})", ""]
+    lines += histogram_note(r.get("per_hop_hist"))
     if note:
         lines += [f"Figures: {note}.", ""]
     lines += ["Definitions: see contrib/testnet/analyze.py (and the README section "
               "\"Measuring propagation\").", ""]
     return "\n".join(lines)
+
+
+# Below this many blocks, percentiles over blocks say little: list each block's time instead.
+FEW_BLOCKS = 10
+
+
+def block_times(b: dict) -> tuple[str, str]:
+    """The blocks' time to reach every node, as (what is listed, the values): each block's
+    when there are fewer than FEW_BLOCKS, else percentiles over blocks."""
+    rows = b.get("per_block") or []
+    if len(rows) < FEW_BLOCKS:
+        each = ", ".join(f"height {x.get('height')}: "
+                         + ("not every node" if x.get("time_to_all_ms") is None
+                            else f"{x['time_to_all_ms']:g}") for x in rows)
+        return "each block", each or "no block"
+    return "p50 / p90 / max over blocks", _fmt(b.get("time_to_all_ms"), ("p50", "p90", "max"))
 
 
 def block_markdown(b: dict) -> list[str]:
@@ -216,12 +313,13 @@ def block_markdown(b: dict) -> list[str]:
         f"| delivered fraction (node–block pairs connected) | {b.get('delivered_fraction')} |",
         f"| blocks connected by every node | {b.get('fully_delivered_blocks')} of "
         f"{b.get('count')} (node–block pairs missing: {b.get('nodes_missing')}) |",
-        f"| time to all nodes from the producer's block_connected, ms (p50 / p90 / max over "
-        f"blocks) | {_fmt(b.get('time_to_all_ms'), ('p50', 'p90', 'max'))} |",
+        "| time to all nodes from the producer's block_connected, ms ({}) | {} |".format(
+            *block_times(b)),
         f"| per hop (block_connected difference across the announcing link), ms (p50 / p90 / "
         f"max) | {_fmt(b.get('per_hop_ms'), ('p50', 'p90', 'max'))} |",
         f"| bytes sent per block per link (÷ mean block size) | "
-        f"{b.get('bytes_per_block_per_link')} ({b.get('bytes_per_block_per_link_over_size')}) |",
+        f"{_v(b.get('bytes_per_block_per_link'))} "
+        f"({_v(b.get('bytes_per_block_per_link_over_size'))}) |",
         f"| reconstruction miss rate (missing ÷ (txs − prefilled)) | "
         f"{'n/a' if miss is None else miss} ({rec.get('missing')} of "
         f"{(rec.get('txs') or 0) - (rec.get('prefilled') or 0)} over {rec.get('blocks')} "

@@ -7,7 +7,9 @@
                  [--blocks N [--block-interval S] [--producer I]] --out DIR
   testnet.py analyze DIR          recompute DIR/report.json, report.md and figures from the traces
   testnet.py devnet               5 nodes in a ring, 1,000 transactions, 2 blocks, a short report
-                                  (KEEP=1 in the environment: leave the nodes running)
+                                  in plain words; its temporary folder is removed unless the run
+                                  failed (KEEP=1 in the environment: leave the nodes running and
+                                  print how to talk to them, stop them and remove the folder)
   testnet.py throughput [--bin DIR] --out DIR     one node's accept rate vs raw Ed25519 verification
   testnet.py plan --hosts FILE --nodes N ... --out DIR   files for a testnet over several hosts
 
@@ -40,6 +42,8 @@ import json
 import math
 import os
 import random
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,12 +52,24 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from analyze import analyze  # noqa: E402
-from common import loadavg, log, machine  # noqa: E402
+from common import HelpFormatter, loadavg, log, machine  # noqa: E402
 from cluster import (Cluster, ClusterError, Interrupted, TraceTail,  # noqa: E402
                      check_binaries, default_bin_dir, install_cleanup, spawn, write_json)
 from rpc import RpcError  # noqa: E402
-from render import write_report  # noqa: E402
+from render import FEW_BLOCKS, write_report  # noqa: E402
 from topology import TopologyError, build  # noqa: E402
+
+# The --help texts of run and devnet: the paragraphs of this module's comment about them.
+RUN_DESCRIPTION = "\n\n".join(p for p in __doc__.split("\n\n")
+                              if p.startswith(("`run`", "Blocks", "Exit code")))
+DEVNET_DESCRIPTION = """\
+A local network to look at: `run` with 5 nodes in a ring, 1,000 transactions and 2 blocks
+(the options below, with devnet's defaults), then a short summary in plain words.
+
+Without --out the run's folder is a new temporary folder: it is removed at the end when the run
+succeeded, and kept (its path printed) when it failed or with KEEP=1. With KEEP=1 in the
+environment the nodes keep running: it prints the network (name and magic), hearsay-cli
+commands that work as printed, a script that stops the nodes, and how to remove the folder."""
 
 # Transactions one sender may hold (mempool/policy.h kDefaultMaxPerSender is 64): keep well
 # under it, so no transaction is refused for its sender's count.
@@ -432,6 +448,7 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
     if bad:
         log(f"warning: nodes exited uncleanly: {bad}")
         code = 1
+    report["_network"] = network
     if keep:
         report["_cluster"] = cluster
     return report, code
@@ -443,10 +460,12 @@ def print_summary(r: dict, out: str) -> None:
         return "n/a" if v is None else f"{v:.1f}"
     t = r.get("t100_ms", {})
     h = r.get("per_hop_ms", {})
+    sb = (r.get("shortest_path_bound_ms") or {}).get("p50")
+    bound = (f"bound ms {sb} (protocol: {(r.get('protocol_bound_ms') or {}).get('p50')})"
+             if sb else "no link delay: no lower bound")
     log(f"delivered {r['delivered_fraction'] * 100:.2f}% | t100 ms p50 {f(t, 'p50')} p90 "
         f"{f(t, 'p90')} p99 {f(t, 'p99')} max {f(t, 'max')} | per hop ms p50 {f(h, 'p50')} "
-        f"p99 {f(h, 'p99')} | bound ms {r.get('shortest_path_bound_ms', {}).get('p50')} "
-        f"(×3: {r.get('protocol_bound_ms', {}).get('p50')}) | {r.get('throughput_tps')} tx/s | "
+        f"p99 {f(h, 'p99')} | {bound} | {r.get('throughput_tps')} tx/s | "
         f"{r.get('bytes_per_tx_per_node')} B/tx/node | bodies/node {r.get('tx_bodies_per_node')}"
         f" | peak RSS {r.get('peak_rss_mb')} MB")
     if r.get("blocks"):
@@ -455,40 +474,77 @@ def print_summary(r: dict, out: str) -> None:
 
 
 def block_line(b: dict) -> str:
-    """One line on the blocks of a run (report["blocks"])."""
-    def ms(k):
-        v = (b.get("time_to_all_ms") or {}).get(k)
-        return "n/a" if v is None else f"{v:.1f}"
-    miss = b.get("reconstruction", {}).get("miss_rate")
-    return (f"blocks: {b.get('count')} made, delivered {b.get('delivered_fraction', 0) * 100:.1f}%"
-            f" | time to all ms p50 {ms('p50')} p90 {ms('p90')} max {ms('max')} | "
-            f"{b.get('bytes_per_block_per_link')} B per block per link = "
-            f"{b.get('bytes_per_block_per_link_over_size')} × the mean block "
-            f"({b.get('mean_size')} B) | miss rate "
-            f"{'n/a' if miss is None else f'{miss:.4f}'} | rejected {b.get('rejected')}")
+    """The blocks of a run (report["blocks"]) in plain words, a few lines: each block's time to
+    reach every node when there are fewer than FEW_BLOCKS, else percentiles over blocks."""
+    rows = b.get("per_block") or []
+    count = b.get("count") or len(rows)
+    txs = [x.get("txs") for x in rows]
+    tx_words = (" and ".join(f"{t:,}" for t in txs) if len(txs) <= 3
+                else f"{min(txs):,} to {max(txs):,}")
+    made = (f"blocks: {count} made ({tx_words} transactions), "
+            f"{b.get('fully_delivered_blocks')} of {count} reached every node")
+    if len(rows) < FEW_BLOCKS:
+        each = ", ".join(("never reached every node" if x.get("time_to_all_ms") is None
+                          else f"{x['time_to_all_ms']:.1f} ms") + f" (height {x.get('height')})"
+                         for x in rows)
+        timing = f"time from the producer until the last node had it: {each}"
+    else:
+        t = b.get("time_to_all_ms") or {}
+        def ms(k):
+            return "n/a" if t.get(k) is None else f"{t[k]:.1f} ms"
+        timing = (f"time from the producer until the last node had a block: median "
+                  f"{ms('p50')}, 9 in 10 blocks within {ms('p90')}, the slowest {ms('max')}")
+    rec = b.get("reconstruction") or {}
+    asked = (rec.get("txs") or 0) - (rec.get("prefilled") or 0)
+    per_link = b.get("bytes_per_block_per_link")
+    share = b.get("bytes_per_block_per_link_over_size")
+    cost = ("relay cost: n/a" if per_link is None else
+            f"relay cost: {per_link:,.0f} B per block per link"
+            + ("" if share is None else f", {share * 100:.1f} % of the average block "
+               f"({b.get('mean_size') or 0:,.0f} B)"))
+    rebuilt = (f"the nodes rebuilt the blocks from their own mempools and asked peers for "
+               f"{rec.get('missing') or 0:,} of {asked:,} transactions" if asked else
+               "no block needed a transaction rebuilt")
+    rejected = b.get("rejected") or 0
+    bad = ("no block was rejected" if not rejected else
+           f"{rejected} block{'s' if rejected != 1 else ''} rejected: {b.get('rejected_reasons')}")
+    return f"{made}\n  {timing}\n  {cost}; {rebuilt}; {bad}"
 
 
 def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
-    p.add_argument("--nodes", type=int, default=5 if devnet else 10)
-    p.add_argument("--degree", type=int, default=2 if devnet else 4)
+    p.add_argument("--nodes", type=int, default=5 if devnet else 10,
+                   help="hearsayd processes to start")
+    p.add_argument("--degree", type=int, default=2 if devnet else 4,
+                   help="links per node (ring: the nearest degree/2 on each side)")
     p.add_argument("--topology", default="ring" if devnet else "random-regular",
                    help="random-regular, ring, full or file:PATH (edge list 'A B' per line)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--txs", type=int, default=1000 if devnet else 100)
-    p.add_argument("--rate", type=float, default=500, help="tx/s (0: as fast as possible)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed of the topology, the origin order and the transactions")
+    p.add_argument("--txs", type=int, default=1000 if devnet else 100,
+                   help="transactions to inject")
+    p.add_argument("--rate", type=float, default=500,
+                   help="injection rate, tx/s (0: as fast as possible)")
     p.add_argument("--size", type=int, default=250, help="transaction size, bytes")
     p.add_argument("--senders", type=int, default=0,
-                   help=f"sender keys (default: one per {TXS_PER_SENDER} transactions)")
-    p.add_argument("--link-delay-ms", type=int, default=0)
-    p.add_argument("--jitter-ms", type=int, default=0)
-    p.add_argument("--push-peers", type=int, default=0)
-    p.add_argument("--inv-interval-ms", type=int, default=0)
+                   help=f"sender keys (default 0: one per {TXS_PER_SENDER} transactions, at "
+                        "least 16)")
+    p.add_argument("--link-delay-ms", type=int, default=0,
+                   help="emulated one-way delay on every link, ms (hearsayd --link-delay-ms)")
+    p.add_argument("--jitter-ms", type=int, default=0,
+                   help="random extra delay per message, up to this, ms (--link-jitter-ms)")
+    p.add_argument("--push-peers", type=int, default=0,
+                   help="hearsayd --push-peers: peers sent each new transaction whole")
+    p.add_argument("--inv-interval-ms", type=int, default=0,
+                   help="hearsayd --inv-interval-ms: mean time between announcements to a "
+                        "peer (0: at once)")
     p.add_argument("--verify-threads", type=int, default=None,
                    help="hearsayd --verify-threads (default: hearsayd's, one per core)")
     p.add_argument("--inject-connections", type=int, default=INJECT_CONNECTIONS,
                    help="hearsay-cli inject --connections (requests in flight)")
-    p.add_argument("--origin", default="random", help="random (every node, seeded order) or INDEX")
-    p.add_argument("--bin", default=None, help=f"binaries (default {default_bin_dir()})")
+    p.add_argument("--origin", default="random",
+                   help="where to inject: random (every node, in a seeded order) or a node INDEX")
+    p.add_argument("--bin", default=None,
+                   help=f"folder of hearsayd and hearsay-cli (default {default_bin_dir()})")
     p.add_argument("--timeout", type=float, default=120,
                    help="seconds to wait for full delivery after the injection ends")
     p.add_argument("--handshake-timeout", type=float, default=None,
@@ -497,16 +553,19 @@ def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
     p.add_argument("--base-port", type=int, default=None,
                    help="first port to try (default: random below the ephemeral range)")
     p.add_argument("--node-arg", action="append",
-                   help="extra hearsayd arguments for every node (repeatable)")
+                   help="extra hearsayd arguments for every node, e.g. '--mempool-sync' "
+                        "(repeatable; default none)")
     p.add_argument("--blocks", type=int, default=2 if devnet else 0,
                    help="blocks to make (RPC generateblock on --producer) during and after the "
                         "injection; > 0 runs a fresh network with one producer")
     p.add_argument("--block-interval", type=float, default=1.0 if devnet else 2.0,
                    help="seconds between blocks, from the first transaction a node accepts "
                         "(fractions allowed)")
-    p.add_argument("--producer", type=int, default=0, help="index of the producing node")
+    p.add_argument("--producer", type=int, default=0,
+                   help="index of the producing node (with --blocks)")
     if not devnet:
-        p.add_argument("--out", required=True, help="run folder (created; must not hold a run)")
+        p.add_argument("--out", required=True,
+                       help="run folder (created; must not hold a run; required)")
 
 
 def cmd_run(a) -> int:
@@ -524,66 +583,163 @@ def cmd_analyze(a) -> int:
     return 0 if ok else 1
 
 
+def folder_mb(path: str) -> float:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total / 1e6
+
+
+def network_words(network: dict | None, with_file: bool = False) -> str:
+    if not network:
+        return "devnet (the built-in network)"
+    file = f"; file {network['file']}" if with_file and network.get("file") else ""
+    return f"{network['name']} (magic {network['magic']}{file})"
+
+
+def asked_network(cli: str, node: dict) -> dict | None:
+    """The network's name and magic as the node says (getnetworkinfo); None if it does not."""
+    try:
+        p = subprocess.run([cli, "--datadir", node["datadir"], "--rpc",
+                            f"127.0.0.1:{node['rpc_port']}", "getnetworkinfo"],
+                           capture_output=True, text=True, timeout=30)
+        info = json.loads(p.stdout) if p.returncode == 0 else {}
+        return {"name": str(info["network"]), "magic": str(info["magic"]), "file": None}
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
+        return None
+
+
+def keep_instructions(cli: str, nodes: list[dict], network: dict | None, producer: int | None,
+                      out: str, stop: str) -> list[str]:
+    """What devnet prints with KEEP=1: the network, commands that work as printed, how to stop
+    the nodes and remove their folder. nodes: [{"name", "datadir", "rpc_port", "pid"}]."""
+    def at(n: dict) -> str:
+        return (f"{shlex.quote(cli)} --datadir {shlex.quote(n['datadir'])} "
+                f"--rpc 127.0.0.1:{n['rpc_port']}")
+    key = os.path.join(out, "alice.key")
+    lines = [f"KEEP=1: the nodes keep running, on network {network_words(network, True)}.",
+             "Talk to them with:"]
+    for n in nodes:
+        lines.append(f"  {at(n)} getinfo    # {n['name']}, pid {n['pid']}")
+    lines += ["Send a transaction to the first (sendtx asks the node for its network):",
+              f"  {shlex.quote(cli)} keygen --out {shlex.quote(key)}",
+              f"  {at(nodes[0])} sendtx --key {shlex.quote(key)} --size 250"]
+    if network and producer is not None:
+        pn = nodes[producer]
+        lines += [f"{pn['name']} produces blocks: {at(pn)} generateblock"]
+    lines += [f"Stop them all with: {shlex.quote(stop)}",
+              "(or one: hearsay-cli --datadir DIR --rpc ... stop, or kill PID)",
+              f"Their folder ({folder_mb(out):.0f} MB, every node's data and log, the report): "
+              f"{out}",
+              f"Remove it once they are stopped: rm -rf {shlex.quote(out)}"]
+    return lines
+
+
+def write_stop_script(path: str, cli: str, nodes: list[dict]) -> None:
+    """A script that stops the devnet's nodes and returns once they have exited."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("#!/bin/sh\n# Stops the devnet nodes started by testnet.py devnet and waits until "
+                "they have exited.\n")
+        for n in nodes:
+            f.write(f"{shlex.quote(cli)} --datadir {shlex.quote(n['datadir'])} --rpc "
+                    f"127.0.0.1:{n['rpc_port']} stop >/dev/null 2>&1 || kill {n['pid']} "
+                    "2>/dev/null\n")
+        pids = " ".join(str(n["pid"]) for n in nodes)
+        f.write(f"for pid in {pids}; do\n"
+                "  i=0\n"
+                "  while kill -0 $pid 2>/dev/null && [ $i -lt 150 ]; do\n"
+                "    sleep 0.1; i=$((i+1))\n"
+                "  done\n"
+                "  kill -9 $pid 2>/dev/null\n"
+                "done\n"
+                "echo 'devnet stopped'\n")
+    os.chmod(path, 0o755)
+
+
 def cmd_devnet(a) -> int:
     keep = os.environ.get("KEEP", "") not in ("", "0")
+    temporary = a.out is None
     a.out = a.out or tempfile.mkdtemp(prefix="hearsay-devnet-")
-    report, code = run_testnet(a, keep=keep)
+    code = 1
+    try:
+        report, code = run_testnet(a, keep=keep)
+    finally:
+        if code != 0 and not keep:
+            print(f"the run's folder is kept to look into ({folder_mb(a.out):.0f} MB): {a.out}\n"
+                  f"remove it with: rm -rf {shlex.quote(a.out)}", file=sys.stderr)
     t = report.get("t100_ms", {})
     print()
-    print(f"devnet: {report['nodes']} nodes ({report.get('topology')}), {report['txs']} "
-          f"transactions, delivered {report['delivered_fraction'] * 100:.1f}%")
+    print(f"devnet: {report['nodes']} nodes ({report.get('topology')}) on network "
+          f"{network_words(report.get('_network'))}")
+    print(f"{report['txs']} transactions, {report['delivered_fraction'] * 100:.1f}% of them "
+          "reached every node")
     def ms(k):
         return "n/a" if t.get(k) is None else f"{t[k]:.1f} ms"
-    print(f"time for a transaction to reach all nodes: p50 {ms('p50')}, p90 {ms('p90')}, "
-          f"max {ms('max')}")
+    print(f"time for a transaction to reach all nodes: median {ms('p50')}, 9 in 10 within "
+          f"{ms('p90')}, the slowest {ms('max')}")
     if report.get("blocks"):
         print(block_line(report["blocks"]))
-    print(f"report: {os.path.join(a.out, 'report.md')}")
     if keep:
         cluster = report["_cluster"]
         cli = cluster.bins["hearsay-cli"]
+        nodes = [{"name": n.name, "datadir": n.datadir, "rpc_port": n.rpc_port,
+                  "pid": n.proc.pid} for n in cluster.nodes]
         stop = os.path.join(a.out, "stop.sh")
-        with open(stop, "w", encoding="utf-8") as f:
-            f.write("#!/bin/sh\n# Stops the devnet nodes started by testnet.py devnet.\n")
-            for n in cluster.nodes:
-                f.write(f"{cli} --datadir {n.datadir} --rpc 127.0.0.1:{n.rpc_port} stop "
-                        f"|| kill {n.proc.pid}\n")
-        os.chmod(stop, 0o755)
-        print("\nKEEP=1: the nodes keep running. Talk to them with:")
-        for n in cluster.nodes:
-            print(f"  {cli} --datadir {n.datadir} --rpc 127.0.0.1:{n.rpc_port} getinfo"
-                  f"    # {n.name}, pid {n.proc.pid}")
-        if a.blocks:
-            pn = cluster.nodes[a.producer]
-            print(f"{pn.name} produces blocks: {cli} --datadir {pn.datadir} --rpc "
-                  f"127.0.0.1:{pn.rpc_port} generateblock")
-        print(f"Stop them all with: {stop}")
-        print("(or one: hearsay-cli --datadir DIR --rpc ... stop, or kill PID)")
+        write_stop_script(stop, cli, nodes)
+        network = report.get("_network") or asked_network(cli, nodes[0])
+        print(f"report: {os.path.join(a.out, 'report.md')}")
+        print()
+        for line in keep_instructions(cli, nodes, network,
+                                      a.producer if a.blocks else None, a.out, stop):
+            print(line)
+    elif code != 0:
+        print(f"report: {os.path.join(a.out, 'report.md')}")
+    elif temporary:
+        shutil.rmtree(a.out, ignore_errors=True)
+        print(f"nodes stopped; their temporary folder {a.out} is removed (to keep the report, "
+              "the traces and the logs, pass --out DIR, or OUT=DIR to make devnet)")
     else:
-        print(f"nodes stopped; data kept in {a.out}")
+        print(f"report: {os.path.join(a.out, 'report.md')}")
+        print(f"nodes stopped; the run ({folder_mb(a.out):.0f} MB: every node's data, trace and "
+              f"log, the report) is in {a.out}")
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("run", help="start a testnet, inject, measure, stop")
+    p = sub.add_parser("run", help="start a testnet, inject, measure, stop",
+                       description=RUN_DESCRIPTION, formatter_class=HelpFormatter)
     add_run_options(p)
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("analyze", help="recompute the report of a run folder from its traces")
-    p.add_argument("dir")
+    p = sub.add_parser("analyze", help="recompute the report of a run folder from its traces",
+                       description="Recomputes DIR/report.json, report.md and the figures from "
+                       "the files a run left in DIR (traces, inject.jsonl, counters.json).",
+                       formatter_class=HelpFormatter)
+    p.add_argument("dir", help="the run folder (a run's --out)")
     p.set_defaults(func=cmd_analyze)
     p = sub.add_parser("devnet",
-                       help="5 local nodes, 1,000 transactions, 2 blocks (KEEP=1 keeps them)")
+                       help="5 local nodes, 1,000 transactions, 2 blocks (KEEP=1 keeps them)",
+                       description=DEVNET_DESCRIPTION, formatter_class=HelpFormatter)
     add_run_options(p, devnet=True)
-    p.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
+    p.add_argument("--out", default=None,
+                   help="run folder, kept (default: a new temporary folder, removed at the end "
+                        "unless the run failed or KEEP=1)")
     p.set_defaults(func=cmd_devnet)
     import plan  # noqa: E402  (their own options)
     import throughput  # noqa: E402
     throughput.add_parser(sub)
     plan.add_parser(sub)
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     if getattr(a, "handshake_timeout", 0) is None:
         a.handshake_timeout = 60 + 0.5 * a.nodes
     install_cleanup()

@@ -28,7 +28,7 @@ import os
 import subprocess
 import time
 
-from common import log, machine
+from common import HelpFormatter, log, machine
 from cluster import Cluster, ClusterError, TraceTail, check_binaries, default_bin_dir, \
     read_proc_stats, spawn, write_json
 
@@ -250,21 +250,28 @@ def markdown(r: dict) -> str:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("throughput", help="one node's accept rate vs raw signature verification")
-    p.add_argument("--bin", default=None, help=f"binaries (default {default_bin_dir()})")
-    p.add_argument("--out", required=True)
-    p.add_argument("--size", type=int, default=250)
+    p = sub.add_parser("throughput", help="one node's accept rate vs raw signature verification",
+                       description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--bin", default=None, help=f"folder of hearsayd, hearsay-cli and "
+                   f"hearsay_bench (default {default_bin_dir()})")
+    p.add_argument("--out", required=True,
+                   help="folder for throughput.json and throughput.md (required)")
+    p.add_argument("--size", type=int, default=250, help="transaction size, bytes")
     p.add_argument("--measured-cpus", default="0", help="taskset CPU list of the measured node")
     p.add_argument("--load-cpus", default=None,
                    help="CPU list of load peers and injector (default: the other CPUs)")
-    p.add_argument("--load-peers", type=int, default=2)
+    p.add_argument("--load-peers", type=int, default=2,
+                   help="hearsayd load peers the measured node connects to")
     p.add_argument("--backlog", type=int, default=ANTI_ENTROPY_MAX,
                    help=f"transactions per load peer in the burst (at most {ANTI_ENTROPY_MAX} "
                         "are announced on connect)")
     p.add_argument("--rates", default="1000,2000,4000,8000,16000,32000",
                    help="comma-separated tx/s of the sweep")
-    p.add_argument("--step-seconds", type=float, default=4)
-    p.add_argument("--stop-ratio", type=float, default=0.9)
+    p.add_argument("--step-seconds", type=float, default=4,
+                   help="seconds of injection at each rate of the sweep")
+    p.add_argument("--stop-ratio", type=float, default=0.9,
+                   help="the sweep stops when a node accepts less than this share of the "
+                        "offered rate")
     p.set_defaults(func=_run)
 
 

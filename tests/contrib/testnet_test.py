@@ -10,9 +10,11 @@ build/release/bin). Missing binaries fail the end-to-end test: they are never sk
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,8 @@ TOOL_DIR = os.path.join(ROOT, "contrib", "testnet")
 sys.path.insert(0, TOOL_DIR)
 
 import analyze  # noqa: E402
+import render  # noqa: E402
+import testnet  # noqa: E402
 import topology  # noqa: E402
 from cluster import pick_ports  # noqa: E402
 
@@ -86,8 +90,9 @@ class TopologyTest(unittest.TestCase):
         self.assertTrue(all(1024 < p < 32768 for p in ports))
 
 
-def write_synthetic_run(d: str, blocks: bool = False) -> None:
-    """A 3-node line 0-1-2, link delay 10 ms; two transactions injected at node 0.
+def write_synthetic_run(d: str, blocks: bool = False, link_delay_ms: int = 10) -> None:
+    """A 3-node line 0-1-2, link delay 10 ms (or link_delay_ms); two transactions injected at
+    node 0.
 
     With `blocks`, node 0 produces block X (both transactions; 600 B) connected at t0 + 301 ms
     at node 0, + 312 at node 1, + 331 at node 2 (which lacked tx bb: it never accepts it, the
@@ -99,7 +104,8 @@ def write_synthetic_run(d: str, blocks: bool = False) -> None:
     nodes = [{"index": i, "identity": keys[i], "rpc_port": 20000 + i, "p2p_port": 21000 + i,
               "datadir": os.path.join(d, f"node{i:03d}"), "connect": []} for i in range(3)]
     meta = {"params": {"nodes": 3, "degree": 2, "topology": "file", "txs": 2, "rate": 10,
-                       "size": 250, "link_delay_ms": 10, "jitter_ms": 0, "push_peers": 0,
+                       "size": 250, "link_delay_ms": link_delay_ms, "jitter_ms": 0,
+                       "push_peers": 0,
                        "inv_interval_ms": 0, "origin": "0", "seed": 1},
             "topology": {"nodes": 3, "kind": "file", "edges": [[0, 1], [1, 2]]},
             "nodes": nodes, "completed": True,
@@ -251,6 +257,161 @@ class AnalyzeTest(unittest.TestCase):
         self.assertEqual(analyze.percentile([1, 2, 3, 4], 50), 2.5)
         self.assertEqual(analyze.percentile([5], 99), 5)
         self.assertIsNone(analyze.percentile([], 50))
+
+
+class RenderTest(unittest.TestCase):
+    def test_no_link_delay_no_bounds_and_no_none(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d, blocks=True, link_delay_ms=0)
+            r = analyze.analyze(d)
+            r["machine"] = r["date"] = r["throughput_tps"] = None
+            md = render.markdown(r, [], None)
+            self.assertNotIn("None", md)
+            self.assertIn("no link delay: no lower bound", md)
+            self.assertNotRegex(md, r"bound[^\n]*\| 0\.0 \|")
+            self.assertNotIn("protocol bound", md)
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d)
+            md = render.markdown(analyze.analyze(d), [], None)
+            self.assertIn("| protocol bound (× 1.5 round trips per hop), ms p50 | 60.0 |", md)
+            self.assertNotIn("no lower bound", md)
+
+    def test_each_figure_has_its_own_title(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d)
+            r = analyze.analyze(d)
+        _, info = render.hop_histogram(r["_series"]["per_hop"])
+        titles = render.plot_titles(r, info)
+        self.assertEqual(set(titles), {"cdf_time_to_all.png", "coverage.png",
+                                       "per_hop_hist.png"})
+        self.assertEqual(len(set(titles.values())), 3, titles)
+        for t in titles.values():
+            self.assertIn("3 nodes, file degree 2, 2 tx of 250 B at 10 tx/s, link delay 10 ms",
+                          t)
+            self.assertNotIn("None", t)
+            self.assertNotIn('"', t)  # it goes into a double-quoted gnuplot string
+
+    def test_histogram_overflow_is_drawn_and_reported(self):
+        hops = [1.0 + i / 1000 for i in range(995)] + [40.0, 41.0, 300.0, 500.0, 800.0]
+        rows, info = render.hop_histogram(hops)
+        self.assertEqual(sum(c for _, c, _ in rows) + sum(o for _, _, o in rows), len(hops))
+        self.assertEqual(info["hops"], 1000)
+        self.assertEqual(info["max_ms"], 800.0)
+        self.assertGreater(info["above"], 0)
+        self.assertEqual(rows[-1][2], info["above"], "the last bar holds every hop above")
+        self.assertGreater(rows[-1][0], rows[-2][0])
+        title = render.plot_titles({"nodes": 5}, info)["per_hop_hist.png"]
+        self.assertIn(f"{info['above']} hops above", title)
+        self.assertIn("800.0 ms", title)
+        note = " ".join(render.histogram_note(info))
+        self.assertIn(f"{info['above']} of 1000 hops", note)
+        self.assertIn("800.0 ms", note)
+        rows, info = render.hop_histogram([2.0, 1.0, 2.0])  # nothing above p99.5
+        self.assertEqual(info["above"], 0)
+        self.assertNotIn("above", render.plot_titles({}, info)["per_hop_hist.png"])
+
+    def test_blocks_in_plain_words(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d, blocks=True)
+            b = analyze.analyze(d)["blocks"]
+        line = testnet.block_line(b)
+        self.assertIn("30.0 ms (height 1)", line)
+        self.assertIn("never reached every node (height 2)", line)
+        self.assertNotIn("p50", line)
+        self.assertNotIn("p90", line)
+        md = "\n".join(render.block_markdown(b))
+        self.assertIn("(each block) | height 1: 30, height 2: not every node |", md)
+        many = dict(b, per_block=[dict(b["per_block"][0], height=h) for h in range(12)])
+        self.assertIn("median 30.0 ms", testnet.block_line(many))
+
+
+class DevnetTest(unittest.TestCase):
+    NETWORK = {"name": "testnet-0ded17e5", "magic": "0x58457eea",
+               "file": "/x/network/network.json", "producer_key": "/x/network/producer-0.key"}
+
+    def test_keep_names_the_network_and_commands_that_work_as_printed(self):
+        with tempfile.TemporaryDirectory() as d:
+            nodes = [{"name": f"node00{i}", "datadir": os.path.join(d, f"node00{i}"),
+                      "rpc_port": 20000 + i, "pid": 100 + i} for i in range(3)]
+            text = "\n".join(testnet.keep_instructions("/b/hearsay-cli", nodes, self.NETWORK, 0,
+                                                       d, os.path.join(d, "stop.sh")))
+            self.assertIn("testnet-0ded17e5 (magic 0x58457eea", text)
+            self.assertIn(f"/b/hearsay-cli --datadir {d}/node000 --rpc 127.0.0.1:20000 sendtx "
+                          f"--key {d}/alice.key", text)
+            self.assertIn(f"/b/hearsay-cli keygen --out {d}/alice.key", text)
+            self.assertIn("generateblock", text)
+            self.assertIn(f"rm -rf {d}", text)
+            self.assertIn(os.path.join(d, "stop.sh"), text)
+            text = "\n".join(testnet.keep_instructions("cli", nodes, None, None, d, "stop.sh"))
+            self.assertIn("devnet (the built-in network)", text)
+            self.assertNotIn("generateblock", text)
+
+    def _devnet(self, code: int, out: str | None = None) -> tuple[str, str, str]:
+        """cmd_devnet around a run that ends with `code` (no nodes): (stdout, stderr, folder)."""
+        import contextlib
+        import io
+        folder = {}
+
+        def fake_run(a, keep=False):
+            folder["out"] = a.out
+            os.makedirs(a.out, exist_ok=True)
+            with open(os.path.join(a.out, "report.md"), "w") as f:
+                f.write("report\n")
+            return {"nodes": 5, "topology": "ring", "txs": 10, "delivered_fraction": 1.0,
+                    "t100_ms": {"p50": 1.0, "p90": 2.0, "max": 3.0},
+                    "_network": self.NETWORK}, code
+        a = testnet.build_parser().parse_args(["devnet"] + (["--out", out] if out else []))
+        real, testnet.run_testnet = testnet.run_testnet, fake_run
+        so, se = io.StringIO(), io.StringIO()
+        env = os.environ.pop("KEEP", None)
+        try:
+            with contextlib.redirect_stdout(so), contextlib.redirect_stderr(se):
+                testnet.cmd_devnet(a)
+        finally:
+            testnet.run_testnet = real
+            if env is not None:
+                os.environ["KEEP"] = env
+        return so.getvalue(), se.getvalue(), folder["out"]
+
+    def test_the_temporary_folder_is_removed_or_named(self):
+        out, _, folder = self._devnet(0)
+        self.assertFalse(os.path.exists(folder), folder)
+        self.assertIn(f"{folder} is removed", out)
+        self.assertIn("testnet-0ded17e5 (magic 0x58457eea", out)
+        out, err, folder = self._devnet(1)
+        try:
+            self.assertTrue(os.path.isdir(folder))
+            self.assertIn(f"rm -rf {folder}", err)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        with tempfile.TemporaryDirectory() as d:
+            out, _, folder = self._devnet(0, os.path.join(d, "run"))
+            self.assertTrue(os.path.isdir(folder), "an --out folder is the user's: kept")
+            self.assertIn(f"is in {folder}", out)
+
+
+class HelpTest(unittest.TestCase):
+    def test_every_option_is_described_with_its_default(self):
+        from common import HelpFormatter
+        ap = testnet.build_parser()
+        subs = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+        self.assertEqual(set(subs.choices), {"run", "analyze", "devnet", "throughput", "plan"})
+        for name, p in subs.choices.items():
+            text = p.format_help()
+            self.assertNotIn("None", text, name)
+            fmt = HelpFormatter(name)
+            for action in p._actions:
+                if action.dest == "help":
+                    continue
+                what = f"{name} {action.option_strings or action.dest}"
+                self.assertTrue(action.help, f"{what} has no description")
+                if action.option_strings:
+                    h = fmt._get_help_string(action)
+                    self.assertTrue("default" in h or (action.required and "required" in h),
+                                    f"{what}: no default in {h!r}")
+        run = subs.choices["run"].format_help()
+        self.assertIn("(default: 500", " ".join(run.split()))  # --rate
+        self.assertIn("--out", run)
 
 
 class EndToEndTest(unittest.TestCase):
