@@ -15,15 +15,17 @@
 
 namespace hearsay::test {
 
-// Starts hearsayd on `datadir` (listening on 127.0.0.1 only, logging at warn and above) with
-// `extra` options, its output in <dir>/<tag>.out and .err. Returns its RPC port, read from the
-// lines it prints once started, or 0 when it exited (or printed nothing) first.
+// Starts hearsayd on `datadir` (listening on 127.0.0.1 only, logging at `log_level` and
+// above) with `extra` options, its output in <dir>/<tag>.out and .err. Returns its RPC port,
+// read from the lines it prints once started, or 0 (a test failure showing its stderr) when it
+// exited (or printed nothing) first.
 inline uint16_t start_daemon(std::unique_ptr<Process>& p, const TempDir& dir,
                              const std::string& datadir, const std::string& tag,
-                             const std::vector<std::string>& extra = {}) {
+                             const std::vector<std::string>& extra = {},
+                             const std::string& log_level = "warn") {
   std::vector<std::string> args{bin_path("hearsayd"), "--datadir",   datadir,
                                 "--listen",           "127.0.0.1:0", "--rpc",
-                                "127.0.0.1:0",        "--log-level", "warn"};
+                                "127.0.0.1:0",        "--log-level", log_level};
   args.insert(args.end(), extra.begin(), extra.end());
   p = std::make_unique<Process>(args, dir.file(tag + ".out"), dir.file(tag + ".err"));
   uint16_t port = 0;
@@ -34,6 +36,7 @@ inline uint16_t start_daemon(std::unique_ptr<Process>& p, const TempDir& dir,
         port = static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
     return port != 0 || !p->running();
   });
+  HEARSAY_EXPECT(port != 0, "hearsayd printed no RPC address; stderr: " + p->err());
   return port;
 }
 

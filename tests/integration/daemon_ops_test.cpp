@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "node/rpc_client.h"
+#include "testing/daemon.h"
 #include "testing/process.h"
 #include "testing/testnet.h"
 
@@ -21,35 +22,12 @@ bool contains(const std::string& path, const std::string& needle) {
   return read_file(path).find(needle) != std::string::npos;
 }
 
-// Starts hearsayd at --log-level info on ephemeral ports and returns its RPC port (read from
-// the lines it prints at start), or 0.
-uint16_t start_daemon(std::unique_ptr<Process>& p, const TempDir& dir, const std::string& datadir,
-                      const std::string& tag, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args{bin_path("hearsayd"), "--datadir",   datadir,
-                                "--listen",           "127.0.0.1:0", "--rpc",
-                                "127.0.0.1:0",        "--log-level", "info"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  p = std::make_unique<Process>(args, dir.file(tag + ".out"), dir.file(tag + ".err"));
-  uint16_t port = 0;
-  wait_until(
-      [&] {
-        std::istringstream lines(p->out());
-        for (std::string line; std::getline(lines, line);)
-          if (line.rfind("rpc ", 0) == 0)
-            port = static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-        return port != 0 || !p->running();
-      },
-      30s);
-  EXPECT_NE(port, 0) << "hearsayd printed no RPC address; stderr: " << p->err();
-  return port;
-}
-
 TEST(DaemonOps, DebugLogInTheDatadirSurvivesSighupRotationAndSigtermSavesState) {
   TempDir dir;
   const std::string datadir = dir.file("node");
   const std::string log = datadir + "/debug.log";
   std::unique_ptr<Process> daemon;
-  ASSERT_NE(start_daemon(daemon, dir, datadir, "daemon"), 0);
+  ASSERT_NE(start_daemon(daemon, dir, datadir, "daemon", {}, "info"), 0);
 
   // The start-up lines reach debug.log while the node runs (no warning, no stop to flush them).
   EXPECT_TRUE(wait_until([&] { return contains(log, "hearsayd 0.1.0 on devnet"); }))
@@ -78,12 +56,9 @@ TEST(DaemonOps, StopRpcIsLoggedAsRequestedByRpc) {
   TempDir dir;
   const std::string datadir = dir.file("node");
   std::unique_ptr<Process> daemon;
-  const uint16_t port = start_daemon(daemon, dir, datadir, "daemon");
+  const uint16_t port = start_daemon(daemon, dir, datadir, "daemon", {}, "info");
   ASSERT_NE(port, 0);
-  RpcClientConfig c;
-  c.port = port;
-  c.datadir = datadir;
-  auto stopped = RpcClient(c).call("stop", json::array{});
+  auto stopped = daemon_client(port, datadir).call("stop", json::array{});
   ASSERT_TRUE(stopped.ok()) << stopped.error().one_line();
   EXPECT_EQ(daemon->wait(10s), std::optional<int>(0)) << daemon->err();
   const std::string text = read_file(datadir + "/debug.log");
@@ -96,13 +71,13 @@ TEST(DaemonOps, LogFileNoneWritesNoFileAndLogFileElsewhere) {
   const std::string datadir = dir.file("node");
   const std::string elsewhere = dir.file("logs/hearsayd.log");
   std::unique_ptr<Process> daemon;
-  ASSERT_NE(start_daemon(daemon, dir, datadir, "elsewhere", {"--log-file", elsewhere}), 0);
+  ASSERT_NE(start_daemon(daemon, dir, datadir, "elsewhere", {"--log-file", elsewhere}, "info"), 0);
   EXPECT_TRUE(wait_until([&] { return contains(elsewhere, "hearsayd 0.1.0 on devnet"); }));
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait(10s), std::optional<int>(0)) << daemon->err();
   EXPECT_FALSE(std::filesystem::exists(datadir + "/debug.log"));
 
-  ASSERT_NE(start_daemon(daemon, dir, datadir, "none", {"--log-file", "none"}), 0);
+  ASSERT_NE(start_daemon(daemon, dir, datadir, "none", {"--log-file", "none"}, "info"), 0);
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait(10s), std::optional<int>(0)) << daemon->err();
   EXPECT_FALSE(std::filesystem::exists(datadir + "/debug.log"));

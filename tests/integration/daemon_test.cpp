@@ -6,6 +6,7 @@
 #include <set>
 
 #include "node/rpc_client.h"
+#include "testing/daemon.h"
 #include "testing/process.h"
 #include "testing/testnet.h"
 
@@ -15,38 +16,8 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-// Starts hearsayd on an ephemeral P2P and RPC port and returns its RPC port (read from the
-// lines it prints at start), or 0.
-uint16_t start_daemon(std::unique_ptr<Process>& p, const TempDir& dir, const std::string& datadir,
-                      const std::string& tag, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args{bin_path("hearsayd"), "--datadir",   datadir,
-                                "--listen",           "127.0.0.1:0", "--rpc",
-                                "127.0.0.1:0",        "--log-level", "warn"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  p = std::make_unique<Process>(args, dir.file(tag + ".out"), dir.file(tag + ".err"));
-  uint16_t port = 0;
-  wait_until(
-      [&] {
-        std::istringstream lines(p->out());
-        for (std::string line; std::getline(lines, line);)
-          if (line.rfind("rpc ", 0) == 0)
-            port = static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-        return port != 0 || !p->running();
-      },
-      30s);
-  EXPECT_NE(port, 0) << "hearsayd printed no RPC address; stderr: " << p->err();
-  return port;
-}
-
-RpcClient client(uint16_t port, const std::string& datadir) {
-  RpcClientConfig c;
-  c.port = port;
-  c.datadir = datadir;
-  return RpcClient(c);
-}
-
 size_t mempool_size(uint16_t port, const std::string& datadir) {
-  auto r = client(port, datadir).call("getmempoolinfo", json::array{});
+  auto r = daemon_client(port, datadir).call("getmempoolinfo", json::array{});
   return r.ok() ? r->at("size").to_number<size_t>() : 0;
 }
 
@@ -84,7 +55,7 @@ TEST(Daemon, SigtermDuringInjectionLosesNoAcknowledgedTransaction) {
 
   const uint16_t port2 = start_daemon(daemon, dir, datadir, "second");
   ASSERT_NE(port2, 0);
-  auto pool = client(port2, datadir).call("getrawmempool", json::array{});
+  auto pool = daemon_client(port2, datadir).call("getrawmempool", json::array{});
   ASSERT_TRUE(pool.ok()) << pool.error().one_line();
   std::set<std::string> held;
   for (const json::value& id : pool->as_array())
@@ -95,7 +66,7 @@ TEST(Daemon, SigtermDuringInjectionLosesNoAcknowledgedTransaction) {
   EXPECT_EQ(lost, 0u) << "of " << acknowledged.size() << " acknowledged transactions";
 
   // The stop RPC gets its answer, then the daemon exits cleanly.
-  auto stopped = client(port2, datadir).call("stop", json::array{});
+  auto stopped = daemon_client(port2, datadir).call("stop", json::array{});
   ASSERT_TRUE(stopped.ok()) << stopped.error().one_line();
   EXPECT_EQ(stopped->as_string(), "hearsayd stopping");
   EXPECT_EQ(daemon->wait(10s), std::optional<int>(0));
