@@ -340,6 +340,9 @@ Status scan_config(const std::string& text, const po::options_description& desc,
     if (line.front() == '[' || eq == std::string::npos)
       return fail(at + ": '" + excerpt(raw) + "' is not a name=value line" + kConfigFix);
     const std::string name = trim(std::string_view(line).substr(0, eq));
+    // An empty name would match every option (find_nothrow throws ambiguous_option for it).
+    if (name.empty())
+      return fail(at + ": '" + excerpt(raw) + "' has no option name before '='" + kConfigFix);
     if (!desc.find_nothrow(name, false))
       return fail(at + ": unknown option '" + excerpt(name) + "'" + kConfigFix);
     if (name == "help" || name == "version" || name == "datadir" || name == "conf")

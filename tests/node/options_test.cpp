@@ -94,6 +94,17 @@ TEST(Options, BadConfigFileNamesFile) {
   EXPECT_NE(r.error().find("max-outbound"), std::string::npos) << r.error();
 }
 
+// A line with nothing before '=' (found by fuzz/options: Boost threw for the empty name).
+TEST(Options, ConfigLineWithoutANameIsRefused) {
+  for (const char* text : {"=110\n", "  = x\n"}) {
+    auto r =
+        parse_node_options_with_config({"hearsayd", "--datadir=/nonexistent"}, std::string(text));
+    ASSERT_FALSE(r) << text;
+    EXPECT_NE(r.error().find("line 1"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().find("no option name"), std::string::npos) << r.error();
+  }
+}
+
 TEST(Options, HelpIsGroupedWithValueNames) {
   auto h = parse({"--help"});
   ASSERT_TRUE(h);
