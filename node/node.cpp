@@ -374,7 +374,11 @@ static Time wall_now() {
 PoolResult Node::submit(const TxRef& tx) {
   // hearsay_relay_latency_seconds{source="rpc"}: from the hand-over, signature check included.
   const auto handed_over = std::chrono::steady_clock::now();
-  if (!tx->verify_signature()) return {PoolAnswer::kRejected, "bad-signature"};
+  if (!tx->verify_signature()) {
+    // Counted and traced like a relayed forgery, though the relay never sees it.
+    m_host->run([&] { m_counter->tx_rejected(tx->id(), "bad-signature", wall_now()); });
+    return {PoolAnswer::kRejected, "bad-signature"};
+  }
   const PoolResult r = m_host->run([&] { return m_relay->submit(tx, true, wall_now()); });
   if (r.ok()) m_counter->rpc_latency(std::chrono::steady_clock::now() - handed_over);
   return r;

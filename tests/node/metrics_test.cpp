@@ -279,5 +279,18 @@ TEST(NodeMetrics, RpcSubmissionTimedAndProcessFamiliesExported) {
   EXPECT_EQ(r->first, 0) << r->second << "\n--- input ---\n" << text;
 }
 
+// An RPC submission with a bad signature never reaches the relay (Node::submit checks it
+// first), yet it is a rejection like any other.
+TEST(NodeMetrics, RpcForgeryCountsAsABadSignatureRejection) {
+  test::TestNet net(1);
+  Node& node = net.start(0, {});
+  const PoolResult r = node.submit(test::forged(test::devnet_tx(1, 0)));
+  ASSERT_EQ(r.answer, PoolAnswer::kRejected);
+  const std::string text = node.metrics();
+  EXPECT_EQ(value_of(text, "hearsay_transactions_rejected_total{reason=\"bad-signature\"}"), 1)
+      << text;
+  EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"rpc\"}"), 0) << text;
+}
+
 }  // namespace
 }  // namespace hearsay
