@@ -55,6 +55,8 @@ class RawConnection {
     return parser.release();
   }
   void write_raw(std::string_view bytes) { net::write(m_socket, net::buffer(bytes)); }
+  // Bytes the server has sent that are not read yet.
+  size_t available() { return m_socket.available(); }
   // Waits for the server to close the connection; true on a clean end of stream or reset.
   // (Bytes the server sent before closing are skipped.)
   bool closed_by_server() {
@@ -236,17 +238,14 @@ class LogCapture {
   spdlog::level::level_enum m_level;
 };
 
-TEST_F(RpcServerTest, WrongCredentialsAreLoggedAndAnsweredAfterTheDelay) {
+TEST_F(RpcServerTest, WrongCredentialsAreLoggedAndAnswered401) {
   LogCapture log;
   RpcServerConfig config;
   config.auth_failure_delay = std::chrono::milliseconds(300);
   start(config);
   RawConnection conn(m_server->port());
-  const auto sent = std::chrono::steady_clock::now();
   Response r = conn.exchange(post(R"({"id":1,"method":"echo"})", "__cookie__:wrong"));
-  const auto waited = std::chrono::steady_clock::now() - sent;
   EXPECT_EQ(r.result_int(), 401u);
-  EXPECT_GE(waited, config.auth_failure_delay);
   const std::string logged = log.text();
   EXPECT_NE(logged.find("rpc: authentication failed from 127.0.0.1:"), std::string::npos) << logged;
   // No credentials at all guess nothing: answered 401, not logged.
@@ -276,6 +275,9 @@ TEST_F(RpcServerTest, AWaitingWrongAttemptBlocksNobody) {
   auto ok = client().call("echo", json::array{1});
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(*ok, (json::array{1}));
+  // ... and the wrong attempt, logged before that whole exchange, is still unanswered: the
+  // delay holds its 401 back (no duration is measured).
+  EXPECT_EQ(waiting.available(), 0u);
 }
 
 TEST_F(RpcServerTest, CookieCredentialsWork) {
