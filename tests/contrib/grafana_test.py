@@ -37,7 +37,9 @@ sys.path.insert(0, os.path.join(ROOT, "contrib", "testnet"))
 
 from cluster import pick_ports  # noqa: E402
 
-BIN_DIR = os.environ.get("HEARSAY_BIN", os.path.join(ROOT, "build", "release", "bin"))
+from harness import DEFAULT_BIN_DIR, take_bin_arg  # noqa: E402
+
+BIN_DIR = DEFAULT_BIN_DIR
 # How long the node may take from exec to answering /metrics (ASan builds start slowly).
 READY_TIMEOUT_S = 60.0
 # SIGTERM → exit grace (hearsayd promises 5 s; ASan's leak check adds time).
@@ -320,9 +322,5 @@ class LiveNodeTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if "--bin" in args:
-        i = args.index("--bin")
-        BIN_DIR = os.path.abspath(args[i + 1])
-        del args[i:i + 2]
-    unittest.main(argv=[sys.argv[0]] + args)
+    BIN_DIR, argv = take_bin_arg(BIN_DIR)
+    unittest.main(argv=argv)

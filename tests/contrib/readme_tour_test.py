@@ -47,7 +47,9 @@ from cluster import pick_ports  # noqa: E402
 
 README = os.path.join(ROOT, "README.md")
 SECTION = "## A five-minute tour"
-BIN_DIR = os.environ.get("HEARSAY_BIN", os.path.join(ROOT, "build", "release", "bin"))
+from harness import DEFAULT_BIN_DIR, take_bin_arg  # noqa: E402
+
+BIN_DIR = DEFAULT_BIN_DIR
 
 # The whole tour's limit (ctest allows 300 s; the ASan build is slow): every wait and command
 # ends by then.
@@ -515,9 +517,5 @@ class ReadmeTourTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if "--bin" in args:
-        i = args.index("--bin")
-        BIN_DIR = os.path.abspath(args[i + 1])
-        del args[i:i + 2]
-    unittest.main(argv=[sys.argv[0]] + args)
+    BIN_DIR, argv = take_bin_arg(BIN_DIR)
+    unittest.main(argv=argv)

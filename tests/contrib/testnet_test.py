@@ -31,7 +31,9 @@ import testnet  # noqa: E402
 import topology  # noqa: E402
 from cluster import pick_ports  # noqa: E402
 
-BIN_DIR = os.environ.get("HEARSAY_BIN", os.path.join(ROOT, "build", "release", "bin"))
+from harness import DEFAULT_BIN_DIR, take_bin_arg  # noqa: E402
+
+BIN_DIR = DEFAULT_BIN_DIR
 # The end-to-end run's own limit (the whole test must stay well under ctest's timeout).
 E2E_TIMEOUT_S = 240
 
@@ -508,9 +510,5 @@ def _is_hearsayd(pid: int) -> bool:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if "--bin" in args:
-        i = args.index("--bin")
-        BIN_DIR = os.path.abspath(args[i + 1])
-        del args[i:i + 2]
-    unittest.main(argv=[sys.argv[0]] + args)
+    BIN_DIR, argv = take_bin_arg(BIN_DIR)
+    unittest.main(argv=argv)

@@ -36,7 +36,9 @@ sys.path.insert(0, os.path.join(ROOT, "contrib", "testnet"))
 from cluster import pick_ports  # noqa: E402
 from rpc import RpcClient, RpcError  # noqa: E402
 
-BIN_DIR = os.environ.get("HEARSAY_BIN", os.path.join(ROOT, "build", "release", "bin"))
+from harness import DEFAULT_BIN_DIR, take_bin_arg  # noqa: E402
+
+BIN_DIR = DEFAULT_BIN_DIR
 DISSECTOR = os.path.join(ROOT, "contrib", "wireshark", "hearsay.lua")
 SKIP = 77
 # Deadlines of the waits below (the whole test must stay well under ctest's 300 s).
@@ -350,13 +352,9 @@ class WiresharkDissectorTest(unittest.TestCase):
 
 
 def main() -> int:
-    args = sys.argv[1:]
     global BIN_DIR
-    if "--bin" in args:
-        i = args.index("--bin")
-        BIN_DIR = args[i + 1]
-        del args[i:i + 2]
-    result = unittest.main(argv=[sys.argv[0], *args], exit=False).result
+    BIN_DIR, argv = take_bin_arg(BIN_DIR)
+    result = unittest.main(argv=argv, exit=False).result
     if not result.wasSuccessful():
         return 1
     if result.skipped and result.testsRun == len(result.skipped):
