@@ -1,5 +1,7 @@
 #include "net/connection.h"
 
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -22,6 +24,8 @@ TrafficCounters& TrafficCounters::operator+=(const TrafficCounters& o) {
     msgs_out[t] += o.msgs_out[t];
     bytes_out[t] += o.bytes_out[t];
   }
+  tls_bytes_in += o.tls_bytes_in;
+  tls_bytes_out += o.tls_bytes_out;
   return *this;
 }
 
@@ -61,6 +65,7 @@ std::shared_ptr<Connection> Connection::create(tcp::socket socket, TlsContext& t
 Connection::Connection(tcp::socket socket, TlsContext& tls, ConnectionObserver& observer,
                        Options options)
     : m_stream(std::move(socket), tls.context()),
+      m_ssl(m_stream.native_handle()),
       m_observer(observer),
       m_opt(std::move(options)),
       m_decoder(m_opt.magic),
@@ -78,6 +83,17 @@ Connection::Connection(tcp::socket socket, TlsContext& tls, ConnectionObserver& 
 Connection::~Connection() {
   // The SSL object outlives nothing here, but never leave it pointing at freed state.
   TlsContext::attach(m_stream.native_handle(), nullptr);
+}
+
+// Asio's ssl engine puts the SSL object on one end of a BIO pair and moves the other end's
+// bytes to and from the socket: what the TLS layer wrote into its BIO is the ciphertext it
+// produced, what it read the ciphertext it consumed. Once the engine has flushed (no write in
+// flight) and drained (no record half read), these are the socket's bytes exactly.
+TrafficCounters Connection::counters() const {
+  TrafficCounters c = m_counters;
+  c.tls_bytes_out = BIO_number_written(SSL_get_wbio(m_ssl));
+  c.tls_bytes_in = BIO_number_read(SSL_get_rbio(m_ssl));
+  return c;
 }
 
 std::string Connection::log_prefix() const {

@@ -88,8 +88,12 @@ struct LinkEmulation {
   bool enabled() const { return delay_ms || jitter_ms || bandwidth_kbps; }
 };
 
+// Frames by message type (bytes_*: the 24-byte frame header plus the payload), and the TLS
+// ciphertext the connection wrote and read: records, their headers and tags, the handshake and
+// close_notify included. What a frame costs on the wire beyond its own bytes is the difference.
 struct TrafficCounters {
   std::array<uint64_t, kMsgTypeCount> msgs_in{}, bytes_in{}, msgs_out{}, bytes_out{};
+  uint64_t tls_bytes_in = 0, tls_bytes_out = 0;
   uint64_t total_bytes_in() const;
   uint64_t total_bytes_out() const;
   TrafficCounters& operator+=(const TrafficCounters& o);
@@ -150,7 +154,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   State state() const { return m_state; }
   const NetAddress& remote() const { return m_remote; }
   const std::optional<PublicKey>& identity() const { return m_verify.proven; }
-  const TrafficCounters& counters() const { return m_counters; }
+  // A snapshot, the TLS byte counts read from the SSL object now: on the io thread only.
+  TrafficCounters counters() const;
   // Bytes charged to this peer's send side: queued plus delayed by link emulation.
   size_t queued_bytes() const { return m_queue.queued_bytes() + m_delayed_bytes; }
   bool read_paused() const { return m_read_paused; }
@@ -178,6 +183,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string handshake_failure(const boost::system::error_code& ec) const;
 
   Stream m_stream;
+  SSL* m_ssl;  // m_stream's, for the ciphertext counts of its BIO pair
   ConnectionObserver& m_observer;
   Options m_opt;
   TlsVerify m_verify;

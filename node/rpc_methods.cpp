@@ -70,6 +70,9 @@ json::object peer_json(const PeerStats& p) {
   o["state"] = p.state;
   o["bytes_sent"] = p.traffic.total_bytes_out();
   o["bytes_recv"] = p.traffic.total_bytes_in();
+  // The frames above as TLS carried them (the handshake included): the wire's own count.
+  o["tls_bytes_sent"] = p.traffic.tls_bytes_out;
+  o["tls_bytes_recv"] = p.traffic.tls_bytes_in;
   json::object by_type;
   for (size_t t = 0; t < kMsgTypeCount; ++t) {
     if (!p.traffic.msgs_in[t] && !p.traffic.msgs_out[t]) continue;
@@ -227,9 +230,11 @@ std::vector<RpcMethodSpec> peer_methods(Node& node) {
       {.name = "getpeerinfo",
        .summary = "Every connection: identity, address, direction, handshake, RTT, traffic.",
        .result = "An array with one object per connection: id, identity, address, direction, "
-                 "state, bytes and messages by type both ways, send queue, link emulation, and "
-                 "after the handshake trusted, version, services, user_agent, rtt_ms, phi, "
-                 "misbehaviour.",
+                 "state, bytes_sent and bytes_recv (frames: 24-byte header + payload), "
+                 "tls_bytes_sent and tls_bytes_recv (TLS ciphertext, handshake included), "
+                 "messages by type both ways (sent, sent_bytes, recv, recv_bytes), send queue, "
+                 "link emulation, and after the handshake trusted, version, services, "
+                 "user_agent, rtt_ms, phi, misbehaviour.",
        .example = "hearsay-cli getpeerinfo",
        .handler = [&node](const json::value&) -> RpcResult {
          json::array a;
@@ -619,6 +624,10 @@ RpcResult get_info(Node& node) {
   o["bestblockhash"] = to_hex(chain.tip);
   o["datadir"] = c.datadir;
   o["relay"] = relay_json(node.relay_stats());
+  // Since start, closed connections included: what the node put on the wire and took off it.
+  const TrafficCounters traffic = node.host().total_traffic();
+  o["tls_bytes_sent"] = traffic.tls_bytes_out;
+  o["tls_bytes_recv"] = traffic.tls_bytes_in;
   return json::value(std::move(o));
 }
 
@@ -651,7 +660,8 @@ std::vector<RpcMethodSpec> node_methods(Node& node, const std::function<void()>&
        .summary = "The node at a glance: version, network, identity, peers, mempool, chain.",
        .result = "{version, network, magic, identity, listen, connections, connections_in, "
                  "connections_out, mempool_size, blocks, bestblockhash, datadir, relay "
-                 "(counters)}.",
+                 "(counters), tls_bytes_sent, tls_bytes_recv (TLS ciphertext of all "
+                 "connections since start, closed ones included)}.",
        .example = "hearsay-cli getinfo",
        .handler = [&node](const json::value&) { return get_info(node); }});
   m.push_back(

@@ -28,7 +28,23 @@ Definitions (all times are wall-clock µs of the one machine, reported in ms):
   shortest_path_bound_ms   hops from the origin to its farthest node × the one-way link delay: no
                  gossip can beat it. protocol_bound_ms multiplies by the one-way trips a hop costs
                  (inv → getdata → tx: 3; push to every peer: 1).
-  bytes_per_tx_per_node    bytes all nodes sent during the run ÷ (transactions × nodes).
+  bytes_per_tx_per_node    bytes all nodes sent during the run ÷ (transactions × nodes): whole
+                 frames (24-byte frame header + payload) as the nodes count them (getpeerinfo's
+                 bytes_sent, summed over peers), without TLS; _by_message splits it by type.
+  bytes_per_tx_per_node_columns  every byte the nodes put on the wire in exactly one column, each
+                 ÷ (transactions × nodes): per message type its payload (sent_bytes − 24 × sent
+                 messages), "frame_headers" (24 × all messages sent) and "tls" (TLS ciphertext
+                 − frames, getpeerinfo's tls_bytes_sent: each record's header, content type
+                 and tag; the handshakes precede the baseline). Block messages are left out of
+                 the message and frame_headers columns, but TLS is not apportioned: when a run
+                 has blocks, "tls" includes the records that carried the block messages. Frames
+                 count when queued, ciphertext when written: the two agree once the send queues
+                 are empty.
+                 Counters of an older hearsayd have no tls_bytes_sent: "tls" is then absent and
+                 the columns sum to bytes_per_tx_per_node.
+  bytes_on_wire_per_tx_per_node  the sum of the columns: TLS ciphertext all nodes sent minus
+                 the block messages' frames, ÷ (transactions × nodes); _over_size ÷ the
+                 transaction size. None without TLS counters.
   tx_bodies_per_node       tx bodies the nodes received ÷ (transactions × (nodes − 1)); 1.0 means
                  every node but the origin received each body exactly once.
   throughput_tps transactions that reached every node ÷ seconds from the first injection to the
@@ -66,6 +82,8 @@ from topology import Topology
 REPORT_VERSION = 2
 # Messages that carry blocks (their bytes are the block report's, not the transactions').
 BLOCK_MESSAGES = ("headers", "getheaders", "cmpctblock", "getblocktxn", "blocktxn", "block")
+# Every frame's header: magic, command, length, checksum (p2p/transport.h kFrameHeaderSize).
+FRAME_HEADER_BYTES = 24
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -193,6 +211,52 @@ def bytes_by_message(base: dict, final: dict) -> dict[str, float]:
     return by_type
 
 
+def messages_by_type(base: dict, final: dict) -> dict[str, float]:
+    """Messages all nodes sent per type between two snapshots ({index: node})."""
+    by_type: dict[str, float] = {}
+    for i, f in final.items():
+        b = base.get(i, {}).get("messages", {})
+        for t, m in f.get("messages", {}).items():
+            by_type[t] = by_type.get(t, 0) + m.get("sent", 0) - b.get(t, {}).get("sent", 0)
+    return by_type
+
+
+def tls_sent(base: dict, final: dict) -> float | None:
+    """TLS ciphertext all nodes sent between two snapshots; None when a snapshot of a node
+    lacks it (counters of a hearsayd that did not count TLS)."""
+    nodes = list(final.items())
+    if not nodes or any("tls_bytes_sent" not in f or "tls_bytes_sent" not in base.get(i, {})
+                        for i, f in nodes):
+        return None
+    return sum(_delta(f, base[i], "tls_bytes_sent") for i, f in nodes)
+
+
+def wire_columns(base: dict, final: dict, by_type: dict[str, float], frames_sent: float,
+                 per: float, size: int) -> dict:
+    """bytes_per_tx_per_node_columns and bytes_on_wire_per_tx_per_node (module comment).
+    `frames_sent`: all frames' bytes, block messages included; `per`: transactions × nodes."""
+    msgs = messages_by_type(base, final)
+    columns: dict[str, float] = {}
+    headers = 0.0
+    for t in sorted(by_type):
+        if t in BLOCK_MESSAGES:
+            continue
+        h = FRAME_HEADER_BYTES * msgs.get(t, 0)
+        headers += h
+        if by_type[t] - h > 0:
+            columns[t] = by_type[t] - h
+    columns["frame_headers"] = headers
+    ciphertext = tls_sent(base, final)
+    if ciphertext is not None:
+        columns["tls"] = ciphertext - frames_sent
+    out: dict = {"bytes_per_tx_per_node_columns": {k: _r(v / per, 1) for k, v in columns.items()}}
+    wire = sum(columns.values()) if ciphertext is not None else None
+    out["bytes_on_wire_per_tx_per_node"] = None if wire is None else _r(wire / per, 1)
+    out["bytes_on_wire_per_tx_per_node_over_size"] = (
+        _r(wire / per / size, 3) if wire is not None and size else None)
+    return out
+
+
 def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
     """Bytes, bodies, CPU and memory from the node counters (before, and at full delivery)."""
     out: dict = {}
@@ -202,13 +266,14 @@ def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
     if not final or txs == 0:
         return out
     by_type = bytes_by_message(base, final)
-    sent = sum(_delta(f, base.get(i, {}), "bytes_sent") for i, f in final.items())
-    sent -= sum(by_type.get(t, 0) for t in BLOCK_MESSAGES)
+    frames = sum(_delta(f, base.get(i, {}), "bytes_sent") for i, f in final.items())
+    sent = frames - sum(by_type.get(t, 0) for t in BLOCK_MESSAGES)
     out["bytes_per_tx_per_node"] = _r(sent / (txs * n), 1)
     out["bytes_per_tx_per_node_over_size"] = _r(sent / (txs * n) / size, 3) if size else None
     out["bytes_per_tx_per_node_by_message"] = {
         t: _r(v / (txs * n), 1) for t, v in sorted(by_type.items())
         if v > 0 and t not in BLOCK_MESSAGES}
+    out.update(wire_columns(base, final, by_type, frames, txs * n, size))
 
     def relay_delta(key: str) -> float:
         return sum(float(f.get("relay", {}).get(key, 0)) -

@@ -416,7 +416,7 @@ class Cluster:
                                                "recv_bytes": 0})
                     for k in d:
                         d[k] += int(m.get(k, 0))
-            nodes.append({
+            node = {
                 "index": n.index,
                 "mempool_size": info.get("mempool_size"),
                 "relay": info.get("relay", {}),
@@ -426,7 +426,13 @@ class Cluster:
                 "peers": len(peers),
                 "mempool": {k: mp.get(k) for k in ("size", "bytes", "usage")},
                 "proc": read_proc_stats(n.proc.pid) if n.proc else {},
-            })
+            }
+            # TLS ciphertext over the same live peers as bytes_sent, so that the difference is
+            # TLS's own cost; absent when the node does not count it (an older hearsayd).
+            for k in ("tls_bytes_sent", "tls_bytes_recv"):
+                if all(k in p for p in peers):
+                    node[k] = sum(int(p[k]) for p in peers)
+            nodes.append(node)
         return {"t": time.time(), "nodes": nodes}
 
     def mempool_sizes(self) -> list[int]:

@@ -261,6 +261,7 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
     if by:
         lines += ["Bytes sent per transaction per node by message: " +
                   ", ".join(f"{k} {v}" for k, v in by.items()) + ".", ""]
+    lines += wire_markdown(r)
     if r.get("held_only_via_block"):
         lines += [f"Node–transaction pairs held only through a block (never in that node's "
                   f"mempool): {r['held_only_via_block']}.", ""]
@@ -281,6 +282,39 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
     lines += ["Definitions: see contrib/testnet/analyze.py (and the README section "
               "\"Measuring propagation\").", ""]
     return "\n".join(lines)
+
+
+def wire_markdown(r: dict) -> list[str]:
+    """The bytes on the wire per transaction per node, each in one column: the message types'
+    payloads, the frame headers, TLS; and their total. Without TLS counters, what is left."""
+    cols = r.get("bytes_per_tx_per_node_columns")
+    if not cols:
+        return []
+    total = r.get("bytes_on_wire_per_tx_per_node")
+    whole = total if total is not None else sum(cols.values())
+
+    def share(v: float) -> str:
+        return f"{100 * v / whole:.1f} %" if whole else "n/a"
+
+    lines = ["Bytes on the wire per transaction per node, each byte in one row (block messages "
+             "left out):", "", "| message type | payload B/tx/node | share |", "|---|---|---|"]
+    for k, v in cols.items():
+        if k not in ("frame_headers", "tls"):
+            lines.append(f"| {k} | {v} | {share(v)} |")
+    lines.append(f"| frame headers (24 B per message) | {cols.get('frame_headers')} | "
+                 f"{share(cols.get('frame_headers') or 0)} |")
+    if "tls" in cols:
+        tls_label = ("TLS (record headers and tags; block records included)" if r.get("blocks")
+                     else "TLS (record headers and tags)")
+        lines.append(f"| {tls_label} | {cols['tls']} | {share(cols['tls'])} |")
+        over = r.get("bytes_on_wire_per_tx_per_node_over_size")
+        lines.append(f"| **total on the wire** (÷ tx size) | {total} ({_v(over)}) | 100 % |")
+        lines.append("")
+    else:
+        lines += ["", "These nodes did not count TLS (their counters have no tls_bytes_sent): "
+                  "the table holds the frames only, without a TLS row or a wire total."]
+        lines.append("")
+    return lines
 
 
 # Below this many blocks, percentiles over blocks say little: list each block's time instead.

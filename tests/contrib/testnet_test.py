@@ -239,6 +239,57 @@ class AnalyzeTest(unittest.TestCase):
             from render import markdown  # noqa: E402
             self.assertIn("## Blocks", markdown(r, [], None))
 
+    def test_every_byte_on_the_wire_in_one_column(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d, blocks=True)
+            # Per node during the run: 4 inv frames of 61 B, 2 tx frames of 274 B, a cmpctblock
+            # of 70 B (left out), and 100 B of TLS beyond the frames (records, tickets).
+            def node(i: int, k: int, tls: bool = True) -> dict:  # k: 0 baseline, 1 final
+                msgs = {"inv": {"sent": 10 + 4 * k, "sent_bytes": 610 + 244 * k},
+                        "tx": {"sent": 2 * k, "sent_bytes": 548 * k},
+                        "cmpctblock": {"sent": k, "sent_bytes": 70 * k},
+                        "version": {"sent": 1, "sent_bytes": 150}}
+                frames = sum(m["sent_bytes"] for m in msgs.values())
+                x = {"index": i, "bytes_sent": frames, "messages": msgs}
+                if tls:
+                    x["tls_bytes_sent"] = 5000 + frames + 100 * k
+                return x
+
+            def write(base_tls: bool) -> dict:
+                with open(os.path.join(d, "counters.json"), "w") as f:
+                    json.dump({"baseline": {"nodes": [node(i, 0, base_tls) for i in range(3)]},
+                               "final": {"nodes": [node(i, 1) for i in range(3)]}}, f)
+                return analyze.analyze(d)
+
+            r = write(base_tls=True)
+            cols = r["bytes_per_tx_per_node_columns"]
+            # ÷ (2 tx × 3 nodes) of 3 nodes' bytes: payloads 4 × 37 and 2 × 250, 6 headers.
+            self.assertEqual(cols, {"inv": 74.0, "tx": 250.0, "frame_headers": 72.0, "tls": 50.0})
+            self.assertAlmostEqual(sum(cols.values()), r["bytes_on_wire_per_tx_per_node"])
+            self.assertAlmostEqual(r["bytes_on_wire_per_tx_per_node"], 446.0)
+            self.assertAlmostEqual(r["bytes_on_wire_per_tx_per_node_over_size"], 1.784)
+            # The frames' view is as before: payloads and headers are its parts.
+            self.assertAlmostEqual(r["bytes_per_tx_per_node"], 396.0)
+            self.assertEqual(r["bytes_per_tx_per_node_by_message"], {"inv": 122.0, "tx": 274.0})
+            md = render.markdown(r, [], None)
+            self.assertIn("| message type | payload B/tx/node | share |", md)
+            self.assertIn("| tx | 250.0 | 56.1 % |", md)
+            self.assertIn("| frame headers (24 B per message) | 72.0 | 16.1 % |", md)
+            self.assertIn("block records included) | 50.0 | 11.2 % |", md)
+            self.assertIn("| **total on the wire** (÷ tx size) | 446.0 (1.784) | 100 % |", md)
+
+            # A baseline without TLS counters (an older hearsayd): no TLS column, no total.
+            r = write(base_tls=False)
+            cols = r["bytes_per_tx_per_node_columns"]
+            self.assertNotIn("tls", cols)
+            self.assertIsNone(r["bytes_on_wire_per_tx_per_node"])
+            self.assertIsNone(r["bytes_on_wire_per_tx_per_node_over_size"])
+            self.assertAlmostEqual(sum(cols.values()), r["bytes_per_tx_per_node"])
+            md = render.markdown(r, [], None)
+            self.assertIn("did not count TLS", md)
+            self.assertNotIn("total on the wire", md)
+            self.assertNotIn("None", md)
+
     def test_no_blocks_no_block_section(self):
         with tempfile.TemporaryDirectory() as d:
             write_synthetic_run(d)
@@ -447,6 +498,13 @@ class EndToEndTest(unittest.TestCase):
             self.assertGreater(r["shortest_path_bound_ms"]["p50"], 0)
             self.assertGreaterEqual(r["t100_ms"]["p50"], r["shortest_path_bound_ms"]["p50"])
             self.assertGreater(r["bytes_per_tx_per_node"], 250 * 0.5)
+            # Every byte on the wire in one column; TLS costs something beyond the frames.
+            cols = r["bytes_per_tx_per_node_columns"]
+            self.assertGreater(cols["tls"], 0, cols)
+            self.assertGreater(cols["frame_headers"], 0, cols)
+            self.assertAlmostEqual(sum(cols.values()), r["bytes_on_wire_per_tx_per_node"],
+                                   delta=0.05 * len(cols) + 0.1)
+            self.assertGreater(r["bytes_on_wire_per_tx_per_node"], r["bytes_per_tx_per_node"])
             self.assertTrue(0.9 <= r["tx_bodies_per_node"] <= 2.0, r["tx_bodies_per_node"])
             self.assertGreater(r["throughput_tps"], 0)
             self.assertGreater(r["cpu_seconds"], 0)

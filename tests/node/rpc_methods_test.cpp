@@ -88,6 +88,11 @@ TEST_F(RpcMethods, GetInfoAndPeerInfo) {
   EXPECT_EQ(p.at("direction").as_string(), "outbound");
   EXPECT_TRUE(p.at("handshake_done").as_bool());
   EXPECT_GT(p.at("bytes_sent").to_number<int64_t>(), 0);
+  // TLS carries the frames and more (the handshake, record headers and tags).
+  EXPECT_GT(p.at("tls_bytes_sent").to_number<int64_t>(), p.at("bytes_sent").to_number<int64_t>());
+  EXPECT_GT(p.at("tls_bytes_recv").to_number<int64_t>(), p.at("bytes_recv").to_number<int64_t>());
+  EXPECT_GT(info.at("tls_bytes_sent").to_number<int64_t>(), 0);
+  EXPECT_GT(info.at("tls_bytes_recv").to_number<int64_t>(), 0);
   EXPECT_TRUE(p.at("messages").as_object().contains("version"));
   EXPECT_EQ(p.at("misbehaviour").to_number<int>(), 0);
   EXPECT_TRUE(p.at("link").as_object().contains("delay_ms"));
