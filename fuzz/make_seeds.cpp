@@ -139,6 +139,24 @@ std::vector<std::pair<std::string, Message>> sample_messages() {
   v.emplace_back("getaddr", GetAddrMsg{});
   v.emplace_back("feefilter", FeeFilterMsg{1000});
   v.emplace_back("sendheaders", SendHeadersMsg{});
+  // Short transaction ids. Appended, so the seeds above keep their fragmentation byte.
+  v.emplace_back("sendshortids",
+                 SendShortIdsMsg{kShortIdsVersion, 0xfedcba9876543210ULL, 0x8877665544332211ULL});
+  v.emplace_back("sendshortids-version-2", SendShortIdsMsg{2, 1, 2});
+  SipKey link = short_id_link_key(0xfedcba9876543210ULL, 0x0123456789abcdefULL);
+  SipKey bucket = short_id_bucket_key(0x8877665544332211ULL);
+  TxInvMsg txinv;
+  for (const TxRef& t : b->txs)
+    txinv.ids.push_back(tx_short_id(bucket, link, t->id()));
+  txinv.ids.push_back(0xffffffffffffULL);
+  v.emplace_back("txinv", txinv);
+  v.emplace_back("txinv-empty", TxInvMsg{});
+  TxInvMsg txinv_many;
+  for (uint64_t i = 0; i < 0xfd; ++i)
+    txinv_many.ids.push_back(tx_short_id(bucket, link, hash(static_cast<uint8_t>(i))));
+  v.emplace_back("txinv-253-entries", txinv_many);
+  v.emplace_back("gettx", GetTxMsg{{txinv.ids[0], txinv.ids[2]}});
+  v.emplace_back("txnotfound", TxNotFoundMsg{{txinv.ids[1]}});
   return v;
 }
 

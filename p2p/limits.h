@@ -39,6 +39,9 @@ inline constexpr size_t kMaxHeadersResults = 2'000;  // as Bitcoin's MAX_HEADERS
 inline constexpr size_t kMaxAddrRecords = 1'000;     // as Bitcoin's MAX_ADDR_TO_SEND
 inline constexpr size_t kPeerRecordSize = 32 + 16 + 2 + 8 + 64;
 inline constexpr size_t kShortIdSize = 6;  // BIP152 short transaction ids
+// Short-id entries per txinv / gettx / txnotfound (as inv's).
+inline constexpr size_t kMaxShortIdEntries = kMaxInvEntries;
+inline constexpr uint8_t kShortIdsVersion = 1;  // sendshortids version this node speaks
 
 inline constexpr size_t kMaxVersionPayload = 4 + 4 + 8 + 8 + 16 + 2 + 8 + 3 + kMaxUserAgent;
 inline constexpr size_t kMaxInvPayload = 5 + kMaxInvEntries * kInvEntrySize;
@@ -48,6 +51,8 @@ inline constexpr size_t kMaxHeadersPayload = 5 + kMaxHeadersResults * kBlockHead
 inline constexpr size_t kMaxBlockMessage = kMaxBlockSize;
 inline constexpr size_t kMaxGetBlockTxnPayload = 32 + 5 + kMaxBlockTxs * 3;
 inline constexpr size_t kMaxAddrPayload = 5 + kMaxAddrRecords * kPeerRecordSize;
+inline constexpr size_t kSendShortIdsPayload = 1 + 8 + 8;
+inline constexpr size_t kMaxShortIdListPayload = 5 + kMaxShortIdEntries * kShortIdSize;
 // No message of any kind is larger than this; the frame decoder never buffers more.
 inline constexpr size_t kMaxMessagePayload = kMaxBlockSize;
 

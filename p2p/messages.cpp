@@ -1,5 +1,6 @@
 #include "p2p/messages.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace hearsay {
@@ -32,6 +33,10 @@ constexpr CommandInfo kCommands[kMsgTypeCount] = {
     {"getaddr", 0},
     {"feefilter", 8},
     {"sendheaders", 0},
+    {"sendshortids", kSendShortIdsPayload},
+    {"txinv", kMaxShortIdListPayload},
+    {"gettx", kMaxShortIdListPayload},
+    {"txnotfound", kMaxShortIdListPayload},
 };
 
 // --- pieces shared by several messages -----------------------------------------------------
@@ -80,6 +85,13 @@ bool get_short_id(Reader& r, uint64_t& id) {
   if (!r.u32(lo) || !r.u16(hi)) return false;
   id = uint64_t{hi} << 32 | lo;
   return true;
+}
+
+// txinv, gettx, txnotfound: CompactSize count, then 6-byte ids.
+void put_short_ids(Writer& w, const std::vector<uint64_t>& ids) {
+  w.compact_size(ids.size());
+  for (uint64_t id : ids)
+    put_short_id(w, id);
 }
 
 // Strictly increasing indexes < kMaxBlockTxs, as BIP152's differential encoding:
@@ -168,6 +180,10 @@ struct Encoder {
   void operator()(const GetAddrMsg&) {}
   void operator()(const FeeFilterMsg& m) { w.u64(m.fee_rate); }
   void operator()(const SendHeadersMsg&) {}
+  void operator()(const SendShortIdsMsg& m) { w.u8(m.version).u64(m.nonce).u64(m.bucket_salt); }
+  void operator()(const TxInvMsg& m) { put_short_ids(w, m.ids); }
+  void operator()(const GetTxMsg& m) { put_short_ids(w, m.ids); }
+  void operator()(const TxNotFoundMsg& m) { put_short_ids(w, m.ids); }
 };
 
 template <class T>
@@ -207,6 +223,25 @@ Result<Message, DecodeError> decode_inv_list(Reader& r) {
   T m;
   get_inv(r, m.entries);
   return finish(r, std::move(m));
+}
+
+// txinv, gettx and txnotfound: one list of short ids.
+template <class T>
+Result<Message, DecodeError> decode_short_id_list(Reader& r) {
+  T m;
+  uint64_t n;
+  if (!r.compact_size(n, kMaxShortIdEntries)) return fail(r.error());
+  if (n * kShortIdSize > r.remaining()) return fail(DecodeError::kTruncated);
+  m.ids.resize(n);
+  for (uint64_t& id : m.ids)
+    get_short_id(r, id);
+  return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode_sendshortids(Reader& r) {
+  SendShortIdsMsg m;
+  if (!r.u8(m.version) || !r.u64(m.nonce) || !r.u64(m.bucket_salt)) return fail(r.error());
+  return finish(r, m);
 }
 
 Result<Message, DecodeError> decode_getheaders(Reader& r) {
@@ -357,6 +392,14 @@ Result<Message, DecodeError> decode(MsgType t, Reader& r, std::vector<uint8_t>&&
       return decode_blocktxn(r);
     case MsgType::kAddr:
       return decode_addr(r);
+    case MsgType::kSendShortIds:
+      return decode_sendshortids(r);
+    case MsgType::kTxInv:
+      return decode_short_id_list<TxInvMsg>(r);
+    case MsgType::kGetTx:
+      return decode_short_id_list<GetTxMsg>(r);
+    case MsgType::kTxNotFound:
+      return decode_short_id_list<TxNotFoundMsg>(r);
   }
   return fail(DecodeError::kUnknownCommand);
 }
@@ -412,14 +455,31 @@ bool PeerRecord::verify_signature() const {
   return verify(identity, sighash(), signature);
 }
 
+namespace {
+SipKey key_of(const Hash256& h) {
+  SipKey key;
+  std::memcpy(key.data(), h.data(), key.size());
+  return key;
+}
+}  // namespace
+
 SipKey short_id_key(const BlockHeader& header, uint64_t nonce) {
   std::vector<uint8_t> buf;
   header.encode(buf);
   Writer(buf).u64(nonce);
-  Hash256 h = sha256(buf);
-  SipKey key;
-  std::memcpy(key.data(), h.data(), key.size());
-  return key;
+  return key_of(sha256(buf));
+}
+
+SipKey short_id_link_key(uint64_t nonce_a, uint64_t nonce_b) {
+  std::vector<uint8_t> buf;
+  Writer(buf).u64(std::min(nonce_a, nonce_b)).u64(std::max(nonce_a, nonce_b));
+  return key_of(TaggedHasher("hearsay/short-id-link").update(buf).finish());
+}
+
+SipKey short_id_bucket_key(uint64_t bucket_salt) {
+  std::vector<uint8_t> buf;
+  Writer(buf).u64(bucket_salt);
+  return key_of(TaggedHasher("hearsay/short-id-bucket").update(buf).finish());
 }
 
 uint64_t short_id(const SipKey& key, const TxId& id) {

@@ -126,11 +126,37 @@ struct SendHeadersMsg {
   bool operator==(const SendHeadersMsg&) const = default;
 };
 
+// Short transaction ids (sent only between peers that both set kServiceShortIds, after each
+// side's `sendshortids`). `nonce` is fresh per connection; with the peer's it keys the link's
+// half of every short id. `bucket_salt` is the sender's own, the same on all its connections:
+// it keys the bucket half of the ids its peers send it (see tx_short_id).
+struct SendShortIdsMsg {
+  uint8_t version = kShortIdsVersion;
+  uint64_t nonce = 0;
+  uint64_t bucket_salt = 0;
+  bool operator==(const SendShortIdsMsg&) const = default;
+};
+// Announcements, requests and misses of transactions by 48-bit short id (6 bytes each on the
+// wire, no per-entry type: every entry is a transaction).
+struct TxInvMsg {
+  std::vector<uint64_t> ids;
+  bool operator==(const TxInvMsg&) const = default;
+};
+struct GetTxMsg {
+  std::vector<uint64_t> ids;
+  bool operator==(const GetTxMsg&) const = default;
+};
+struct TxNotFoundMsg {
+  std::vector<uint64_t> ids;
+  bool operator==(const TxNotFoundMsg&) const = default;
+};
+
 // The variant order is MsgType's order.
 using Message =
     std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, TxMsg,
                  GetHeadersMsg, HeadersMsg, BlockMsg, SendCmpctMsg, CmpctBlockMsg, GetBlockTxnMsg,
-                 BlockTxnMsg, AddrMsg, GetAddrMsg, FeeFilterMsg, SendHeadersMsg>;
+                 BlockTxnMsg, AddrMsg, GetAddrMsg, FeeFilterMsg, SendHeadersMsg, SendShortIdsMsg,
+                 TxInvMsg, GetTxMsg, TxNotFoundMsg>;
 
 enum class MsgType : uint8_t {
   kVersion,
@@ -152,6 +178,10 @@ enum class MsgType : uint8_t {
   kGetAddr,
   kFeeFilter,
   kSendHeaders,
+  kSendShortIds,
+  kTxInv,
+  kGetTx,
+  kTxNotFound,
 };
 inline constexpr size_t kMsgTypeCount = std::variant_size_v<Message>;
 
@@ -172,5 +202,22 @@ Result<Message, DecodeError> decode_payload(MsgType t, std::vector<uint8_t>&& pa
 // BIP152-style 48-bit short id of a transaction id under a per-block SipHash key.
 SipKey short_id_key(const BlockHeader& header, uint64_t nonce);
 uint64_t short_id(const SipKey& key, const TxId& id);
+
+// Short transaction ids of tx relay (docs/protocol.md, "Short transaction ids"). A link's key
+// comes from both sides' sendshortids nonces (order-independent); a node's bucket key from its
+// bucket_salt. The id a node is sent is 16 bits under its bucket key (bits 32..47: the same on
+// every link, so the node can tell two peers announced one transaction) and 32 bits under the
+// link key (bits 0..31: an outsider cannot aim two ids at one value on a link it is not on).
+SipKey short_id_link_key(uint64_t nonce_a, uint64_t nonce_b);
+SipKey short_id_bucket_key(uint64_t bucket_salt);
+inline uint16_t short_id_bucket(const SipKey& bucket_key, const TxId& id) {
+  return static_cast<uint16_t>(siphash24(bucket_key, id));
+}
+inline uint32_t short_id_link_part(const SipKey& link_key, const TxId& id) {
+  return static_cast<uint32_t>(siphash24(link_key, id));
+}
+inline uint64_t tx_short_id(const SipKey& bucket_key, const SipKey& link_key, const TxId& id) {
+  return uint64_t{short_id_bucket(bucket_key, id)} << 32 | short_id_link_part(link_key, id);
+}
 
 }  // namespace hearsay

@@ -80,6 +80,10 @@ inline std::vector<Message> sample_messages() {
   v.emplace_back(GetAddrMsg{});
   v.emplace_back(FeeFilterMsg{1000});
   v.emplace_back(SendHeadersMsg{});
+  v.emplace_back(SendShortIdsMsg{kShortIdsVersion, 0x0102030405060708ULL, 0x1112131415161718ULL});
+  v.emplace_back(TxInvMsg{{0x010203040506ULL, 0xffffffffffffULL, 0}});
+  v.emplace_back(GetTxMsg{{0x010203040506ULL}});
+  v.emplace_back(TxNotFoundMsg{{0xa0a1a2a3a4a5ULL, 1}});
   return v;
 }
 

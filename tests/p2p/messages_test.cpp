@@ -8,6 +8,7 @@
 #include <concepts>
 #include <cstring>
 
+#include "crypto/hex.h"
 #include "testing/samples.h"
 #include "testing/test_util.h"
 
@@ -56,6 +57,10 @@ TEST(Messages, CommandNamesAndLimits) {
       {"getaddr", 0},
       {"feefilter", 8},
       {"sendheaders", 0},
+      {"sendshortids", 17},
+      {"txinv", 300'005},
+      {"gettx", 300'005},
+      {"txnotfound", 300'005},
   };
   EXPECT_EQ(kMaxBlockTxs, 31'998u);  // docs/protocol.md quotes this number
   for (size_t i = 0; i < kMsgTypeCount; ++i) {
@@ -127,7 +132,8 @@ TEST(Messages, DecodedFieldsEqualTheOriginal) {
   for (MsgType t : {MsgType::kVersion, MsgType::kVerack, MsgType::kPing, MsgType::kPong,
                     MsgType::kInv, MsgType::kGetData, MsgType::kNotFound, MsgType::kGetHeaders,
                     MsgType::kHeaders, MsgType::kSendCmpct, MsgType::kGetBlockTxn, MsgType::kAddr,
-                    MsgType::kGetAddr, MsgType::kFeeFilter, MsgType::kSendHeaders})
+                    MsgType::kGetAddr, MsgType::kFeeFilter, MsgType::kSendHeaders,
+                    MsgType::kSendShortIds, MsgType::kTxInv, MsgType::kGetTx, MsgType::kTxNotFound})
     EXPECT_TRUE(same(t)) << command_name(t);
   auto cmpct = std::get<CmpctBlockMsg>(back(MsgType::kCmpctBlock));
   const auto& orig = std::get<CmpctBlockMsg>(msgs[static_cast<size_t>(MsgType::kCmpctBlock)]);
@@ -182,6 +188,9 @@ TEST(Messages, InvalidMessageTypeIsUnknownCommand) {
   EXPECT_EQ(decode_error(static_cast<MsgType>(255), {1, 2, 3}), DecodeError::kUnknownCommand);
 }
 
+// The three messages that are one list of short ids.
+constexpr MsgType kShortIdLists[] = {MsgType::kTxInv, MsgType::kGetTx, MsgType::kTxNotFound};
+
 // A payload that is just a CompactSize count (after an optional fixed prefix).
 std::vector<uint8_t> count_payload(size_t prefix, uint64_t count) {
   std::vector<uint8_t> p(prefix, 0);
@@ -192,6 +201,8 @@ std::vector<uint8_t> count_payload(size_t prefix, uint64_t count) {
 TEST(Messages, CountsOverTheirLimitAreTooLarge) {
   for (MsgType t : {MsgType::kInv, MsgType::kGetData, MsgType::kNotFound})
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxInvEntries + 1)), DecodeError::kTooLarge);
+  for (MsgType t : kShortIdLists)
+    EXPECT_EQ(decode_error(t, count_payload(0, kMaxShortIdEntries + 1)), DecodeError::kTooLarge);
   EXPECT_EQ(decode_error(MsgType::kGetHeaders, count_payload(0, kMaxLocatorHashes + 1)),
             DecodeError::kTooLarge);
   EXPECT_EQ(decode_error(MsgType::kHeaders, count_payload(0, kMaxHeadersResults + 1)),
@@ -229,6 +240,8 @@ TEST(Messages, CountsOverTheirLimitAreTooLarge) {
 TEST(Messages, CountsPromisingMoreThanTheBytesHoldAreTruncated) {
   for (MsgType t : {MsgType::kInv, MsgType::kGetData, MsgType::kNotFound})
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxInvEntries)), DecodeError::kTruncated);
+  for (MsgType t : kShortIdLists)
+    EXPECT_EQ(decode_error(t, count_payload(0, kMaxShortIdEntries)), DecodeError::kTruncated);
   EXPECT_EQ(decode_error(MsgType::kGetHeaders, count_payload(0, kMaxLocatorHashes)),
             DecodeError::kTruncated);
   EXPECT_EQ(decode_error(MsgType::kHeaders, count_payload(0, kMaxHeadersResults)),
@@ -259,6 +272,9 @@ TEST(Messages, NonCanonicalCountsAreRejected) {
       {MsgType::kBlockTxn, 32},
       {MsgType::kBlock, kBlockHeaderSize},
       {MsgType::kCmpctBlock, kBlockHeaderSize + 8},
+      {MsgType::kTxInv, 0},
+      {MsgType::kGetTx, 0},
+      {MsgType::kTxNotFound, 0},
   };
   for (const Case& c : cases) {
     std::vector<uint8_t> p(c.prefix, 0);
@@ -386,6 +402,162 @@ TEST(Messages, ShortIdsAreSixBytesLittleEndian) {
   ASSERT_EQ(p.size(), kBlockHeaderSize + 8 + 1 + 6 + 1);
   std::vector<uint8_t> sid(p.begin() + kBlockHeaderSize + 9, p.begin() + kBlockHeaderSize + 15);
   EXPECT_EQ(sid, (std::vector<uint8_t>{0xa6, 0xa5, 0xa4, 0xa3, 0xa2, 0xa1}));
+}
+
+// --- short transaction ids: sendshortids, txinv, gettx, txnotfound ------------------------
+
+std::vector<uint8_t> hex_bytes(std::string_view hex) {
+  auto b = from_hex(hex);
+  HEARSAY_CHECK(b.has_value());
+  return *b;
+}
+
+TEST(Messages, SendShortIdsLayout) {
+  SendShortIdsMsg m{kShortIdsVersion, 0xfedcba9876543210ULL, 0x8877665544332211ULL};
+  auto p = payload_of(m);
+  EXPECT_EQ(p, hex_bytes("01"
+                         "1032547698badcfe"
+                         "1122334455667788"));
+  ASSERT_EQ(p.size(), kSendShortIdsPayload);
+  auto dec = decode_payload(MsgType::kSendShortIds, std::vector<uint8_t>(p));
+  ASSERT_TRUE(dec);
+  EXPECT_EQ(std::get<SendShortIdsMsg>(*dec), m);
+}
+
+TEST(Messages, SendShortIdsIsExactlySeventeenBytes) {
+  auto p = payload_of(SendShortIdsMsg{kShortIdsVersion, 1, 2});
+  for (size_t len = 0; len < p.size(); ++len)
+    EXPECT_EQ(decode_error(MsgType::kSendShortIds, {p.begin(), p.begin() + len}),
+              DecodeError::kTruncated)
+        << len;
+  p.push_back(0);  // 18 bytes: over the command's limit, refused before decoding
+  EXPECT_EQ(decode_error(MsgType::kSendShortIds, p), DecodeError::kOversizePayload);
+}
+
+TEST(Messages, SendShortIdsOfAnyVersionDecodes) {
+  // Another version is a relay matter (the link stays in full-id mode), not a malformed
+  // message: a future version must not get its sender disconnected.
+  for (uint8_t version : {0, 1, 2, 0xff}) {
+    auto dec = decode_payload(MsgType::kSendShortIds, payload_of(SendShortIdsMsg{version, 3, 4}));
+    ASSERT_TRUE(dec) << int(version);
+    EXPECT_EQ(std::get<SendShortIdsMsg>(*dec), (SendShortIdsMsg{version, 3, 4}));
+  }
+}
+
+TEST(Messages, ShortIdListsLayoutAndRoundTrip) {
+  const std::vector<uint64_t> ids = {0x0000a1a2a3a4a5a6ULL, 0xffffffffffffULL, 0,
+                                     0x800000000001ULL};
+  // Count, then per id the low 32 bits then the high 16, both little-endian; no entry type.
+  const auto want = hex_bytes(
+      "04"
+      "a6a5a4a3a2a1"
+      "ffffffffffff"
+      "000000000000"
+      "010000000080");
+  // Decoding must succeed for the std::get below to mean anything (HEARSAY_CHECK: ASSERT_*
+  // cannot return a value).
+  auto check = [&](const Message& m) -> Message {
+    MsgType t = type_of(m);
+    auto p = payload_of(m);
+    EXPECT_EQ(p, want) << command_name(t);
+    auto dec = decode_payload(t, std::vector<uint8_t>(p));
+    HEARSAY_CHECK(dec.ok());
+    EXPECT_EQ(type_of(*dec), t);
+    EXPECT_EQ(payload_of(*dec), p) << command_name(t);
+    return std::move(dec.value());
+  };
+  EXPECT_EQ(std::get<TxInvMsg>(check(TxInvMsg{ids})).ids, ids);
+  EXPECT_EQ(std::get<GetTxMsg>(check(GetTxMsg{ids})).ids, ids);
+  EXPECT_EQ(std::get<TxNotFoundMsg>(check(TxNotFoundMsg{ids})).ids, ids);
+  for (MsgType t : kShortIdLists) {
+    auto dec = decode_payload(t, {0x00});
+    ASSERT_TRUE(dec) << command_name(t);
+    EXPECT_EQ(payload_of(*dec), std::vector<uint8_t>{0x00});
+  }
+}
+
+TEST(Messages, ShortIdListsRefuseMalformedPayloads) {
+  auto two = payload_of(TxInvMsg{{0x0102030405ULL, 0xa0b0c0d0e0f0ULL}});
+  ASSERT_EQ(two.size(), 1 + 2 * kShortIdSize);
+  for (MsgType t : kShortIdLists) {
+    EXPECT_EQ(decode_error(t, two), DecodeError::kNone) << command_name(t);
+    // Every cut, including inside an entry, is truncated.
+    for (size_t len = 0; len < two.size(); ++len)
+      EXPECT_EQ(decode_error(t, {two.begin(), two.begin() + len}), DecodeError::kTruncated)
+          << command_name(t) << " prefix " << len;
+    // A partial third entry, and whole bytes after the last entry.
+    for (size_t extra : {1, 5, 6, 7}) {
+      auto more = two;
+      more.resize(two.size() + extra, 0x42);
+      EXPECT_EQ(decode_error(t, more), DecodeError::kTrailingBytes)
+          << command_name(t) << " + " << extra;
+    }
+  }
+}
+
+TEST(Messages, ShortIdListsAtTheirLimit) {
+  for (MsgType t : kShortIdLists) {
+    auto full = count_payload(0, kMaxShortIdEntries);
+    full.resize(full.size() + kMaxShortIdEntries * kShortIdSize, 0x5a);
+    EXPECT_LE(full.size(), max_payload(t));
+    EXPECT_EQ(decode_error(t, full), DecodeError::kNone) << command_name(t);
+    // One entry short of what the count promises.
+    full.resize(full.size() - 1);
+    EXPECT_EQ(decode_error(t, full), DecodeError::kTruncated) << command_name(t);
+    // One entry too many cannot fit the command's limit; with as many bytes as the limit
+    // allows after it, the count is what is refused.
+    auto over = count_payload(0, kMaxShortIdEntries + 1);
+    over.resize(max_payload(t), 0x5a);
+    EXPECT_EQ(decode_error(t, over), DecodeError::kTooLarge) << command_name(t);
+  }
+}
+
+// TaggedHash(tag, data), computed here from its definition rather than with the code under test.
+Hash256 tagged_hash(std::string_view tag, std::span<const uint8_t> data) {
+  Hash256 t = sha256(as_bytes(tag));
+  Sha256 s;
+  s.update(t).update(t).update(data);
+  return s.finish();
+}
+
+TEST(Messages, ShortIdKeysAreTaggedHashes) {
+  const uint64_t small = 3, large = 0xff00000000000000ULL;
+  std::vector<uint8_t> nonces;
+  Writer(nonces).u64(small).u64(large);
+  Hash256 link_hash = tagged_hash("hearsay/short-id-link", nonces);
+  SipKey link = short_id_link_key(large, small);
+  EXPECT_TRUE(std::equal(link.begin(), link.end(), link_hash.begin()));
+  // Both ends of a link derive it, each passing its own nonce first.
+  EXPECT_EQ(short_id_link_key(small, large), link);
+  EXPECT_NE(short_id_link_key(small, large + 1), link);
+
+  std::vector<uint8_t> salt;
+  Writer(salt).u64(large);
+  Hash256 bucket_hash = tagged_hash("hearsay/short-id-bucket", salt);
+  SipKey bucket = short_id_bucket_key(large);
+  EXPECT_TRUE(std::equal(bucket.begin(), bucket.end(), bucket_hash.begin()));
+  EXPECT_NE(short_id_bucket_key(large + 1), bucket);
+}
+
+TEST(Messages, TxShortIdIsBucketPartOverLinkPart) {
+  SipKey bucket = short_id_bucket_key(7);
+  SipKey link1 = short_id_link_key(1, 2);
+  SipKey link2 = short_id_link_key(1, 3);
+  for (uint8_t b : {1, 2, 3, 200}) {
+    TxId id = test::sample_hash(b);
+    uint64_t sid = tx_short_id(bucket, link1, id);
+    EXPECT_LT(sid, uint64_t{1} << 48);
+    EXPECT_EQ(sid >> 32, siphash24(bucket, id) & 0xffff);
+    EXPECT_EQ(sid & 0xffffffff, siphash24(link1, id) & 0xffffffff);
+    EXPECT_EQ(sid >> 32, short_id_bucket(bucket, id));
+    EXPECT_EQ(sid & 0xffffffff, short_id_link_part(link1, id));
+    // The receiver's bucket part is the same on all its links; the link part is not.
+    uint64_t other = tx_short_id(bucket, link2, id);
+    EXPECT_EQ(other >> 32, sid >> 32);
+    EXPECT_NE(other & 0xffffffff, sid & 0xffffffff);
+    // Another receiver (bucket key) on the same link: same link part.
+    EXPECT_EQ(tx_short_id(short_id_bucket_key(8), link1, id) & 0xffffffff, sid & 0xffffffff);
+  }
 }
 
 TEST(Messages, PeerRecordSignature) {
