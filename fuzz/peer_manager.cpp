@@ -113,11 +113,21 @@ bool signature_ok(const TxRef& tx) {
 struct Conn {
   size_t key = 0;
   bool inbound = false;
-  bool push = false;  // its version set kServicePushTx
+  bool push = false;        // its version set kServicePushTx
+  bool short_ids = false;   // its version set kServiceShortIds
+  bool offered = false;     // we sent it sendshortids (nonce, bucket salt below)
+  bool negotiated = false;  // and it answered with version 1: short-id mode
+  uint64_t our_nonce = 0, our_salt = 0, nonce = 0;
+  std::set<uint64_t> announced;              // short ids we sent it
+  std::map<uint64_t, Time> short_requested;  // our gettx entries to it, when
   bool ready = false;
   bool closing = false;            // a DisconnectAction named it
   std::map<TxId, Time> requested;  // our getdata to it, not yet answered
   bool honest() const { return key >= 1 && key <= kHonestKeys; }
+  // The short id of `id` as this peer sends it to us (our bucket salt, the link's nonces).
+  uint64_t short_of(const TxId& id) const {
+    return tx_short_id(short_id_bucket_key(our_salt), short_id_link_key(our_nonce, nonce), id);
+  }
 };
 
 struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
@@ -138,6 +148,7 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
     c.rng_seed = 3;
     c.max_outbound = 0;
     c.addrman_capacity = 64;  // no dials here; a small book keeps sanity_check() cheap
+    c.services = kServiceShortIds;
     return c;
   }
 
@@ -185,6 +196,23 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
         if (const auto* gd = std::get_if<GetDataMsg>(&m)) on_getdata(s->peer, it->second, *gd);
         if (const auto* inv = std::get_if<InvMsg>(&m))
           FUZZ_ASSERT(inv->entries.size() <= kMaxInvPerMessage);
+        Conn& c = it->second;
+        if (const auto* ssi = std::get_if<SendShortIdsMsg>(&m)) {
+          FUZZ_ASSERT(c.short_ids && !c.offered);  // once, and only to a peer that set the bit
+          c.offered = true;
+          c.our_nonce = ssi->nonce;
+          c.our_salt = ssi->bucket_salt;
+        }
+        if (const auto* ti = std::get_if<TxInvMsg>(&m)) {
+          FUZZ_ASSERT(c.negotiated && ti->ids.size() <= kMaxInvPerMessage);
+          c.announced.insert(ti->ids.begin(), ti->ids.end());
+        }
+        if (const auto* gt = std::get_if<GetTxMsg>(&m)) {
+          FUZZ_ASSERT(c.negotiated);
+          for (uint64_t e : gt->ids)
+            c.short_requested[e] = now;
+        }
+        if (std::holds_alternative<TxNotFoundMsg>(m)) FUZZ_ASSERT(c.negotiated);
       } else if (auto* d = std::get_if<DisconnectAction>(&a)) {
         auto it = conns.find(d->peer);
         FUZZ_ASSERT(it != conns.end());
@@ -241,7 +269,8 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
     bool expect_score = false;
     if (const auto* t = std::get_if<TxMsg>(&m)) {
       const TxId& tid = t->tx->id();
-      const bool asked = c.requested.erase(tid) != 0;
+      bool asked = c.requested.erase(tid) != 0;
+      if (c.negotiated) asked |= c.short_requested.erase(c.short_of(tid)) != 0;
       if (!signature_ok(t->tx)) forgers.insert(tx_set().peers[c.key].public_key());
       expect_score = !asked && !c.push;
       // Accepted for processing: the id is answered (and seen, so forgotten by the tracker).
@@ -339,7 +368,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   for (size_t step = 0; step < kMaxSteps && !in.empty(); ++step) {
     const uint8_t op = in.byte();
-    switch (op % 12) {
+    switch (op % 14) {
       case 0: {  // connect
         if (h.conns.size() >= kMaxLive) break;
         const uint8_t b = in.byte();
@@ -347,6 +376,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         c.key = 1 + b % 5;
         c.inbound = (b & 0x08) != 0;
         c.push = (b & 0x20) != 0;
+        c.short_ids = (b & 0x80) != 0;
         const PeerId id = h.next_id++;
         h.conns[id] = c;
         PeerConnected pc{id, set.peers[c.key].public_key(), c.inbound,
@@ -358,11 +388,52 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         VersionMsg v;
         v.protocol_version = kProtocolVersion;
         v.network_magic = kMagic;
-        v.services = c.push ? kServicePushTx : 0;
+        v.services = (c.push ? kServicePushTx : 0) | (c.short_ids ? kServiceShortIds : 0);
         v.time = 1'700'000'000;
         v.user_agent = "/fuzz/";
         h.feed(id, v);
         h.feed(id, VerackMsg{});
+        Conn& live = h.conns[id];
+        if (live.offered && (live.honest() || (in.byte() & 1))) {
+          // An honest peer answers in kind; another may speak a version we do not.
+          SendShortIdsMsg ssi{kShortIdsVersion, in.u64(), in.u64()};
+          if (!live.honest() && (in.byte() & 3) == 0) ssi.version = 2;
+          live.nonce = ssi.nonce;
+          live.negotiated = ssi.version == kShortIdsVersion;
+          h.feed(id, ssi);
+        }
+        break;
+      }
+      case 12: {  // txinv: an honest peer's short ids of set transactions, or anything
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        const Conn& c = it->second;
+        if (c.honest() && !c.negotiated) break;
+        TxInvMsg m;
+        for (const InvEntry& e : entries(in, c.honest(), c.honest() ? 0 : kMaxFloodInv))
+          m.ids.push_back(c.honest() || (in.byte() & 1) ? c.short_of(e.hash)
+                                                        : in.u64() & kShortIdMask);
+        h.feed(id, std::move(m));
+        break;
+      }
+      case 13: {  // gettx: for what we announced to it, or anything; txnotfound likewise
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        const Conn& c = it->second;
+        if (c.honest() && !c.negotiated) break;
+        std::vector<uint64_t> ids;
+        for (uint64_t e : c.announced)
+          if ((in.byte() & 1) && ids.size() < kMaxGetDataTx - 5) ids.push_back(e);
+        if (!c.honest())
+          for (size_t n = in.byte() % 4; n > 0; --n)
+            ids.push_back(in.u64() & kShortIdMask);
+        if (in.byte() & 1) {
+          h.feed(id, GetTxMsg{std::move(ids)});
+        } else if (!c.honest()) {
+          h.feed(id, TxNotFoundMsg{std::move(ids)});
+        }
         break;
       }
       case 1: {  // inv
@@ -420,9 +491,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             missing.entries.push_back(InvEntry{InvType::kTx, tid});
           }
         }
+        TxNotFoundMsg short_missing;
+        if (it->second.negotiated)
+          for (const auto& [e, at] : it->second.short_requested) {
+            if (h.now - at >= kRequestedMemory) continue;
+            const TxRef* found = nullptr;
+            for (size_t i = 0; i < kValidTxs && !found; ++i)
+              if (set.valid[i] && it->second.short_of(set.txs[i]->id()) == e) found = &set.txs[i];
+            const bool dup =
+                found && std::find(bodies.begin(), bodies.end(), *found) != bodies.end();
+            if (dup) continue;  // asked for by full id and by short id: one body answers both
+            if (found && (in.byte() & 3))
+              bodies.push_back(*found);
+            else
+              short_missing.ids.push_back(e);
+          }
         for (const TxRef& tx : bodies)
           h.feed(id, TxMsg{tx});
         if (!missing.entries.empty()) h.feed(id, std::move(missing));
+        if (!short_missing.ids.empty()) {
+          for (uint64_t e : short_missing.ids)
+            h.conns[id].short_requested.erase(e);
+          h.feed(id, std::move(short_missing));
+        }
         break;
       }
       case 6:  // arbitrary message bytes through the real decoder (dishonest peers only)

@@ -183,6 +183,7 @@ Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
   c.host.peer_manager.ban_time = std::chrono::seconds(o.ban_time_s);
   c.relay.inv_interval = std::chrono::milliseconds(o.inv_interval_ms);
   c.relay.push_peers = o.push_peers;
+  c.short_ids = o.short_ids;
   c.mempool.max_bytes = o.mempool_max_mb * 1'000'000;
   c.mempool.expiry = std::chrono::hours(o.mempool_expiry_hours);
   c.mempool_sync = o.mempool_sync;
@@ -306,6 +307,7 @@ Status Node::start_network() {
   HostConfig hc = c.host;
   hc.peer_manager.network_magic = c.network.magic;
   if (c.relay.push_peers > 0) hc.peer_manager.services |= kServicePushTx;
+  if (c.short_ids) hc.peer_manager.services |= kServiceShortIds;
   if (c.relay.rng_seed == 0) c.relay.rng_seed = random_u64();
   if (c.block_relay.rng_seed == 0) c.block_relay.rng_seed = random_u64();
   hc.make_relay = [this](PeerManager& pm) {

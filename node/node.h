@@ -57,6 +57,7 @@ struct NodeConfig {
   NetworkParams network = devnet_params();
   HostConfig host;  // listen, connect, allow_list, limits, link, verify_threads, peer_manager
   TxRelayConfig relay;
+  bool short_ids = true;  // set kServiceShortIds: short-id announcements with peers that do too
   BlockRelayConfig block_relay;  // producer key, block interval, high-bandwidth peers
   MempoolOptions mempool;        // network is set from network.magic
   bool mempool_sync = false;     // also fsyncs every chain write

@@ -107,6 +107,10 @@ const OptionSpec kOptions[] = {
      to_u32(&O::inv_interval_ms, 0, 60000)},
     {Group::kRelay, "push-peers", "K", "also push each new transaction whole to this many peers",
      to_u32(&O::push_peers, 0, 64)},
+    {Group::kRelay, "short-ids", "0|1",
+     "announce and request transactions by 6-byte short id with peers that support it (0: "
+     "36-byte ids with every peer)",
+     to_flag(&O::short_ids)},
     {Group::kRelay, "min-fee-rate", "R",
      "lowest fee rate admitted and relayed, per 1,000 bytes (default: the network's "
      "min_relay_fee_rate)",

@@ -38,6 +38,7 @@ struct NodeOptions {
   uint32_t max_inbound_per_ip = 8;
   uint32_t inv_interval_ms = 0;
   uint32_t push_peers = 0;
+  bool short_ids = true;        // --short-ids
   uint32_t verify_threads = 0;  // 0: one per core
   uint64_t mempool_max_mb = 300;
   uint64_t mempool_expiry_hours = 336;

@@ -167,6 +167,9 @@ inline constexpr int kScoreMalformed = 100;           // undecodable frame or pa
 // unannounced (--push-peers > 0). Unrequested transactions from a peer without it are
 // misbehaviour; from a peer with it they are handled like requested ones.
 inline constexpr uint64_t kServicePushTx = uint64_t{1} << 0;
+// The service bit of a node that announces and requests transactions by short id with peers that
+// set it too (sendshortids; p2p/tx_relay.h).
+inline constexpr uint64_t kServiceShortIds = uint64_t{1} << 1;
 
 struct PeerManagerConfig {
   uint32_t network_magic = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "crypto/result.h"
 
@@ -30,22 +31,73 @@ InvEntry tx_entry(const TxId& id) {
 }  // namespace
 
 TxRelay::PeerState::PeerState(const SipKey& salt, size_t known_max)
-    : known(salt, known_options(known_max)), requested(0, IdHash(salt)) {}
+    : known(salt, known_options(known_max)),
+      requested(0, IdHash(salt)),
+      entry_of(0, IdHash(salt)) {}
+
+// --- recent ids -------------------------------------------------------------------------------
+
+TxRelay::RecentIds::RecentIds() : m_head(size_t{1} << 16, kNone) {}
+
+void TxRelay::RecentIds::insert(const TxId& id, uint16_t bucket) {
+  bool present = false;
+  for_bucket(bucket, [&](const TxId& known) { present |= known == id; });
+  if (present) return;
+  uint32_t at;
+  if (m_slots.size() < kRecentIds) {
+    at = static_cast<uint32_t>(m_slots.size());
+    m_slots.emplace_back();
+  } else {
+    at = static_cast<uint32_t>(m_next);
+    m_next = (m_next + 1) % kRecentIds;
+    // The oldest slot is the last of its chain (chains run newest first): cut it off in O(1),
+    // however long a peer made that chain.
+    const Slot& old = m_slots[at];
+    if (old.prev == kNone)
+      m_head[old.bucket] = kNone;
+    else
+      m_slots[old.prev].next = kNone;
+  }
+  const uint32_t head = m_head[bucket];
+  m_slots[at] = Slot{id, head, kNone, bucket};
+  if (head != kNone) m_slots[head].prev = at;
+  m_head[bucket] = at;
+}
+
+// O(slots): every slot is linked both ways within its own bucket's chain.
+void TxRelay::RecentIds::sanity_check() const {
+  HEARSAY_CHECK(m_slots.size() <= kRecentIds && m_next < kRecentIds);
+  for (uint32_t i = 0; i < m_slots.size(); ++i) {
+    const Slot& s = m_slots[i];
+    if (s.prev == kNone) {
+      HEARSAY_CHECK(m_head[s.bucket] == i);
+    } else {
+      HEARSAY_CHECK(s.prev < m_slots.size() && m_slots[s.prev].next == i);
+      HEARSAY_CHECK(m_slots[s.prev].bucket == s.bucket);
+    }
+    if (s.next != kNone) HEARSAY_CHECK(s.next < m_slots.size() && m_slots[s.next].prev == i);
+  }
+}
 
 TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver* observer,
                  RelayLatencySink* latency)
     : m_pm(pm),
       m_pool(pool),
-      m_cfg(cfg),
+      m_cfg(std::move(cfg)),
       m_observer(observer),
       m_latency(latency),
-      m_rng(cfg.rng_seed),
+      m_rng(m_cfg.rng_seed),
       m_salt(draw_key(m_rng)),
       m_seen(m_salt,
-             SeenSetOptions{cfg.seen_expiry, cfg.seen_max_entries, kDefaultSeenGenerations}),
-      m_tracker(draw_key(m_rng), cfg.tracker),
+             SeenSetOptions{m_cfg.seen_expiry, m_cfg.seen_max_entries, kDefaultSeenGenerations}),
+      m_tracker(draw_key(m_rng), m_cfg.tracker),
       m_verifying(0, IdHash(m_salt)),
-      m_frames(0, IdHash(m_salt)) {
+      m_frames(0, IdHash(m_salt)),
+      m_short_ids((pm.config().services & kServiceShortIds) != 0),
+      m_bucket_salt(m_rng()),
+      m_bucket_key(short_id_bucket_key(m_bucket_salt)) {
+  for (uint8_t& b : m_unknown_tag)
+    b = static_cast<uint8_t>(m_rng());
   m_pm.set_relay(this);
 }
 
@@ -71,6 +123,16 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
   ps.preferred = !info->inbound || info->trusted;
   ps.pushes = (info->services & kServicePushTx) != 0;
   ps.next_inv = next_trickle(now);
+  if (m_short_ids && (info->services & kServiceShortIds) != 0) {
+    ps.nonce = m_rng();
+    ps.offered = true;
+    const auto& only = m_cfg.short_id_mask_peers;
+    if (only.empty() || std::find(only.begin(), only.end(), ps.identity) != only.end())
+      ps.mask = m_cfg.short_id_mask;
+    ps.short_ids = ShortIds::kPending;
+    ps.short_deadline = now + kShortIdNegotiationTimeout;
+    m_pm.send(peer, SendShortIdsMsg{kShortIdsVersion, ps.nonce, m_bucket_salt});
+  }
   // Anti-entropy: what we hold, newest first, as announcements (the known filter is empty).
   for (const TxRef& tx : m_pool.newest(kAntiEntropyMax)) {
     if (ps.queue.size() >= kMaxAnnounceQueue) break;
@@ -97,6 +159,11 @@ void TxRelay::on_tick(Time now) {
   for (auto& [id, ps] : m_peers) {
     for (auto it = ps.requested.begin(); it != ps.requested.end();)
       it = now - it->second > kRequestedMemory ? ps.requested.erase(it) : std::next(it);
+    expire_short_ids(id, ps, now);
+    if (ps.short_ids == ShortIds::kPending && now >= ps.short_deadline) {
+      ps.short_ids = ShortIds::kOff;  // it never sent sendshortids: full ids from now on
+      if (!ps.queue.empty()) m_dirty = true;
+    }
     if (m_cfg.inv_interval > Duration::zero() && now >= ps.next_inv && !ps.queue.empty())
       m_dirty = true;
   }
@@ -126,6 +193,18 @@ void TxRelay::on_message(PeerId peer, Message&& msg, Time now) {
     case MsgType::kTx:
       handle_tx(peer, *ps, std::move(std::get<TxMsg>(msg).tx), now);
       break;
+    case MsgType::kSendShortIds:
+      handle_sendshortids(peer, *ps, std::get<SendShortIdsMsg>(msg), now);
+      break;
+    case MsgType::kTxInv:
+      handle_txinv(peer, *ps, std::get<TxInvMsg>(msg), now);
+      break;
+    case MsgType::kGetTx:
+      handle_gettx(peer, *ps, std::get<GetTxMsg>(msg), now);
+      break;
+    case MsgType::kTxNotFound:
+      handle_txnotfound(peer, *ps, std::get<TxNotFoundMsg>(msg), now);
+      break;
     default:
       break;  // block messages: the block relay's (PeerManager::set_block_relay)
   }
@@ -143,8 +222,11 @@ void TxRelay::handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now) 
     if (!ps.preferred) reqtime += m_cfg.non_preferred_delay;
     if (m_tracker.count_in_flight(peer) >= m_cfg.tracker.max_in_flight)
       reqtime += kOverloadedPeerDelay;
-    added |= m_tracker.received_inv(peer, e.hash, ps.preferred, reqtime) ==
-             TxRequestTracker::InvResult::kAdded;
+    if (m_tracker.received_inv(peer, e.hash, ps.preferred, reqtime) ==
+        TxRequestTracker::InvResult::kAdded) {
+      added = true;
+      remember_id(e.hash);  // a short id for it from another peer now finds it
+    }
   }
   if (added) request_from(peer, ps, now);
 }
@@ -193,7 +275,18 @@ void TxRelay::handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& m, 
 void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
   ++m_stats.bodies_received;
   const TxId& id = tx->id();
-  const bool requested = ps.requested.erase(id) != 0;
+  bool requested = ps.requested.erase(id) != 0;
+  if (ps.short_ids == ShortIds::kOn) {
+    auto it = ps.short_requested.find(short_from(ps, id));
+    if (it != ps.short_requested.end()) {
+      requested = true;
+      if (it->second.key) {
+        m_tracker.received_response(peer, *it->second.key);
+        ps.entry_of.erase(*it->second.key);
+      }
+      ps.short_requested.erase(it);
+    }
+  }
   if (!requested && !ps.pushes) {
     ++m_stats.unrequested;
     m_pm.misbehaving(peer, kScoreUnrequestedTx, "unrequested transaction");
@@ -217,6 +310,7 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
   if (m_observer) m_observer->tx_first_seen(id, TxSource{false, ps.identity}, now);
   m_seen.insert(id, now);
   m_tracker.forget_txid(id);
+  resolve_short_ids(id, now);
   const PoolResult r = m_pool.precheck(*tx, now);
   if (r.answer == PoolAnswer::kAlreadyHave) return;
   if (r.answer == PoolAnswer::kRejected) {
@@ -274,6 +368,7 @@ PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
   if (!m_seen.contains(id, now) && m_observer) m_observer->tx_first_seen(id, TxSource{}, now);
   m_seen.insert(id, now);
   m_tracker.forget_txid(id);
+  resolve_short_ids(id, now);
   PoolResult r = m_pool.precheck(*tx, now);
   if (r.ok() && !signature_verified && !tx->verify_signature())
     r = {PoolAnswer::kRejected, "bad-signature"};
@@ -290,6 +385,252 @@ PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
     if (m_observer) m_observer->tx_rejected(id, r.reason, now);
   }
   return r;
+}
+
+// --- short ids --------------------------------------------------------------------------------
+
+uint64_t TxRelay::short_to(const PeerState& ps, const TxId& id) const {
+  return tx_short_id(ps.their_bucket_key, ps.link_key, id) & ps.mask;
+}
+
+uint64_t TxRelay::short_from(const PeerState& ps, const TxId& id) const {
+  return tx_short_id(m_bucket_key, ps.link_key, id) & ps.mask;
+}
+
+uint16_t TxRelay::our_bucket(const TxId& id) const {
+  return short_id_bucket(m_bucket_key, id);
+}
+
+TxId TxRelay::unknown_key(uint16_t bucket) const {
+  TxId key = m_unknown_tag;
+  key[30] = static_cast<uint8_t>(bucket);
+  key[31] = static_cast<uint8_t>(bucket >> 8);
+  return key;
+}
+
+bool TxRelay::is_unknown_key(const TxId& id) const {
+  return std::equal(id.begin(), id.begin() + 30, m_unknown_tag.begin());
+}
+
+void TxRelay::remember_id(const TxId& id) {
+  if (m_short_ids) m_recent.insert(id, our_bucket(id));
+}
+
+void TxRelay::resolve_short_ids(const TxId& id, Time now) {
+  if (!m_short_ids) return;
+  remember_id(id);
+  for (auto& [peer, ps] : m_peers) {
+    if (ps.short_ids != ShortIds::kOn) continue;
+    const uint64_t e = short_from(ps, id);
+    const TxId key = unknown_key(static_cast<uint16_t>(e >> 32));
+    auto it = ps.entry_of.find(key);
+    if (it == ps.entry_of.end()) continue;
+    if (it->second != e) {
+      // Another transaction of the same bucket: its turn may have come (the tracker moves on).
+      ps.request_due = true;
+      m_request_due = true;
+      continue;
+    }
+    // This peer's pending announcement was this transaction: it has it, and need not be asked.
+    ps.known.insert(id, now);
+    ps.entry_of.erase(it);
+    m_tracker.received_response(peer, key);
+  }
+}
+
+void TxRelay::handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m, Time now) {
+  (void)now;
+  if (!ps.offered) return;  // we did not offer short ids to this peer: nothing to negotiate
+  if (ps.got_sendshortids) {
+    m_pm.misbehaving(peer, kScoreUnexpectedShortIds, "second sendshortids");
+    return;
+  }
+  ps.got_sendshortids = true;
+  if (m.version != kShortIdsVersion) {
+    ps.short_ids = ShortIds::kOff;  // a version we do not speak: full ids
+  } else {
+    ps.link_key = short_id_link_key(ps.nonce, m.nonce);
+    ps.their_bucket_key = short_id_bucket_key(m.bucket_salt);
+    ps.short_ids = ShortIds::kOn;
+    ++m_stats.short_id_peers;
+  }
+  if (!ps.queue.empty()) m_dirty = true;  // what waited for it goes out now
+}
+
+void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time now) {
+  if (ps.short_ids != ShortIds::kOn) {
+    m_pm.misbehaving(peer, kScoreUnexpectedShortIds, "txinv without short ids negotiated");
+    return;
+  }
+  bool added = false;
+  for (const uint64_t e : m.ids) {
+    ++m_stats.inv_received;
+    const auto bucket = static_cast<uint16_t>(e >> 32);
+    std::optional<TxId> match;
+    size_t matches = 0;
+    auto consider = [&](const TxId& id) {
+      if (short_from(ps, id) == e && match != id) {
+        match = id;
+        ++matches;
+      }
+    };
+    if (ps.mask == kShortIdMask)
+      m_recent.for_bucket(bucket, consider);
+    else
+      m_recent.for_newest(consider);
+    TxId key;
+    if (matches == 1) {
+      ps.known.insert(*match, now);
+      if (m_seen.contains(*match, now) || m_pool.contains(*match)) continue;
+      key = *match;
+    } else {
+      ++m_stats.short_id_unknown;
+      key = unknown_key(bucket);
+    }
+    auto [slot, fresh] = ps.entry_of.try_emplace(key, e);
+    if (!fresh && slot->second != e) {
+      // Two unknown ids of one bucket from one peer: the tracker holds one per key, so ask for
+      // this one at once (a rare case that at worst costs a duplicate body).
+      if (ps.short_requested.size() < kMaxRequestedPerPeer &&
+          ps.short_requested.try_emplace(e, ShortRequest{std::nullopt, now}).second) {
+        ++m_stats.getdata_sent;
+        m_pm.send(peer, GetTxMsg{{e}});
+      }
+      continue;
+    }
+    if (fresh && ps.entry_of.size() > m_cfg.tracker.max_announcements * 2) {
+      ps.entry_of.erase(slot);  // over the bound: the peer announces more than it can have asked
+      continue;
+    }
+    Time reqtime = now;
+    if (!ps.preferred) reqtime += m_cfg.non_preferred_delay;
+    if (m_tracker.count_in_flight(peer) >= m_cfg.tracker.max_in_flight)
+      reqtime += kOverloadedPeerDelay;
+    added |= m_tracker.received_inv(peer, key, ps.preferred, reqtime) ==
+             TxRequestTracker::InvResult::kAdded;
+  }
+  if (added) request_from(peer, ps, now);
+}
+
+void TxRelay::handle_gettx(PeerId peer, PeerState& ps, const GetTxMsg& m, Time now) {
+  if (ps.short_ids != ShortIds::kOn) {
+    m_pm.misbehaving(peer, kScoreUnexpectedShortIds, "gettx without short ids negotiated");
+    return;
+  }
+  TxNotFoundMsg missing;
+  size_t answered = 0;
+  for (const uint64_t e : m.ids) {
+    if (answered == kMaxGetDataTx) {
+      m_pm.misbehaving(peer, kScoreOversizedGetData, "gettx for more than 1000 transactions");
+      break;
+    }
+    ++answered;
+    ++m_stats.getdata_received;
+    auto it = ps.announced.find(e);
+    SharedBytes frame = it == ps.announced.end() ? nullptr : frame_of(it->second.id);
+    if (frame) {
+      ps.known.insert(it->second.id, now);
+      m_pm.send_frame(peer, std::move(frame), MsgType::kTx);
+      ++m_stats.served;
+    } else {
+      missing.ids.push_back(e);
+    }
+  }
+  if (!missing.ids.empty()) {
+    m_stats.notfound_sent += missing.ids.size();
+    m_pm.send(peer, missing);
+  }
+}
+
+void TxRelay::handle_txnotfound(PeerId peer, PeerState& ps, const TxNotFoundMsg& m, Time now) {
+  if (ps.short_ids != ShortIds::kOn) {
+    m_pm.misbehaving(peer, kScoreUnexpectedShortIds, "txnotfound without short ids negotiated");
+    return;
+  }
+  bool any = false;
+  for (const uint64_t e : m.ids) {
+    ++m_stats.notfound_received;
+    auto it = ps.short_requested.find(e);
+    if (it == ps.short_requested.end()) continue;  // not ours to care about
+    if (it->second.key) {
+      m_tracker.received_response(peer, *it->second.key);
+      auto entry = ps.entry_of.find(*it->second.key);
+      if (entry != ps.entry_of.end() && entry->second == e) ps.entry_of.erase(entry);
+      any = true;
+    }
+    ps.short_requested.erase(it);
+  }
+  if (any) request_all(now);
+}
+
+void TxRelay::send_short_announcements(PeerId peer, PeerState& ps, Time now) {
+  TxInvMsg shorts;
+  InvMsg full;
+  shorts.ids.reserve(ps.queue.size());
+  for (const TxId& id : ps.queue) {
+    const uint64_t e = short_to(ps, id);
+    auto [it, fresh] = ps.announced.try_emplace(e, Announced{id, now, false});
+    if (fresh) {
+      ps.announced_order.emplace_back(e, now);
+      shorts.ids.push_back(e);
+    } else if (it->second.id == id) {
+      shorts.ids.push_back(e);
+    } else {
+      // The short id is taken on this link: this one goes by full id, and so does the one that
+      // holds it, once (the peer may have taken either for the other).
+      ++m_stats.short_id_collisions;
+      full.entries.push_back(tx_entry(id));
+      if (!it->second.resent) {
+        it->second.resent = true;
+        full.entries.push_back(tx_entry(it->second.id));
+      }
+    }
+  }
+  while (ps.announced_order.size() > kAnnouncedShortIdsPerPeer) {
+    auto [e, at] = ps.announced_order.front();
+    ps.announced_order.pop_front();
+    auto it = ps.announced.find(e);
+    if (it != ps.announced.end() && it->second.at == at) ps.announced.erase(it);
+  }
+  auto send_chunks = [&](auto& list, auto make, MsgType type) {
+    for (size_t at = 0; at < list.size(); at += kMaxInvPerMessage) {
+      const size_t end = std::min(list.size(), at + kMaxInvPerMessage);
+      auto msg = make(at, end);
+      m_pm.send_frame(peer, encode_frame(m_pm.magic(), msg), type);
+      if (m_observer) m_observer->inv_sent(ps.identity, end - at, now);
+      m_stats.inv_sent += end - at;
+      ++m_stats.inv_messages_sent;
+    }
+  };
+  send_chunks(
+      shorts.ids,
+      [&](size_t a, size_t b) {
+        return TxInvMsg{{shorts.ids.begin() + static_cast<ptrdiff_t>(a),
+                         shorts.ids.begin() + static_cast<ptrdiff_t>(b)}};
+      },
+      MsgType::kTxInv);
+  send_chunks(
+      full.entries,
+      [&](size_t a, size_t b) {
+        return InvMsg{{full.entries.begin() + static_cast<ptrdiff_t>(a),
+                       full.entries.begin() + static_cast<ptrdiff_t>(b)}};
+      },
+      MsgType::kInv);
+}
+
+void TxRelay::expire_short_ids(PeerId peer, PeerState& ps, Time now) {
+  while (!ps.announced_order.empty() &&
+         now - ps.announced_order.front().second > kAnnouncedShortIdMemory) {
+    auto [e, at] = ps.announced_order.front();
+    ps.announced_order.pop_front();
+    auto it = ps.announced.find(e);
+    if (it != ps.announced.end() && it->second.at == at) ps.announced.erase(it);
+  }
+  for (auto it = ps.short_requested.begin(); it != ps.short_requested.end();)
+    it = now - it->second.at > kRequestedMemory ? ps.short_requested.erase(it) : std::next(it);
+  // Keys the tracker let go of (answered elsewhere, timed out, forgotten) need no short id.
+  for (auto it = ps.entry_of.begin(); it != ps.entry_of.end();)
+    it = m_tracker.state(peer, it->first) ? std::next(it) : ps.entry_of.erase(it);
 }
 
 // --- announcing and requesting ----------------------------------------------------------------
@@ -357,12 +698,21 @@ void TxRelay::flush(Time now) {
   std::vector<SharedBytes> last_frames;
   for (auto& [peer, ps] : m_peers) {
     if (ps.queue.empty()) continue;
+    if (ps.short_ids == ShortIds::kPending) {
+      m_dirty = true;  // waiting for its sendshortids (on_tick gives up after a while)
+      continue;
+    }
     if (m_cfg.inv_interval > Duration::zero()) {
       if (now < ps.next_inv) {
         m_dirty = true;  // still waiting
         continue;
       }
       ps.next_inv = next_trickle(now);
+    }
+    if (ps.short_ids == ShortIds::kOn) {
+      send_short_announcements(peer, ps, now);
+      ps.queue.clear();
+      continue;
     }
     if (!last || *last != ps.queue) {
       last_frames.clear();
@@ -399,8 +749,23 @@ void TxRelay::request_from(PeerId peer, PeerState& ps, Time now) {
   m_stats.request_timeouts += expired.size();
   if (ids.empty()) return;
   GetDataMsg gd;
+  GetTxMsg gt;
   gd.entries.reserve(ids.size());
   for (const Hash256& id : ids) {
+    auto entry = ps.entry_of.find(id);
+    if (entry != ps.entry_of.end() && ps.short_ids == ShortIds::kOn) {
+      if (ps.short_requested.size() >= kMaxRequestedPerPeer ||
+          ps.short_requested.count(entry->second) != 0 ||
+          !m_tracker.requested_tx(peer, id, now + m_cfg.request_timeout))
+        continue;
+      ps.short_requested[entry->second] = ShortRequest{id, now};
+      gt.ids.push_back(entry->second);
+      continue;
+    }
+    if (is_unknown_key(id)) {
+      m_tracker.received_response(peer, id);  // its short id is gone: nothing to ask by
+      continue;
+    }
     if (!m_tracker.requested_tx(peer, id, now + m_cfg.request_timeout)) continue;
     if (ps.requested.size() >= kMaxRequestedPerPeer) {
       // Forget the oldest outstanding request (its answer, if it comes, is then unrequested
@@ -412,6 +777,11 @@ void TxRelay::request_from(PeerId peer, PeerState& ps, Time now) {
     }
     ps.requested[id] = now;
     gd.entries.push_back(tx_entry(id));
+  }
+  if (!gt.ids.empty()) {
+    m_stats.getdata_sent += gt.ids.size();
+    if (m_observer) m_observer->getdata_sent(ps.identity, gt.ids.size(), now);
+    m_pm.send(peer, gt);
   }
   if (gd.entries.empty()) return;
   m_stats.getdata_sent += gd.entries.size();
@@ -476,6 +846,7 @@ bool TxRelay::known_to_peer(PeerId peer, const TxId& id, Time now) const {
 void TxRelay::sanity_check() const {
   m_tracker.sanity_check();
   m_seen.sanity_check();
+  m_recent.sanity_check();
   HEARSAY_CHECK(m_verifying.size() <= kMaxVerifying);
   HEARSAY_CHECK(m_frames.size() <= kFrameCacheSize);
   for (const auto& [peer, ps] : m_peers) {
@@ -485,6 +856,12 @@ void TxRelay::sanity_check() const {
     HEARSAY_CHECK(m_tracker.count(peer) <= m_cfg.tracker.max_announcements);
     HEARSAY_CHECK(m_tracker.count_in_flight(peer) <= m_cfg.tracker.max_in_flight);
     ps.known.sanity_check();
+    HEARSAY_CHECK(ps.announced.size() <= ps.announced_order.size());
+    HEARSAY_CHECK(ps.announced_order.size() <= kAnnouncedShortIdsPerPeer);
+    HEARSAY_CHECK(ps.short_requested.size() <= kMaxRequestedPerPeer);
+    HEARSAY_CHECK(ps.entry_of.size() <= m_cfg.tracker.max_announcements * 2);
+    if (ps.short_ids != ShortIds::kOn) HEARSAY_CHECK(ps.announced.empty());
+    if (ps.short_ids == ShortIds::kOn) HEARSAY_CHECK(ps.offered && ps.got_sendshortids);
   }
   for (const auto& [id, v] : m_verifying) {
     HEARSAY_CHECK(v.tx && v.tx->id() == id);

@@ -43,6 +43,28 @@
 //    transactions we did not send for verification (the block relay's) are ignored.
 //  * Anti-entropy: when a peer becomes ready, up to kAntiEntropyMax of our newest held
 //    transactions are queued for it, so a node that was away catches up at once.
+//  * Short ids (docs/protocol.md, "Short transaction ids"): with a peer that set
+//    kServiceShortIds as we do (our PeerManager's services), both sides send `sendshortids` when
+//    the handshake completes, and transactions are then announced, requested and missed by 6-byte
+//    short ids (txinv / gettx / txnotfound) instead of 36-byte entries. Announcements to such a
+//    peer wait (at most kShortIdNegotiationTimeout) for its sendshortids. The id sent to a peer is
+//    16 bits under the peer's bucket key and 32 under the link's key:
+//    - Sender: every short id announced to a peer maps back to its full id for
+//      kAnnouncedShortIdMemory (at most kAnnouncedShortIdsPerPeer). A transaction whose short id
+//      the map holds for another one goes out by full id in `inv`, with that other one again by
+//      full id (the receiver may have taken one for the other). gettx is answered from the map.
+//    - Receiver: a short id is matched against the ids we saw recently (RecentIds: the last
+//      kRecentIds bodies and full-id announcements, chained by bucket, at most kMaxCandidates
+//      examined). One match: the peer announced that transaction (known to it; requested from
+//      it like a full-id announcement if we lack it). None or several: unknown, tracked under
+//      a key of its bucket alone, so announcements of one transaction by several peers (same
+//      bucket: our bucket key) are requested from one of them at a time. A body (from anyone)
+//      satisfies every pending entry whose short id on that peer's link is its own; the others
+//      stay and are requested in turn. txnotfound and timeouts pass to the next announcer.
+//    A collision can hide a transaction on one link only (the link part is independent per
+//    link): it still arrives over the others, and its sender resends it by full id when it
+//    meets the other transaction. With kRecentIds ids the chance per transaction and link is at
+//    most kRecentIds / 2^48 (5.8e-11).
 //
 // Adversary: any ready peer sending any sequence of inv / getdata / notfound / tx at any time.
 // Bounds: the seen-set (seen_max_entries); per peer the known set (known_per_peer), the
@@ -52,8 +74,10 @@
 // another announcer); the frame cache (kFrameCacheSize). Every message costs O(its entries).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,8 +120,26 @@ inline constexpr size_t kMaxGetDataTx = 1'000;
 // How often the pool drops expired transactions (--mempool-expiry has hour granularity; a
 // transaction's own expiry time is honoured within this).
 inline constexpr Duration kPoolExpireInterval = std::chrono::minutes(1);
+// Short ids: how long and how many announced short ids a peer may still request. A peer asks at
+// once, or after kNonPreferredDelay; a later request (after an announcer timed out) that finds
+// nothing is answered txnotfound and passes on. The cap bounds memory per peer (4,096 × ~60 B).
+inline constexpr Duration kAnnouncedShortIdMemory = std::chrono::minutes(1);
+inline constexpr size_t kAnnouncedShortIdsPerPeer = 4'096;
+// Recent ids a received short id is matched against (bodies and full-id announcements), and how
+// many of one bucket's are examined (a peer that floods one bucket costs only requests). An id
+// is announced to a node within seconds of its first sighting; 16,384 cover 2.7 s at 6,000 tx/s
+// and 160 s at 100 tx/s, and an older id announced again costs one body. Per-node state is not
+// free: 65,536 here (3 MB) made t100 measurably worse on a testnet of 50 nodes on 2 cores.
+inline constexpr size_t kRecentIds = 16'384;
+inline constexpr size_t kMaxCandidates = 8;
+// How long announcements to a peer that set kServiceShortIds wait for its sendshortids before
+// going out by full id.
+inline constexpr Duration kShortIdNegotiationTimeout = std::chrono::seconds(5);
+// The 48 bits of a short id (TxRelayConfig::short_id_mask).
+inline constexpr uint64_t kShortIdMask = 0xffff'ffff'ffffULL;
 // Misbehaviour points.
 inline constexpr int kScoreUnrequestedTx = 10;
+inline constexpr int kScoreUnexpectedShortIds = 10;  // txinv/gettx/txnotfound off short-id mode
 inline constexpr int kScoreOversizedGetData = 20;
 
 struct TxRelayConfig {
@@ -113,6 +155,11 @@ struct TxRelayConfig {
   // O(these bounds), stays cheap enough to run after every step).
   size_t known_per_peer = kKnownPerPeer;
   TxRequestOptions tracker{};
+  // The bits of the short ids we send and match on the links to `short_id_mask_peers` (all
+  // links when empty). Always kShortIdMask in a node; collision tests narrow it on both ends of
+  // a link so that ids collide at will there (0: every id collides).
+  uint64_t short_id_mask = kShortIdMask;
+  std::vector<PublicKey> short_id_mask_peers;
 };
 
 // Counters for metrics and tests. Entry counts are transaction entries.
@@ -137,7 +184,10 @@ struct TxRelayStats {
   uint64_t bad_signatures = 0;    // forgeries (each banned its sender)
   uint64_t expired = 0;           // dropped from the pool by expiry
   uint64_t local_submitted = 0;
-  size_t verifying = 0;  // now under verification (the verify queue depth)
+  uint64_t short_id_peers = 0;       // peers that switched to short ids
+  uint64_t short_id_collisions = 0;  // ids sent by full id because their short id was taken
+  uint64_t short_id_unknown = 0;     // received short ids that matched no single recent id
+  size_t verifying = 0;              // now under verification (the verify queue depth)
   size_t seen_size = 0;
   size_t seen_memory_bytes = 0;
   size_t tracked_announcements = 0;
@@ -194,6 +244,20 @@ class TxRelay : public RelayHandler {
     SipIdHasher hasher;
   };
   using IdSet = std::unordered_map<TxId, Time, IdHash>;
+  enum class ShortIds : uint8_t {
+    kOff,      // full ids: the peer or we did not set kServiceShortIds, or it never answered
+    kPending,  // our sendshortids went out; announcements wait for the peer's
+    kOn,
+  };
+  struct Announced {
+    TxId id{};
+    Time at{};
+    bool resent = false;  // already sent again by full id after a collision
+  };
+  struct ShortRequest {
+    std::optional<TxId> key;  // the tracker's key for it (none: sent outside the tracker)
+    Time at{};
+  };
   struct PeerState {
     PeerState(const SipKey& salt, size_t known_max);
     PublicKey identity{};
@@ -207,6 +271,54 @@ class TxRelay : public RelayHandler {
     // An answer freed one of its in-flight slots: ask it for more at the end of the event
     // (else the next getdata waits for the tick, capping a peer at kMaxPeerInFlight per tick).
     bool request_due = false;
+    // Short ids.
+    ShortIds short_ids = ShortIds::kOff;
+    bool offered = false;  // our sendshortids went out
+    bool got_sendshortids = false;
+    Time short_deadline{};
+    uint64_t nonce = 0;            // ours for this link
+    uint64_t mask = kShortIdMask;  // TxRelayConfig::short_id_mask on this link
+    SipKey link_key{};
+    SipKey their_bucket_key{};
+    std::unordered_map<uint64_t, Announced> announced;  // short id we sent → full id
+    std::deque<std::pair<uint64_t, Time>> announced_order;
+    std::unordered_map<TxId, uint64_t, IdHash> entry_of;  // tracker key → its short id
+    std::unordered_map<uint64_t, ShortRequest> short_requested;
+  };
+  // The ids we saw lately, chained by their bucket under our bucket key: what a received short id
+  // is matched against. A ring of kRecentIds slots; the oldest is overwritten.
+  class RecentIds {
+   public:
+    RecentIds();
+    void insert(const TxId& id, uint16_t bucket);
+    // Up to kMaxCandidates ids, newest first (a link whose ids are narrowed to fewer bits than
+    // the bucket's has no usable bucket).
+    template <class F>
+    void for_newest(F&& f) const {
+      for (size_t k = 1; k <= std::min(kMaxCandidates, m_slots.size()); ++k)
+        f(m_slots[(m_next + m_slots.size() - k) % m_slots.size()].id);
+    }
+    // Up to kMaxCandidates ids of `bucket`, newest first.
+    template <class F>
+    void for_bucket(uint16_t bucket, F&& f) const {
+      size_t seen = 0;
+      for (uint32_t i = m_head[bucket]; i != kNone && seen < kMaxCandidates;
+           i = m_slots[i].next, ++seen)
+        f(m_slots[i].id);
+    }
+    void sanity_check() const;
+
+   private:
+    static constexpr uint32_t kNone = UINT32_MAX;
+    struct Slot {
+      TxId id{};
+      uint32_t next = kNone;
+      uint32_t prev = kNone;
+      uint16_t bucket = 0;
+    };
+    std::vector<Slot> m_slots;
+    std::vector<uint32_t> m_head;
+    size_t m_next = 0;
   };
   struct Verifying {
     TxRef tx;
@@ -221,6 +333,22 @@ class TxRelay : public RelayHandler {
   void handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Time now);
   void handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& m, Time now);
   void handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now);
+  void handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m, Time now);
+  void handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time now);
+  void handle_gettx(PeerId peer, PeerState& ps, const GetTxMsg& m, Time now);
+  void handle_txnotfound(PeerId peer, PeerState& ps, const TxNotFoundMsg& m, Time now);
+  // Short ids of `id`: the one we send `ps` (its bucket key) and the one it sends us (ours).
+  uint64_t short_to(const PeerState& ps, const TxId& id) const;
+  uint64_t short_from(const PeerState& ps, const TxId& id) const;
+  uint16_t our_bucket(const TxId& id) const;
+  TxId unknown_key(uint16_t bucket) const;
+  bool is_unknown_key(const TxId& id) const;
+  // A transaction's id became known (body first seen, or an announcement by full id).
+  void remember_id(const TxId& id);
+  // Its body is here: pending short-id announcements that name it are satisfied.
+  void resolve_short_ids(const TxId& id, Time now);
+  void send_short_announcements(PeerId peer, PeerState& ps, Time now);
+  void expire_short_ids(PeerId peer, PeerState& ps, Time now);
   void request_from(PeerId peer, PeerState& ps, Time now);
   void request_all(Time now);
   void admitted(const TxRef& tx, std::optional<PeerId> from, Time now);
@@ -249,6 +377,11 @@ class TxRelay : public RelayHandler {
   bool m_request_due = false;     // some peer's request_due is set
   Time m_next_pool_expire{};      // when on_tick next drops expired transactions from the pool
   std::vector<TxId> m_last_sent;  // flush(): the queue last serialised
+  bool m_short_ids = false;       // we set kServiceShortIds
+  uint64_t m_bucket_salt = 0;     // sent in every sendshortids
+  SipKey m_bucket_key{};
+  TxId m_unknown_tag{};  // secret: keys of unknown short ids are it plus a bucket
+  RecentIds m_recent;
   mutable TxRelayStats m_stats;
 };
 

@@ -15,7 +15,7 @@
 --     on them as hearsay.
 --
 -- What it shows: each frame's header (hearsay.magic, hearsay.command, hearsay.length,
--- hearsay.checksum, with the checksum verified) and every field of the 19 messages, including
+-- hearsay.checksum, with the checksum verified) and every field of the 23 messages, including
 -- the ids the protocol defines (hearsay.tx.id, hearsay.header.id: SHA-256d of the encoding,
 -- computed by the pure-Lua SHA-256 below). Frames split across TLS records are reassembled;
 -- several frames in one record are each dissected. A frame or payload that a hearsay node
@@ -29,13 +29,14 @@ local hearsay = Proto("hearsay", "hearsay P2P protocol")
 -- Frame header: magic u32, command bytes[12], length u32, checksum bytes[4].
 local kHeaderSize = 24
 
--- The 19 commands and their payload limits in bytes (p2p/limits.h).
+-- The 23 commands and their payload limits in bytes (p2p/limits.h).
 local kLimits = {
     version = 309, verack = 0, ping = 8, pong = 8,
     inv = 1800005, getdata = 1800005, notfound = 1800005,
     tx = 102400, getheaders = 3269, headers = 360005, block = 4000000,
     sendcmpct = 9, cmpctblock = 4000000, getblocktxn = 96031, blocktxn = 4000000,
     addr = 122005, getaddr = 0, feefilter = 8, sendheaders = 0,
+    sendshortids = 17, txinv = 300005, gettx = 300005, txnotfound = 300005,
 }
 local kMaxInvEntries = 50000
 local kMaxLocatorHashes = 101
@@ -144,6 +145,16 @@ field("addr_signature", ProtoField.bytes("hearsay.addr.signature", "Signature"))
 
 -- feefilter
 field("fee_rate", ProtoField.uint64("hearsay.feefilter.fee_rate", "Fee rate"))
+
+-- sendshortids
+field("ssi_version", ProtoField.uint8("hearsay.sendshortids.version", "Version"))
+field("ssi_nonce", ProtoField.uint64("hearsay.sendshortids.nonce", "Nonce", base.HEX))
+field("ssi_bucket_salt", ProtoField.uint64("hearsay.sendshortids.bucket_salt", "Bucket salt",
+    base.HEX))
+
+-- txinv, gettx, txnotfound
+field("sid_count", ProtoField.uint32("hearsay.shortids.count", "Short ids"))
+field("sid", ProtoField.uint64("hearsay.shortids.id", "Short id", base.HEX))
 
 local field_list = {}
 for _, f in pairs(F) do field_list[#field_list + 1] = f end
@@ -536,6 +547,26 @@ messages.feefilter = function(r, tree)
     local v = r:add(tree, F.fee_rate, 8, "fee_rate")
     return tostring(v:le_uint64()) .. " per 1000 bytes"
 end
+
+messages.sendshortids = function(r, tree)
+    local v = r:add(tree, F.ssi_version, 1, "version")
+    r:add(tree, F.ssi_nonce, 8, "nonce")
+    r:add(tree, F.ssi_bucket_salt, 8, "bucket_salt")
+    return "version " .. v:uint()
+end
+
+-- 6-byte short ids: the link part (u32) then the bucket part (u16), little-endian.
+local function short_id_list(r, tree)
+    local n = r:count(tree, F.sid_count, kMaxInvEntries, 6, "short id count")
+    for _ = 1, n do
+        local lo = r.tvb(r.pos, 4):le_uint()
+        local hi = r.tvb(r.pos + 4, 2):le_uint()
+        tree:add(F.sid, r.tvb(r.pos, 6), UInt64(lo, hi))
+        r.pos = r.pos + 6
+    end
+    return n .. " short ids"
+end
+messages.txinv, messages.gettx, messages.txnotfound = short_id_list, short_id_list, short_id_list
 
 ----------------------------------------------------------------------------------------------
 -- Framing (docs/protocol.md section 2)

@@ -5,8 +5,8 @@
 
 Captures the loopback traffic of two hearsayd processes (SSLKEYLOGFILE set) while a
 transaction and a block travel from one to the other, then decodes the capture with tshark and
-the dissector and checks the decoded messages: the transaction's id in `inv`, `getdata` and
-`tx`, the block's id in `cmpctblock`, no frame flagged malformed.
+the dissector and checks the decoded messages: `sendshortids` both ways, the transaction in
+`txinv`, `gettx` and `tx` (its id), the block's id in `cmpctblock`, no frame flagged malformed.
 
 --bin (or $HEARSAY_BIN) names the folder holding hearsayd and hearsay-cli (default
 build/release/bin). Without tshark and dumpcap the test is skipped (exit code 77), or fails
@@ -319,13 +319,17 @@ class WiresharkDissectorTest(unittest.TestCase):
             self.assertEqual(field(f, "hearsay.checksum.status"), ["good"],
                              f"{f['command']}: checksum status {field(f, 'hearsay.checksum.status')}")
 
-        # The transaction: announced, requested, sent, with its id computed by the dissector.
-        self.assertTrue(any(txid in hex_of(field(f, "hearsay.inv.id")) and
-                            "1" in field(f, "hearsay.inv.type") for f in with_command("inv")),
-                        "no inv announces the transaction")
-        self.assertTrue(any(txid in hex_of(field(f, "hearsay.inv.id"))
-                            for f in with_command("getdata")),
-                        "no getdata requests the transaction")
+        # Both nodes speak short ids: each side's sendshortids, then the transaction announced and
+        # requested by 6-byte ids, and sent, with its id computed by the dissector.
+        offers = with_command("sendshortids")
+        self.assertEqual(len(offers), 2)
+        for f in offers:
+            self.assertEqual(field(f, "hearsay.sendshortids.version"), ["1"])
+        self.assertTrue(any(int(n) >= 1 for f in with_command("txinv")
+                            for n in field(f, "hearsay.shortids.count")),
+                        "no txinv announces a transaction")
+        self.assertTrue(any(field(f, "hearsay.shortids.id") for f in with_command("gettx")),
+                        "no gettx requests a transaction")
         txs = [f for f in with_command("tx") if txid in hex_of(field(f, "hearsay.tx.id"))]
         self.assertTrue(txs, "no tx frame carries the transaction id")
         self.assertEqual(hex_of(field(txs[0], "hearsay.tx.payload")), ["c0ffee"])

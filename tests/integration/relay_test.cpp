@@ -53,6 +53,36 @@ TEST(Relay, ThousandTransactionsReachEveryNodeOfARingWithChords) {
   EXPECT_LE(per_tx, 2.0);
 }
 
+// Half the nodes speak short ids (the default), half were started with --short-ids 0 as an
+// older node would be: short-id links between new nodes, full ids wherever an old one is at
+// either end, and every transaction everywhere.
+TEST(Relay, AMixedNetworkOfShortIdAndFullIdNodesDeliversEverything) {
+  constexpr size_t kNodes = 10, kTxs = 400, kSenders = 40;
+  TestNet net(kNodes);
+  ASSERT_NO_FATAL_FAILURE(
+      start_ring(net, [](size_t i, NodeConfig& c) { c.short_ids = i % 2 == 0; }));
+  std::mt19937 rng(11);
+  for (size_t k = 0; k < kTxs; ++k) {
+    TxRef tx = devnet_tx(static_cast<uint8_t>(k % kSenders), k / kSenders);
+    ASSERT_TRUE(net[rng() % kNodes].submit(tx).ok()) << "tx " << k;
+  }
+  for (size_t i = 0; i < kNodes; ++i)
+    ASSERT_TRUE(wait_until([&] { return net[i].mempool_size() == kTxs; }, 60s))
+        << "node " << i << " holds " << net[i].mempool_size() << " of " << kTxs;
+  for (size_t i = 0; i < kNodes; ++i) {
+    const TxRelayStats s = net[i].relay_stats();
+    EXPECT_EQ(s.unrequested, 0u) << "node " << i;
+    EXPECT_EQ(s.rejected, 0u) << "node " << i;
+    if (i % 2 == 1) {
+      EXPECT_EQ(s.short_id_peers, 0u) << "node " << i;
+    }
+    EXPECT_EQ(ready_peers(net[i]), expected_links(i, kNodes)) << "node " << i;
+  }
+  // The chords i - 4 join new nodes to new nodes: those links ran on short ids.
+  EXPECT_GT(net[4].relay_stats().short_id_peers, 0u);
+  EXPECT_GT(net[8].relay_stats().short_id_peers, 0u);
+}
+
 TEST(Relay, ForgingNodeIsBannedByEveryNeighbourAndNothingForgedSpreads) {
   // Honest ring 0-1-2-3; node 4 (the forger) connects to 0 and 2.
   TestNet net(5);

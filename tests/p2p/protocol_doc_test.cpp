@@ -59,14 +59,29 @@ TEST(ProtocolDoc, PingFrame) {
   expect_example(read_examples(), "ping-frame", *frame);
 }
 
-TEST(ProtocolDoc, TxFrame) {
+// The example transaction of §10 (its id is also the transaction of the short-id example).
+TxRef example_tx() {
   TxFields f;
   f.network = kDevnetMagic;
   f.nonce = 0;
   f.fee = 1000;
   f.expiry = 0;
   f.payload = {0xde, 0xad, 0xbe, 0xef};
-  TxRef tx = Transaction::create(f, test::test_key(1));
+  return Transaction::create(f, test::test_key(1));
+}
+
+std::vector<uint8_t> bytes_of(std::span<const uint8_t> s) {
+  return {s.begin(), s.end()};
+}
+
+std::vector<uint8_t> u64_le(uint64_t v) {
+  std::vector<uint8_t> out;
+  Writer(out).u64(v);
+  return out;
+}
+
+TEST(ProtocolDoc, TxFrame) {
+  TxRef tx = example_tx();
   auto frame = encode_frame(kDevnetMagic, TxMsg{tx});
   auto ex = read_examples();
   expect_example(ex, "tx-frame", *frame);
@@ -83,6 +98,69 @@ TEST(ProtocolDoc, TxFrame) {
   expect_example(ex, "tx-id", std::vector<uint8_t>(tx->id().begin(), tx->id().end()));
   Hash256 sighash = tx->sighash();
   expect_example(ex, "tx-sighash", std::vector<uint8_t>(sighash.begin(), sighash.end()));
+}
+
+// The short-id example of §10: node A (nonce kNonceA) announces to node B (nonce kNonceB,
+// bucket salt kSaltB). A's nonce is the larger, so the example shows the min/max ordering.
+constexpr uint64_t kNonceA = 0xfedcba9876543210ULL;
+constexpr uint64_t kNonceB = 0x0123456789abcdefULL;
+constexpr uint64_t kSaltB = 0x8877665544332211ULL;
+
+TxId all_0x11_id() {
+  TxId id;
+  id.fill(0x11);
+  return id;
+}
+
+TEST(ProtocolDoc, SendShortIdsFrame) {
+  SendShortIdsMsg m{1, kNonceB, kSaltB};
+  auto ex = read_examples();
+  expect_example(ex, "sendshortids-frame", *encode_frame(kDevnetMagic, m));
+  // The documented payload decodes back to the same message.
+  auto it = ex.find("sendshortids-frame");
+  ASSERT_NE(it, ex.end());
+  auto bytes = from_hex(it->second);
+  ASSERT_TRUE(bytes && bytes->size() == kFrameHeaderSize + kSendShortIdsPayload);
+  auto dec = decode_payload(MsgType::kSendShortIds,
+                            std::vector<uint8_t>(bytes->begin() + kFrameHeaderSize, bytes->end()));
+  ASSERT_TRUE(dec);
+  EXPECT_EQ(std::get<SendShortIdsMsg>(*dec), m);
+}
+
+TEST(ProtocolDoc, ShortIdWorkedExample) {
+  auto ex = read_examples();
+  TxId txid = example_tx()->id();
+  SipKey link = short_id_link_key(kNonceA, kNonceB);
+  SipKey bucket = short_id_bucket_key(kSaltB);
+  // Both ends derive the same link key, whichever nonce they call their own.
+  EXPECT_EQ(short_id_link_key(kNonceB, kNonceA), link);
+  expect_example(ex, "short-id-link-key", bytes_of(link));
+  expect_example(ex, "short-id-bucket-key", bytes_of(bucket));
+  expect_example(ex, "short-id-link-siphash", u64_le(siphash24(link, txid)));
+  expect_example(ex, "short-id-bucket-siphash", u64_le(siphash24(bucket, txid)));
+  // The 6 wire bytes, as the txinv encoder writes them (after its 1-byte count).
+  uint64_t sid = tx_short_id(bucket, link, txid);
+  std::vector<uint8_t> payload;
+  encode_payload(TxInvMsg{{sid}}, payload);
+  ASSERT_EQ(payload.size(), 1 + kShortIdSize);
+  expect_example(ex, "short-id", std::vector<uint8_t>(payload.begin() + 1, payload.end()));
+}
+
+TEST(ProtocolDoc, TxInvFrame) {
+  SipKey link = short_id_link_key(kNonceA, kNonceB);
+  SipKey bucket = short_id_bucket_key(kSaltB);
+  TxInvMsg m{
+      {tx_short_id(bucket, link, example_tx()->id()), tx_short_id(bucket, link, all_0x11_id())}};
+  auto ex = read_examples();
+  expect_example(ex, "txinv-frame", *encode_frame(kDevnetMagic, m));
+  auto it = ex.find("txinv-frame");
+  ASSERT_NE(it, ex.end());
+  auto bytes = from_hex(it->second);
+  ASSERT_TRUE(bytes && bytes->size() > kFrameHeaderSize);
+  auto dec = decode_payload(MsgType::kTxInv,
+                            std::vector<uint8_t>(bytes->begin() + kFrameHeaderSize, bytes->end()));
+  ASSERT_TRUE(dec);
+  EXPECT_EQ(std::get<TxInvMsg>(*dec), m);
 }
 
 }  // namespace
