@@ -87,11 +87,20 @@ bool get_short_id(Reader& r, uint64_t& id) {
   return true;
 }
 
-// txinv, gettx, txnotfound: CompactSize count, then 6-byte ids.
+// A list of short ids (txinv, gettx, txnotfound, cmpctblock): CompactSize count, 6-byte ids.
 void put_short_ids(Writer& w, const std::vector<uint64_t>& ids) {
   w.compact_size(ids.size());
   for (uint64_t id : ids)
     put_short_id(w, id);
+}
+bool get_short_ids(Reader& r, std::vector<uint64_t>& ids, uint64_t max) {
+  uint64_t n;
+  if (!r.compact_size(n, max)) return false;
+  if (n * kShortIdSize > r.remaining()) return r.set_error(DecodeError::kTruncated);
+  ids.resize(n);
+  for (uint64_t& id : ids)
+    get_short_id(r, id);
+  return true;
 }
 
 // Strictly increasing indexes < kMaxBlockTxs, as BIP152's differential encoding:
@@ -149,9 +158,8 @@ struct Encoder {
   void operator()(const SendCmpctMsg& m) { w.u8(m.high_bandwidth ? 1 : 0).u64(m.version); }
   void operator()(const CmpctBlockMsg& m) {
     m.header.encode(out);
-    w.u64(m.nonce).compact_size(m.short_ids.size());
-    for (uint64_t id : m.short_ids)
-      put_short_id(w, id);
+    w.u64(m.nonce);
+    put_short_ids(w, m.short_ids);
     w.compact_size(m.prefilled.size());
     int64_t prev = -1;
     for (const PrefilledTx& p : m.prefilled) {
@@ -229,12 +237,7 @@ Result<Message, DecodeError> decode_inv_list(Reader& r) {
 template <class T>
 Result<Message, DecodeError> decode_short_id_list(Reader& r) {
   T m;
-  uint64_t n;
-  if (!r.compact_size(n, kMaxShortIdEntries)) return fail(r.error());
-  if (n * kShortIdSize > r.remaining()) return fail(DecodeError::kTruncated);
-  m.ids.resize(n);
-  for (uint64_t& id : m.ids)
-    get_short_id(r, id);
+  if (!get_short_ids(r, m.ids, kMaxShortIdEntries)) return fail(r.error());
   return finish(r, std::move(m));
 }
 
@@ -289,11 +292,7 @@ Result<Message, DecodeError> decode_cmpct(Reader& r) {
   if (!header) return fail(header.error());
   m.header = *header;
   uint64_t n;
-  if (!r.u64(m.nonce) || !r.compact_size(n, kMaxBlockTxs)) return fail(r.error());
-  if (n * kShortIdSize > r.remaining()) return fail(DecodeError::kTruncated);
-  m.short_ids.resize(n);
-  for (uint64_t& id : m.short_ids)
-    get_short_id(r, id);
+  if (!r.u64(m.nonce) || !get_short_ids(r, m.short_ids, kMaxBlockTxs)) return fail(r.error());
   if (!r.compact_size(n, kMaxBlockTxs - m.short_ids.size())) return fail(r.error());
   int64_t prev = -1;
   for (uint64_t i = 0; i < n; ++i) {

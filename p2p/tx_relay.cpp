@@ -218,17 +218,33 @@ void TxRelay::handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now) 
     ++m_stats.inv_received;
     ps.known.insert(e.hash, now);
     if (m_seen.contains(e.hash, now) || m_pool.contains(e.hash)) continue;
-    Time reqtime = now;
-    if (!ps.preferred) reqtime += m_cfg.non_preferred_delay;
-    if (m_tracker.count_in_flight(peer) >= m_cfg.tracker.max_in_flight)
-      reqtime += kOverloadedPeerDelay;
-    if (m_tracker.received_inv(peer, e.hash, ps.preferred, reqtime) ==
+    if (m_tracker.received_inv(peer, e.hash, ps.preferred, request_time(peer, ps, now)) ==
         TxRequestTracker::InvResult::kAdded) {
       added = true;
       remember_id(e.hash);  // a short id for it from another peer now finds it
     }
   }
   if (added) request_from(peer, ps, now);
+}
+
+// When an announcement from this peer may first be requested: outbound (and allow-listed) peers
+// at once, others after non_preferred_delay, a peer at its in-flight cap a while later still.
+Time TxRelay::request_time(PeerId peer, const PeerState& ps, Time now) const {
+  Time reqtime = now;
+  if (!ps.preferred) reqtime += m_cfg.non_preferred_delay;
+  if (m_tracker.count_in_flight(peer) >= m_cfg.tracker.max_in_flight)
+    reqtime += kOverloadedPeerDelay;
+  return reqtime;
+}
+
+// Sends the body of `id` (one shared frame) if we hold it; false if we do not.
+bool TxRelay::serve(PeerId peer, PeerState& ps, const TxId& id, Time now) {
+  SharedBytes frame = frame_of(id);
+  if (!frame) return false;
+  ps.known.insert(id, now);
+  m_pm.send_frame(peer, std::move(frame), MsgType::kTx);
+  ++m_stats.served;
+  return true;
 }
 
 void TxRelay::handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Time now) {
@@ -246,13 +262,7 @@ void TxRelay::handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Ti
     }
     ++answered;
     ++m_stats.getdata_received;
-    if (SharedBytes frame = frame_of(e.hash)) {
-      ps.known.insert(e.hash, now);
-      m_pm.send_frame(peer, std::move(frame), MsgType::kTx);
-      ++m_stats.served;
-    } else {
-      missing.entries.push_back(e);
-    }
+    if (!serve(peer, ps, e.hash, now)) missing.entries.push_back(e);
   }
   if (!missing.entries.empty()) {
     m_stats.notfound_sent += missing.entries.size();
@@ -502,11 +512,7 @@ void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time n
       ps.entry_of.erase(slot);  // over the bound: the peer announces more than it can have asked
       continue;
     }
-    Time reqtime = now;
-    if (!ps.preferred) reqtime += m_cfg.non_preferred_delay;
-    if (m_tracker.count_in_flight(peer) >= m_cfg.tracker.max_in_flight)
-      reqtime += kOverloadedPeerDelay;
-    added |= m_tracker.received_inv(peer, key, ps.preferred, reqtime) ==
+    added |= m_tracker.received_inv(peer, key, ps.preferred, request_time(peer, ps, now)) ==
              TxRequestTracker::InvResult::kAdded;
   }
   if (added) request_from(peer, ps, now);
@@ -527,14 +533,7 @@ void TxRelay::handle_gettx(PeerId peer, PeerState& ps, const GetTxMsg& m, Time n
     ++answered;
     ++m_stats.getdata_received;
     auto it = ps.announced.find(e);
-    SharedBytes frame = it == ps.announced.end() ? nullptr : frame_of(it->second.id);
-    if (frame) {
-      ps.known.insert(it->second.id, now);
-      m_pm.send_frame(peer, std::move(frame), MsgType::kTx);
-      ++m_stats.served;
-    } else {
-      missing.ids.push_back(e);
-    }
+    if (it == ps.announced.end() || !serve(peer, ps, it->second.id, now)) missing.ids.push_back(e);
   }
   if (!missing.ids.empty()) {
     m_stats.notfound_sent += missing.ids.size();

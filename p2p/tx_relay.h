@@ -333,6 +333,8 @@ class TxRelay : public RelayHandler {
   void handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Time now);
   void handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& m, Time now);
   void handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now);
+  Time request_time(PeerId peer, const PeerState& ps, Time now) const;
+  bool serve(PeerId peer, PeerState& ps, const TxId& id, Time now);
   void handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m, Time now);
   void handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time now);
   void handle_gettx(PeerId peer, PeerState& ps, const GetTxMsg& m, Time now);

@@ -493,16 +493,23 @@ local function next_index(r, tree, f, previous, what)
     return index
 end
 
-messages.cmpctblock = function(r, tree)
-    local id = dissect_header(r, tree)
-    r:add(tree, F.cb_nonce, 8, "nonce")
-    local n = r:count(tree, F.cb_shortid_count, kMaxBlockTxs, 6, "short id count")
+-- A count and that many 6-byte short ids (48-bit values, little-endian: in txinv and its kin
+-- the link part u32, then the bucket part u16). Returns the count.
+local function short_ids(r, tree, count_field, id_field, max)
+    local n = r:count(tree, count_field, max, 6, "short id count")
     for _ = 1, n do
         local lo = r.tvb(r.pos, 4):le_uint()
         local hi = r.tvb(r.pos + 4, 2):le_uint()
-        tree:add(F.cb_shortid, r.tvb(r.pos, 6), UInt64(lo, hi))
+        tree:add(id_field, r.tvb(r.pos, 6), UInt64(lo, hi))
         r.pos = r.pos + 6
     end
+    return n
+end
+
+messages.cmpctblock = function(r, tree)
+    local id = dissect_header(r, tree)
+    r:add(tree, F.cb_nonce, 8, "nonce")
+    local n = short_ids(r, tree, F.cb_shortid_count, F.cb_shortid, kMaxBlockTxs)
     local m = r:compact(tree, F.cb_prefilled_count, kMaxBlockTxs - n, "prefilled count")
     local index
     for i = 1, m do
@@ -555,16 +562,8 @@ messages.sendshortids = function(r, tree)
     return "version " .. v:uint()
 end
 
--- 6-byte short ids: the link part (u32) then the bucket part (u16), little-endian.
 local function short_id_list(r, tree)
-    local n = r:count(tree, F.sid_count, kMaxInvEntries, 6, "short id count")
-    for _ = 1, n do
-        local lo = r.tvb(r.pos, 4):le_uint()
-        local hi = r.tvb(r.pos + 4, 2):le_uint()
-        tree:add(F.sid, r.tvb(r.pos, 6), UInt64(lo, hi))
-        r.pos = r.pos + 6
-    end
-    return n .. " short ids"
+    return short_ids(r, tree, F.sid_count, F.sid, kMaxInvEntries) .. " short ids"
 end
 messages.txinv, messages.gettx, messages.txnotfound = short_id_list, short_id_list, short_id_list
 
