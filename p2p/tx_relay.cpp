@@ -28,6 +28,21 @@ InvEntry tx_entry(const TxId& id) {
   return InvEntry{InvType::kTx, id};
 }
 
+// Drops the entry with the oldest time of a map of outstanding requests (O(size), at its bound).
+template <class Map>
+void forget_oldest(Map& m) {
+  auto time_of = [](const auto& v) {
+    if constexpr (requires { v.at; })
+      return v.at;
+    else
+      return v;
+  };
+  auto oldest = std::min_element(m.begin(), m.end(), [&](const auto& a, const auto& b) {
+    return time_of(a.second) < time_of(b.second);
+  });
+  if (oldest != m.end()) m.erase(oldest);
+}
+
 }  // namespace
 
 TxRelay::PeerState::PeerState(const SipKey& salt, size_t known_max)
@@ -292,7 +307,8 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
       requested = true;
       if (it->second.key) {
         m_tracker.received_response(peer, *it->second.key);
-        ps.entry_of.erase(*it->second.key);
+        auto entry = ps.entry_of.find(*it->second.key);
+        if (entry != ps.entry_of.end() && entry->second == it->first) ps.entry_of.erase(entry);
       }
       ps.short_requested.erase(it);
     }
@@ -473,6 +489,7 @@ void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time n
     return;
   }
   bool added = false;
+  GetTxMsg at_once;
   for (const uint64_t e : m.ids) {
     ++m_stats.inv_received;
     const auto bucket = static_cast<uint16_t>(e >> 32);
@@ -502,10 +519,8 @@ void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time n
       // Two unknown ids of one bucket from one peer: the tracker holds one per key, so ask for
       // this one at once (a rare case that at worst costs a duplicate body).
       if (ps.short_requested.size() < kMaxRequestedPerPeer &&
-          ps.short_requested.try_emplace(e, ShortRequest{std::nullopt, now}).second) {
-        ++m_stats.getdata_sent;
-        m_pm.send(peer, GetTxMsg{{e}});
-      }
+          ps.short_requested.try_emplace(e, ShortRequest{std::nullopt, now}).second)
+        at_once.ids.push_back(e);
       continue;
     }
     if (fresh && ps.entry_of.size() > m_cfg.tracker.max_announcements * 2) {
@@ -514,6 +529,11 @@ void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time n
     }
     added |= m_tracker.received_inv(peer, key, ps.preferred, request_time(peer, ps, now)) ==
              TxRequestTracker::InvResult::kAdded;
+  }
+  if (!at_once.ids.empty()) {
+    m_stats.getdata_sent += at_once.ids.size();
+    if (m_observer) m_observer->getdata_sent(ps.identity, at_once.ids.size(), now);
+    m_pm.send(peer, at_once);
   }
   if (added) request_from(peer, ps, now);
 }
@@ -753,11 +773,13 @@ void TxRelay::request_from(PeerId peer, PeerState& ps, Time now) {
   for (const Hash256& id : ids) {
     auto entry = ps.entry_of.find(id);
     if (entry != ps.entry_of.end() && ps.short_ids == ShortIds::kOn) {
-      if (ps.short_requested.size() >= kMaxRequestedPerPeer ||
-          ps.short_requested.count(entry->second) != 0 ||
-          !m_tracker.requested_tx(peer, id, now + m_cfg.request_timeout))
+      if (!m_tracker.requested_tx(peer, id, now + m_cfg.request_timeout)) continue;
+      auto [asked, fresh] = ps.short_requested.try_emplace(entry->second, ShortRequest{id, now});
+      if (!fresh) {
+        asked->second.key = id;  // already asked for by this short id: that answer serves
         continue;
-      ps.short_requested[entry->second] = ShortRequest{id, now};
+      }
+      if (ps.short_requested.size() > kMaxRequestedPerPeer) forget_oldest(ps.short_requested);
       gt.ids.push_back(entry->second);
       continue;
     }
@@ -766,14 +788,10 @@ void TxRelay::request_from(PeerId peer, PeerState& ps, Time now) {
       continue;
     }
     if (!m_tracker.requested_tx(peer, id, now + m_cfg.request_timeout)) continue;
-    if (ps.requested.size() >= kMaxRequestedPerPeer) {
-      // Forget the oldest outstanding request (its answer, if it comes, is then unrequested
-      // only if the peer cannot push; a request older than kRequestedMemory is long timed out).
-      auto oldest =
-          std::min_element(ps.requested.begin(), ps.requested.end(),
-                           [](const auto& a, const auto& b) { return a.second < b.second; });
-      ps.requested.erase(oldest);
-    }
+    // At the bound, forget the oldest outstanding request (its answer, if it comes, is then
+    // unrequested only if the peer cannot push; a request older than kRequestedMemory is long
+    // timed out).
+    if (ps.requested.size() >= kMaxRequestedPerPeer) forget_oldest(ps.requested);
     ps.requested[id] = now;
     gd.entries.push_back(tx_entry(id));
   }

@@ -134,6 +134,25 @@ TEST(ShortIds, CollisionsWithinOneAnnouncementGoByFullIdAndLoseNothing) {
   EXPECT_GT(net.sent(MsgType::kInv), 0u);
 }
 
+TEST(ShortIds, UnknownIdsOfOneBucketFromOnePeerAreAskedForInOneGetTx) {
+  // The bucket part is cut to nothing on the link, the link part to 8 bits: ten new ids from one
+  // peer all fall in one bucket, which the tracker holds one of; the rest go in one gettx at once.
+  // Node 0 announces on a trickle, so that the ten leave in one txinv.
+  RelayNetwork net(2, [](size_t i, TxRelayConfig& rc, PeerManagerConfig& pc) {
+    narrowed_link(0, 1, 0xff)(i, rc, pc);
+    if (i == 0) rc.inv_interval = std::chrono::milliseconds(500);
+  });
+  net.link(0, 1);
+  auto batch = txs(10);
+  for (const TxRef& tx : batch)
+    ASSERT_TRUE(net.node(0).relay->submit(tx, true, net.now).ok());
+  net.pump();
+  net.run(std::chrono::seconds(3));
+  EXPECT_TRUE(net.all_hold(batch));
+  EXPECT_LE(net.sent(MsgType::kGetTx), 2u);
+  EXPECT_EQ(net.node(1).relay->stats().duplicate_bodies, 0u);
+}
+
 TEST(ShortIds, ACollisionWithWhatTheReceiverHoldsCostsOnlyThatLink) {
   // Triangle: the link 0–1 collides everything; 0–2 and 2–1 are ordinary. Node 1 holds c and node
   // 0 holds d when they meet: each takes the other's announcement for its own transaction. Both
