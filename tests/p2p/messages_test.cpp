@@ -502,7 +502,7 @@ TEST(Messages, ShortIdListsAtTheirLimit) {
     EXPECT_LE(full.size(), max_payload(t));
     EXPECT_EQ(decode_error(t, full), DecodeError::kNone) << command_name(t);
     // One entry short of what the count promises.
-    full.resize(full.size() - 1);
+    full.pop_back();
     EXPECT_EQ(decode_error(t, full), DecodeError::kTruncated) << command_name(t);
     // One entry too many cannot fit the command's limit; with as many bytes as the limit
     // allows after it, the count is what is refused.
