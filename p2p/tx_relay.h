@@ -66,12 +66,16 @@
 //    meets the other transaction. With kRecentIds ids the chance per transaction and link is at
 //    most kRecentIds / 2^48 (5.8e-11).
 //
-// Adversary: any ready peer sending any sequence of inv / getdata / notfound / tx at any time.
-// Bounds: the seen-set (seen_max_entries); per peer the known set (known_per_peer), the
-// announcement queue (kMaxAnnounceQueue), the outstanding-request memory
-// (kMaxRequestedPerPeer) and the tracker's caps; transactions under verification
-// (kMaxVerifying: beyond it new bodies are dropped unscored and fetched again later from
-// another announcer); the frame cache (kFrameCacheSize). Every message costs O(its entries).
+// Adversary: any ready peer sending any sequence of inv / getdata / notfound / tx (and, on a
+// short-id link, sendshortids / txinv / gettx / txnotfound) at any time.
+// Bounds: the seen-set (seen_max_entries) and the recent ids (kRecentIds); per peer the known
+// set (known_per_peer), the announcement queue (kMaxAnnounceQueue), the outstanding-request
+// memory (kMaxRequestedPerPeer, full and short ids each), the announced short ids
+// (kAnnouncedShortIdsPerPeer), the short ids of tracked announcements (twice the tracker's
+// announcement cap) and the tracker's caps; transactions under verification (kMaxVerifying:
+// beyond it new bodies are dropped unscored and fetched again later from another announcer);
+// the frame cache (kFrameCacheSize). Every message costs O(its entries), a short id at most
+// kMaxCandidates SipHash pairs.
 #pragma once
 
 #include <algorithm>
