@@ -209,7 +209,7 @@ void TxRelay::on_message(PeerId peer, Message&& msg, Time now) {
       handle_tx(peer, *ps, std::move(std::get<TxMsg>(msg).tx), now);
       break;
     case MsgType::kSendShortIds:
-      handle_sendshortids(peer, *ps, std::get<SendShortIdsMsg>(msg), now);
+      handle_sendshortids(peer, *ps, std::get<SendShortIdsMsg>(msg));
       break;
     case MsgType::kTxInv:
       handle_txinv(peer, *ps, std::get<TxInvMsg>(msg), now);
@@ -423,10 +423,6 @@ uint64_t TxRelay::short_from(const PeerState& ps, const TxId& id) const {
   return tx_short_id(m_bucket_key, ps.link_key, id) & ps.mask;
 }
 
-uint16_t TxRelay::our_bucket(const TxId& id) const {
-  return short_id_bucket(m_bucket_key, id);
-}
-
 TxId TxRelay::unknown_key(uint16_t bucket) const {
   TxId key = m_unknown_tag;
   key[30] = static_cast<uint8_t>(bucket);
@@ -439,7 +435,7 @@ bool TxRelay::is_unknown_key(const TxId& id) const {
 }
 
 void TxRelay::remember_id(const TxId& id) {
-  if (m_short_ids) m_recent.insert(id, our_bucket(id));
+  if (m_short_ids) m_recent.insert(id, short_id_bucket(m_bucket_key, id));
 }
 
 void TxRelay::resolve_short_ids(const TxId& id, Time now) {
@@ -464,8 +460,7 @@ void TxRelay::resolve_short_ids(const TxId& id, Time now) {
   }
 }
 
-void TxRelay::handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m, Time now) {
-  (void)now;
+void TxRelay::handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m) {
   if (!ps.offered) return;  // we did not offer short ids to this peer: nothing to negotiate
   if (ps.got_sendshortids) {
     m_pm.misbehaving(peer, kScoreUnexpectedShortIds, "second sendshortids");
@@ -583,25 +578,25 @@ void TxRelay::handle_txnotfound(PeerId peer, PeerState& ps, const TxNotFoundMsg&
 }
 
 void TxRelay::send_short_announcements(PeerId peer, PeerState& ps, Time now) {
-  TxInvMsg shorts;
-  InvMsg full;
-  shorts.ids.reserve(ps.queue.size());
+  std::vector<uint64_t> shorts;
+  std::vector<InvEntry> full;
+  shorts.reserve(ps.queue.size());
   for (const TxId& id : ps.queue) {
     const uint64_t e = short_to(ps, id);
     auto [it, fresh] = ps.announced.try_emplace(e, Announced{id, now, false});
     if (fresh) {
       ps.announced_order.emplace_back(e, now);
-      shorts.ids.push_back(e);
+      shorts.push_back(e);
     } else if (it->second.id == id) {
-      shorts.ids.push_back(e);
+      shorts.push_back(e);
     } else {
       // The short id is taken on this link: this one goes by full id, and so does the one that
       // holds it, once (the peer may have taken either for the other).
       ++m_stats.short_id_collisions;
-      full.entries.push_back(tx_entry(id));
+      full.push_back(tx_entry(id));
       if (!it->second.resent) {
         it->second.resent = true;
-        full.entries.push_back(tx_entry(it->second.id));
+        full.push_back(tx_entry(it->second.id));
       }
     }
   }
@@ -611,30 +606,21 @@ void TxRelay::send_short_announcements(PeerId peer, PeerState& ps, Time now) {
     auto it = ps.announced.find(e);
     if (it != ps.announced.end() && it->second.at == at) ps.announced.erase(it);
   }
-  auto send_chunks = [&](auto& list, auto make, MsgType type) {
-    for (size_t at = 0; at < list.size(); at += kMaxInvPerMessage) {
-      const size_t end = std::min(list.size(), at + kMaxInvPerMessage);
-      auto msg = make(at, end);
-      m_pm.send_frame(peer, encode_frame(m_pm.magic(), msg), type);
-      if (m_observer) m_observer->inv_sent(ps.identity, end - at, now);
-      m_stats.inv_sent += end - at;
+  // One message per kMaxInvPerMessage entries; Msg's one member is the list (TxInvMsg, InvMsg).
+  auto send_chunks = [&](const auto& list, auto message, MsgType type) {
+    using Msg = decltype(message);
+    for (auto at = list.begin(); at != list.end();) {
+      const auto end = at + std::min<ptrdiff_t>(list.end() - at, kMaxInvPerMessage);
+      const auto n = static_cast<size_t>(end - at);
+      m_pm.send_frame(peer, encode_frame(m_pm.magic(), Msg{{at, end}}), type);
+      if (m_observer) m_observer->inv_sent(ps.identity, n, now);
+      m_stats.inv_sent += n;
       ++m_stats.inv_messages_sent;
+      at = end;
     }
   };
-  send_chunks(
-      shorts.ids,
-      [&](size_t a, size_t b) {
-        return TxInvMsg{{shorts.ids.begin() + static_cast<ptrdiff_t>(a),
-                         shorts.ids.begin() + static_cast<ptrdiff_t>(b)}};
-      },
-      MsgType::kTxInv);
-  send_chunks(
-      full.entries,
-      [&](size_t a, size_t b) {
-        return InvMsg{{full.entries.begin() + static_cast<ptrdiff_t>(a),
-                       full.entries.begin() + static_cast<ptrdiff_t>(b)}};
-      },
-      MsgType::kInv);
+  send_chunks(shorts, TxInvMsg{}, MsgType::kTxInv);
+  send_chunks(full, InvMsg{}, MsgType::kInv);
 }
 
 void TxRelay::expire_short_ids(PeerId peer, PeerState& ps, Time now) {

@@ -339,14 +339,13 @@ class TxRelay : public RelayHandler {
   void handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now);
   Time request_time(PeerId peer, const PeerState& ps, Time now) const;
   bool serve(PeerId peer, PeerState& ps, const TxId& id, Time now);
-  void handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m, Time now);
+  void handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m);
   void handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time now);
   void handle_gettx(PeerId peer, PeerState& ps, const GetTxMsg& m, Time now);
   void handle_txnotfound(PeerId peer, PeerState& ps, const TxNotFoundMsg& m, Time now);
   // Short ids of `id`: the one we send `ps` (its bucket key) and the one it sends us (ours).
   uint64_t short_to(const PeerState& ps, const TxId& id) const;
   uint64_t short_from(const PeerState& ps, const TxId& id) const;
-  uint16_t our_bucket(const TxId& id) const;
   TxId unknown_key(uint16_t bucket) const;
   bool is_unknown_key(const TxId& id) const;
   // A transaction's id became known (body first seen, or an announcement by full id).

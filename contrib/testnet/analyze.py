@@ -201,24 +201,20 @@ def _delta(final: dict, base: dict, key: str) -> float:
     return float(final.get(key) or 0) - float(base.get(key) or 0)
 
 
+def sent_by_type(base: dict, final: dict, field: str) -> dict[str, float]:
+    """A per-message-type counter ("sent": messages, "sent_bytes": their frames) summed over all
+    nodes between two snapshots ({index: node})."""
+    by_type: dict[str, float] = {}
+    for i, f in final.items():
+        b = base.get(i, {}).get("messages", {})
+        for t, m in f.get("messages", {}).items():
+            by_type[t] = by_type.get(t, 0) + m.get(field, 0) - b.get(t, {}).get(field, 0)
+    return by_type
+
+
 def bytes_by_message(base: dict, final: dict) -> dict[str, float]:
     """Bytes all nodes sent per message type between two snapshots ({index: node})."""
-    by_type: dict[str, float] = {}
-    for i, f in final.items():
-        b = base.get(i, {}).get("messages", {})
-        for t, m in f.get("messages", {}).items():
-            by_type[t] = by_type.get(t, 0) + m.get("sent_bytes", 0) - b.get(t, {}).get("sent_bytes", 0)
-    return by_type
-
-
-def messages_by_type(base: dict, final: dict) -> dict[str, float]:
-    """Messages all nodes sent per type between two snapshots ({index: node})."""
-    by_type: dict[str, float] = {}
-    for i, f in final.items():
-        b = base.get(i, {}).get("messages", {})
-        for t, m in f.get("messages", {}).items():
-            by_type[t] = by_type.get(t, 0) + m.get("sent", 0) - b.get(t, {}).get("sent", 0)
-    return by_type
+    return sent_by_type(base, final, "sent_bytes")
 
 
 def tls_sent(base: dict, final: dict) -> float | None:
@@ -235,7 +231,7 @@ def wire_columns(base: dict, final: dict, by_type: dict[str, float], frames_sent
                  per: float, size: int) -> dict:
     """bytes_per_tx_per_node_columns and bytes_on_wire_per_tx_per_node (module comment).
     `frames_sent`: all frames' bytes, block messages included; `per`: transactions × nodes."""
-    msgs = messages_by_type(base, final)
+    msgs = sent_by_type(base, final, "sent")
     columns: dict[str, float] = {}
     headers = 0.0
     for t in sorted(by_type):
