@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -132,6 +133,40 @@ inline void start_ring(TestNet& net, std::function<void(size_t, NodeConfig&)> tw
       return;
     }
   }
+}
+
+// Submits `count` devnet transactions (sender k % senders, nonce k / senders), each to a node
+// drawn by a generator seeded with `seed`, and returns how many each node was given. A refused
+// submission is a fatal failure naming it (callers wrap the call in ASSERT_NO_FATAL_FAILURE).
+inline std::vector<size_t> submit_spread(TestNet& net, size_t count, size_t senders,
+                                         uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<size_t> given(net.size(), 0);
+  for (size_t k = 0; k < count; ++k) {
+    const size_t at = rng() % net.size();
+    auto r = net[at].submit(devnet_tx(static_cast<uint8_t>(k % senders), k / senders));
+    if (!r.ok()) {
+      report_fatal_failure(__FILE__, __LINE__,
+                           "tx " + std::to_string(k) + " refused by node " + std::to_string(at));
+      return given;
+    }
+    ++given[at];
+  }
+  return given;
+}
+
+// Waits until every node's mempool holds `count` transactions; a fatal failure names the first
+// node that does not, and what it holds.
+inline void wait_all_hold(TestNet& net, size_t count,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  for (size_t i = 0; i < net.size(); ++i)
+    if (!wait_until([&] { return net[i].mempool_size() == count; }, timeout)) {
+      report_fatal_failure(__FILE__, __LINE__,
+                           "node " + std::to_string(i) + " holds " +
+                               std::to_string(net[i].mempool_size()) + " of " +
+                               std::to_string(count));
+      return;
+    }
 }
 
 }  // namespace hearsay::test

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 
 #include "crypto/hex.h"
@@ -56,14 +55,8 @@ TEST(Blocks, BlockOfTwoThousandTransactionsReachesEightNodesInUnderTenPercentOfI
     if (i == 0) make_producer(c);
   }));
 
-  std::mt19937 rng(8);
-  for (size_t k = 0; k < kTxs; ++k) {
-    TxRef tx = devnet_tx(static_cast<uint8_t>(k % kSenders), k / kSenders);
-    ASSERT_TRUE(net[rng() % kNodes].submit(tx).ok()) << "tx " << k;
-  }
-  for (size_t i = 0; i < kNodes; ++i)
-    ASSERT_TRUE(wait_until([&] { return net[i].mempool_size() == kTxs; }, 60s))
-        << "node " << i << " holds " << net[i].mempool_size() << " of " << kTxs;
+  ASSERT_NO_FATAL_FAILURE(submit_spread(net, kTxs, kSenders, 8));
+  ASSERT_NO_FATAL_FAILURE(wait_all_hold(net, kTxs));
 
   auto block = net[0].generate_block();
   ASSERT_TRUE(block.ok()) << block.error();

@@ -1,7 +1,6 @@
 // Integration tests: real nodes on loopback relaying transactions.
 #include <gtest/gtest.h>
 
-#include <random>
 #include <set>
 
 #include "crypto/hex.h"
@@ -19,17 +18,9 @@ TEST(Relay, ThousandTransactionsReachEveryNodeOfARingWithChords) {
   TestNet net(kNodes);
   ASSERT_NO_FATAL_FAILURE(start_ring(net));
 
-  std::mt19937 rng(7);
-  std::vector<size_t> injected_at(kNodes, 0);
-  for (size_t k = 0; k < kTxs; ++k) {
-    const size_t at = rng() % kNodes;
-    TxRef tx = devnet_tx(static_cast<uint8_t>(k % kSenders), k / kSenders);
-    ASSERT_TRUE(net[at].submit(tx).ok()) << "tx " << k;
-    ++injected_at[at];
-  }
-  for (size_t i = 0; i < kNodes; ++i)
-    ASSERT_TRUE(wait_until([&] { return net[i].mempool_size() == kTxs; }, 60s))
-        << "node " << i << " holds " << net[i].mempool_size() << " of " << kTxs;
+  std::vector<size_t> injected_at;
+  ASSERT_NO_FATAL_FAILURE(injected_at = submit_spread(net, kTxs, kSenders, 7));
+  ASSERT_NO_FATAL_FAILURE(wait_all_hold(net, kTxs));
 
   // Every mempool holds the same ids.
   const auto ids0 = net[0].mempool_ids();
@@ -61,14 +52,8 @@ TEST(Relay, AMixedNetworkOfShortIdAndFullIdNodesDeliversEverything) {
   TestNet net(kNodes);
   ASSERT_NO_FATAL_FAILURE(
       start_ring(net, [](size_t i, NodeConfig& c) { c.short_ids = i % 2 == 0; }));
-  std::mt19937 rng(11);
-  for (size_t k = 0; k < kTxs; ++k) {
-    TxRef tx = devnet_tx(static_cast<uint8_t>(k % kSenders), k / kSenders);
-    ASSERT_TRUE(net[rng() % kNodes].submit(tx).ok()) << "tx " << k;
-  }
-  for (size_t i = 0; i < kNodes; ++i)
-    ASSERT_TRUE(wait_until([&] { return net[i].mempool_size() == kTxs; }, 60s))
-        << "node " << i << " holds " << net[i].mempool_size() << " of " << kTxs;
+  ASSERT_NO_FATAL_FAILURE(submit_spread(net, kTxs, kSenders, 11));
+  ASSERT_NO_FATAL_FAILURE(wait_all_hold(net, kTxs));
   for (size_t i = 0; i < kNodes; ++i) {
     const TxRelayStats s = net[i].relay_stats();
     EXPECT_EQ(s.unrequested, 0u) << "node " << i;
