@@ -157,6 +157,18 @@ std::vector<std::pair<std::string, Message>> sample_messages() {
   v.emplace_back("txinv-253-entries", txinv_many);
   v.emplace_back("gettx", GetTxMsg{{txinv.ids[0], txinv.ids[2]}});
   v.emplace_back("txnotfound", TxNotFoundMsg{{txinv.ids[1]}});
+  // Tree relay: a transaction with its origin trailer, and origin lists. Appended, as above.
+  v.emplace_back("treetx", TreeTxMsg{b->txs[1], 0xa1b2c3d4});
+  v.emplace_back("treetx-empty-payload", TreeTxMsg{tx(2, 2, 0), 0xffffffff});
+  v.emplace_back("treetx-payload-253", TreeTxMsg{tx(4, 4, 0xfd), 0});
+  v.emplace_back("prune", PruneMsg{{0xa1b2c3d4, 1, 0xffffffff}});
+  v.emplace_back("prune-empty", PruneMsg{});
+  PruneMsg prune_many;
+  for (uint32_t i = 0; i < 0xfd; ++i)
+    prune_many.origins.push_back(i * 0x01010101u);
+  v.emplace_back("prune-253-origins", prune_many);
+  v.emplace_back("graft", GraftMsg{{0xa1b2c3d4}});
+  v.emplace_back("graft-empty", GraftMsg{});
   return v;
 }
 

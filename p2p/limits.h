@@ -42,6 +42,10 @@ inline constexpr size_t kShortIdSize = 6;  // BIP152 short transaction ids
 // Short-id entries per txinv / gettx / txnotfound (as inv's).
 inline constexpr size_t kMaxShortIdEntries = kMaxInvEntries;
 inline constexpr uint8_t kShortIdsVersion = 1;  // sendshortids version this node speaks
+// Tree relay: origins per prune / graft (a node sends one per event, for the origins of that
+// event), and the 4-byte origin tag a treetx carries after its transaction.
+inline constexpr size_t kMaxTreeOriginEntries = 1'000;
+inline constexpr size_t kTreeOriginSize = 4;
 
 inline constexpr size_t kMaxVersionPayload = 4 + 4 + 8 + 8 + 16 + 2 + 8 + 3 + kMaxUserAgent;
 inline constexpr size_t kMaxInvPayload = 5 + kMaxInvEntries * kInvEntrySize;
@@ -53,6 +57,8 @@ inline constexpr size_t kMaxGetBlockTxnPayload = 32 + 5 + kMaxBlockTxs * 3;
 inline constexpr size_t kMaxAddrPayload = 5 + kMaxAddrRecords * kPeerRecordSize;
 inline constexpr size_t kSendShortIdsPayload = 1 + 8 + 8;
 inline constexpr size_t kMaxShortIdListPayload = 5 + kMaxShortIdEntries * kShortIdSize;
+inline constexpr size_t kMaxTreeTxMessage = kMaxTxMessage + kTreeOriginSize;
+inline constexpr size_t kMaxTreeOriginListPayload = 3 + kMaxTreeOriginEntries * kTreeOriginSize;
 // No message of any kind is larger than this; the frame decoder never buffers more.
 inline constexpr size_t kMaxMessagePayload = kMaxBlockSize;
 

@@ -37,6 +37,9 @@ constexpr CommandInfo kCommands[kMsgTypeCount] = {
     {"txinv", kMaxShortIdListPayload},
     {"gettx", kMaxShortIdListPayload},
     {"txnotfound", kMaxShortIdListPayload},
+    {"treetx", kMaxTreeTxMessage},
+    {"prune", kMaxTreeOriginListPayload},
+    {"graft", kMaxTreeOriginListPayload},
 };
 
 // --- pieces shared by several messages -----------------------------------------------------
@@ -101,6 +104,13 @@ bool get_short_ids(Reader& r, std::vector<uint64_t>& ids, uint64_t max) {
   for (uint64_t& id : ids)
     get_short_id(r, id);
   return true;
+}
+
+// A list of tree origins (prune, graft): CompactSize count, 4-byte tags.
+void put_origins(Writer& w, const std::vector<uint32_t>& origins) {
+  w.compact_size(origins.size());
+  for (uint32_t o : origins)
+    w.u32(o);
 }
 
 // Strictly increasing indexes < kMaxBlockTxs, as BIP152's differential encoding:
@@ -192,6 +202,9 @@ struct Encoder {
   void operator()(const TxInvMsg& m) { put_short_ids(w, m.ids); }
   void operator()(const GetTxMsg& m) { put_short_ids(w, m.ids); }
   void operator()(const TxNotFoundMsg& m) { put_short_ids(w, m.ids); }
+  void operator()(const TreeTxMsg& m) { w.bytes(m.tx->encoding()).u32(m.origin); }
+  void operator()(const PruneMsg& m) { put_origins(w, m.origins); }
+  void operator()(const GraftMsg& m) { put_origins(w, m.origins); }
 };
 
 template <class T>
@@ -245,6 +258,31 @@ Result<Message, DecodeError> decode_sendshortids(Reader& r) {
   SendShortIdsMsg m;
   if (!r.u8(m.version) || !r.u64(m.nonce) || !r.u64(m.bucket_salt)) return fail(r.error());
   return finish(r, m);
+}
+
+// prune and graft: one list of origins.
+template <class T>
+Result<Message, DecodeError> decode_origin_list(Reader& r) {
+  T m;
+  uint64_t n;
+  if (!r.compact_size(n, kMaxTreeOriginEntries)) return fail(r.error());
+  if (n * kTreeOriginSize > r.remaining()) return fail(DecodeError::kTruncated);
+  m.origins.resize(n);
+  for (uint32_t& o : m.origins)
+    r.u32(o);
+  return finish(r, std::move(m));
+}
+
+// treetx: a transaction, then its 4-byte origin. The transaction keeps the payload's buffer.
+Result<Message, DecodeError> decode_treetx(std::vector<uint8_t>&& payload) {
+  if (payload.size() < kTreeOriginSize) return fail(DecodeError::kTruncated);
+  const size_t at = payload.size() - kTreeOriginSize;
+  const uint32_t origin = uint32_t{payload[at]} | uint32_t{payload[at + 1]} << 8 |
+                          uint32_t{payload[at + 2]} << 16 | uint32_t{payload[at + 3]} << 24;
+  payload.resize(at);
+  auto tx = Transaction::decode(std::move(payload));
+  if (!tx) return fail(tx.error());
+  return Message(TreeTxMsg{std::move(tx.value()), origin});
 }
 
 Result<Message, DecodeError> decode_getheaders(Reader& r) {
@@ -399,6 +437,12 @@ Result<Message, DecodeError> decode(MsgType t, Reader& r, std::vector<uint8_t>&&
       return decode_short_id_list<GetTxMsg>(r);
     case MsgType::kTxNotFound:
       return decode_short_id_list<TxNotFoundMsg>(r);
+    case MsgType::kTreeTx:
+      return decode_treetx(std::move(payload));
+    case MsgType::kPrune:
+      return decode_origin_list<PruneMsg>(r);
+    case MsgType::kGraft:
+      return decode_origin_list<GraftMsg>(r);
   }
   return fail(DecodeError::kUnknownCommand);
 }

@@ -151,12 +151,29 @@ struct TxNotFoundMsg {
   bool operator==(const TxNotFoundMsg&) const = default;
 };
 
+// Tree relay (sent only between peers that both set kServiceTree; p2p/tx_relay.h). A treetx is a
+// transaction pushed down the origin's tree, or sent in answer to a request, with the tag of the
+// node where it entered the network (its tree). A prune asks the peer to stop pushing the
+// transactions of these origins (announce them instead); a graft asks it to push them again.
+struct TreeTxMsg {
+  TxRef tx;
+  uint32_t origin = 0;
+};
+struct PruneMsg {
+  std::vector<uint32_t> origins;
+  bool operator==(const PruneMsg&) const = default;
+};
+struct GraftMsg {
+  std::vector<uint32_t> origins;
+  bool operator==(const GraftMsg&) const = default;
+};
+
 // The variant order is MsgType's order.
 using Message =
     std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, TxMsg,
                  GetHeadersMsg, HeadersMsg, BlockMsg, SendCmpctMsg, CmpctBlockMsg, GetBlockTxnMsg,
                  BlockTxnMsg, AddrMsg, GetAddrMsg, FeeFilterMsg, SendHeadersMsg, SendShortIdsMsg,
-                 TxInvMsg, GetTxMsg, TxNotFoundMsg>;
+                 TxInvMsg, GetTxMsg, TxNotFoundMsg, TreeTxMsg, PruneMsg, GraftMsg>;
 
 enum class MsgType : uint8_t {
   kVersion,
@@ -182,6 +199,9 @@ enum class MsgType : uint8_t {
   kTxInv,
   kGetTx,
   kTxNotFound,
+  kTreeTx,
+  kPrune,
+  kGraft,
 };
 inline constexpr size_t kMsgTypeCount = std::variant_size_v<Message>;
 

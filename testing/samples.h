@@ -84,6 +84,9 @@ inline std::vector<Message> sample_messages() {
   v.emplace_back(TxInvMsg{{0x010203040506ULL, 0xffffffffffffULL, 0}});
   v.emplace_back(GetTxMsg{{0x010203040506ULL}});
   v.emplace_back(TxNotFoundMsg{{0xa0a1a2a3a4a5ULL, 1}});
+  v.emplace_back(TreeTxMsg{make_tx(2, 5, 700, 33), 0x89abcdefU});
+  v.emplace_back(PruneMsg{{0x01020304U, 0xffffffffU, 0}});
+  v.emplace_back(GraftMsg{{0xa0a1a2a3U}});
   return v;
 }
 

@@ -15,7 +15,7 @@
 --     on them as hearsay.
 --
 -- What it shows: each frame's header (hearsay.magic, hearsay.command, hearsay.length,
--- hearsay.checksum, with the checksum verified) and every field of the 23 messages, including
+-- hearsay.checksum, with the checksum verified) and every field of the 26 messages, including
 -- the ids the protocol defines (hearsay.tx.id, hearsay.header.id: SHA-256d of the encoding,
 -- computed by the pure-Lua SHA-256 below). Frames split across TLS records are reassembled;
 -- several frames in one record are each dissected. A frame or payload that a hearsay node
@@ -29,7 +29,7 @@ local hearsay = Proto("hearsay", "hearsay P2P protocol")
 -- Frame header: magic u32, command bytes[12], length u32, checksum bytes[4].
 local kHeaderSize = 24
 
--- The 23 commands and their payload limits in bytes (p2p/limits.h).
+-- The 26 commands and their payload limits in bytes (p2p/limits.h).
 local kLimits = {
     version = 309, verack = 0, ping = 8, pong = 8,
     inv = 1800005, getdata = 1800005, notfound = 1800005,
@@ -37,6 +37,7 @@ local kLimits = {
     sendcmpct = 9, cmpctblock = 4000000, getblocktxn = 96031, blocktxn = 4000000,
     addr = 122005, getaddr = 0, feefilter = 8, sendheaders = 0,
     sendshortids = 17, txinv = 300005, gettx = 300005, txnotfound = 300005,
+    treetx = 102404, prune = 4003, graft = 4003,
 }
 local kMaxInvEntries = 50000
 local kMaxLocatorHashes = 101
@@ -45,6 +46,8 @@ local kMaxAddrRecords = 1000
 local kMaxTxPayload = 65536
 local kMaxBlockTxs = 31998
 local kMaxUserAgent = 256
+local kMaxTreeOriginEntries = 1000
+local kTreeOriginSize = 4
 local kBlockHeaderSize = 180
 
 local inv_types = { [1] = "transaction", [2] = "block", [4] = "compact block" }
@@ -68,6 +71,8 @@ field("version_network", ProtoField.uint32("hearsay.version.network", "Network",
 field("version_services", ProtoField.uint64("hearsay.version.services", "Services", base.HEX))
 field("version_push_tx", ProtoField.bool("hearsay.version.services.push_tx",
     "kServicePushTx (pushes transactions unannounced)"))
+field("version_tree", ProtoField.bool("hearsay.version.services.tree",
+    "kServiceTree (relays transactions by tree)"))
 field("version_time", ProtoField.int64("hearsay.version.time", "Time"))
 field("version_best_height", ProtoField.uint64("hearsay.version.best_height", "Best height"))
 field("version_user_agent", ProtoField.string("hearsay.version.user_agent", "User agent"))
@@ -155,6 +160,11 @@ field("ssi_bucket_salt", ProtoField.uint64("hearsay.sendshortids.bucket_salt", "
 -- txinv, gettx, txnotfound
 field("sid_count", ProtoField.uint32("hearsay.shortids.count", "Short ids"))
 field("sid", ProtoField.uint64("hearsay.shortids.id", "Short id", base.HEX))
+
+-- treetx, prune, graft
+field("tree_origin", ProtoField.uint32("hearsay.treetx.origin", "Origin", base.HEX))
+field("origin_count", ProtoField.uint32("hearsay.origins.count", "Origins"))
+field("origin", ProtoField.uint32("hearsay.origins.origin", "Origin", base.HEX))
 
 local field_list = {}
 for _, f in pairs(F) do field_list[#field_list + 1] = f end
@@ -416,6 +426,7 @@ messages.version = function(r, tree)
     r:add(tree, F.version_network, 4, "network_magic")
     local services = r:add(tree, F.version_services, 8, "services")
     tree:add(F.version_push_tx, services, services:le_uint64():band(UInt64(1)) ~= UInt64(0))
+    tree:add(F.version_tree, services, services:le_uint64():band(UInt64(4)) ~= UInt64(0))
     local time, time_item = r:add(tree, F.version_time, 8, "time")
     local secs = time:le_int64():tonumber()
     if secs and secs >= 0 and secs < 253402300800 then
@@ -566,6 +577,33 @@ local function short_id_list(r, tree)
     return short_ids(r, tree, F.sid_count, F.sid, kMaxInvEntries) .. " short ids"
 end
 messages.txinv, messages.gettx, messages.txnotfound = short_id_list, short_id_list, short_id_list
+
+-- A transaction, then its origin (u32). As a hearsay node does, the last 4 bytes are the origin
+-- and everything before them must be exactly one transaction.
+messages.treetx = function(r, tree)
+    r:need(kTreeOriginSize, "origin")
+    local tx = new_reader(r.tvb, r.pos, r:left() - kTreeOriginSize)
+    local id = dissect_tx(tx, tree)
+    if tx:left() > 0 then
+        malformed("kTrailingBytes", tx:left() .. " bytes between the transaction and the origin")
+    end
+    r.pos = tx.stop
+    local origin = r:add(tree, F.tree_origin, kTreeOriginSize, "origin")
+    return short(id) .. string.format(", origin 0x%08x", origin:le_uint())
+end
+
+local function origin_list(r, tree)
+    local n = r:count(tree, F.origin_count, kMaxTreeOriginEntries, kTreeOriginSize,
+        "origin count")
+    local first
+    for _ = 1, n do
+        local range = r:add(tree, F.origin, kTreeOriginSize, "origin")
+        first = first or range:le_uint()
+    end
+    if n == 1 then return string.format("1 origin 0x%08x", first) end
+    return n .. " origins"
+end
+messages.prune, messages.graft = origin_list, origin_list
 
 ----------------------------------------------------------------------------------------------
 -- Framing (docs/protocol.md section 2)

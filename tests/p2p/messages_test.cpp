@@ -61,6 +61,9 @@ TEST(Messages, CommandNamesAndLimits) {
       {"txinv", 300'005},
       {"gettx", 300'005},
       {"txnotfound", 300'005},
+      {"treetx", 102'404},
+      {"prune", 4'003},
+      {"graft", 4'003},
   };
   EXPECT_EQ(kMaxBlockTxs, 31'998u);  // docs/protocol.md quotes this number
   for (size_t i = 0; i < kMsgTypeCount; ++i) {
@@ -129,11 +132,13 @@ TEST(Messages, DecodedFieldsEqualTheOriginal) {
         },
         got);
   };
-  for (MsgType t : {MsgType::kVersion, MsgType::kVerack, MsgType::kPing, MsgType::kPong,
-                    MsgType::kInv, MsgType::kGetData, MsgType::kNotFound, MsgType::kGetHeaders,
-                    MsgType::kHeaders, MsgType::kSendCmpct, MsgType::kGetBlockTxn, MsgType::kAddr,
-                    MsgType::kGetAddr, MsgType::kFeeFilter, MsgType::kSendHeaders,
-                    MsgType::kSendShortIds, MsgType::kTxInv, MsgType::kGetTx, MsgType::kTxNotFound})
+  for (MsgType t :
+       {MsgType::kVersion, MsgType::kVerack,    MsgType::kPing,        MsgType::kPong,
+        MsgType::kInv,     MsgType::kGetData,   MsgType::kNotFound,    MsgType::kGetHeaders,
+        MsgType::kHeaders, MsgType::kSendCmpct, MsgType::kGetBlockTxn, MsgType::kAddr,
+        MsgType::kGetAddr, MsgType::kFeeFilter, MsgType::kSendHeaders, MsgType::kSendShortIds,
+        MsgType::kTxInv,   MsgType::kGetTx,     MsgType::kTxNotFound,  MsgType::kPrune,
+        MsgType::kGraft})
     EXPECT_TRUE(same(t)) << command_name(t);
   auto cmpct = std::get<CmpctBlockMsg>(back(MsgType::kCmpctBlock));
   const auto& orig = std::get<CmpctBlockMsg>(msgs[static_cast<size_t>(MsgType::kCmpctBlock)]);
@@ -149,6 +154,11 @@ TEST(Messages, DecodedFieldsEqualTheOriginal) {
   auto addr = std::get<AddrMsg>(back(MsgType::kAddr));
   for (const PeerRecord& p : addr.records)
     EXPECT_TRUE(p.verify_signature());
+  auto tree = std::get<TreeTxMsg>(back(MsgType::kTreeTx));
+  const auto& tree_orig = std::get<TreeTxMsg>(msgs[static_cast<size_t>(MsgType::kTreeTx)]);
+  EXPECT_EQ(tree.origin, tree_orig.origin);
+  EXPECT_EQ(tree.tx->id(), tree_orig.tx->id());
+  EXPECT_TRUE(tree.tx->verify_signature());
 }
 
 TEST(Messages, EveryProperPrefixIsTruncated) {
@@ -190,6 +200,8 @@ TEST(Messages, InvalidMessageTypeIsUnknownCommand) {
 
 // The three messages that are one list of short ids.
 constexpr MsgType kShortIdLists[] = {MsgType::kTxInv, MsgType::kGetTx, MsgType::kTxNotFound};
+// The two messages that are one list of tree origins.
+constexpr MsgType kOriginLists[] = {MsgType::kPrune, MsgType::kGraft};
 
 // A payload that is just a CompactSize count (after an optional fixed prefix).
 std::vector<uint8_t> count_payload(size_t prefix, uint64_t count) {
@@ -203,6 +215,8 @@ TEST(Messages, CountsOverTheirLimitAreTooLarge) {
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxInvEntries + 1)), DecodeError::kTooLarge);
   for (MsgType t : kShortIdLists)
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxShortIdEntries + 1)), DecodeError::kTooLarge);
+  for (MsgType t : kOriginLists)
+    EXPECT_EQ(decode_error(t, count_payload(0, kMaxTreeOriginEntries + 1)), DecodeError::kTooLarge);
   EXPECT_EQ(decode_error(MsgType::kGetHeaders, count_payload(0, kMaxLocatorHashes + 1)),
             DecodeError::kTooLarge);
   EXPECT_EQ(decode_error(MsgType::kHeaders, count_payload(0, kMaxHeadersResults + 1)),
@@ -242,6 +256,8 @@ TEST(Messages, CountsPromisingMoreThanTheBytesHoldAreTruncated) {
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxInvEntries)), DecodeError::kTruncated);
   for (MsgType t : kShortIdLists)
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxShortIdEntries)), DecodeError::kTruncated);
+  for (MsgType t : kOriginLists)
+    EXPECT_EQ(decode_error(t, count_payload(0, kMaxTreeOriginEntries)), DecodeError::kTruncated);
   EXPECT_EQ(decode_error(MsgType::kGetHeaders, count_payload(0, kMaxLocatorHashes)),
             DecodeError::kTruncated);
   EXPECT_EQ(decode_error(MsgType::kHeaders, count_payload(0, kMaxHeadersResults)),
@@ -275,6 +291,8 @@ TEST(Messages, NonCanonicalCountsAreRejected) {
       {MsgType::kTxInv, 0},
       {MsgType::kGetTx, 0},
       {MsgType::kTxNotFound, 0},
+      {MsgType::kPrune, 0},
+      {MsgType::kGraft, 0},
   };
   for (const Case& c : cases) {
     std::vector<uint8_t> p(c.prefix, 0);
@@ -509,6 +527,173 @@ TEST(Messages, ShortIdListsAtTheirLimit) {
     auto over = count_payload(0, kMaxShortIdEntries + 1);
     over.resize(max_payload(t), 0x5a);
     EXPECT_EQ(decode_error(t, over), DecodeError::kTooLarge) << command_name(t);
+  }
+}
+
+// --- tree relay: treetx, prune, graft -------------------------------------------------------
+
+std::vector<uint8_t> u32_le(uint32_t v) {
+  std::vector<uint8_t> out;
+  Writer(out).u32(v);
+  return out;
+}
+
+// The payload of a treetx: the transaction's encoding, then the origin.
+std::vector<uint8_t> tree_payload(const TxRef& tx, uint32_t origin) {
+  std::vector<uint8_t> p(tx->encoding().begin(), tx->encoding().end());
+  Writer(p).u32(origin);
+  return p;
+}
+
+TEST(Messages, TreeTxIsTheTransactionThenItsOrigin) {
+  TxRef tx = test::make_tx(3, 7, 1500, 60);
+  for (uint32_t origin : {0u, 1u, 0x01020304u, 0x89abcdefu, 0xffffffffu}) {
+    auto p = payload_of(TreeTxMsg{tx, origin});
+    ASSERT_EQ(p.size(), tx->size() + kTreeOriginSize);
+    EXPECT_TRUE(std::ranges::equal(std::span(p).first(tx->size()), tx->encoding()));
+    // The trailer is the origin as a u32, little-endian.
+    EXPECT_EQ(std::vector<uint8_t>(p.end() - kTreeOriginSize, p.end()), u32_le(origin));
+    EXPECT_EQ(p, tree_payload(tx, origin));
+    auto dec = decode_payload(MsgType::kTreeTx, std::vector<uint8_t>(p));
+    ASSERT_TRUE(dec) << origin << ": " << to_string(dec.error());
+    const auto& m = std::get<TreeTxMsg>(*dec);
+    EXPECT_EQ(m.origin, origin);
+    EXPECT_EQ(m.tx->id(), tx->id());
+    EXPECT_TRUE(std::ranges::equal(m.tx->encoding(), tx->encoding()));
+    EXPECT_TRUE(m.tx->verify_signature());
+    EXPECT_EQ(payload_of(*dec), p);
+  }
+  EXPECT_EQ(to_hex(u32_le(0x89abcdefu)), "efcdab89");
+}
+
+TEST(Messages, TreeTxRefusesMalformedPayloads) {
+  TxRef tx = test::make_tx(4, 1, 1000, 300);  // a 3-byte payload length: fd 2c 01
+  const auto good = tree_payload(tx, 0x0a0b0c0d);
+  ASSERT_EQ(decode_error(MsgType::kTreeTx, good), DecodeError::kNone);
+  // Every cut is truncated: shorter than the origin alone, no transaction at all (exactly
+  // the origin's 4 bytes), or a transaction that ends early.
+  for (size_t len = 0; len < good.size(); ++len)
+    ASSERT_EQ(decode_error(MsgType::kTreeTx, {good.begin(), good.begin() + len}),
+              DecodeError::kTruncated)
+        << "prefix " << len;
+  for (std::vector<uint8_t> tiny :
+       {std::vector<uint8_t>{}, {0x01}, {0x01, 0x02, 0x03}, {0x01, 0x02, 0x03, 0x04}})
+    EXPECT_EQ(decode_error(MsgType::kTreeTx, tiny), DecodeError::kTruncated) << tiny.size();
+  // A transaction without the origin: its last 4 bytes are taken for the origin, and the rest
+  // is a transaction cut short. (A `tx` payload is no treetx.)
+  EXPECT_EQ(decode_error(MsgType::kTreeTx, {tx->encoding().begin(), tx->encoding().end()}),
+            DecodeError::kTruncated);
+  // ... and a treetx payload is no `tx`: the origin is bytes after the transaction.
+  EXPECT_EQ(decode_error(MsgType::kTx, good), DecodeError::kTrailingBytes);
+  // Bytes between the transaction and the origin, or after the origin: the transaction part
+  // has trailing bytes.
+  for (size_t extra : {1, 3, 4, 5}) {
+    auto between = good;
+    between.insert(between.end() - kTreeOriginSize, extra, 0x42);
+    EXPECT_EQ(decode_error(MsgType::kTreeTx, between), DecodeError::kTrailingBytes)
+        << "+ " << extra << " before the origin";
+    auto after = good;
+    after.resize(good.size() + extra, 0x42);
+    EXPECT_EQ(decode_error(MsgType::kTreeTx, after), DecodeError::kTrailingBytes)
+        << "+ " << extra << " after the origin";
+  }
+  // A malformed transaction part is refused as a `tx` with it would be.
+  auto non_canonical = good;  // payload length 300 as a 5-byte CompactSize
+  ASSERT_EQ(non_canonical[kTxFixedPrefix], 0xfd);
+  non_canonical[kTxFixedPrefix] = 0xfe;
+  non_canonical.insert(non_canonical.begin() + kTxFixedPrefix + 3, {0x00, 0x00});
+  EXPECT_EQ(decode_error(MsgType::kTreeTx, non_canonical), DecodeError::kNonCanonical);
+  EXPECT_EQ(decode_error(MsgType::kTx, std::vector<uint8_t>(non_canonical.begin(),
+                                                            non_canonical.end() - kTreeOriginSize)),
+            DecodeError::kNonCanonical);
+  auto too_long = good;  // payload length kMaxTxPayload + 1
+  too_long[kTxFixedPrefix] = 0xfe;
+  too_long.insert(too_long.begin() + kTxFixedPrefix + 3, {0x00, 0x00});
+  too_long[kTxFixedPrefix + 1] = static_cast<uint8_t>(kMaxTxPayload + 1);
+  too_long[kTxFixedPrefix + 2] = static_cast<uint8_t>((kMaxTxPayload + 1) >> 8);
+  too_long[kTxFixedPrefix + 3] = static_cast<uint8_t>((kMaxTxPayload + 1) >> 16);
+  EXPECT_EQ(decode_error(MsgType::kTreeTx, too_long), DecodeError::kTooLarge);
+}
+
+TEST(Messages, TreeTxAtItsLimit) {
+  // The largest transaction with its origin fits the command's limit.
+  TxRef big = test::make_tx(5, 1, 1000, kMaxTxPayload);
+  ASSERT_EQ(big->size(), kMaxTxSize);
+  auto p = payload_of(TreeTxMsg{big, 0xfeedface});
+  EXPECT_LE(p.size(), max_payload(MsgType::kTreeTx));
+  auto dec = decode_payload(MsgType::kTreeTx, std::move(p));
+  ASSERT_TRUE(dec) << to_string(dec.error());
+  EXPECT_EQ(std::get<TreeTxMsg>(*dec).tx->id(), big->id());
+  EXPECT_EQ(std::get<TreeTxMsg>(*dec).origin, 0xfeedfaceu);
+  // The limit is a tx message's plus the origin.
+  EXPECT_EQ(max_payload(MsgType::kTreeTx), max_payload(MsgType::kTx) + kTreeOriginSize);
+}
+
+TEST(Messages, OriginListsLayoutAndRoundTrip) {
+  const std::vector<uint32_t> origins = {0x01020304u, 0xffffffffu, 0, 0x80000001u};
+  // Count, then each origin as a u32, little-endian.
+  const auto want = hex_bytes(
+      "04"
+      "04030201"
+      "ffffffff"
+      "00000000"
+      "01000080");
+  auto check = [&](const Message& m) -> Message {
+    MsgType t = type_of(m);
+    auto p = payload_of(m);
+    EXPECT_EQ(p, want) << command_name(t);
+    auto dec = decode_payload(t, std::vector<uint8_t>(p));
+    HEARSAY_CHECK(dec.ok());
+    EXPECT_EQ(type_of(*dec), t);
+    EXPECT_EQ(payload_of(*dec), p) << command_name(t);
+    return std::move(dec.value());
+  };
+  EXPECT_EQ(std::get<PruneMsg>(check(PruneMsg{origins})).origins, origins);
+  EXPECT_EQ(std::get<GraftMsg>(check(GraftMsg{origins})).origins, origins);
+  for (MsgType t : kOriginLists) {
+    auto dec = decode_payload(t, {0x00});
+    ASSERT_TRUE(dec) << command_name(t);
+    EXPECT_EQ(payload_of(*dec), std::vector<uint8_t>{0x00});
+  }
+}
+
+TEST(Messages, OriginListsRefuseMalformedPayloads) {
+  auto two = payload_of(PruneMsg{{0x01020304u, 0xa0b0c0d0u}});
+  ASSERT_EQ(two.size(), 1 + 2 * kTreeOriginSize);
+  for (MsgType t : kOriginLists) {
+    EXPECT_EQ(decode_error(t, two), DecodeError::kNone) << command_name(t);
+    // Every cut, including inside an entry, is truncated.
+    for (size_t len = 0; len < two.size(); ++len)
+      EXPECT_EQ(decode_error(t, {two.begin(), two.begin() + len}), DecodeError::kTruncated)
+          << command_name(t) << " prefix " << len;
+    // A partial third entry, and whole bytes after the last entry.
+    for (size_t extra : {1, 3, 4, 5}) {
+      auto more = two;
+      more.resize(two.size() + extra, 0x42);
+      EXPECT_EQ(decode_error(t, more), DecodeError::kTrailingBytes)
+          << command_name(t) << " + " << extra;
+    }
+  }
+}
+
+TEST(Messages, OriginListsAtTheirLimit) {
+  for (MsgType t : kOriginLists) {
+    auto full = count_payload(0, kMaxTreeOriginEntries);
+    full.resize(full.size() + kMaxTreeOriginEntries * kTreeOriginSize, 0x5a);
+    EXPECT_EQ(full.size(), max_payload(t)) << command_name(t);
+    EXPECT_EQ(decode_error(t, full), DecodeError::kNone) << command_name(t);
+    // One byte short of what the count promises.
+    full.pop_back();
+    EXPECT_EQ(decode_error(t, full), DecodeError::kTruncated) << command_name(t);
+    // 1,001 origins: the count is refused, whatever follows it...
+    auto over = count_payload(0, kMaxTreeOriginEntries + 1);
+    over.resize(max_payload(t), 0x5a);
+    EXPECT_EQ(decode_error(t, over), DecodeError::kTooLarge) << command_name(t);
+    // ... and with all 1,001 present the payload is over the command's limit.
+    std::vector<uint32_t> many(kMaxTreeOriginEntries + 1, 7);
+    auto whole = payload_of(PruneMsg{many});
+    EXPECT_GT(whole.size(), max_payload(t));
+    EXPECT_EQ(decode_error(t, whole), DecodeError::kOversizePayload) << command_name(t);
   }
 }
 

@@ -163,5 +163,50 @@ TEST(ProtocolDoc, TxInvFrame) {
   EXPECT_EQ(std::get<TxInvMsg>(*dec), m);
 }
 
+// The tree relay examples of §10: the example transaction pushed down the tree of origin
+// kOrigin, and that origin (with one more) pruned and grafted.
+constexpr uint32_t kOrigin = 0xa1b2c3d4;
+
+// The payload of the frame the document shows as `name`.
+std::vector<uint8_t> documented_payload(const std::map<std::string, std::string>& ex,
+                                        const std::string& name) {
+  auto it = ex.find(name);
+  if (it == ex.end()) return {};
+  auto bytes = from_hex(it->second);
+  if (!bytes || bytes->size() < kFrameHeaderSize) return {};
+  return {bytes->begin() + kFrameHeaderSize, bytes->end()};
+}
+
+TEST(ProtocolDoc, TreeTxFrame) {
+  TxRef tx = example_tx();
+  auto ex = read_examples();
+  expect_example(ex, "treetx-frame", *encode_frame(kDevnetMagic, TreeTxMsg{tx, kOrigin}));
+  // The documented payload is the tx example's, then the origin; it decodes to both.
+  auto payload = documented_payload(ex, "treetx-frame");
+  auto tx_payload = documented_payload(ex, "tx-frame");
+  ASSERT_EQ(payload.size(), tx_payload.size() + kTreeOriginSize);
+  EXPECT_TRUE(std::equal(tx_payload.begin(), tx_payload.end(), payload.begin()));
+  auto dec = decode_payload(MsgType::kTreeTx, std::move(payload));
+  ASSERT_TRUE(dec);
+  const auto& m = std::get<TreeTxMsg>(*dec);
+  EXPECT_EQ(m.origin, kOrigin);
+  EXPECT_EQ(m.tx->id(), tx->id());
+  EXPECT_TRUE(m.tx->verify_signature());
+}
+
+TEST(ProtocolDoc, PruneAndGraftFrames) {
+  auto ex = read_examples();
+  PruneMsg prune{{kOrigin, 0x00000001}};
+  GraftMsg graft{{kOrigin}};
+  expect_example(ex, "prune-frame", *encode_frame(kDevnetMagic, prune));
+  expect_example(ex, "graft-frame", *encode_frame(kDevnetMagic, graft));
+  auto p = decode_payload(MsgType::kPrune, documented_payload(ex, "prune-frame"));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(std::get<PruneMsg>(*p), prune);
+  auto g = decode_payload(MsgType::kGraft, documented_payload(ex, "graft-frame"));
+  ASSERT_TRUE(g);
+  EXPECT_EQ(std::get<GraftMsg>(*g), graft);
+}
+
 }  // namespace
 }  // namespace hearsay
