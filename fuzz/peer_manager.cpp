@@ -8,6 +8,8 @@
 // replacements) and arbitrary ids, honest answers to our getdata, arbitrary messages decoded
 // from input bytes (ping, version, verack, addr, ...), disconnects, local submissions, the
 // delivery of signature verdicts (late, reordered, regrouped or lost) and the clock moving on.
+// The node may run tree relay (kServiceTree): peers that set the bit too push treetx bodies
+// and send prune / graft with arbitrary origins.
 //
 // The relay runs with small per-peer bounds (kKnownPerPeerFuzz, kTrackerFuzz): a flood of a few
 // hundred ids reaches the tracker's caps and the known sets' rotation, and the sanity checks
@@ -21,7 +23,11 @@
 // been answered nor timed out is a bug); an honest peer (answers only what we asked, within
 // the request memory, only valid transactions, small getdata) is never scored nor banned; a
 // dishonest peer's unrequested tx without the push bit is scored; every ban names a peer that
-// sent a transaction whose signature is invalid.
+// sent a transaction whose signature is invalid. Tree relay: treetx, prune and graft go only to
+// tree peers (a treetx we send is held by the mempool, a prune or graft names at most
+// kMaxTreeOriginEntries origins); tree messages off a tree link are scored; an honest tree peer
+// is scored only for withholding (it pushes nothing unless the input says so), in whole
+// kScoreWithheldBody steps.
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -115,6 +121,7 @@ struct Conn {
   bool inbound = false;
   bool push = false;        // its version set kServicePushTx
   bool short_ids = false;   // its version set kServiceShortIds
+  bool tree = false;        // its version set kServiceTree and so did we: a tree link
   bool offered = false;     // we sent it sendshortids (nonce, bucket salt below)
   bool negotiated = false;  // and it answered with version 1: short-id mode
   uint64_t our_nonce = 0, our_salt = 0, nonce = 0;
@@ -137,18 +144,20 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
   std::set<PublicKey> forgers;  // identities that sent a tx with an invalid signature
   Duration request_timeout = kRequestTimeout;
 
-  Harness(const TxRelayConfig& cfg, const MempoolOptions& mo)
-      : TxRelayNode(pm_config(), tx_set().peers[0], mo, cfg, kStart) {
+  bool tree = false;  // we set kServiceTree
+
+  Harness(const TxRelayConfig& cfg, const MempoolOptions& mo, bool tree_relay)
+      : TxRelayNode(pm_config(tree_relay), tx_set().peers[0], mo, cfg, kStart), tree(tree_relay) {
     request_timeout = cfg.request_timeout;
   }
 
-  static PeerManagerConfig pm_config() {
+  static PeerManagerConfig pm_config(bool tree_relay) {
     PeerManagerConfig c;
     c.network_magic = kMagic;
     c.rng_seed = 3;
     c.max_outbound = 0;
     c.addrman_capacity = 64;  // no dials here; a small book keeps sanity_check() cheap
-    c.services = kServiceShortIds;
+    c.services = kServiceShortIds | (tree_relay ? kServiceTree : 0);
     return c;
   }
 
@@ -175,9 +184,13 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
   // transaction may be replaced later, legitimately).
   void drain() {
     for (std::vector<Action> acts; !(acts = pm.take_actions()).empty();) {
-      for (const Action& a : acts)
-        if (const auto* s = std::get_if<SendAction>(&a); s && s->type == MsgType::kTx)
+      for (const Action& a : acts) {
+        const auto* s = std::get_if<SendAction>(&a);
+        if (s && s->type == MsgType::kTx)
           FUZZ_ASSERT(mempool->contains(std::get<TxMsg>(decode(s->frame)).tx->id()));
+        if (s && s->type == MsgType::kTreeTx)
+          FUZZ_ASSERT(mempool->contains(std::get<TreeTxMsg>(decode(s->frame)).tx->id()));
+      }
       std::vector<std::vector<TxRef>> due;
       for (Action& a : acts)
         carry_out(a, due);
@@ -213,6 +226,11 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
             c.short_requested[e] = now;
         }
         if (std::holds_alternative<TxNotFoundMsg>(m)) FUZZ_ASSERT(c.negotiated);
+        if (std::holds_alternative<TreeTxMsg>(m)) FUZZ_ASSERT(c.tree);
+        if (const auto* pr = std::get_if<PruneMsg>(&m))
+          FUZZ_ASSERT(c.tree && pr->origins.size() <= kMaxTreeOriginEntries);
+        if (const auto* gr = std::get_if<GraftMsg>(&m))
+          FUZZ_ASSERT(c.tree && gr->origins.size() <= kMaxTreeOriginEntries);
       } else if (auto* d = std::get_if<DisconnectAction>(&a)) {
         auto it = conns.find(d->peer);
         FUZZ_ASSERT(it != conns.end());
@@ -244,7 +262,8 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
       FUZZ_ASSERT(relay->tracker().count_in_flight(id) <= kTrackerFuzz.max_in_flight);
       if (c.honest()) {
         auto info = pm.peer_info(id);
-        FUZZ_ASSERT(info && info->misbehaviour == 0);
+        FUZZ_ASSERT(info && info->misbehaviour % kScoreWithheldBody == 0);
+        FUZZ_ASSERT(info->misbehaviour == 0 || c.tree);
       }
     }
     FUZZ_ASSERT(s.tracked_announcements <= live * kTrackerFuzz.max_announcements);
@@ -267,12 +286,19 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
     const bool live = c.ready && !c.closing;
     const int before = live ? pm.peer_info(id)->misbehaviour : 0;
     bool expect_score = false;
-    if (const auto* t = std::get_if<TxMsg>(&m)) {
-      const TxId& tid = t->tx->id();
+    const TxRef* body = nullptr;
+    if (const auto* t = std::get_if<TxMsg>(&m)) body = &t->tx;
+    const auto* tt = std::get_if<TreeTxMsg>(&m);
+    if (tt && c.tree) body = &tt->tx;  // off a tree link it is refused before anything else
+    if (tt && !c.tree) expect_score = true;
+    if ((std::holds_alternative<PruneMsg>(m) || std::holds_alternative<GraftMsg>(m)) && !c.tree)
+      expect_score = true;
+    if (body) {
+      const TxId& tid = (*body)->id();
       bool asked = c.requested.erase(tid) != 0;
       if (c.negotiated) asked |= c.short_requested.erase(c.short_of(tid)) != 0;
-      if (!signature_ok(t->tx)) forgers.insert(tx_set().peers[c.key].public_key());
-      expect_score = !asked && !c.push;
+      if (!signature_ok(*body)) forgers.insert(tx_set().peers[c.key].public_key());
+      expect_score = !asked && !c.push && !tt;
       // Accepted for processing: the id is answered (and seen, so forgotten by the tracker).
       if (live && !expect_score) in_flight.erase(tid);
     } else if (const auto* nf = std::get_if<NotFoundMsg>(&m)) {
@@ -364,11 +390,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   mo.max_bytes = 4'000 + 400 * static_cast<size_t>(in.byte());
   mo.max_per_sender = 1 + in.byte() % 4;
   mo.min_fee_rate = 100;
-  Harness h(cfg, mo);
+  cfg.graft_timeout = std::chrono::milliseconds(1 + in.byte() * 4);
+  Harness h(cfg, mo, (c0 & 0x40) != 0);
 
   for (size_t step = 0; step < kMaxSteps && !in.empty(); ++step) {
     const uint8_t op = in.byte();
-    switch (op % 14) {
+    switch (op % 16) {
       case 0: {  // connect
         if (h.conns.size() >= kMaxLive) break;
         const uint8_t b = in.byte();
@@ -388,7 +415,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         VersionMsg v;
         v.protocol_version = kProtocolVersion;
         v.network_magic = kMagic;
-        v.services = (c.push ? kServicePushTx : 0) | (c.short_ids ? kServiceShortIds : 0);
+        const bool tree = (in.byte() & 1) != 0;
+        h.conns[id].tree = tree && h.tree;
+        v.services = (c.push ? kServicePushTx : 0) | (c.short_ids ? kServiceShortIds : 0) |
+                     (tree ? kServiceTree : 0);
         v.time = 1'700'000'000;
         v.user_agent = "/fuzz/";
         h.feed(id, v);
@@ -434,6 +464,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else if (!c.honest()) {
           h.feed(id, TxNotFoundMsg{std::move(ids)});
         }
+        break;
+      }
+      case 14: {  // treetx: a tree peer pushes (an honest one only valid transactions)
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        if (it->second.honest() && !it->second.tree) break;
+        h.feed(id, TreeTxMsg{pick_tx(in, it->second.honest()), static_cast<uint32_t>(in.byte() % 8)});
+        break;
+      }
+      case 15: {  // prune or graft of a few origins (or, from a dishonest peer, a thousand)
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        if (it->second.honest() && !it->second.tree) break;
+        std::vector<uint32_t> origins;
+        const size_t n = !it->second.honest() && (in.byte() & 7) == 0 ? kMaxTreeOriginEntries
+                                                                        : in.byte() % 4;
+        const auto base = static_cast<uint32_t>(in.u64());
+        for (size_t i = 0; i < n; ++i)
+          origins.push_back(n > 8 ? base + static_cast<uint32_t>(i) : in.byte() % 8u);
+        if (in.byte() & 1)
+          h.feed(id, PruneMsg{std::move(origins)});
+        else
+          h.feed(id, GraftMsg{std::move(origins)});
         break;
       }
       case 1: {  // inv

@@ -48,7 +48,8 @@ void forget_oldest(Map& m) {
 TxRelay::PeerState::PeerState(const SipKey& salt, size_t known_max)
     : known(salt, known_options(known_max)),
       requested(0, IdHash(salt)),
-      entry_of(0, IdHash(salt)) {}
+      entry_of(0, IdHash(salt)),
+      owed(0, IdHash(salt)) {}
 
 // --- recent ids -------------------------------------------------------------------------------
 
@@ -110,7 +111,9 @@ TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver
       m_frames(0, IdHash(m_salt)),
       m_short_ids((pm.config().services & kServiceShortIds) != 0),
       m_bucket_salt(m_rng()),
-      m_bucket_key(short_id_bucket_key(m_bucket_salt)) {
+      m_bucket_key(short_id_bucket_key(m_bucket_salt)),
+      m_tree((pm.config().services & kServiceTree) != 0),
+      m_origin_tag(static_cast<uint32_t>(m_rng())) {
   for (uint8_t& b : m_unknown_tag)
     b = static_cast<uint8_t>(m_rng());
   m_pm.set_relay(this);
@@ -137,7 +140,9 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
   ps.address = info->remote;
   ps.preferred = !info->inbound || info->trusted;
   ps.pushes = (info->services & kServicePushTx) != 0;
-  ps.next_inv = next_trickle(now);
+  ps.tree = m_tree && (info->services & kServiceTree) != 0;
+  if (ps.tree) ++m_stats.tree_peers;
+  ps.next_inv = next_trickle(ps, now);
   if (m_short_ids && (info->services & kServiceShortIds) != 0) {
     ps.nonce = m_rng();
     ps.offered = true;
@@ -151,7 +156,6 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
   // Anti-entropy: what we hold, newest first, as announcements (the known filter is empty).
   for (const TxRef& tx : m_pool.newest(kAntiEntropyMax)) {
     if (ps.queue.size() >= kMaxAnnounceQueue) break;
-    ps.known.insert(tx->id(), now);
     ps.queue.push_back(tx->id());
   }
   // Newest first was the selection order; announce oldest first so nonce chains arrive in order.
@@ -162,6 +166,7 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
 
 void TxRelay::on_peer_gone(PeerId peer, Time now) {
   m_peers.erase(peer);
+  if (m_tree) tree_parent_gone(peer);
   m_tracker.disconnected_peer(peer);
   for (auto& [id, v] : m_verifying)
     if (v.from == peer) v.from.reset();  // gone: a forgery still bans its identity
@@ -175,11 +180,12 @@ void TxRelay::on_tick(Time now) {
     for (auto it = ps.requested.begin(); it != ps.requested.end();)
       it = now - it->second > kRequestedMemory ? ps.requested.erase(it) : std::next(it);
     expire_short_ids(id, ps, now);
+    check_owed(id, ps, now);
     if (ps.short_ids == ShortIds::kPending && now >= ps.short_deadline) {
       ps.short_ids = ShortIds::kOff;  // it never sent sendshortids: full ids from now on
       if (!ps.queue.empty()) m_dirty = true;
     }
-    if (m_cfg.inv_interval > Duration::zero() && now >= ps.next_inv && !ps.queue.empty())
+    if (trickle_interval(ps) > Duration::zero() && now >= ps.next_inv && !ps.queue.empty())
       m_dirty = true;
   }
   m_seen.expire(now);
@@ -206,7 +212,22 @@ void TxRelay::on_message(PeerId peer, Message&& msg, Time now) {
       handle_notfound(peer, *ps, std::get<NotFoundMsg>(msg), now);
       break;
     case MsgType::kTx:
-      handle_tx(peer, *ps, std::move(std::get<TxMsg>(msg).tx), now);
+      handle_tx(peer, *ps, std::move(std::get<TxMsg>(msg).tx), std::nullopt, now);
+      break;
+    case MsgType::kTreeTx: {
+      if (!ps->tree) {
+        m_pm.misbehaving(peer, kScoreUnexpectedTree, "treetx without tree relay negotiated");
+        break;
+      }
+      auto& m = std::get<TreeTxMsg>(msg);
+      handle_tx(peer, *ps, std::move(m.tx), m.origin, now);
+      break;
+    }
+    case MsgType::kPrune:
+      handle_prune(peer, *ps, std::get<PruneMsg>(msg));
+      break;
+    case MsgType::kGraft:
+      handle_graft(peer, *ps, std::get<GraftMsg>(msg));
       break;
     case MsgType::kSendShortIds:
       handle_sendshortids(peer, *ps, std::get<SendShortIdsMsg>(msg));
@@ -232,6 +253,7 @@ void TxRelay::handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now) 
     if (e.type != InvType::kTx) continue;
     ++m_stats.inv_received;
     ps.known.insert(e.hash, now);
+    ps.owed.erase(e.hash);  // it has it, and treats us as lazy: not withholding
     if (m_seen.contains(e.hash, now) || m_pool.contains(e.hash)) continue;
     if (m_tracker.received_inv(peer, e.hash, ps.preferred, request_time(peer, ps, now)) ==
         TxRequestTracker::InvResult::kAdded) {
@@ -246,19 +268,29 @@ void TxRelay::handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now) 
 // at once, others after non_preferred_delay, a peer at its in-flight cap a while later still.
 Time TxRelay::request_time(PeerId peer, const PeerState& ps, Time now) const {
   Time reqtime = now;
-  if (!ps.preferred) reqtime += m_cfg.non_preferred_delay;
+  if (ps.tree)
+    reqtime += m_cfg.graft_timeout;  // the eager path's time to deliver; asking grafts
+  else if (!ps.preferred)
+    reqtime += m_cfg.non_preferred_delay;
   if (m_tracker.count_in_flight(peer) >= m_cfg.tracker.max_in_flight)
     reqtime += kOverloadedPeerDelay;
   return reqtime;
 }
 
-// Sends the body of `id` (one shared frame) if we hold it; false if we do not.
+// Sends the body of `id` (one shared frame) if we hold it; false if we do not. On a tree link
+// the request grafts: the origin of `id` is pushed to the peer again from now on.
 bool TxRelay::serve(PeerId peer, PeerState& ps, const TxId& id, Time now) {
-  SharedBytes frame = frame_of(id);
+  ps.owed.erase(id);  // it asks: it lacked it too
+  SharedBytes frame = ps.tree ? tree_frame_of(id) : frame_of(id);
   if (!frame) return false;
   ps.known.insert(id, now);
-  m_pm.send_frame(peer, std::move(frame), MsgType::kTx);
+  m_pm.send_frame(peer, std::move(frame), ps.tree ? MsgType::kTreeTx : MsgType::kTx);
   ++m_stats.served;
+  if (ps.tree) {
+    const uint32_t origin = origin_of(id);
+    if (ps.lazy_out.contains(origin)) ++m_stats.grafts_received;
+    grafted_by(peer, ps, origin);
+  }
   return true;
 }
 
@@ -297,7 +329,8 @@ void TxRelay::handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& m, 
   if (any) request_all(now);
 }
 
-void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
+void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, std::optional<uint32_t> origin,
+                        Time now) {
   ++m_stats.bodies_received;
   const TxId& id = tx->id();
   bool requested = ps.requested.erase(id) != 0;
@@ -313,7 +346,7 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
       ps.short_requested.erase(it);
     }
   }
-  if (!requested && !ps.pushes) {
+  if (!requested && !ps.pushes && !(origin && ps.tree)) {
     ++m_stats.unrequested;
     m_pm.misbehaving(peer, kScoreUnrequestedTx, "unrequested transaction");
     return;
@@ -324,8 +357,14 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
     ps.request_due = true;
     m_request_due = true;
   }
+  ps.owed.erase(id);  // late, but sent
   if (m_seen.contains(id, now) || m_pool.contains(id)) {
     ++m_stats.duplicate_bodies;
+    // Pushed to us over a second path: prune it for this origin (not the parent's: it lost a
+    // race to a push sent before our prune reached its sender).
+    const OriginState* os = origin ? m_origins.find(*origin) : nullptr;
+    if (origin && !requested && !(os && os->parent == peer) && !ps.pruned_in.contains(*origin))
+      prune(ps, *origin);
     return;
   }
   if (m_verifying.size() >= kMaxVerifying) {
@@ -335,8 +374,18 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
   }
   if (m_observer) m_observer->tx_first_seen(id, TxSource{false, ps.identity}, now);
   m_seen.insert(id, now);
-  m_tracker.forget_txid(id);
-  resolve_short_ids(id, now);
+  if (origin) {
+    // Who announced it before its body came: lazy peers faster than this path.
+    std::vector<PeerId> announced_first;
+    for (const auto& [other, os] : m_peers)
+      if (other != peer && os.tree && m_tracker.state(other, id)) announced_first.push_back(other);
+    m_tracker.forget_txid(id);
+    resolve_short_ids(id, now, &announced_first);
+    tree_first_copy(peer, ps, requested, *origin, announced_first, id, now);
+  } else {
+    m_tracker.forget_txid(id);
+    resolve_short_ids(id, now);
+  }
   const PoolResult r = m_pool.precheck(*tx, now);
   if (r.answer == PoolAnswer::kAlreadyHave) return;
   if (r.answer == PoolAnswer::kRejected) {
@@ -344,7 +393,7 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now) {
     if (m_observer) m_observer->tx_rejected(id, r.reason, now);
     return;
   }
-  m_verifying.emplace(id, Verifying{tx, peer, now, ps.identity, ps.address});
+  m_verifying.emplace(id, Verifying{tx, peer, now, ps.identity, ps.address, origin});
   m_to_verify.push_back(std::move(tx));
 }
 
@@ -376,7 +425,7 @@ void TxRelay::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> v
     HEARSAY_CHECK(results.size() == good.size());
     for (size_t i = 0; i < good.size(); ++i) {
       if (results[i].ok()) {
-        admitted(good[i], origin[i].from, now);
+        admitted(good[i], origin[i].from, origin[i].origin, now);
         if (m_latency) m_latency->tx_relay_latency(now - origin[i].first_seen);
       } else if (results[i].answer == PoolAnswer::kRejected) {
         ++m_stats.rejected;
@@ -404,7 +453,7 @@ PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
   }
   if (r.ok()) {
     m_verifying.erase(id);  // a peer's copy under verification needs no admission any more
-    admitted(tx, std::nullopt, now);
+    admitted(tx, std::nullopt, std::nullopt, now);
     flush(now);
   } else if (r.answer == PoolAnswer::kRejected) {
     ++m_stats.rejected;
@@ -438,7 +487,7 @@ void TxRelay::remember_id(const TxId& id) {
   if (m_short_ids) m_recent.insert(id, short_id_bucket(m_bucket_key, id));
 }
 
-void TxRelay::resolve_short_ids(const TxId& id, Time now) {
+void TxRelay::resolve_short_ids(const TxId& id, Time now, std::vector<PeerId>* announcers) {
   if (!m_short_ids) return;
   remember_id(id);
   for (auto& [peer, ps] : m_peers) {
@@ -454,6 +503,7 @@ void TxRelay::resolve_short_ids(const TxId& id, Time now) {
       continue;
     }
     // This peer's pending announcement was this transaction: it has it, and need not be asked.
+    if (announcers && ps.tree && m_tracker.state(peer, key)) announcers->push_back(peer);
     ps.known.insert(id, now);
     ps.entry_of.erase(it);
     m_tracker.received_response(peer, key);
@@ -503,6 +553,7 @@ void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time n
     TxId key;
     if (matches == 1) {
       ps.known.insert(*match, now);
+      ps.owed.erase(*match);
       if (m_seen.contains(*match, now) || m_pool.contains(*match)) continue;
       key = *match;
     } else {
@@ -638,15 +689,202 @@ void TxRelay::expire_short_ids(PeerId peer, PeerState& ps, Time now) {
     it = m_tracker.state(peer, it->first) ? std::next(it) : ps.entry_of.erase(it);
 }
 
+// --- tree relay ---------------------------------------------------------------------------------
+
+void TxRelay::handle_prune(PeerId peer, PeerState& ps, const PruneMsg& m) {
+  if (!ps.tree) {
+    m_pm.misbehaving(peer, kScoreUnexpectedTree, "prune without tree relay negotiated");
+    return;
+  }
+  m_stats.prunes_received += m.origins.size();
+  for (uint32_t o : m.origins)
+    ps.lazy_out.set(o);
+}
+
+void TxRelay::handle_graft(PeerId peer, PeerState& ps, const GraftMsg& m) {
+  if (!ps.tree) {
+    m_pm.misbehaving(peer, kScoreUnexpectedTree, "graft without tree relay negotiated");
+    return;
+  }
+  m_stats.grafts_received += m.origins.size();
+  for (uint32_t o : m.origins)
+    grafted_by(peer, ps, o);
+}
+
+// The peer wants `origin` pushed to it. If it was that origin's parent here, the two would wait
+// on each other: it is a parent no more (the lazy links find the next one).
+void TxRelay::grafted_by(PeerId peer, PeerState& ps, uint32_t origin) {
+  ps.lazy_out.erase(origin);
+  OriginState* os = m_origins.find(origin);
+  if (os && os->parent == peer) os->parent.reset();
+}
+
+void TxRelay::prune(PeerState& ps, uint32_t origin) {
+  ps.prune_out.push_back(origin);
+  ps.pruned_in.set(origin);
+  m_dirty = true;
+}
+
+void TxRelay::graft(PeerState& ps, uint32_t origin) {
+  ps.graft_out.push_back(origin);
+  ps.pruned_in.erase(origin);
+  m_dirty = true;
+}
+
+void TxRelay::tree_first_copy(PeerId peer, PeerState& ps, bool requested, uint32_t origin,
+                              const std::vector<PeerId>& announced_first, const TxId& id,
+                              Time now) {
+  OriginState& os = m_origins.set(origin);
+  if (requested) {
+    // The eager path did not deliver within graft_timeout, and our request grafted this peer.
+    // The parent still connected owes the body (an honest one delivers it late, a duplicate).
+    os.rival.reset();
+    os.streak = 0;
+    PeerState* parent = os.parent && *os.parent != peer ? find(*os.parent) : nullptr;
+    if (parent && parent->owed.size() < kMaxOwedPerPeer &&
+        !parent->known.contains(id, now))  // it announced it: it treats us as lazy
+      parent->owed.try_emplace(id, Owed{origin, now + kWithholdWindow});
+    ps.pruned_in.erase(origin);
+    os.parent = peer;
+    return;
+  }
+  if (ps.pruned_in.contains(origin)) {
+    // We pruned it, and it pushed before our prune arrived: the parent stays, if there is one.
+    if (os.parent && find(*os.parent)) return;
+    graft(ps, origin);
+  }
+  os.parent = peer;
+  // Optimisation: a lazy peer that announced it before this body came, time after time.
+  auto faster = std::find_if(announced_first.begin(), announced_first.end(),
+                             [&](PeerId p) { return p != peer; });
+  if (faster == announced_first.end()) {
+    os.rival.reset();
+    os.streak = 0;
+    return;
+  }
+  if (os.rival == *faster) {
+    ++os.streak;
+  } else {
+    os.rival = *faster;
+    os.streak = 1;
+  }
+  if (os.streak < kTreeSwapStreak) return;
+  PeerState* rival = find(*faster);
+  if (!rival) return;
+  graft(*rival, origin);
+  prune(ps, origin);
+  os.parent = *faster;
+  os.rival.reset();
+  os.streak = 0;
+  ++m_stats.tree_swaps;
+}
+
+// The peer is gone: the origins it pushed to us are grafted at once, each at a peer that gets
+// them from elsewhere, never at one that gets them from us (a child: the two would wait on each
+// other). Best the lazy peer that announced the origin first lately; then one that pushed it to
+// us over a second path (we pruned it); then one that pruned it (it has a parent of its own);
+// else any tree peer, drawn at random.
+void TxRelay::tree_parent_gone(PeerId peer) {
+  std::vector<PeerId> tree_peers;
+  for (const auto& [id, ps] : m_peers)
+    if (ps.tree) tree_peers.push_back(id);
+  m_origins.for_each([&](uint32_t origin, OriginState& os) {
+    if (os.rival == peer) {
+      os.rival.reset();
+      os.streak = 0;
+    }
+    if (os.parent != peer) return;
+    os.parent.reset();
+    if (tree_peers.empty()) return;
+    std::optional<PeerId> to = os.rival;
+    for (const auto has : {&PeerState::pruned_in, &PeerState::lazy_out})
+      for (size_t i = 0; i < tree_peers.size() && !to; ++i)
+        if ((m_peers.at(tree_peers[i]).*has).contains(origin)) to = tree_peers[i];
+    if (!to)
+      to = tree_peers[std::uniform_int_distribution<size_t>(0, tree_peers.size() - 1)(m_rng)];
+    graft(m_peers.at(*to), origin);
+    os.parent = *to;
+    os.rival.reset();
+    os.streak = 0;
+  });
+}
+
+// Bodies the peer, as parent, still owes after kWithholdWindow: it withheld them.
+void TxRelay::check_owed(PeerId peer, PeerState& ps, Time now) {
+  size_t withheld = 0;
+  for (auto it = ps.owed.begin(); it != ps.owed.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    prune(ps, it->second.origin);
+    OriginState* os = m_origins.find(it->second.origin);
+    if (os && os->parent == peer) os->parent.reset();
+    // If it lacked it after all (cut off but for us), it can ask for it now.
+    if (ps.queue.size() < kMaxAnnounceQueue && !ps.known.contains(it->first, now)) {
+      if (ps.queue.empty()) start_trickle(ps, now);
+      ps.queue.push_back(it->first);
+    }
+    ++withheld;
+    it = ps.owed.erase(it);
+  }
+  if (withheld == 0) return;
+  m_stats.withheld += withheld;
+  m_dirty = true;
+  m_pm.misbehaving(peer, kScoreWithheldBody, "withheld transactions it was to push as parent");
+}
+
+// One message per kMaxTreeOriginEntries origins; Msg's one member is the list.
+template <class Msg>
+void TxRelay::send_origins(PeerId peer, std::vector<uint32_t>& origins, Msg message) {
+  std::sort(origins.begin(), origins.end());
+  origins.erase(std::unique(origins.begin(), origins.end()), origins.end());
+  for (auto at = origins.begin(); at != origins.end();) {
+    const auto end =
+        at + std::min<ptrdiff_t>(origins.end() - at, static_cast<ptrdiff_t>(kMaxTreeOriginEntries));
+    message.origins.assign(at, end);
+    m_pm.send(peer, message);
+    at = end;
+  }
+  origins.clear();
+}
+
+std::optional<TxRelay::TreeLink> TxRelay::tree_link(PeerId peer) const {
+  auto it = m_peers.find(peer);
+  if (it == m_peers.end()) return std::nullopt;
+  TreeLink t;
+  t.tree = it->second.tree;
+  t.pruned_by_peer = it->second.lazy_out.size();
+  m_origins.for_each(
+      [&](uint32_t, const OriginState& os) { t.parent_of += os.parent == peer ? 1 : 0; });
+  return t;
+}
+
 // --- announcing and requesting ----------------------------------------------------------------
 
-void TxRelay::admitted(const TxRef& tx, std::optional<PeerId> from, Time now) {
+void TxRelay::admitted(const TxRef& tx, std::optional<PeerId> from, std::optional<uint32_t> origin,
+                       Time now) {
   ++m_stats.accepted;
   const TxId& id = tx->id();
   if (m_observer) m_observer->tx_accepted(id, now);
 
   // A later transaction of the same admission batch replaced it: nothing to relay.
   if (!m_pool.contains(id)) return;
+  if (m_tree) {
+    // It enters the tree here unless it came down one; push it to the peers that want it.
+    const uint32_t o = origin.value_or(m_origin_tag);
+    cached(id).origin = o;
+    SharedBytes frame;
+    for (auto& [peer, ps] : m_peers) {
+      // A parent that owes it gets nothing from us: if honest, it pushes it once it has it.
+      if (!ps.tree || peer == from || ps.lazy_out.contains(o) || ps.owed.count(id) ||
+          !ps.known.insert(id, now))
+        continue;
+      if (!frame) frame = tree_frame_of(id);
+      m_pm.send_frame(peer, frame, MsgType::kTreeTx);
+      ++m_stats.tree_pushed;
+    }
+  }
   // Push to a few random peers that lack it, when configured.
   if (m_cfg.push_peers > 0) {
     std::vector<PeerId> candidates;
@@ -663,8 +901,9 @@ void TxRelay::admitted(const TxRef& tx, std::optional<PeerId> from, Time now) {
       }
     }
   }
+  // Announced to the rest; flush() drops it for a peer that announced or sent it meanwhile.
   for (auto& [peer, ps] : m_peers) {
-    if (peer == from || !ps.known.insert(id, now)) continue;
+    if (peer == from || ps.known.contains(id, now) || ps.owed.count(id)) continue;
     if (ps.queue.size() >= kMaxAnnounceQueue) {
       ++m_stats.announce_dropped;
       continue;
@@ -679,7 +918,13 @@ void TxRelay::start_trickle(PeerState& ps, Time now) {
   // The peer's timer ran out while its queue was empty: draw afresh from now. (The exponential
   // is memoryless, so this is the Poisson timer Bitcoin runs all the time; keeping the stale
   // time instead would announce at once, telling a spy who heard the transaction first.)
-  if (m_cfg.inv_interval > Duration::zero() && now >= ps.next_inv) ps.next_inv = next_trickle(now);
+  if (trickle_interval(ps) > Duration::zero() && now >= ps.next_inv)
+    ps.next_inv = next_trickle(ps, now);
+}
+
+// Announcements on a tree link only repair the tree: they wait longer, and travel in batches.
+Duration TxRelay::trickle_interval(const PeerState& ps) const {
+  return ps.tree ? std::max(m_cfg.lazy_interval, m_cfg.inv_interval) : m_cfg.inv_interval;
 }
 
 void TxRelay::flush(Time now) {
@@ -702,18 +947,30 @@ void TxRelay::flush(Time now) {
   const std::vector<TxId>* last = nullptr;
   std::vector<SharedBytes> last_frames;
   for (auto& [peer, ps] : m_peers) {
+    if (!ps.prune_out.empty()) {
+      m_stats.prunes_sent += ps.prune_out.size();
+      send_origins(peer, ps.prune_out, PruneMsg{});
+    }
+    if (!ps.graft_out.empty()) {
+      m_stats.grafts_sent += ps.graft_out.size();
+      send_origins(peer, ps.graft_out, GraftMsg{});
+    }
     if (ps.queue.empty()) continue;
     if (ps.short_ids == ShortIds::kPending) {
       m_dirty = true;  // waiting for its sendshortids (on_tick gives up after a while)
       continue;
     }
-    if (m_cfg.inv_interval > Duration::zero()) {
+    if (trickle_interval(ps) > Duration::zero()) {
       if (now < ps.next_inv) {
         m_dirty = true;  // still waiting
         continue;
       }
-      ps.next_inv = next_trickle(now);
+      ps.next_inv = next_trickle(ps, now);
     }
+    // What the peer announced or was sent since it was queued, it has.
+    SeenSet& known = ps.known;
+    std::erase_if(ps.queue, [&](const TxId& id) { return !known.insert(id, now); });
+    if (ps.queue.empty()) continue;
     if (ps.short_ids == ShortIds::kOn) {
       send_short_announcements(peer, ps, now);
       ps.queue.clear();
@@ -797,17 +1054,19 @@ void TxRelay::request_all(Time now) {
     request_from(peer, ps, now);
 }
 
-Time TxRelay::next_trickle(Time now) {
-  if (m_cfg.inv_interval <= Duration::zero()) return now;
+Time TxRelay::next_trickle(const PeerState& ps, Time now) {
+  const Duration mean = trickle_interval(ps);
+  if (mean <= Duration::zero()) return now;
   std::exponential_distribution<double> exp(1.0);
   const double f = std::min(exp(m_rng), 20.0);  // cap the tail at 20 means
-  return now +
-         Duration(static_cast<Duration::rep>(f * static_cast<double>(m_cfg.inv_interval.count())));
+  return now + Duration(static_cast<Duration::rep>(f * static_cast<double>(mean.count())));
 }
 
 // --- frames -------------------------------------------------------------------------------------
 
-void TxRelay::remember_frame(const TxId& id, SharedBytes frame) {
+TxRelay::Cached& TxRelay::cached(const TxId& id) {
+  auto it = m_frames.find(id);
+  if (it != m_frames.end()) return it->second;
   if (m_frame_order.size() < kFrameCacheSize) {  // the ring grows as it fills
     m_frame_order.push_back(id);
   } else {
@@ -816,19 +1075,34 @@ void TxRelay::remember_frame(const TxId& id, SharedBytes frame) {
     slot = id;
     m_frame_next = (m_frame_next + 1) % kFrameCacheSize;
   }
-  m_frames.emplace(id, std::move(frame));
+  return m_frames[id];
 }
 
 SharedBytes TxRelay::frame_of(const TxId& id) {
   // Only what we hold now: a cached frame may outlive its transaction (evicted, replaced).
   if (!m_pool.contains(id)) return nullptr;
-  auto it = m_frames.find(id);
-  if (it != m_frames.end()) return it->second;
+  Cached& c = cached(id);
+  if (c.tx) return c.tx;
   TxRef tx = m_pool.get(id);
   if (!tx) return nullptr;
-  SharedBytes frame = encode_frame(m_pm.magic(), TxMsg{tx});
-  remember_frame(id, frame);
-  return frame;
+  c.tx = encode_frame(m_pm.magic(), TxMsg{tx});
+  return c.tx;
+}
+
+SharedBytes TxRelay::tree_frame_of(const TxId& id) {
+  if (!m_pool.contains(id)) return nullptr;
+  Cached& c = cached(id);
+  if (c.tree) return c.tree;
+  TxRef tx = m_pool.get(id);
+  if (!tx) return nullptr;
+  if (!c.origin) c.origin = m_origin_tag;  // its origin is forgotten: it enters the tree here
+  c.tree = encode_frame(m_pm.magic(), TreeTxMsg{tx, *c.origin});
+  return c.tree;
+}
+
+uint32_t TxRelay::origin_of(const TxId& id) const {
+  auto it = m_frames.find(id);
+  return it != m_frames.end() && it->second.origin ? *it->second.origin : m_origin_tag;
 }
 
 // --- introspection ------------------------------------------------------------------------------
@@ -865,7 +1139,18 @@ void TxRelay::sanity_check() const {
     HEARSAY_CHECK(ps.entry_of.size() <= m_cfg.tracker.max_announcements * 2);
     if (ps.short_ids != ShortIds::kOn) HEARSAY_CHECK(ps.announced.empty());
     if (ps.short_ids == ShortIds::kOn) HEARSAY_CHECK(ps.offered && ps.got_sendshortids);
+    ps.lazy_out.sanity_check();
+    ps.pruned_in.sanity_check();
+    HEARSAY_CHECK(ps.owed.size() <= kMaxOwedPerPeer);
+    if (!ps.tree) HEARSAY_CHECK(ps.lazy_out.size() == 0 && ps.pruned_in.size() == 0);
+    if (!ps.tree) HEARSAY_CHECK(ps.owed.empty());
   }
+  m_origins.sanity_check();
+  m_origins.for_each([&](uint32_t origin, const OriginState& os) {
+    if (os.parent) HEARSAY_CHECK(m_peers.count(*os.parent) != 0);
+    if (os.parent) HEARSAY_CHECK(!m_peers.at(*os.parent).pruned_in.contains(origin));
+    if (os.rival) HEARSAY_CHECK(m_peers.count(*os.rival) != 0);
+  });
   for (const auto& [id, v] : m_verifying) {
     HEARSAY_CHECK(v.tx && v.tx->id() == id);
     if (v.from) HEARSAY_CHECK(m_peers.count(*v.from) != 0);

@@ -65,6 +65,42 @@
 //    link): it still arrives over the others, and its sender resends it by full id when it
 //    meets the other transaction. With kRecentIds ids the chance per transaction and link is at
 //    most kRecentIds / 2^48 (5.8e-11).
+//  * Tree relay (--relay-mode tree; docs/protocol.md, "Tree relay"): on a link whose both ends
+//    set kServiceTree, transactions travel as Plumtree (Leitão, Pereira, Rodrigues 2007) has
+//    them, one tree per origin. The origin of a transaction is the 4-byte tag of the tree node
+//    where it entered (its submitter's, or the first that got it over a non-tree link); every
+//    body on a tree link is a `treetx` carrying it.
+//    - Eager and lazy: an admitted transaction is pushed whole at once to every tree peer that
+//      has not pruned its origin (lazy_out) and is not known to have it; the other peers get it
+//      announced, on tree links after a trickle of mean lazy_interval. Announcements are dropped
+//      at send time for peers that announced or sent the id meanwhile, so a link mostly carries
+//      one announcement, in one direction.
+//    - Prune: a treetx we already have (not one we asked for) prunes its origin at its sender
+//      (`prune`; trees are directed, so we may still push that origin to it), unless it is
+//      the origin's parent: the first copy's sender, when that is not a peer we pruned already
+//      (its push crossed our prune). Each node's parents thus converge on the first-arrival
+//      (lowest-delay) tree of every origin, and bodies travel about once per node.
+//    - Graft: an announcement of an id we lack is requested only after graft_timeout (the eager
+//      path gets that long to deliver). A request on a tree link grafts: the server pushes that
+//      transaction's origin to us again from then on. A parent that disconnects is replaced at
+//      once: its origins are grafted (`graft`) at a peer that gets them from elsewhere (the
+//      lazy peer that announced them first lately, one we pruned, one that pruned us), else at
+//      any tree peer. A parent that grafts its own origin at us (by `graft` or a request) is a
+//      parent no more: two nodes never wait on each other.
+//    - Optimisation: a lazy peer whose announcement beats the parent's body for kTreeSwapStreak
+//      consecutive bodies of one origin (beating it despite its trickle delay: much faster) is
+//      grafted, and the parent pruned.
+//    - Withholding: a body we had to request while the origin's parent was still connected is
+//      owed by that parent, unless it announced it. The debt is settled when the parent sends,
+//      announces or requests the id. We neither push nor announce an owed id to the parent: an
+//      honest parent whose own upstream broke grafts too, then pushes it to us late, a
+//      duplicate, well within kWithholdWindow. A body still owed after kWithholdWindow prunes
+//      the origin at the parent and scores it kScoreWithheldBody, and the id is announced to it
+//      (if it lacked it after all, it asks). A parent cut off from every other path for longer
+//      is scored too: five such windows disconnect it (no ban).
+//    - Bodies pushed over a link without kServiceTree on both ends, and prune / graft there, are
+//      misbehaviour. A pushed forgery bans its sender as any other.
+//    Measured (README, "Relay modes"): one tree per origin, not one shared by all origins.
 //
 // Adversary: any ready peer sending any sequence of inv / getdata / notfound / tx (and, on a
 // short-id link, sendshortids / txinv / gettx / txnotfound) at any time.
@@ -139,16 +175,33 @@ inline constexpr size_t kMaxCandidates = 8;
 // How long announcements to a peer that set kServiceShortIds wait for its sendshortids before
 // going out by full id.
 inline constexpr Duration kShortIdNegotiationTimeout = std::chrono::seconds(5);
+// Tree relay. How long the eager path gets to deliver an announced transaction before it is
+// requested (grafting); the mean trickle of announcements on tree links (they only repair: at
+// 500 ms a frame carries ~5 of them at 10 tx/s, and 50 ms cost 0.5 × the transaction size on
+// the wire there, measured; a repair waits that long); origins remembered
+// (as parents, and per peer as pruned), the oldest forgotten first (a forgotten prune costs one
+// duplicate body, which prunes again); bodies owed per peer; how long a body may stay owed.
+inline constexpr Duration kGraftTimeout = std::chrono::milliseconds(100);
+inline constexpr Duration kLazyInterval = std::chrono::milliseconds(500);
+inline constexpr size_t kMaxTreeOrigins = 4'096;
+inline constexpr size_t kMaxOwedPerPeer = 1'000;
+inline constexpr Duration kWithholdWindow = std::chrono::seconds(5);
+inline constexpr int kTreeSwapStreak = 3;
 // The 48 bits of a short id (TxRelayConfig::short_id_mask).
 inline constexpr uint64_t kShortIdMask = 0xffff'ffff'ffffULL;
 // Misbehaviour points.
 inline constexpr int kScoreUnrequestedTx = 10;
 inline constexpr int kScoreUnexpectedShortIds = 10;  // txinv/gettx/txnotfound off short-id mode
 inline constexpr int kScoreOversizedGetData = 20;
+inline constexpr int kScoreUnexpectedTree = 10;  // treetx / prune / graft off a tree link
+inline constexpr int kScoreWithheldBody = 20;    // an eager parent that never sent a body
 
 struct TxRelayConfig {
   Duration inv_interval{0};  // --inv-interval-ms (mean); 0: announce at once
   size_t push_peers = 0;     // --push-peers
+  // Tree relay (on when our PeerManager's services set kServiceTree).
+  Duration graft_timeout = kGraftTimeout;  // --graft-timeout-ms
+  Duration lazy_interval = kLazyInterval;  // --lazy-interval-ms
   Duration non_preferred_delay = kNonPreferredDelay;
   Duration request_timeout = kRequestTimeout;
   Duration seen_expiry = kDefaultSeenExpiry;
@@ -191,6 +244,14 @@ struct TxRelayStats {
   uint64_t short_id_peers = 0;       // peers that switched to short ids
   uint64_t short_id_collisions = 0;  // ids sent by full id because their short id was taken
   uint64_t short_id_unknown = 0;     // received short ids that matched no single recent id
+  uint64_t tree_peers = 0;           // peers that speak tree relay with us (ever)
+  uint64_t tree_pushed = 0;          // treetx messages pushed down a tree
+  uint64_t prunes_sent = 0;          // origins
+  uint64_t prunes_received = 0;      // origins
+  uint64_t grafts_sent = 0;          // origins, by graft message (requests graft too)
+  uint64_t grafts_received = 0;      // origins, by graft message and by requests
+  uint64_t tree_swaps = 0;           // parents replaced by a faster lazy peer
+  uint64_t withheld = 0;             // bodies an eager parent never sent (scored)
   size_t verifying = 0;              // now under verification (the verify queue depth)
   size_t seen_size = 0;
   size_t seen_memory_bytes = 0;
@@ -238,6 +299,16 @@ class TxRelay : public RelayHandler {
   // was sent it), and the request scheduler.
   bool known_to_peer(PeerId peer, const TxId& id, Time now) const;
   const TxRequestTracker& tracker() const { return m_tracker; }
+  // Tree relay, per peer: whether the link is a tree link, the origins it pruned (we announce
+  // them to it) and those it is our parent for (it pushes them to us); nullopt for no such peer.
+  struct TreeLink {
+    bool tree = false;
+    size_t pruned_by_peer = 0;
+    size_t parent_of = 0;
+  };
+  std::optional<TreeLink> tree_link(PeerId peer) const;
+  // Our origin tag: the tree of the transactions that enter the network here.
+  uint32_t origin_tag() const { return m_origin_tag; }
 
  private:
   // SipHash under the relay's secret salt: peers choose ids (by grinding transactions) but
@@ -261,6 +332,57 @@ class TxRelay : public RelayHandler {
   struct ShortRequest {
     std::optional<TxId> key;  // the tracker's key for it (none: sent outside the tracker)
     Time at{};
+  };
+  // Origins, each with a value, at most kMaxTreeOrigins: the least recently set is forgotten.
+  template <class V>
+  class OriginMap {
+   public:
+    V* find(uint32_t origin) {
+      auto it = m_map.find(origin);
+      return it == m_map.end() ? nullptr : &it->second.value;
+    }
+    bool contains(uint32_t origin) const { return m_map.count(origin) != 0; }
+    // The origin's value (default-constructed if new), now the most recently set.
+    V& set(uint32_t origin) {
+      auto [it, fresh] = m_map.try_emplace(origin);
+      it->second.seq = ++m_seq;
+      m_order.emplace_back(origin, m_seq);
+      while (m_map.size() > kMaxTreeOrigins || m_order.size() > 2 * kMaxTreeOrigins) {
+        auto [o, seq] = m_order.front();
+        m_order.pop_front();
+        auto old = m_map.find(o);
+        if (old != m_map.end() && old->second.seq == seq) m_map.erase(old);
+      }
+      return m_map.at(origin).value;
+    }
+    void erase(uint32_t origin) { m_map.erase(origin); }
+    size_t size() const { return m_map.size(); }
+    template <class F>
+    void for_each(F&& f) {
+      for (auto& [o, e] : m_map)
+        f(o, e.value);
+    }
+    template <class F>
+    void for_each(F&& f) const {
+      for (const auto& [o, e] : m_map)
+        f(o, e.value);
+    }
+    void sanity_check() const {
+      HEARSAY_CHECK(m_map.size() <= kMaxTreeOrigins && m_order.size() <= 2 * kMaxTreeOrigins);
+    }
+
+   private:
+    struct Entry {
+      V value{};
+      uint64_t seq = 0;
+    };
+    std::unordered_map<uint32_t, Entry> m_map;
+    std::deque<std::pair<uint32_t, uint64_t>> m_order;  // (origin, seq) in order of setting
+    uint64_t m_seq = 0;
+  };
+  struct Owed {
+    uint32_t origin = 0;
+    Time deadline{};
   };
   struct PeerState {
     PeerState(const SipKey& salt, size_t known_max);
@@ -288,6 +410,20 @@ class TxRelay : public RelayHandler {
     std::deque<std::pair<uint64_t, Time>> announced_order;
     std::unordered_map<TxId, uint64_t, IdHash> entry_of;  // tracker key → its short id
     std::unordered_map<uint64_t, ShortRequest> short_requested;
+    // Tree relay.
+    bool tree = false;                        // both ends set kServiceTree
+    OriginMap<bool> lazy_out;                 // origins it pruned: announced to it, not pushed
+    OriginMap<bool> pruned_in;                // origins we pruned at it: it announces them
+    std::vector<uint32_t> prune_out;          // to send at the end of the event
+    std::vector<uint32_t> graft_out;          // likewise
+    std::unordered_map<TxId, Owed, IdHash> owed;  // bodies it should have pushed us
+  };
+  // Per origin: the peer that pushes its transactions to us (the first copy's sender), and the
+  // lazy peer whose announcements have beaten it `streak` times in a row.
+  struct OriginState {
+    std::optional<PeerId> parent;
+    std::optional<PeerId> rival;
+    int streak = 0;
   };
   // The ids we saw lately, chained by their bucket under our bucket key: what a received short id
   // is matched against. A ring of kRecentIds slots; the oldest is overwritten.
@@ -330,13 +466,26 @@ class TxRelay : public RelayHandler {
     Time first_seen{};
     PublicKey sender_identity{};  // the peer that sent it (kept after it disconnects)
     NetAddress sender_address;
+    std::optional<uint32_t> origin;  // its tree, when it came by treetx
   };
 
   PeerState* find(PeerId peer);
   void handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now);
   void handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Time now);
   void handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& m, Time now);
-  void handle_tx(PeerId peer, PeerState& ps, TxRef tx, Time now);
+  void handle_tx(PeerId peer, PeerState& ps, TxRef tx, std::optional<uint32_t> origin, Time now);
+  void handle_prune(PeerId peer, PeerState& ps, const PruneMsg& m);
+  void handle_graft(PeerId peer, PeerState& ps, const GraftMsg& m);
+  // A tree body arrived first (pushed, or asked for): the origin's parent, grafts, swaps.
+  void tree_first_copy(PeerId peer, PeerState& ps, bool requested, uint32_t origin,
+                       const std::vector<PeerId>& announced_first, const TxId& id, Time now);
+  // Sends prune / graft of `origin` to the peer at the end of the event, and notes it.
+  void prune(PeerState& ps, uint32_t origin);
+  void graft(PeerState& ps, uint32_t origin);
+  void tree_parent_gone(PeerId peer);
+  void grafted_by(PeerId peer, PeerState& ps, uint32_t origin);
+  void check_owed(PeerId peer, PeerState& ps, Time now);
+  uint32_t origin_of(const TxId& id) const;
   Time request_time(PeerId peer, const PeerState& ps, Time now) const;
   bool serve(PeerId peer, PeerState& ps, const TxId& id, Time now);
   void handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m);
@@ -350,18 +499,29 @@ class TxRelay : public RelayHandler {
   bool is_unknown_key(const TxId& id) const;
   // A transaction's id became known (body first seen, or an announcement by full id).
   void remember_id(const TxId& id);
-  // Its body is here: pending short-id announcements that name it are satisfied.
-  void resolve_short_ids(const TxId& id, Time now);
+  // Its body is here: pending short-id announcements that name it are satisfied (their peers
+  // are added to `announcers`, when given).
+  void resolve_short_ids(const TxId& id, Time now, std::vector<PeerId>* announcers = nullptr);
   void send_short_announcements(PeerId peer, PeerState& ps, Time now);
   void expire_short_ids(PeerId peer, PeerState& ps, Time now);
   void request_from(PeerId peer, PeerState& ps, Time now);
   void request_all(Time now);
-  void admitted(const TxRef& tx, std::optional<PeerId> from, Time now);
+  void admitted(const TxRef& tx, std::optional<PeerId> from, std::optional<uint32_t> origin,
+                Time now);
+  template <class Msg>
+  void send_origins(PeerId peer, std::vector<uint32_t>& origins, Msg message);
   void start_trickle(PeerState& ps, Time now);
+  Duration trickle_interval(const PeerState& ps) const;
   void flush(Time now);
-  void remember_frame(const TxId& id, SharedBytes frame);
+  struct Cached {
+    SharedBytes tx;    // its `tx` frame
+    SharedBytes tree;  // its `treetx` frame
+    std::optional<uint32_t> origin;
+  };
+  Cached& cached(const TxId& id);
   SharedBytes frame_of(const TxId& id);
-  Time next_trickle(Time now);
+  SharedBytes tree_frame_of(const TxId& id);
+  Time next_trickle(const PeerState& ps, Time now);
 
   PeerManager& m_pm;
   TxPool& m_pool;
@@ -375,7 +535,7 @@ class TxRelay : public RelayHandler {
   std::map<PeerId, PeerState> m_peers;
   std::unordered_map<TxId, Verifying, IdHash> m_verifying;
   std::vector<TxRef> m_to_verify;  // collected during an event, sent as one VerifyAction
-  std::unordered_map<TxId, SharedBytes, IdHash> m_frames;
+  std::unordered_map<TxId, Cached, IdHash> m_frames;
   std::vector<TxId> m_frame_order;  // FIFO ring of m_frames' keys
   size_t m_frame_next = 0;
   bool m_dirty = false;           // some queue got entries during this event
@@ -387,6 +547,9 @@ class TxRelay : public RelayHandler {
   SipKey m_bucket_key{};
   TxId m_unknown_tag{};  // secret: keys of unknown short ids are it plus a bucket
   RecentIds m_recent;
+  bool m_tree = false;  // we set kServiceTree
+  uint32_t m_origin_tag = 0;
+  OriginMap<OriginState> m_origins;
   mutable TxRelayStats m_stats;
 };
 

@@ -2,11 +2,12 @@
 // TxRelay over a real Mempool (testing/node_fixture.h), and links are in-memory queues. Every
 // frame a node sends is decoded and handed to the node at the other end in the order sent
 // (one FIFO for the whole network, so a run is deterministic); VerifyActions are carried out at
-// once. There is no link delay: "time" is the shared fake clock that tick() advances.
+// once. Links have no delay unless set_delay gives one: "time" is the shared fake clock that
+// run() advances, and a delayed frame is delivered once the clock reaches its due time.
 #pragma once
 
-#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -49,7 +50,21 @@ class RelayNetwork {
         link(i, i + n / 2);
   }
 
-  // Delivers every queued frame (and what it causes) until the network is quiet.
+  // Disconnects a and b (both ends are told at once).
+  void unlink(size_t a, size_t b) {
+    node(a).pm.on_disconnected(peer_of(b), now);
+    node(b).pm.on_disconnected(peer_of(a), now);
+    pump();
+  }
+  // Frames between a and b take `d` to arrive, both ways.
+  void set_delay(size_t a, size_t b, Duration d) {
+    m_delay[{a, b}] = d;
+    m_delay[{b, a}] = d;
+  }
+  // Frames for which it returns true are lost on the way (a node that withholds them).
+  std::function<bool(size_t from, size_t to, MsgType type)> drop;
+
+  // Delivers every queued frame that is due (and what it causes) until the network is quiet.
   void pump() {
     for (;;) {
       bool any = false;
@@ -57,8 +72,12 @@ class RelayNetwork {
         for (Action& a : node(i).pm.take_actions()) {
           any = true;
           if (auto* s = std::get_if<SendAction>(&a)) {
-            m_wire.push_back(Frame{static_cast<size_t>(s->peer - 1), peer_of(i), s->frame});
+            const auto to = static_cast<size_t>(s->peer - 1);
             ++m_sent[static_cast<size_t>(s->type)];
+            if (drop && drop(i, to, s->type)) continue;
+            auto d = m_delay.find({i, to});
+            const Time due = now + (d == m_delay.end() ? Duration::zero() : d->second);
+            m_wire.emplace(std::pair{due, m_seq++}, Frame{to, peer_of(i), s->frame});
           } else if (auto* v = std::get_if<VerifyAction>(&a)) {
             std::vector<uint8_t> valid;
             for (const TxRef& tx : v->txs)
@@ -68,9 +87,9 @@ class RelayNetwork {
             disconnects.push_back(d->reason);
           }
         }
-      if (!m_wire.empty()) {
-        Frame f = std::move(m_wire.front());
-        m_wire.pop_front();
+      if (!m_wire.empty() && m_wire.begin()->first.first <= now) {
+        Frame f = std::move(m_wire.begin()->second);
+        m_wire.erase(m_wire.begin());
         node(f.to).pm.on_message(f.from, decode_frame(f.frame), now);
         any = true;
       }
@@ -124,7 +143,9 @@ class RelayNetwork {
     SharedBytes frame;
   };
   std::vector<std::unique_ptr<TxRelayNode>> m_nodes;
-  std::deque<Frame> m_wire;
+  std::map<std::pair<Time, uint64_t>, Frame> m_wire;  // by due time, then order sent
+  uint64_t m_seq = 0;
+  std::map<std::pair<size_t, size_t>, Duration> m_delay;
   std::array<uint64_t, kMsgTypeCount> m_sent{};
 };
 
