@@ -264,6 +264,37 @@ void render_relay(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.histogram(s.relay_latency_rpc, {{"source", "rpc"}});
 }
 
+void render_tree(MetricsWriter& w, const NodeMetricsSnapshot& s) {
+  w.family("hearsay_relay_mode", MetricType::kGauge,
+           "Always 1; the label says how transactions travel (--relay-mode): pull, push or tree.");
+  w.sample(1, {{"mode", s.relay_mode}});
+  const NodeMetricsSnapshot::TreeStats& t = s.tree;
+  w.family("hearsay_tree_peers_total", MetricType::kCounter,
+           "Peers that relayed transactions by tree with this node (both set the tree service "
+           "bit).");
+  w.sample(t.peers);
+  w.family("hearsay_tree_pushed_total", MetricType::kCounter,
+           "Transactions pushed whole down a tree (treetx messages sent).");
+  w.sample(t.pushed);
+  w.family("hearsay_tree_prunes_total", MetricType::kCounter,
+           "Origins pruned (prune entries): sent, this node asked a peer to stop pushing that "
+           "origin's transactions (a duplicate body, a faster parent, a withheld body); "
+           "received, a peer asked this node.");
+  w.sample(t.prunes_sent, {{"direction", "sent"}});
+  w.sample(t.prunes_received, {{"direction", "received"}});
+  w.family("hearsay_tree_grafts_total", MetricType::kCounter,
+           "Origins grafted (a peer asked to push them again): sent by graft message, received "
+           "by graft message or by a request on a tree link.");
+  w.sample(t.grafts_sent, {{"direction", "sent"}});
+  w.sample(t.grafts_received, {{"direction", "received"}});
+  w.family("hearsay_tree_swaps_total", MetricType::kCounter,
+           "Tree parents replaced by a lazy peer whose announcements kept beating their bodies.");
+  w.sample(t.swaps);
+  w.family("hearsay_tree_withheld_total", MetricType::kCounter,
+           "Bodies a tree parent owed and never sent (the parent was pruned and scored).");
+  w.sample(t.withheld);
+}
+
 void render_blocks(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.family("hearsay_chain_height", MetricType::kGauge, "Height of the best block (the tip).");
   w.sample(s.chain_height);
@@ -313,6 +344,7 @@ std::string render_node_metrics(const NodeMetricsSnapshot& s) {
   MetricsWriter w;
   render_traffic(w, s);
   render_relay(w, s);
+  render_tree(w, s);
   render_blocks(w, s);
   w.family("hearsay_build_info", MetricType::kGauge,
            "Always 1; the labels say which build runs: version, network, compiler.");

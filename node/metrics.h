@@ -138,6 +138,18 @@ struct NodeMetricsSnapshot {
   // RPC handed the transaction over → signature checked, admitted and queued for announcement.
   HistogramSnapshot relay_latency_peer;
   HistogramSnapshot relay_latency_rpc;
+  // The relay mode (--relay-mode: "pull", "push" or "tree") and tree relay's counters
+  // (p2p/tx_relay.h's TxRelayStats; zero outside tree mode).
+  std::string relay_mode;
+  struct TreeStats {
+    uint64_t peers = 0;   // peers that relayed by tree with us (since start)
+    uint64_t pushed = 0;  // treetx messages pushed
+    uint64_t prunes_sent = 0, prunes_received = 0;  // origins
+    uint64_t grafts_sent = 0, grafts_received = 0;  // origins
+    uint64_t swaps = 0;                             // parents replaced by a faster lazy peer
+    uint64_t withheld = 0;                          // bodies a parent owed and never sent
+  };
+  TreeStats tree;
   // Blocks (chainstub/block_relay.h's BlockRelayStats, and the node's BlockObserver counts).
   uint64_t chain_height = 0;
   uint64_t blocks_connected = 0;
@@ -158,6 +170,9 @@ struct NodeMetricsSnapshot {
 // message_bytes_total{type,direction}, transactions_accepted_total,
 // transactions_rejected_total{reason}, mempool_transactions, mempool_bytes, seen_set_entries,
 // verify_queue_depth, relay_latency_seconds{source} (histogram; source "peer" or "rpc"),
+// relay_mode{mode} (always 1), tree_peers_total, tree_pushed_total,
+// tree_prunes_total{direction}, tree_grafts_total{direction}, tree_swaps_total,
+// tree_withheld_total,
 // chain_height, blocks_connected_total, block_reorgs_total, block_reconstructions_total,
 // block_txs_requested_total, block_collisions_total, blocks_rejected_total{reason},
 // blocks_produced_total, build_info{version,network,compiler} (always 1); and, unprefixed, the

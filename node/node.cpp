@@ -137,6 +137,37 @@ class DatadirLockHolder {
   DatadirLock m_lock;
 };
 
+static_assert(std::chrono::milliseconds(kDefaultGraftTimeoutMs) == kGraftTimeout,
+              "--graft-timeout-ms's default is the relay's");
+static_assert(std::chrono::milliseconds(kDefaultLazyIntervalMs) == kLazyInterval,
+              "--lazy-interval-ms's default is the relay's");
+
+namespace {
+
+// The relay mode in effect, as parse_node_options leaves it: the mode and --push-peers agree
+// (push with K > 0 peers, the others with none).
+Status relay_mode_from_options(const NodeOptions& o, NodeConfig& c) {
+  const bool push = o.relay_mode == "push";
+  if (!push && o.relay_mode != "pull" && o.relay_mode != "tree")
+    return fail("--relay-mode: '" + o.relay_mode + "' is not allowed: expected pull, push or tree");
+  if (push != (o.push_peers > 0))
+    return fail("--relay-mode " + o.relay_mode + " and --push-peers " +
+                std::to_string(o.push_peers) +
+                " contradict each other: push mode, and only it, pushes to K > 0 peers");
+  c.relay.push_peers = o.push_peers;
+  c.tree_relay = o.relay_mode == "tree";
+  c.relay.graft_timeout = std::chrono::milliseconds(o.graft_timeout_ms);
+  c.relay.lazy_interval = std::chrono::milliseconds(o.lazy_interval_ms);
+  return {};
+}
+
+}  // namespace
+
+const char* relay_mode_name(const NodeConfig& c) {
+  if (c.tree_relay) return "tree";
+  return c.relay.push_peers > 0 ? "push" : "pull";
+}
+
 Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
   NodeConfig c;
   c.datadir = o.datadir;
@@ -182,7 +213,7 @@ Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
   c.host.peer_manager.max_outbound = o.max_outbound;
   c.host.peer_manager.ban_time = std::chrono::seconds(o.ban_time_s);
   c.relay.inv_interval = std::chrono::milliseconds(o.inv_interval_ms);
-  c.relay.push_peers = o.push_peers;
+  if (Status s = relay_mode_from_options(o, c); !s) return fail(s.message());
   c.short_ids = o.short_ids;
   c.mempool.max_bytes = o.mempool_max_mb * 1'000'000;
   c.mempool.expiry = std::chrono::hours(o.mempool_expiry_hours);
@@ -308,6 +339,7 @@ Status Node::start_network() {
   hc.peer_manager.network_magic = c.network.magic;
   if (c.relay.push_peers > 0) hc.peer_manager.services |= kServicePushTx;
   if (c.short_ids) hc.peer_manager.services |= kServiceShortIds;
+  if (c.tree_relay) hc.peer_manager.services |= kServiceTree;
   if (c.relay.rng_seed == 0) c.relay.rng_seed = random_u64();
   if (c.block_relay.rng_seed == 0) c.block_relay.rng_seed = random_u64();
   hc.make_relay = [this](PeerManager& pm) {
@@ -424,6 +456,16 @@ TxRelayStats Node::relay_stats() {
   return m_host->run([&] { return m_relay->stats(); });
 }
 
+std::vector<std::optional<TxRelay::TreeLink>> Node::tree_links(const std::vector<PeerId>& peers) {
+  return m_host->run([&] {
+    std::vector<std::optional<TxRelay::TreeLink>> out;
+    out.reserve(peers.size());
+    for (const PeerId p : peers)
+      out.push_back(m_relay->tree_link(p));
+    return out;
+  });
+}
+
 NodeTxCounters Node::tx_counters() {
   return m_counter->counters();
 }
@@ -482,6 +524,15 @@ std::string Node::metrics() {
   s.verify_queue_depth = m_host->net_stats().verify_queue_depth;
   s.relay_latency_peer = m_counter->latency().snapshot(RelaySource::kPeer);
   s.relay_latency_rpc = m_counter->latency().snapshot(RelaySource::kRpc);
+  s.relay_mode = relay_mode_name(m_cfg);
+  s.tree = {.peers = in.relay.tree_peers,
+            .pushed = in.relay.tree_pushed,
+            .prunes_sent = in.relay.prunes_sent,
+            .prunes_received = in.relay.prunes_received,
+            .grafts_sent = in.relay.grafts_sent,
+            .grafts_received = in.relay.grafts_received,
+            .swaps = in.relay.tree_swaps,
+            .withheld = in.relay.withheld};
   s.chain_height = in.height;
   s.blocks_connected = in.blocks.connected;
   s.block_reorgs = in.blocks.reorgs;

@@ -57,7 +57,8 @@ struct NodeConfig {
   NetworkParams network = devnet_params();
   HostConfig host;  // listen, connect, allow_list, limits, link, verify_threads, peer_manager
   TxRelayConfig relay;
-  bool short_ids = true;  // set kServiceShortIds: short-id announcements with peers that do too
+  bool short_ids = true;    // set kServiceShortIds: short-id announcements with peers that do too
+  bool tree_relay = false;  // tree mode: set kServiceTree, Plumtree relay with peers that do too
   BlockRelayConfig block_relay;  // producer key, block interval, high-bandwidth peers
   MempoolOptions mempool;        // network is set from network.magic
   bool mempool_sync = false;     // also fsyncs every chain write
@@ -76,6 +77,10 @@ struct NodeConfig {
 // Builds a NodeConfig from parsed options (parses endpoints, loads the allow-list file, checks
 // cross-option rules). Errors name the option.
 Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o);
+
+// The relay mode `c` runs (--relay-mode): "tree" when tree_relay, else "push" when
+// relay.push_peers > 0, else "pull".
+const char* relay_mode_name(const NodeConfig& c);
 
 // OK when `network` authorises `key` to produce blocks; otherwise an error naming `path` (the
 // key file), the key, the network and the fix.
@@ -127,6 +132,9 @@ class Node {
   std::vector<TxId> mempool_ids();
   uint64_t next_nonce(const PublicKey& sender);  // confirmed next nonce, then held ones
   TxRelayStats relay_stats();
+  // Each peer's tree link as the relay sees it (TxRelay::tree_link), in the order given; nullopt
+  // for a peer the relay does not know (not ready yet, or gone).
+  std::vector<std::optional<TxRelay::TreeLink>> tree_links(const std::vector<PeerId>& peers);
   NodeTxCounters tx_counters();
   NodeBlockCounters block_counters();
   BlockRelayStats block_stats();

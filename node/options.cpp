@@ -105,8 +105,23 @@ const OptionSpec kOptions[] = {
     {Group::kRelay, "inv-interval-ms", "MS",
      "mean interval between announcements to a peer, ms (0 = at once; else exponential)",
      to_u32(&O::inv_interval_ms, 0, 60000)},
-    {Group::kRelay, "push-peers", "K", "also push each new transaction whole to this many peers",
+    {Group::kRelay, "relay-mode", "pull|push|tree",
+     "how transactions travel: pull (announced, then requested), push (pull, and each new one "
+     "also sent whole to --push-peers peers, default 2) or tree (pushed along one tree per "
+     "origin with peers that relay by tree too, announced on the other links)",
+     to_text(&O::relay_mode)},
+    {Group::kRelay, "push-peers", "K",
+     "with --relay-mode push: also push each new transaction whole to this many peers (K > 0 "
+     "alone means --relay-mode push)",
      to_u32(&O::push_peers, 0, 64)},
+    {Group::kRelay, "graft-timeout-ms", "MS",
+     "with --relay-mode tree: how long an announced transaction waits for its tree push before "
+     "it is requested, ms",
+     to_u32(&O::graft_timeout_ms, 1, 60000)},
+    {Group::kRelay, "lazy-interval-ms", "MS",
+     "with --relay-mode tree: mean interval between announcements to a tree peer, ms (0 = at "
+     "once)",
+     to_u32(&O::lazy_interval_ms, 0, 60000)},
     {Group::kRelay, "short-ids", "0|1",
      "announce and request transactions by 6-byte short id with peers that support it (0: "
      "36-byte ids with every peer)",
@@ -422,6 +437,44 @@ Status check_text_options(const NodeOptions& o, const Origins& origins) {
   return {};
 }
 
+// --relay-mode against --push-peers and tree mode's timers; sets the mode and the push peers in
+// effect (push for --push-peers K > 0 alone; kDefaultPushPeers under push when not given).
+Status check_relay_options(const po::variables_map& vm, const Origins& origins, NodeOptions& o) {
+  bool known = false;
+  for (const char* m : kRelayModes)
+    known |= o.relay_mode == m;
+  if (!known)
+    return fail(origins.subject("relay-mode", o.relay_mode) +
+                " is not allowed: expected pull, push or tree");
+  // Given on the command line or in the config file, not just the default.
+  auto given = [&](const char* name) { return vm.count(name) && !vm[name].defaulted(); };
+  auto as_given = [&](const char* name) { return origins.subject(name, get(vm, name)); };
+  const bool mode_given = given("relay-mode");
+  if (!mode_given && o.push_peers > 0) o.relay_mode = "push";
+  if (o.relay_mode == "push") {
+    if (given("push-peers") && o.push_peers == 0)
+      return fail(as_given("relay-mode") + " and " + as_given("push-peers") +
+                  " contradict each other: push mode sends each new transaction to K > 0 peers "
+                  "(leave --push-peers out to push to " +
+                  std::to_string(kDefaultPushPeers) + ", or use --relay-mode pull)");
+    if (!given("push-peers")) o.push_peers = kDefaultPushPeers;
+  } else if (o.push_peers > 0) {
+    return fail(as_given("relay-mode") + " and " + as_given("push-peers") +
+                " contradict each other: push peers are for --relay-mode push (give one of "
+                "them)");
+  }
+  if (o.relay_mode != "tree") {
+    const std::string why = mode_given               ? as_given("relay-mode")
+                            : o.relay_mode == "push" ? as_given("push-peers")
+                                                     : std::string("the default");
+    for (const char* timer : {"graft-timeout-ms", "lazy-interval-ms"})
+      if (given(timer))
+        return fail(as_given(timer) + " applies to --relay-mode tree only, and the relay mode is " +
+                    o.relay_mode + " (" + why + "): give --relay-mode tree, or remove --" + timer);
+  }
+  return {};
+}
+
 // Reads every option of the table from `vm` into `o`; numbers are checked against their range.
 Status read_values(const po::variables_map& vm, const Origins& origins, NodeOptions& o) {
   for (const OptionSpec& s : kOptions) {
@@ -490,6 +543,7 @@ Result<ParsedOptions, std::string> parse_options(const std::vector<std::string>&
     return fail(origins.subject("log-file", "") +
                 " is not allowed: give a file, or 'none' to write no log file");
   if (Status c = check_text_options(o, origins); !c) return fail(printable(c.message()));
+  if (Status c = check_relay_options(vm, origins, o); !c) return fail(printable(c.message()));
   return out;
 }
 

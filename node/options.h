@@ -5,7 +5,9 @@
 // an unknown option or a malformed line fails start-up with a message naming the option and the
 // allowed range: `--name: 'VALUE' ...` for the command line, `config file PATH line N:
 // name=VALUE ...` for the config file. Text from the config file appears in a message cut to a
-// line's worth, with bytes that are not printable ASCII written as \xNN.
+// line's worth, with bytes that are not printable ASCII written as \xNN. Options that contradict
+// each other (--relay-mode and --push-peers; tree mode's timers outside tree mode) fail with a
+// message naming both, each the way it was given.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +27,18 @@ inline constexpr uint16_t kDefaultRpcPort = 18732;
 // Largest --min-fee-rate, per 1,000 bytes (the network file's bound on min_relay_fee_rate).
 inline constexpr uint64_t kMaxMinFeeRate = 1'000'000'000'000;
 
+// --relay-mode: how transactions travel. pull: announced, then requested; push: the same, and
+// each new one also sent whole to --push-peers peers; tree: pushed along one tree per origin
+// with the peers that relay by tree too, announced on the other links (p2p/tx_relay.h, "Tree
+// relay"). --push-peers K > 0 without --relay-mode means push (the older way to ask for it).
+inline constexpr const char* kRelayModes[] = {"pull", "push", "tree"};
+// --push-peers under --relay-mode push when it is not given.
+inline constexpr uint32_t kDefaultPushPeers = 2;
+// Tree mode's timers, ms (node.cpp checks them against p2p/tx_relay.h's kGraftTimeout and
+// kLazyInterval).
+inline constexpr uint32_t kDefaultGraftTimeoutMs = 100;
+inline constexpr uint32_t kDefaultLazyIntervalMs = 500;
+
 struct NodeOptions {
   std::string datadir;  // default: $HOME/.hearsay
   std::string conf;     // default: <datadir>/hearsay.conf
@@ -37,9 +51,14 @@ struct NodeOptions {
   uint32_t max_outbound = 8;
   uint32_t max_inbound_per_ip = 8;
   uint32_t inv_interval_ms = 0;
+  // The relay mode in effect (one of kRelayModes): --relay-mode, or push for --push-peers K > 0
+  // alone. push_peers is the one in effect too: kDefaultPushPeers under push when not given.
+  std::string relay_mode = "pull";
   uint32_t push_peers = 0;
-  bool short_ids = true;        // --short-ids
-  uint32_t verify_threads = 0;  // 0: one per core
+  uint32_t graft_timeout_ms = kDefaultGraftTimeoutMs;  // --graft-timeout-ms (tree mode only)
+  uint32_t lazy_interval_ms = kDefaultLazyIntervalMs;  // --lazy-interval-ms (tree mode only)
+  bool short_ids = true;                               // --short-ids
+  uint32_t verify_threads = 0;                         // 0: one per core
   uint64_t mempool_max_mb = 300;
   uint64_t mempool_expiry_hours = 336;
   bool mempool_sync = false;

@@ -130,6 +130,14 @@ json::object relay_json(const TxRelayStats& s) {
       {"short_id_peers", s.short_id_peers},
       {"short_id_collisions", s.short_id_collisions},
       {"short_id_unknown", s.short_id_unknown},
+      {"tree_peers", s.tree_peers},
+      {"tree_pushed", s.tree_pushed},
+      {"prunes_sent", s.prunes_sent},
+      {"prunes_received", s.prunes_received},
+      {"grafts_sent", s.grafts_sent},
+      {"grafts_received", s.grafts_received},
+      {"tree_swaps", s.tree_swaps},
+      {"withheld", s.withheld},
       {"verifying", s.verifying},
       {"seen_entries", s.seen_size},
       {"seen_memory_bytes", s.seen_memory_bytes},
@@ -226,6 +234,28 @@ RpcResult set_ban(Node& node, const json::value& params) {
   return json::value(nullptr);
 }
 
+// getpeerinfo: the host's view of each connection, and the relay's of its tree link (read on
+// the network thread after the host's; a peer gone meanwhile just has no tree fields).
+RpcResult peer_info(Node& node) {
+  const std::vector<PeerStats> peers = node.peer_stats();
+  std::vector<PeerId> ids;
+  ids.reserve(peers.size());
+  for (const PeerStats& p : peers)
+    ids.push_back(p.id);
+  const auto links = node.tree_links(ids);
+  json::array a;
+  for (size_t i = 0; i < peers.size(); ++i) {
+    json::object o = peer_json(peers[i]);
+    if (const auto& t = links[i]) {
+      o["tree"] = t->tree;
+      o["tree_pruned"] = t->pruned_by_peer;
+      o["tree_parent_of"] = t->parent_of;
+    }
+    a.push_back(std::move(o));
+  }
+  return json::value(std::move(a));
+}
+
 // getpeerinfo, addpeer, disconnectpeer and the ban list's methods.
 std::vector<RpcMethodSpec> peer_methods(Node& node) {
   std::vector<RpcMethodSpec> m;
@@ -237,14 +267,12 @@ std::vector<RpcMethodSpec> peer_methods(Node& node) {
                  "tls_bytes_sent and tls_bytes_recv (TLS ciphertext, handshake included), "
                  "messages by type both ways (sent, sent_bytes, recv, recv_bytes), send queue, "
                  "link emulation, and after the handshake trusted, version, services, "
-                 "user_agent, rtt_ms, phi, misbehaviour.",
+                 "user_agent, rtt_ms, phi, misbehaviour; once the peer is ready for relay, "
+                 "tree (both ends relay by tree), tree_pruned (origins it pruned: announced to "
+                 "it, not pushed) and tree_parent_of (origins whose transactions it pushes to "
+                 "us).",
        .example = "hearsay-cli getpeerinfo",
-       .handler = [&node](const json::value&) -> RpcResult {
-         json::array a;
-         for (const PeerStats& p : node.peer_stats())
-           a.push_back(peer_json(p));
-         return json::value(std::move(a));
-       }});
+       .handler = [&node](const json::value&) -> RpcResult { return peer_info(node); }});
   m.push_back(
       {.name = "addpeer",
        .summary = "Keeps a peer connected, like --connect.",
@@ -626,6 +654,7 @@ RpcResult get_info(Node& node) {
   o["blocks"] = chain.height;
   o["bestblockhash"] = to_hex(chain.tip);
   o["datadir"] = c.datadir;
+  o["relay_mode"] = relay_mode_name(c);
   o["relay"] = relay_json(node.relay_stats());
   // Since start, closed connections included: what the node put on the wire and took off it.
   const TrafficCounters traffic = node.host().total_traffic();
@@ -651,6 +680,11 @@ RpcResult network_info(Node& node) {
   o["connections_out"] = peers.out;
   o["relayfee"] = c.mempool.min_fee_rate;
   o["min_fee_rate"] = c.mempool.min_fee_rate;
+  o["relay_mode"] = relay_mode_name(c);
+  o["push_peers"] = c.relay.push_peers;
+  using std::chrono::duration_cast, std::chrono::milliseconds;
+  o["graft_timeout_ms"] = duration_cast<milliseconds>(c.relay.graft_timeout).count();
+  o["lazy_interval_ms"] = duration_cast<milliseconds>(c.relay.lazy_interval).count();
   return json::value(std::move(o));
 }
 
@@ -662,17 +696,22 @@ std::vector<RpcMethodSpec> node_methods(Node& node, const std::function<void()>&
       {.name = "getinfo",
        .summary = "The node at a glance: version, network, identity, peers, mempool, chain.",
        .result = "{version, network, magic, identity, listen, connections, connections_in, "
-                 "connections_out, mempool_size, blocks, bestblockhash, datadir, relay "
-                 "(counters), tls_bytes_sent, tls_bytes_recv (TLS ciphertext of all "
-                 "connections since start, closed ones included)}.",
+                 "connections_out, mempool_size, blocks, bestblockhash, datadir, relay_mode "
+                 "(\"pull\", \"push\" or \"tree\"), relay (counters; tree relay's: "
+                 "tree_peers, tree_pushed, prunes_sent, prunes_received, grafts_sent, "
+                 "grafts_received, tree_swaps, withheld), tls_bytes_sent, tls_bytes_recv (TLS "
+                 "ciphertext of all connections since start, closed ones included)}.",
        .example = "hearsay-cli getinfo",
        .handler = [&node](const json::value&) { return get_info(node); }});
   m.push_back(
       {.name = "getnetworkinfo",
-       .summary = "The node's network: version, user agent, protocol, magic, connections, fee.",
+       .summary = "The node's network: version, user agent, protocol, magic, connections, fee, "
+                  "relay mode.",
        .result = "{version, subversion (user agent), protocolversion, network (name), magic "
                  "(\"0x\" + 8 hex digits), identity, listen, connections, connections_in, "
-                 "connections_out, relayfee, min_fee_rate (both per 1,000 bytes)}.",
+                 "connections_out, relayfee, min_fee_rate (both per 1,000 bytes), relay_mode "
+                 "(\"pull\", \"push\" or \"tree\"), push_peers (push mode's), "
+                 "graft_timeout_ms, lazy_interval_ms (tree mode's)}.",
        .example = "hearsay-cli getnetworkinfo",
        .handler = [&node](const json::value&) { return network_info(node); }});
   m.push_back({.name = "getconnectioncount",

@@ -41,6 +41,15 @@ NodeMetricsSnapshot fake_snapshot() {
     h.observe(v);
   s.relay_latency_peer = h.snapshot();
   s.relay_latency_rpc = Histogram(relay_latency_buckets_seconds()).snapshot();
+  s.relay_mode = "tree";
+  s.tree = {.peers = 8,
+            .pushed = 900,
+            .prunes_sent = 30,
+            .prunes_received = 31,
+            .grafts_sent = 4,
+            .grafts_received = 5,
+            .swaps = 2,
+            .withheld = 1};
   s.chain_height = 42;
   s.blocks_connected = 43;
   s.block_reorgs = 1;
@@ -83,6 +92,13 @@ TEST(Metrics, NodeMetricsPassPromtool) {
                              "hearsay_seen_set_entries",
                              "hearsay_verify_queue_depth",
                              "hearsay_relay_latency_seconds",
+                             "hearsay_relay_mode",
+                             "hearsay_tree_peers_total",
+                             "hearsay_tree_pushed_total",
+                             "hearsay_tree_prunes_total",
+                             "hearsay_tree_grafts_total",
+                             "hearsay_tree_swaps_total",
+                             "hearsay_tree_withheld_total",
                              "hearsay_chain_height",
                              "hearsay_blocks_connected_total",
                              "hearsay_block_reorgs_total",
@@ -109,6 +125,15 @@ TEST(Metrics, NodeMetricsPassPromtool) {
   EXPECT_EQ(value_of(text, "process_start_time_seconds"), 1.7e9);
   EXPECT_NE(text.find("hearsay_blocks_rejected_total{reason=\"bad-producer\"} 2\n"),
             std::string::npos);
+  EXPECT_EQ(value_of(text, "hearsay_relay_mode{mode=\"tree\"}"), 1);
+  EXPECT_EQ(value_of(text, "hearsay_tree_peers_total"), 8);
+  EXPECT_EQ(value_of(text, "hearsay_tree_pushed_total"), 900);
+  EXPECT_EQ(value_of(text, "hearsay_tree_prunes_total{direction=\"sent\"}"), 30);
+  EXPECT_EQ(value_of(text, "hearsay_tree_prunes_total{direction=\"received\"}"), 31);
+  EXPECT_EQ(value_of(text, "hearsay_tree_grafts_total{direction=\"sent\"}"), 4);
+  EXPECT_EQ(value_of(text, "hearsay_tree_grafts_total{direction=\"received\"}"), 5);
+  EXPECT_EQ(value_of(text, "hearsay_tree_swaps_total"), 2);
+  EXPECT_EQ(value_of(text, "hearsay_tree_withheld_total"), 1);
 }
 
 TEST(Metrics, EmptySnapshotPassesPromtool) {

@@ -137,6 +137,59 @@ TEST(NodeConfig, BlockIntervalNeedsAProducerKey) {
   EXPECT_NE(c.error().find("--producer-key"), std::string::npos) << c.error();
 }
 
+// The relay mode in effect, from options as parse_node_options leaves them.
+TEST(NodeConfig, RelayModeReachesTheRelayConfig) {
+  test::TempDir dir;
+  auto parsed = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"hearsayd", "--datadir", dir.file("node")});
+    auto r = parse_node_options(args);
+    EXPECT_TRUE(r) << r.error();
+    auto c = node_config_from_options(r->options);
+    EXPECT_TRUE(c) << c.error();
+    return *c;
+  };
+  NodeConfig c = parsed({});
+  EXPECT_FALSE(c.tree_relay);
+  EXPECT_EQ(c.relay.push_peers, 0u);
+  EXPECT_EQ(c.relay.graft_timeout, kGraftTimeout);
+  EXPECT_EQ(c.relay.lazy_interval, kLazyInterval);
+  EXPECT_STREQ(relay_mode_name(c), "pull");
+
+  c = parsed({"--relay-mode", "push"});
+  EXPECT_FALSE(c.tree_relay);
+  EXPECT_EQ(c.relay.push_peers, kDefaultPushPeers);
+  EXPECT_STREQ(relay_mode_name(c), "push");
+  c = parsed({"--push-peers", "4"});
+  EXPECT_EQ(c.relay.push_peers, 4u);
+  EXPECT_STREQ(relay_mode_name(c), "push");
+
+  c = parsed({"--relay-mode", "tree", "--graft-timeout-ms", "250", "--lazy-interval-ms", "0"});
+  EXPECT_TRUE(c.tree_relay);
+  EXPECT_EQ(c.relay.push_peers, 0u);
+  EXPECT_EQ(c.relay.graft_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.relay.lazy_interval, Duration(0));
+  EXPECT_STREQ(relay_mode_name(c), "tree");
+}
+
+TEST(NodeConfig, RelayModeThatDisagreesWithPushPeersIsRefused) {
+  test::TempDir dir;
+  NodeOptions o = options(dir);
+  o.relay_mode = "tree";
+  o.push_peers = 2;
+  auto c = node_config_from_options(o);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("--relay-mode tree and --push-peers 2"), std::string::npos) << c.error();
+  o.relay_mode = "push";
+  o.push_peers = 0;
+  c = node_config_from_options(o);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("--relay-mode push and --push-peers 0"), std::string::npos) << c.error();
+  o.relay_mode = "gossip";
+  c = node_config_from_options(o);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("--relay-mode: 'gossip'"), std::string::npos) << c.error();
+}
+
 // --- Node::start and the chain store -----------------------------------------------------------
 
 NodeConfig node_config(const std::string& datadir) {

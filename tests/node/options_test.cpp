@@ -318,5 +318,154 @@ TEST(Options, MinFeeRateFromTheConfigFileCountsAsGiven) {
   EXPECT_EQ(r->options.min_fee_rate, std::optional<uint64_t>(9));  // command line wins
 }
 
+TEST(Options, RelayModeDefaultsToPullAndTreeTakesItsTimers) {
+  test::TempDir dir;
+  auto r = parse({"--datadir", dir.str()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.relay_mode, "pull");
+  EXPECT_EQ(r->options.push_peers, 0u);
+  EXPECT_EQ(r->options.graft_timeout_ms, 100u);
+  EXPECT_EQ(r->options.lazy_interval_ms, 500u);
+
+  r = parse({"--datadir", dir.str(), "--relay-mode", "tree", "--graft-timeout-ms", "250",
+             "--lazy-interval-ms", "0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.relay_mode, "tree");
+  EXPECT_EQ(r->options.push_peers, 0u);
+  EXPECT_EQ(r->options.graft_timeout_ms, 250u);
+  EXPECT_EQ(r->options.lazy_interval_ms, 0u);
+  // --push-peers 0 says nothing against pull or tree.
+  for (const char* mode : {"pull", "tree"}) {
+    r = parse({"--datadir", dir.str(), "--relay-mode", mode, "--push-peers", "0"});
+    ASSERT_TRUE(r) << mode << ": " << r.error();
+    EXPECT_EQ(r->options.relay_mode, mode);
+  }
+}
+
+TEST(Options, PushModeFromEitherOption) {
+  test::TempDir dir;
+  struct Case {
+    std::vector<std::string> args;
+    const char* mode;
+    uint32_t push_peers;
+  };
+  for (const Case& c : {Case{{"--relay-mode", "push"}, "push", 2},
+                        Case{{"--relay-mode", "push", "--push-peers", "5"}, "push", 5},
+                        Case{{"--push-peers", "3"}, "push", 3},  // alone, as before --relay-mode
+                        Case{{"--push-peers", "0"}, "pull", 0}}) {
+    std::vector<std::string> args{"--datadir", dir.str()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto r = parse(args);
+    ASSERT_TRUE(r) << c.args[1] << ": " << r.error();
+    EXPECT_EQ(r->options.relay_mode, c.mode) << c.args[1];
+    EXPECT_EQ(r->options.push_peers, c.push_peers) << c.args[1];
+  }
+}
+
+TEST(Options, ContradictoryRelayOptionsNameBoth) {
+  test::TempDir dir;
+  struct Case {
+    const char* mode;
+    const char* push_peers;
+  };
+  for (const Case& c : {Case{"pull", "3"}, Case{"tree", "3"}, Case{"push", "0"}}) {
+    auto r = parse({"--datadir", dir.str(), "--relay-mode", c.mode, "--push-peers", c.push_peers});
+    ASSERT_FALSE(r) << c.mode << " " << c.push_peers;
+    EXPECT_NE(r.error().find(std::string("--relay-mode: '") + c.mode + "'"), std::string::npos)
+        << r.error();
+    EXPECT_NE(r.error().find(std::string("--push-peers: '") + c.push_peers + "'"),
+              std::string::npos)
+        << r.error();
+    EXPECT_NE(r.error().find("contradict"), std::string::npos) << r.error();
+  }
+  // One from the config file, the other from the command line: each named where it was given.
+  const std::string conf = dir.file("hearsay.conf");
+  std::ofstream(conf) << "# relay\nrelay-mode=tree\n";
+  auto r = parse({"--datadir", dir.str(), "--push-peers", "3"});
+  ASSERT_FALSE(r);
+  EXPECT_NE(
+      r.error().find("config file " + conf + " line 2: relay-mode=tree and --push-peers: '3'"),
+      std::string::npos)
+      << r.error();
+}
+
+TEST(Options, TreeTimersOutsideTreeModeAreRefused) {
+  test::TempDir dir;
+  struct Case {
+    std::vector<std::string> args;
+    const char* named;  // the option that chose the mode, as the message names it
+  };
+  for (const Case& c :
+       {Case{{"--graft-timeout-ms", "200"}, "pull (the default)"},
+        Case{{"--graft-timeout-ms", "100"}, "pull (the default)"},  // the default, given
+        Case{{"--relay-mode", "push", "--lazy-interval-ms", "10"}, "push (--relay-mode: 'push')"},
+        Case{{"--push-peers", "2", "--lazy-interval-ms", "10"}, "push (--push-peers: '2')"}}) {
+    std::vector<std::string> args{"--datadir", dir.str()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto r = parse(args);
+    ASSERT_FALSE(r) << c.named;
+    const std::string& timer = c.args[c.args.size() - 2];
+    EXPECT_TRUE(r.error().starts_with(timer + ": '" + c.args.back() + "'")) << r.error();
+    EXPECT_NE(r.error().find("applies to --relay-mode tree only"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().find(c.named), std::string::npos) << r.error();
+  }
+}
+
+TEST(Options, RelayModeAndTreeTimerRanges) {
+  test::TempDir dir;
+  auto r = parse({"--datadir", dir.str(), "--relay-mode", "gossip"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), "--relay-mode: 'gossip' is not allowed: expected pull, push or tree");
+  struct Bad {
+    const char* option;
+    const char* value;
+    const char* range;
+  };
+  for (const Bad& b : {Bad{"--graft-timeout-ms", "0", "from 1 to 60000"},
+                       Bad{"--graft-timeout-ms", "60001", "from 1 to 60000"},
+                       Bad{"--lazy-interval-ms", "60001", "from 0 to 60000"},
+                       Bad{"--lazy-interval-ms", "-1", "from 0 to 60000"}}) {
+    auto bad = parse({"--datadir", dir.str(), "--relay-mode", "tree", b.option, b.value});
+    ASSERT_FALSE(bad) << b.option << " " << b.value;
+    EXPECT_NE(bad.error().find(b.option), std::string::npos) << bad.error();
+    EXPECT_NE(bad.error().find(b.range), std::string::npos) << bad.error();
+  }
+  r = parse({"--datadir", dir.str(), "--relay-mode", "tree", "--graft-timeout-ms", "60000",
+             "--lazy-interval-ms", "60000"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.graft_timeout_ms, 60000u);
+}
+
+TEST(Options, RelayModeFromTheConfigFile) {
+  test::TempDir dir;
+  std::ofstream(dir.file("hearsay.conf")) << "relay-mode=tree\ngraft-timeout-ms=30\n";
+  auto r = parse({"--datadir", dir.str()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.relay_mode, "tree");
+  EXPECT_EQ(r->options.graft_timeout_ms, 30u);
+  // The command line wins, and the file's timer then belongs to no tree.
+  r = parse({"--datadir", dir.str(), "--relay-mode", "pull"});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("line 2: graft-timeout-ms=30 applies to --relay-mode tree only"),
+            std::string::npos)
+      << r.error();
+  std::ofstream(dir.file("hearsay.conf")) << "relay-mode=push\n";
+  r = parse({"--datadir", dir.str()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.push_peers, 2u);
+}
+
+TEST(Options, HelpGivesTheRelayModesAndTreeTimers) {
+  auto h = parse({"--help"});
+  ASSERT_TRUE(h);
+  for (const char* needle :
+       {"--relay-mode pull|push|tree (=pull)", "--graft-timeout-ms MS (=100)", "[1..60000]",
+        "--lazy-interval-ms MS (=500)", "with --relay-mode tree", "with --relay-mode push"})
+    EXPECT_NE(h->text.find(needle), std::string::npos) << needle << "\n" << h->text;
+  // In the relay group.
+  EXPECT_GT(h->text.find("--relay-mode"), h->text.find("Relay and mempool:"));
+  EXPECT_LT(h->text.find("--lazy-interval-ms"), h->text.find("Blocks:"));
+}
+
 }  // namespace
 }  // namespace hearsay

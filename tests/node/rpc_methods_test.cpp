@@ -96,6 +96,65 @@ TEST_F(RpcMethods, GetInfoAndPeerInfo) {
   EXPECT_TRUE(p.at("messages").as_object().contains("version"));
   EXPECT_EQ(p.at("misbehaviour").to_number<int>(), 0);
   EXPECT_TRUE(p.at("link").as_object().contains("delay_ms"));
+  // Pull mode (the default): no tree link, tree counters at zero.
+  EXPECT_EQ(info.at("relay_mode").as_string(), "pull");
+  EXPECT_FALSE(p.at("tree").as_bool());
+  EXPECT_EQ(p.at("tree_pruned").to_number<int>(), 0);
+  EXPECT_EQ(p.at("tree_parent_of").to_number<int>(), 0);
+  for (const char* counter : {"tree_peers", "tree_pushed", "prunes_sent", "prunes_received",
+                              "grafts_sent", "grafts_received", "tree_swaps", "withheld"})
+    EXPECT_EQ(info.at("relay").at(counter).to_number<int>(), 0) << counter;
+}
+
+// Two nodes in tree mode: the link is a tree link, the origin's transactions are pushed down it
+// and the receiver names its parent; getinfo, getnetworkinfo and /metrics say so.
+TEST(RpcMethodsTree, TreeLinkAndCountersAreReported) {
+  TestNet net(2);
+  auto tree = [](NodeConfig& c) {
+    c.rpc_host = "127.0.0.1";
+    c.rpc_port = 0;
+    c.tree_relay = true;
+  };
+  net.start(0, {}, tree);
+  net.start(1, {0}, tree);
+  ASSERT_TRUE(wait_until([&] { return ready_peers(net[0]) == 1 && ready_peers(net[1]) == 1; }));
+  auto call = [&](size_t i, std::string_view method) {
+    RpcClientConfig c;
+    c.port = *net[i].rpc_port();
+    c.datadir = net[i].config().datadir;
+    auto r = RpcClient(c).call(method, json::array{});
+    EXPECT_TRUE(r.ok()) << method << ": " << (r.ok() ? "" : r.error().one_line());
+    return r.ok() ? *r : json::value();
+  };
+  EXPECT_EQ(call(0, "getinfo").at("relay_mode").as_string(), "tree");
+  EXPECT_EQ(call(0, "getnetworkinfo").at("relay_mode").as_string(), "tree");
+  EXPECT_EQ(call(1, "getinfo").at("relay").at("tree_peers").to_number<int>(), 1);
+
+  TxRef tx = devnet_tx(5, 0);
+  ASSERT_TRUE(net[0].submit(tx).ok());
+  ASSERT_TRUE(wait_until([&] { return net[1].has_transaction(tx->id()); }));
+  // Node 1's one peer pushed it node 0's origin: it is node 1's parent for that origin.
+  json::value peers;
+  ASSERT_TRUE(wait_until([&] {
+    peers = call(1, "getpeerinfo");
+    return peers.as_array().size() == 1 &&
+           peers.as_array()[0].as_object().contains("tree_parent_of") &&
+           peers.as_array()[0].at("tree_parent_of").to_number<int>() == 1;
+  })) << json::serialize(peers);
+  const json::object& p = peers.as_array()[0].as_object();
+  EXPECT_TRUE(p.at("tree").as_bool());
+  EXPECT_EQ(p.at("tree_pruned").to_number<int>(), 0);
+  EXPECT_EQ(call(0, "getinfo").at("relay").at("tree_pushed").to_number<int>(), 1);
+
+  RpcClientConfig rc;
+  rc.port = *net[0].rpc_port();
+  rc.datadir = net[0].config().datadir;
+  auto reply = RpcClient(rc).request("/metrics", "", true);
+  ASSERT_TRUE(reply.ok()) << reply.error();
+  EXPECT_NE(reply->body.find("hearsay_relay_mode{mode=\"tree\"} 1\n"), std::string::npos)
+      << reply->body;
+  EXPECT_NE(reply->body.find("hearsay_tree_peers_total 1\n"), std::string::npos) << reply->body;
+  EXPECT_NE(reply->body.find("hearsay_tree_pushed_total 1\n"), std::string::npos) << reply->body;
 }
 
 TEST_F(RpcMethods, SendRawTransactionThenQueryIt) {
@@ -203,6 +262,8 @@ TEST_F(RpcMethods, MetricsReflectTheNode) {
   EXPECT_NE(reply->body.find("hearsay_peers{direction=\"outbound\"} 1"), std::string::npos);
   EXPECT_NE(reply->body.find("hearsay_chain_height 0\n"), std::string::npos);
   EXPECT_NE(reply->body.find("hearsay_blocks_connected_total 0\n"), std::string::npos);
+  EXPECT_NE(reply->body.find("hearsay_relay_mode{mode=\"pull\"} 1\n"), std::string::npos);
+  EXPECT_NE(reply->body.find("hearsay_tree_pushed_total 0\n"), std::string::npos);
   auto check = promtool_check(reply->body);
   ASSERT_TRUE(check)
       << "promtool is not installed: contrib/install-deps.sh installs it (prometheus)";
@@ -395,6 +456,10 @@ TEST_F(RpcMethods, HabitualBitcoindMethods) {
   EXPECT_EQ(ni.at("connections_out").to_number<int>(), 0);
   EXPECT_EQ(ni.at("relayfee").to_number<uint64_t>(), m_net[0].config().mempool.min_fee_rate);
   EXPECT_EQ(ni.at("min_fee_rate"), ni.at("relayfee"));
+  EXPECT_EQ(ni.at("relay_mode").as_string(), "pull");
+  EXPECT_EQ(ni.at("push_peers").to_number<int>(), 0);
+  EXPECT_EQ(ni.at("graft_timeout_ms").to_number<int>(), 100);
+  EXPECT_EQ(ni.at("lazy_interval_ms").to_number<int>(), 500);
 
   json::value bci = call(0, "getblockchaininfo");
   EXPECT_EQ(bci.at("chain").as_string(), "devnet");
