@@ -27,7 +27,12 @@ Definitions (all times are wall-clock µs of the one machine, reported in ms):
   validate_ms    accepted minus first-seen at the same node (precheck + signature + admission).
   shortest_path_bound_ms   hops from the origin to its farthest node × the one-way link delay: no
                  gossip can beat it. protocol_bound_ms multiplies by the one-way trips a hop costs
-                 (inv → getdata → tx: 3; push to every peer: 1).
+                 (inv → getdata → tx: 3; push to every peer, or tree relay: 1).
+                 t100_over_shortest_path_bound and t100_over_protocol_bound: t100's p50 ÷ the
+                 bound's p50.
+  relay_mode     the nodes' --relay-mode (pull, push or tree; a run recorded before the option:
+                 push when push_peers > 0); graft_timeout_ms and lazy_interval_ms, tree mode's
+                 timers (None: not tree mode, or hearsayd's defaults unrecorded).
   bytes_per_tx_per_node    bytes all nodes sent during the run ÷ (transactions × nodes): whole
                  frames (24-byte frame header + payload) as the nodes count them (getpeerinfo's
                  bytes_sent, summed over peers), without TLS; _by_message splits it by type.
@@ -47,6 +52,12 @@ Definitions (all times are wall-clock µs of the one machine, reported in ms):
                  transaction size. None without TLS counters.
   tx_bodies_per_node       tx bodies the nodes received ÷ (transactions × (nodes − 1)); 1.0 means
                  every node but the origin received each body exactly once.
+  tree           tree relay's counters (getinfo's relay), summed over the nodes, from the
+                 counters of a hearsayd that reports them: tree_peers (at the end: each tree link
+                 counts at both ends), and during the run tree_pushed (treetx bodies sent),
+                 prunes_sent / prunes_received and grafts_sent / grafts_received (origins),
+                 tree_swaps (parents replaced by a faster peer), withheld (bodies a parent owed
+                 and never sent).
   throughput_tps transactions that reached every node ÷ seconds from the first injection to the
                  moment the last of them reached its last node.
   Bytes, CPU and memory of the transactions come from the "delivered" counters when present;
@@ -80,6 +91,9 @@ from collections import Counter
 from topology import Topology
 
 REPORT_VERSION = 2
+# getinfo's tree relay counters (node/rpc_methods.cpp relay_json), reported summed over nodes.
+TREE_COUNTERS = ("tree_peers", "tree_pushed", "prunes_sent", "prunes_received", "grafts_sent",
+                 "grafts_received", "tree_swaps", "withheld")
 # Messages that carry blocks (their bytes are the block report's, not the transactions').
 BLOCK_MESSAGES = ("headers", "getheaders", "cmpctblock", "getblocktxn", "blocktxn", "block")
 # Every frame's header: magic, command, length, checksum (p2p/transport.h kFrameHeaderSize).
@@ -281,6 +295,10 @@ def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
     out["inv_entries_sent_per_tx_per_node"] = _r(relay_delta("inv_sent") / (txs * n), 2)
     out["getdata_entries_per_tx_per_node"] = _r(relay_delta("getdata_sent") / (txs * n), 3)
     out["request_timeouts"] = int(relay_delta("request_timeouts"))
+    if all("tree_pushed" in f.get("relay", {}) for f in final.values()):
+        # tree_peers is counted as links come up, before the baseline: its final value.
+        out["tree"] = {k: int(sum(float(f["relay"].get(k, 0)) for f in final.values()))
+                       if k == "tree_peers" else int(relay_delta(k)) for k in TREE_COUNTERS}
     cpu = [(f.get("proc", {}).get("cpu_s"), base.get(i, {}).get("proc", {}).get("cpu_s"))
            for i, f in final.items()]
     cpu_run = [a - b for a, b in cpu if a is not None and b is not None]
@@ -373,8 +391,9 @@ def analyze(out_dir: str) -> dict:
 
     delay = float(params.get("link_delay_ms") or 0)
     push = int(params.get("push_peers") or 0)
+    relay_mode = params.get("relay_mode") or ("push" if push > 0 else "pull")
     max_degree = max(topo.degrees()) if n > 1 else 0
-    trips = 1 if push > 0 and push >= max_degree else 3
+    trips = 1 if relay_mode == "tree" or (push > 0 and push >= max_degree) else 3
     ecc_cache: dict[int, int] = {}
 
     levels = {"t50_ms": 50, "t90_ms": 90, "t100_ms": 100}
@@ -439,9 +458,13 @@ def analyze(out_dir: str) -> dict:
         "txs": m,
         "size": params.get("size"),
         "rate": params.get("rate"),
+        "warmup": params.get("warmup"),
         "link_delay_ms": params.get("link_delay_ms"),
         "jitter_ms": params.get("jitter_ms"),
+        "relay_mode": relay_mode,
         "push_peers": params.get("push_peers"),
+        "graft_timeout_ms": params.get("graft_timeout_ms"),
+        "lazy_interval_ms": params.get("lazy_interval_ms"),
         "inv_interval_ms": params.get("inv_interval_ms"),
         "origin": params.get("origin"),
         "seed": params.get("seed"),
@@ -464,6 +487,9 @@ def analyze(out_dir: str) -> dict:
     report["protocol_bound_ms"] = summary([b * trips for b in bound])
     pb = report["protocol_bound_ms"]["p50"]
     t100 = report["t100_ms"]["p50"]
+    sb = report["shortest_path_bound_ms"]["p50"]
+    report["t100_over_shortest_path_bound"] = (
+        _r(t100 / sb, 3) if sb and t100 is not None else None)
     report["t100_over_protocol_bound"] = _r(t100 / pb, 3) if pb and t100 is not None else None
     t100o = report["t100_from_origin_ms"]["p50"]
     report["t100_from_origin_over_protocol_bound"] = (

@@ -1,4 +1,5 @@
-"""What every subcommand shares: the progress logger and the machine description."""
+"""What every subcommand shares: the progress logger, the machine description and hearsayd's
+relay options (run, devnet and plan pass the same ones to every node)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import os
 import platform
 import time
+
+from cluster import ClusterError
 
 _t_start = time.monotonic()
 
@@ -54,3 +57,68 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
                 or "default" in text or not action.option_strings):
             return text
         return super()._get_help_string(action)
+
+
+# hearsayd's --push-peers under --relay-mode push when not given (node/options.h
+# kDefaultPushPeers).
+DEFAULT_PUSH_PEERS = 2
+RELAY_MODES = ("pull", "push", "tree")
+TREE_TIMERS = (("graft_timeout_ms", "--graft-timeout-ms"),
+               ("lazy_interval_ms", "--lazy-interval-ms"))
+
+
+def relay_settings(a) -> tuple[str, int]:
+    """The relay mode and push peers every node runs, as hearsayd settles them: --push-peers
+    K > 0 alone means push; push without --push-peers pushes to DEFAULT_PUSH_PEERS. The
+    contradictions hearsayd refuses are refused here first, naming both options."""
+    given = a.relay_mode
+    peers = a.push_peers
+    if given is not None and given not in RELAY_MODES:
+        raise ClusterError(f"--relay-mode {given}: use pull, push or tree")
+    if peers is not None and peers < 0:
+        raise ClusterError(f"--push-peers {peers}: use 0 or more")
+    mode = given or ("push" if peers else "pull")
+    if mode == "push" and peers == 0:
+        raise ClusterError("--relay-mode push and --push-peers 0 contradict each other: push "
+                           "mode pushes to K > 0 peers (leave --push-peers out to push to "
+                           f"{DEFAULT_PUSH_PEERS})")
+    if mode != "push" and peers:
+        raise ClusterError(f"--relay-mode {mode} and --push-peers {peers} contradict each other: "
+                           "push peers are for --relay-mode push")
+    for attr, flag in TREE_TIMERS:
+        if getattr(a, attr) is not None and mode != "tree":
+            raise ClusterError(f"{flag} applies to --relay-mode tree only (the relay mode is "
+                               f"{mode})")
+    return mode, (peers or DEFAULT_PUSH_PEERS) if mode == "push" else 0
+
+
+def relay_args(a) -> list[str]:
+    """hearsayd's relay options for every node (only those given: hearsayd's defaults stand)."""
+    mode, peers = relay_settings(a)
+    args = ["--relay-mode", mode]
+    if peers:
+        args += ["--push-peers", str(peers)]
+    for attr, flag in TREE_TIMERS:
+        if getattr(a, attr) is not None:
+            args += [flag, str(getattr(a, attr))]
+    return args
+
+
+def add_relay_options(p: argparse.ArgumentParser) -> None:
+    """--relay-mode, --push-peers, --graft-timeout-ms and --lazy-interval-ms (hearsayd's)."""
+    p.add_argument("--relay-mode", choices=RELAY_MODES, default=None,
+                   help="hearsayd --relay-mode for every node: pull (announce, then request), "
+                        "push (also push each new transaction to --push-peers peers) or tree "
+                        "(push along one tree per origin, announce on the other links) "
+                        "(default: pull, or push with --push-peers K > 0)")
+    p.add_argument("--push-peers", type=int, default=None,
+                   help="hearsayd --push-peers: peers sent each new transaction whole; K > 0 "
+                        "alone means --relay-mode push (default: 0, or "
+                        f"{DEFAULT_PUSH_PEERS} with --relay-mode push)")
+    p.add_argument("--graft-timeout-ms", type=int, default=None,
+                   help="hearsayd --graft-timeout-ms, with --relay-mode tree: how long an "
+                        "announced transaction waits for its tree push before it is requested "
+                        "(default: hearsayd's)")
+    p.add_argument("--lazy-interval-ms", type=int, default=None,
+                   help="hearsayd --lazy-interval-ms, with --relay-mode tree: mean interval "
+                        "between announcements to a tree peer (default: hearsayd's)")

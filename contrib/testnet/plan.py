@@ -1,14 +1,15 @@
 """testnet.py plan: the files for a testnet spread over several hosts (no provisioning).
 
   testnet.py plan --hosts HOSTS --nodes N --degree D [--topology ...] [--seed S]
-                  [--link-delay-ms X ...] [--bin DIR] --out DIR
+                  [--link-delay-ms X ...] [--relay-mode pull|push|tree ...] [--bin DIR] --out DIR
 
 HOSTS has one host per line, "ADDRESS [FIRST_PORT]" ('#' comments): the address other hosts
 reach it at, and the first of the ports its nodes use (default 18800; node k of a host listens
 on FIRST_PORT + 2k and serves RPC on 127.0.0.1:FIRST_PORT + 2k + 1). Nodes go to hosts round
 robin. DIR receives, per host, a folder DIR/hosts/ADDRESS/ holding:
   nodeNNN/identity.key, nodeNNN/hearsay.conf   identity (hearsay-cli keygen) and wiring
-                                               (listen, rpc, connect=PUBKEY@HOST:PORT, link)
+                                               (listen, rpc, connect=PUBKEY@HOST:PORT, link,
+                                               relay mode)
   allow-peers.txt                              every identity of the testnet
   start.sh / stop.sh                           run / stop this host's nodes (hearsayd on PATH,
                                                or HEARSAYD=/path/to/hearsayd)
@@ -26,7 +27,7 @@ import shlex
 import subprocess
 
 from cluster import ClusterError, check_binaries, default_bin_dir, write_json
-from common import HelpFormatter, log
+from common import HelpFormatter, add_relay_options, log, relay_args, relay_settings
 from topology import build
 
 DEFAULT_FIRST_PORT = 18800
@@ -54,6 +55,10 @@ def cmd_plan(a) -> int:
     out = os.path.abspath(a.out)
     if os.path.exists(os.path.join(out, "testnet.json")):
         raise ClusterError(f"{out} already holds a testnet: choose another --out")
+    mode, push_peers = relay_settings(a)
+    # The relay options as config lines: "--name value" pairs become "name=value".
+    relay = relay_args(a)
+    relay_conf = [f"{relay[k][2:]}={relay[k + 1]}" for k in range(0, len(relay), 2)]
     hosts = read_hosts(a.hosts)
     topo = build(a.topology, a.nodes, a.degree, a.seed)
     cli = check_binaries(a.bin or default_bin_dir(), ("hearsay-cli",))["hearsay-cli"]
@@ -86,7 +91,7 @@ def cmd_plan(a) -> int:
                     f"listen=0.0.0.0:{n['p2p_port']}", f"rpc=127.0.0.1:{n['rpc_port']}",
                     "max-outbound=0", f"link-delay-ms={a.link_delay_ms}",
                     f"link-jitter-ms={a.jitter_ms}", f"inv-interval-ms={a.inv_interval_ms}",
-                    f"push-peers={a.push_peers}", "log-level=warn"]
+                    *relay_conf, "log-level=warn"]
             for j in topo.dials(n["index"]):
                 m = nodes[j]
                 conf.append(f"connect={m['identity']}@{m['host']}:{m['p2p_port']}")
@@ -116,7 +121,8 @@ def cmd_plan(a) -> int:
             os.chmod(p, 0o755)
     params = {"nodes": topo.nodes, "degree": a.degree, "topology": a.topology, "seed": a.seed,
               "txs": None, "rate": None, "size": None, "link_delay_ms": a.link_delay_ms,
-              "jitter_ms": a.jitter_ms, "push_peers": a.push_peers,
+              "jitter_ms": a.jitter_ms, "relay_mode": mode, "push_peers": push_peers,
+              "graft_timeout_ms": a.graft_timeout_ms, "lazy_interval_ms": a.lazy_interval_ms,
               "inv_interval_ms": a.inv_interval_ms, "origin": "hosts"}
     write_json(os.path.join(out, "testnet.json"),
                {"params": params, "topology": topo.to_json(), "nodes": nodes, "hosts": hosts,
@@ -141,8 +147,7 @@ def add_parser(sub) -> None:
     p.add_argument("--link-delay-ms", type=int, default=0,
                    help="emulated one-way delay on every link, ms (0 with real links)")
     p.add_argument("--jitter-ms", type=int, default=0, help="random extra delay, up to this, ms")
-    p.add_argument("--push-peers", type=int, default=0,
-                   help="hearsayd --push-peers: peers sent each new transaction whole")
+    add_relay_options(p)
     p.add_argument("--inv-interval-ms", type=int, default=0,
                    help="hearsayd --inv-interval-ms: mean time between announcements (0: at once)")
     p.add_argument("--bin", default=None,

@@ -71,8 +71,9 @@ def run_parameters(report: dict) -> str:
     rate = f"{r.get('rate'):g} tx/s" if r.get("rate") else "full speed"
     delay = (f"link delay {r.get('link_delay_ms')} ms" if r.get("link_delay_ms")
              else "no link delay")
+    mode = f", {r['relay_mode']} relay" if r.get("relay_mode") else ""
     return (f"{r.get('nodes')} nodes, {r.get('topology')} degree {r.get('degree')}, "
-            f"{r.get('txs')} tx of {r.get('size')} B at {rate}, {delay}")
+            f"{r.get('txs')} tx of {r.get('size')} B at {rate}, {delay}{mode}")
 
 
 def plot_titles(report: dict, hist: dict) -> dict[str, str]:
@@ -199,10 +200,40 @@ def bound_rows(r: dict) -> list[str]:
         f"| shortest-path bound (eccentricity × delay), ms p50 | {_v(sb)} |",
         f"| protocol bound (× {_v(r.get('round_trips_per_hop'))} round trips per hop), ms p50 | "
         f"{_v(pb)} |",
+        f"| t100 p50 ÷ shortest-path bound | {_v(r.get('t100_over_shortest_path_bound'))} |",
         f"| t100 p50 ÷ protocol bound (from origin acceptance) | "
         f"{_v(r.get('t100_over_protocol_bound'))} "
         f"({_v(r.get('t100_from_origin_over_protocol_bound'))}) |",
     ]
+
+
+def relay_words(r: dict) -> str:
+    """The relay mode and its settings, e.g. "relay mode tree (graft timeout 100 ms, lazy
+    interval 50 ms)"."""
+    mode = r.get("relay_mode")
+    if mode is None:  # a report from before --relay-mode
+        return f"push peers {_v(r.get('push_peers'))}"
+    if mode == "push":
+        return f"relay mode push ({_v(r.get('push_peers'))} push peers)"
+    if mode == "tree":
+        def ms(k: str) -> str:
+            return "hearsayd's default" if r.get(k) is None else f"{r[k]} ms"
+        return (f"relay mode tree (graft timeout {ms('graft_timeout_ms')}, lazy interval "
+                f"{ms('lazy_interval_ms')})")
+    return f"relay mode {mode}"
+
+
+def tree_markdown(r: dict) -> list[str]:
+    """Tree relay's counters summed over the nodes (tree mode, or any counted)."""
+    t = r.get("tree")
+    if not t or (r.get("relay_mode") != "tree" and not any(t.values())):
+        return []
+    return [f"Tree relay, summed over the nodes: {t.get('tree_peers', 0)} tree peers (each link "
+            f"at both ends), {t.get('tree_pushed', 0)} bodies pushed down trees, prunes "
+            f"{t.get('prunes_sent', 0)} sent / {t.get('prunes_received', 0)} received, grafts "
+            f"{t.get('grafts_sent', 0)} sent / {t.get('grafts_received', 0)} received, "
+            f"{t.get('tree_swaps', 0)} parents swapped for a faster peer, "
+            f"{t.get('withheld', 0)} bodies withheld.", ""]
 
 
 def histogram_note(info: dict | None) -> list[str]:
@@ -227,8 +258,8 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
         f"{r['nodes']} hearsayd nodes on 127.0.0.1, topology {_v(r.get('topology'))} "
         f"(degree {_v(r.get('degree'))}, {_v(r.get('links'))} links, diameter "
         f"{_v(r.get('diameter'))}), {r['txs']} transactions of {_v(r.get('size'))} B injected at "
-        f"{rate} from origin {_v(r.get('origin'))}; {delay}, push peers "
-        f"{_v(r.get('push_peers'))}, inv interval {_v(r.get('inv_interval_ms'))} ms. "
+        f"{rate} from origin {_v(r.get('origin'))}; {delay}, {relay_words(r)}, inv interval "
+        f"{_v(r.get('inv_interval_ms'))} ms. "
         f"{r.get('machine') or 'machine unknown'}, {r.get('date') or 'date unknown'}, load "
         f"average {_v(load.get('before'))} before and {_v(load.get('after'))} after the "
         "injection.",
@@ -262,6 +293,7 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
         lines += ["Bytes sent per transaction per node by message: " +
                   ", ".join(f"{k} {v}" for k, v in by.items()) + ".", ""]
     lines += wire_markdown(r)
+    lines += tree_markdown(r)
     if r.get("held_only_via_block"):
         lines += [f"Node–transaction pairs held only through a block (never in that node's "
                   f"mempool): {r['held_only_via_block']}.", ""]

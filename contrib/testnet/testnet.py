@@ -2,8 +2,9 @@
 """hearsay testnet: real hearsayd processes on 127.0.0.1, a load, and a propagation report.
 
   testnet.py run --nodes N --degree D --topology random-regular|ring|full|file:PATH --seed S
-                 --txs M --rate R --size B --link-delay-ms X [--jitter-ms J] [--push-peers K]
-                 [--inv-interval-ms I] [--origin random|INDEX] [--bin DIR]
+                 --txs M --rate R --size B --link-delay-ms X [--jitter-ms J]
+                 [--relay-mode pull|push|tree] [--push-peers K] [--graft-timeout-ms MS]
+                 [--lazy-interval-ms MS] [--inv-interval-ms I] [--origin random|INDEX] [--bin DIR]
                  [--blocks N [--block-interval S] [--producer I]] --out DIR
   testnet.py analyze DIR          recompute DIR/report.json, report.md and figures from the traces
   testnet.py devnet               5 nodes in a ring, 1,000 transactions, 2 blocks, a short report
@@ -14,7 +15,9 @@
   testnet.py plan --hosts FILE --nodes N ... --out DIR   files for a testnet over several hosts
 
 `run`: prepares N data directories under DIR (identities with hearsay-cli keygen, an allow-list
-of them all), starts N hearsayd, wires the topology with --connect (pinned identities;
+of them all), starts N hearsayd (every one with the same relay options: --relay-mode,
+--push-peers, --graft-timeout-ms, --lazy-interval-ms, --inv-interval-ms; each node's
+getnetworkinfo must confirm the relay mode), wires the topology with --connect (pinned identities;
 --max-outbound 0 so that nodes add no links of their own), waits for every handshake, injects
 with hearsay-cli inject (origins: every node round robin in a seeded order, or one node), waits
 until every node holds every transaction (or --timeout), records the nodes' counters, stops the
@@ -52,7 +55,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from analyze import analyze  # noqa: E402
-from common import HelpFormatter, loadavg, log, machine  # noqa: E402
+from common import (TREE_TIMERS, HelpFormatter, add_relay_options, loadavg,  # noqa: E402
+                    log, machine, relay_args, relay_settings)
 from cluster import (Cluster, ClusterError, Interrupted, TraceTail,  # noqa: E402
                      check_binaries, default_bin_dir, install_cleanup, spawn, write_json)
 from rpc import RpcError  # noqa: E402
@@ -74,6 +78,8 @@ commands that work as printed, a script that stops the nodes, and how to remove 
 # Transactions one sender may hold (mempool/policy.h kDefaultMaxPerSender is 64): keep well
 # under it, so no transaction is refused for its sender's count.
 TXS_PER_SENDER = 32
+# Warm-up transactions come from the senders of seed + this (the run's come from the seed's).
+WARMUP_SEED_OFFSET = 1_000_003
 # Requests hearsay-cli inject keeps in flight by default: enough that a node slow to answer
 # (a busy 100-node testnet on two cores) does not hold the injection below its rate.
 INJECT_CONNECTIONS = 16
@@ -83,12 +89,28 @@ POLL_S = 0.2
 def node_args(a) -> list[str]:
     args = ["--max-outbound", "0", "--link-delay-ms", str(a.link_delay_ms),
             "--link-jitter-ms", str(a.jitter_ms), "--inv-interval-ms", str(a.inv_interval_ms),
-            "--push-peers", str(a.push_peers), "--log-level", a.log_level]
+            *relay_args(a), "--log-level", a.log_level]
     if a.verify_threads is not None:
         args += ["--verify-threads", str(a.verify_threads)]
     for extra in a.node_arg or []:
         args += extra.split()
     return args
+
+
+def check_relay_mode(cluster: Cluster, params: dict) -> None:
+    """Every node's getnetworkinfo must report the relay mode asked for (a hearsayd too old to
+    report one passes); the tree timers in effect go to params (hearsayd's defaults when not
+    given)."""
+    for n in cluster.nodes:
+        info = n.rpc.call("getnetworkinfo")
+        mode = info.get("relay_mode")
+        if mode is not None and mode != params["relay_mode"]:
+            raise ClusterError(f"{n.name} relays in {mode} mode, not {params['relay_mode']}: "
+                               "check --node-arg")
+        if params["relay_mode"] == "tree":
+            for key, _ in TREE_TIMERS:
+                if params.get(key) is None and info.get(key) is not None:
+                    params[key] = info[key]
 
 
 def origins(a, n: int) -> list[int]:
@@ -266,8 +288,11 @@ def wait_blocks(cluster: Cluster, producer: BlockProducer, timeout: float) -> bo
 
 
 def wait_delivery(cluster: Cluster, proc: subprocess.Popen, out: str, timeout: float,
-                  n_txs: int, producer: BlockProducer | None = None) -> tuple[dict, bool]:
+                  n_txs: int, producer: BlockProducer | None = None,
+                  held_before: int = 0) -> tuple[dict, bool]:
     """Until inject ends and every node holds what it accepted; returns (summary, timed_out).
+
+    `held_before`: transactions every node already accepted (a warm-up), not counted.
 
     Progress comes from the nodes' trace files (tx_accepted lines; a node flushes its trace
     every 100 ms), not from RPC, so that watching costs the nodes nothing. With a producer, it
@@ -301,6 +326,7 @@ def wait_delivery(cluster: Cluster, proc: subprocess.Popen, out: str, timeout: f
                      for i, t in enumerate(tails)]
         else:
             sizes = [len(t.accepted) for t in tails]
+        sizes = [max(0, s - held_before) for s in sizes]
         now = time.monotonic()
         if target is None and proc.poll() is not None:
             try:
@@ -334,11 +360,34 @@ def wait_delivery(cluster: Cluster, proc: subprocess.Popen, out: str, timeout: f
         time.sleep(producer.sleep_hint(POLL_S) if producer is not None else POLL_S)
 
 
+def warm_up(cluster: Cluster, a, out: str, origin_list: list[int],
+            magic: str | None) -> dict | None:
+    """--warmup N: N transactions from other senders before the measured ones, delivered
+    everywhere and left out of every figure (the counters' baseline is taken after them). A
+    relay that learns per origin (tree mode) starts the measured run with its trees built, as
+    gossipsub's harness starts with its meshes formed."""
+    if not a.warmup:
+        return None
+    wdir = os.path.join(out, "warmup")
+    os.makedirs(wdir, exist_ok=True)
+    w = argparse.Namespace(**vars(a))
+    w.txs = a.warmup
+    w.seed = a.seed + WARMUP_SEED_OFFSET  # other senders: no nonce conflicts with the run's
+    w.senders = None
+    log(f"warm-up: {a.warmup} transactions (not measured)")
+    proc = inject(cluster, w, wdir, origin_list, magic)
+    summary, timed_out = wait_delivery(cluster, proc, wdir, a.timeout, a.warmup)
+    if timed_out:
+        raise ClusterError("the warm-up transactions did not reach every node (see " + wdir + ")")
+    return {"txs": a.warmup, "accepted": int(summary.get("accepted", 0))}
+
+
 def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
     """The `run` command (and devnet). Returns (report, exit code)."""
     out = os.path.abspath(a.out)
     if os.path.exists(os.path.join(out, "testnet.json")):
         raise ClusterError(f"{out} already holds a run: choose another --out or remove it")
+    relay_settings(a)  # refuses contradictory relay options before anything is made
     os.makedirs(out, exist_ok=True)
     topo = build(a.topology, a.nodes, a.degree, a.seed)
     n = topo.nodes
@@ -369,8 +418,10 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
     cluster = Cluster(bin_dir, out, n, topo.edges, args, log=log, die_with_us=not keep,
                       base_port=a.base_port, per_node_args=per_node)
     params = {k: getattr(a, k) for k in (
-        "nodes", "degree", "topology", "seed", "txs", "rate", "size", "link_delay_ms",
-        "jitter_ms", "push_peers", "inv_interval_ms", "origin", "verify_threads")}
+        "nodes", "degree", "topology", "seed", "txs", "warmup", "rate", "size", "link_delay_ms",
+        "jitter_ms", "inv_interval_ms", "graft_timeout_ms", "lazy_interval_ms", "origin",
+        "verify_threads")}
+    params["relay_mode"], params["push_peers"] = relay_settings(a)
     params["nodes"] = n
     params["bin"] = os.path.abspath(bin_dir)
     params["blocks"] = blocks
@@ -391,12 +442,16 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
         log(f"started {n} hearsayd (data under {out})")
         cluster.wait_ready()
         log(f"all {n} nodes answer RPC")
+        check_relay_mode(cluster, params)
         meta.update(cluster.describe())
         write_json(os.path.join(out, "testnet.json"), meta)  # with the pids
         cluster.wait_handshakes(a.handshake_timeout,
                                 lambda up, want: log(f"links up: {up}/{want}"))
-        baseline = cluster.snapshot()
         origin_list = origins(a, n)
+        warm = warm_up(cluster, a, out, origin_list, network["magic"] if network else None)
+        if warm is not None:
+            meta["warmup"] = warm
+        baseline = cluster.snapshot()
         rate = f"{a.rate:g} tx/s" if a.rate else "full speed"
         log(f"injecting {a.txs} transactions of {a.size} B at {rate} into "
             f"{'node ' + str(origin_list[0]) if len(origin_list) == 1 else 'every node'}")
@@ -406,7 +461,8 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
         producer = (BlockProducer(cluster, a.producer, blocks, a.block_interval, out)
                     if blocks else None)
         proc = inject(cluster, a, out, origin_list, network["magic"] if network else None)
-        summary, timed_out = wait_delivery(cluster, proc, out, a.timeout, a.txs, producer)
+        summary, timed_out = wait_delivery(cluster, proc, out, a.timeout, a.txs, producer,
+                                           int(warm["accepted"]) if warm else 0)
         meta["inject"] = {"start": t_inject, "end": time.time(), "summary": summary}
         counters = {"baseline": baseline}
         if producer is not None:
@@ -463,7 +519,8 @@ def print_summary(r: dict, out: str) -> None:
     sb = (r.get("shortest_path_bound_ms") or {}).get("p50")
     bound = (f"bound ms {sb} (protocol: {(r.get('protocol_bound_ms') or {}).get('p50')})"
              if sb else "no link delay: no lower bound")
-    log(f"delivered {r['delivered_fraction'] * 100:.2f}% | t100 ms p50 {f(t, 'p50')} p90 "
+    log(f"{r.get('relay_mode') or 'pull'} relay | delivered "
+        f"{r['delivered_fraction'] * 100:.2f}% | t100 ms p50 {f(t, 'p50')} p90 "
         f"{f(t, 'p90')} p99 {f(t, 'p99')} max {f(t, 'max')} | per hop ms p50 {f(h, 'p50')} "
         f"p99 {f(h, 'p99')} | {bound} | {r.get('throughput_tps')} tx/s | "
         f"{r.get('bytes_per_tx_per_node')} B/tx/node | bodies/node {r.get('tx_bodies_per_node')}"
@@ -522,6 +579,8 @@ def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
                    help="seed of the topology, the origin order and the transactions")
     p.add_argument("--txs", type=int, default=1000 if devnet else 100,
                    help="transactions to inject")
+    p.add_argument("--warmup", type=int, default=0,
+                   help="transactions injected and delivered first, not measured")
     p.add_argument("--rate", type=float, default=500,
                    help="injection rate, tx/s (0: as fast as possible)")
     p.add_argument("--size", type=int, default=250, help="transaction size, bytes")
@@ -532,8 +591,7 @@ def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
                    help="emulated one-way delay on every link, ms (hearsayd --link-delay-ms)")
     p.add_argument("--jitter-ms", type=int, default=0,
                    help="random extra delay per message, up to this, ms (--link-jitter-ms)")
-    p.add_argument("--push-peers", type=int, default=0,
-                   help="hearsayd --push-peers: peers sent each new transaction whole")
+    add_relay_options(p)
     p.add_argument("--inv-interval-ms", type=int, default=0,
                    help="hearsayd --inv-interval-ms: mean time between announcements to a "
                         "peer (0: at once)")

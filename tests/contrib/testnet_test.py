@@ -26,6 +26,7 @@ TOOL_DIR = os.path.join(ROOT, "contrib", "testnet")
 sys.path.insert(0, TOOL_DIR)
 
 import analyze  # noqa: E402
+import common  # noqa: E402
 import render  # noqa: E402
 import testnet  # noqa: E402
 import topology  # noqa: E402
@@ -190,6 +191,11 @@ class AnalyzeTest(unittest.TestCase):
             self.assertAlmostEqual(r["validate_ms"]["p50"], 1.0)
             self.assertAlmostEqual(r["shortest_path_bound_ms"]["p50"], 20.0)  # 2 hops × 10
             self.assertAlmostEqual(r["protocol_bound_ms"]["p50"], 60.0)
+            self.assertAlmostEqual(r["t100_over_shortest_path_bound"], 3.3)  # 66 / 20
+            self.assertAlmostEqual(r["t100_over_protocol_bound"], 1.1)
+            # A run recorded before --relay-mode (push_peers 0): pull; no tree counters.
+            self.assertEqual(r["relay_mode"], "pull")
+            self.assertNotIn("tree", r)
             self.assertAlmostEqual(r["bytes_per_tx_per_node"], 300.0)  # 3 × 600 B / (2 tx × 3)
             self.assertAlmostEqual(r["tx_bodies_per_node"], 1.0)
             self.assertAlmostEqual(r["cpu_seconds"], 1.5)
@@ -290,6 +296,47 @@ class AnalyzeTest(unittest.TestCase):
             self.assertNotIn("total on the wire", md)
             self.assertNotIn("None", md)
 
+    def test_tree_run_reports_its_mode_bound_and_counters(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d)
+            path = os.path.join(d, "testnet.json")
+            with open(path) as f:
+                meta = json.load(f)
+            meta["params"].update(relay_mode="tree", graft_timeout_ms=100, lazy_interval_ms=500)
+            with open(path, "w") as f:
+                json.dump(meta, f)
+            path = os.path.join(d, "counters.json")
+            with open(path) as f:
+                counters = json.load(f)
+            # Per node: 2 tree peers from the start; during the run 1 body pushed, 2 prunes
+            # sent and received, 1 graft sent, 3 received, 1 swap, no withheld body.
+            for snap, k in (("baseline", 0), ("final", 1)):
+                for x in counters[snap]["nodes"]:
+                    x["relay"].update(tree_peers=2, tree_pushed=5 + k, prunes_sent=2 * k,
+                                      prunes_received=2 * k, grafts_sent=k, grafts_received=3 * k,
+                                      tree_swaps=k, withheld=0)
+            with open(path, "w") as f:
+                json.dump(counters, f)
+            r = analyze.analyze(d)
+            self.assertEqual(r["relay_mode"], "tree")
+            self.assertEqual((r["graft_timeout_ms"], r["lazy_interval_ms"]), (100, 500))
+            # A tree hop is one push: the protocol bound is the shortest path's.
+            self.assertEqual(r["round_trips_per_hop"], 0.5)
+            self.assertAlmostEqual(r["protocol_bound_ms"]["p50"], 20.0)
+            self.assertAlmostEqual(r["t100_over_shortest_path_bound"], 3.3)
+            self.assertAlmostEqual(r["t100_over_protocol_bound"], 3.3)
+            self.assertEqual(r["tree"], {"tree_peers": 6, "tree_pushed": 3, "prunes_sent": 6,
+                                         "prunes_received": 6, "grafts_sent": 3,
+                                         "grafts_received": 9, "tree_swaps": 3, "withheld": 0})
+            self.assertAlmostEqual(r["tx_bodies_per_node"], 1.0)
+            md = render.markdown(r, [], None)
+            self.assertIn("relay mode tree (graft timeout 100 ms, lazy interval 500 ms)", md)
+            self.assertIn("Tree relay, summed over the nodes: 6 tree peers", md)
+            self.assertIn("grafts 3 sent / 9 received", md)
+            self.assertIn("| t100 p50 ÷ shortest-path bound | 3.3 |", md)
+            self.assertIn("tree relay", render.run_parameters(r))
+            self.assertNotIn("None", md)
+
     def test_no_blocks_no_block_section(self):
         with tempfile.TemporaryDirectory() as d:
             write_synthetic_run(d)
@@ -376,6 +423,53 @@ class RenderTest(unittest.TestCase):
         self.assertIn("(each block) | height 1: 30, height 2: not every node |", md)
         many = dict(b, per_block=[dict(b["per_block"][0], height=h) for h in range(12)])
         self.assertIn("median 30.0 ms", testnet.block_line(many))
+
+
+class RelayOptionsTest(unittest.TestCase):
+    """testnet.py run's relay options: the mode every node runs and the hearsayd arguments."""
+
+    @staticmethod
+    def run_args(*extra: str):
+        return testnet.build_parser().parse_args(["run", "--out", "/nonexistent", *extra])
+
+    def test_mode_push_peers_and_arguments(self):
+        for extra, mode, peers, args in (
+                ((), "pull", 0, ["--relay-mode", "pull"]),
+                (("--push-peers", "3"), "push", 3, ["--relay-mode", "push", "--push-peers", "3"]),
+                (("--relay-mode", "push"), "push", 2,
+                 ["--relay-mode", "push", "--push-peers", "2"]),
+                (("--relay-mode", "tree", "--graft-timeout-ms", "40", "--lazy-interval-ms", "0"),
+                 "tree", 0, ["--relay-mode", "tree", "--graft-timeout-ms", "40",
+                             "--lazy-interval-ms", "0"]),
+                (("--relay-mode", "tree", "--push-peers", "0"), "tree", 0,
+                 ["--relay-mode", "tree"])):
+            a = self.run_args(*extra)
+            self.assertEqual(common.relay_settings(a), (mode, peers), extra)
+            self.assertEqual(common.relay_args(a), args, extra)
+            node = testnet.node_args(a)
+            self.assertEqual(node[node.index("--relay-mode") + 1], mode, node)
+
+    def test_contradictions_are_refused_naming_both_options(self):
+        from cluster import ClusterError
+        for extra, words in (
+                (("--relay-mode", "tree", "--push-peers", "3"), ("--relay-mode tree",
+                                                                 "--push-peers 3")),
+                (("--relay-mode", "pull", "--push-peers", "1"), ("--relay-mode pull",
+                                                                 "--push-peers 1")),
+                (("--relay-mode", "push", "--push-peers", "0"), ("--relay-mode push",
+                                                                 "--push-peers 0")),
+                (("--graft-timeout-ms", "50",), ("--graft-timeout-ms", "tree only", "pull")),
+                (("--push-peers", "2", "--lazy-interval-ms", "5"), ("--lazy-interval-ms",
+                                                                    "push"))):
+            with self.assertRaises(ClusterError, msg=str(extra)) as e:
+                common.relay_settings(self.run_args(*extra))
+            for w in words:
+                self.assertIn(w, str(e.exception))
+        with self.assertRaises(SystemExit):  # argparse's own refusal of an unknown mode
+            import contextlib
+            import io
+            with contextlib.redirect_stderr(io.StringIO()):
+                self.run_args("--relay-mode", "gossip")
 
 
 class DevnetTest(unittest.TestCase):
@@ -557,6 +651,67 @@ class EndToEndTest(unittest.TestCase):
                     pid = json.load(f)["nodes"][node]["pid"]
                 self.assertFalse(os.path.exists(f"/proc/{pid}") and _is_hearsayd(pid),
                                  f"node {node} (pid {pid}) still runs")
+
+
+class TreeEndToEndTest(unittest.TestCase):
+    def test_five_nodes_in_tree_mode(self):
+        """testnet.py run --relay-mode tree: every node runs it (getnetworkinfo says so, with
+        hearsayd's timers), every transaction arrives, and the tree counters are reported."""
+        for b in ("hearsayd", "hearsay-cli"):
+            self.assertTrue(os.access(os.path.join(BIN_DIR, b), os.X_OK),
+                            f"{BIN_DIR}/{b} is missing: build it or pass --bin DIR")
+        with tempfile.TemporaryDirectory(prefix="testnet-tree-test-") as d:
+            out = os.path.join(d, "run")
+            cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run", "--nodes", "5",
+                   "--degree", "2", "--topology", "ring", "--seed", "3", "--txs", "50",
+                   "--rate", "200", "--size", "250", "--link-delay-ms", "5", "--origin", "random",
+                   "--relay-mode", "tree", "--bin", BIN_DIR, "--timeout", "60", "--out", out]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
+            msg = f"testnet.py failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+            self.assertEqual(p.returncode, 0, msg)
+            self.assertIn("tree relay | delivered 100.00%", p.stdout, msg)
+            with open(os.path.join(out, "report.json")) as f:
+                r = json.load(f)
+            self.assertEqual(r["delivered_fraction"], 1.0, msg)
+            self.assertEqual(r["relay_mode"], "tree")
+            self.assertEqual((r["graft_timeout_ms"], r["lazy_interval_ms"]), (100, 500))
+            self.assertEqual(r["round_trips_per_hop"], 0.5)
+            t = r["tree"]
+            self.assertEqual(t["tree_peers"], 2 * r["links"], t)  # every link, at both ends
+            self.assertGreater(t["tree_pushed"], 0, t)
+            # Before any prune, a transaction is pushed over all 5 links of the ring (6 bodies
+            # for 4 receivers): duplicates, and prunes, are certain.
+            self.assertGreater(t["prunes_sent"], 0, t)
+            self.assertEqual(t["withheld"], 0, t)
+            self.assertGreaterEqual(r["tx_bodies_per_node"], 1.0)
+            self.assertEqual(set(r["node_exit_codes"].values()), {0})
+            with open(os.path.join(out, "report.md")) as f:
+                self.assertIn("relay mode tree (graft timeout 100 ms, lazy interval 500 ms)",
+                              f.read())
+
+    def test_a_warm_up_is_delivered_and_left_out_of_the_figures(self):
+        """--warmup N: N transactions first, delivered everywhere, then the measured ones; the
+        report counts only those."""
+        with tempfile.TemporaryDirectory(prefix="testnet-warmup-test-") as d:
+            out = os.path.join(d, "run")
+            cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run", "--nodes", "5",
+                   "--degree", "2", "--topology", "ring", "--seed", "3", "--txs", "40",
+                   "--warmup", "10", "--rate", "100", "--size", "250", "--link-delay-ms", "5",
+                   "--origin", "0", "--relay-mode", "tree", "--bin", BIN_DIR, "--timeout", "60",
+                   "--out", out]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
+            msg = f"testnet.py failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+            self.assertEqual(p.returncode, 0, msg)
+            self.assertIn("warm-up: 10 transactions", p.stdout, msg)
+            with open(os.path.join(out, "report.json")) as f:
+                r = json.load(f)
+            self.assertEqual(r["warmup"], 10)
+            self.assertEqual(r["txs"], 40, msg)
+            self.assertEqual(r["delivered_fraction"], 1.0, msg)
+            self.assertTrue(os.path.exists(os.path.join(out, "warmup", "inject.jsonl")))
+            # Measured: the 40 only, and the counters from after the warm-up.
+            self.assertGreater(r["tree"]["tree_pushed"], 0, r)
+            self.assertLess(r["tx_bodies_per_node"], 1.2, r)
 
 
 def _is_hearsayd(pid: int) -> bool:
