@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -26,6 +27,21 @@ inline size_t ready_peers(Node& n) {
   for (const PeerStats& p : n.peer_stats())
     if (p.protocol && p.protocol->handshake_done && !p.protocol->disconnecting) ++k;
   return k;
+}
+
+// The id under which node `n` knows its ready peer of identity `id`; nullopt when it has none.
+inline std::optional<PeerId> peer_id_of(Node& n, const PublicKey& id) {
+  for (const PeerStats& p : n.peer_stats())
+    if (p.identity == id && p.protocol && p.protocol->handshake_done && !p.protocol->disconnecting)
+      return p.id;
+  return std::nullopt;
+}
+
+// The misbehaviour score node `n` holds against its peer of identity `id` (0 when not connected).
+inline int misbehaviour_of(Node& n, const PublicKey& id) {
+  for (const PeerStats& p : n.peer_stats())
+    if (p.identity == id && p.protocol) return p.protocol->misbehaviour;
+  return 0;
 }
 
 // A transaction valid on the devnet the test nodes run.
