@@ -471,7 +471,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto it = h.conns.find(id);
         if (it == h.conns.end()) break;
         if (it->second.honest() && !it->second.tree) break;
-        h.feed(id, TreeTxMsg{pick_tx(in, it->second.honest()), static_cast<uint32_t>(in.byte() % 8)});
+        h.feed(id,
+               TreeTxMsg{pick_tx(in, it->second.honest()), static_cast<uint32_t>(in.byte() % 8)});
         break;
       }
       case 15: {  // prune or graft of a few origins (or, from a dishonest peer, a thousand)
@@ -480,8 +481,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (it == h.conns.end()) break;
         if (it->second.honest() && !it->second.tree) break;
         std::vector<uint32_t> origins;
-        const size_t n = !it->second.honest() && (in.byte() & 7) == 0 ? kMaxTreeOriginEntries
-                                                                        : in.byte() % 4;
+        const size_t n =
+            !it->second.honest() && (in.byte() & 7) == 0 ? kMaxTreeOriginEntries : in.byte() % 4;
         const auto base = static_cast<uint32_t>(in.u64());
         for (size_t i = 0; i < n; ++i)
           origins.push_back(n > 8 ? base + static_cast<uint32_t>(i) : in.byte() % 8u);

@@ -411,11 +411,11 @@ class TxRelay : public RelayHandler {
     std::unordered_map<TxId, uint64_t, IdHash> entry_of;  // tracker key → its short id
     std::unordered_map<uint64_t, ShortRequest> short_requested;
     // Tree relay.
-    bool tree = false;                        // both ends set kServiceTree
-    OriginMap<bool> lazy_out;                 // origins it pruned: announced to it, not pushed
-    OriginMap<bool> pruned_in;                // origins we pruned at it: it announces them
-    std::vector<uint32_t> prune_out;          // to send at the end of the event
-    std::vector<uint32_t> graft_out;          // likewise
+    bool tree = false;                            // both ends set kServiceTree
+    OriginMap<bool> lazy_out;                     // origins it pruned: announced to it, not pushed
+    OriginMap<bool> pruned_in;                    // origins we pruned at it: it announces them
+    std::vector<uint32_t> prune_out;              // to send at the end of the event
+    std::vector<uint32_t> graft_out;              // likewise
     std::unordered_map<TxId, Owed, IdHash> owed;  // bodies it should have pushed us
   };
   // Per origin: the peer that pushes its transactions to us (the first copy's sender), and the
