@@ -7,6 +7,8 @@
 
 #include <concepts>
 #include <cstring>
+#include <initializer_list>
+#include <span>
 
 #include "crypto/hex.h"
 #include "testing/samples.h"
@@ -202,6 +204,38 @@ TEST(Messages, InvalidMessageTypeIsUnknownCommand) {
 constexpr MsgType kShortIdLists[] = {MsgType::kTxInv, MsgType::kGetTx, MsgType::kTxNotFound};
 // The two messages that are one list of tree origins.
 constexpr MsgType kOriginLists[] = {MsgType::kPrune, MsgType::kGraft};
+
+// Checks that `m` encodes to exactly `want` and decodes back to the same bytes; returns what it
+// decoded. Decoding must succeed for a caller's std::get to mean anything (HEARSAY_CHECK:
+// ASSERT_* cannot return a value).
+Message layout_round_trip(const Message& m, const std::vector<uint8_t>& want) {
+  MsgType t = type_of(m);
+  auto p = payload_of(m);
+  EXPECT_EQ(p, want) << command_name(t);
+  auto dec = decode_payload(t, std::vector<uint8_t>(p));
+  HEARSAY_CHECK(dec.ok());
+  EXPECT_EQ(type_of(*dec), t);
+  EXPECT_EQ(payload_of(*dec), p) << command_name(t);
+  return std::move(dec.value());
+}
+
+// A list message's payload of two entries (`two`), for each of `types`: every cut is truncated,
+// and `extras` bytes after the last entry are trailing.
+void expect_list_refusals(std::span<const MsgType> types, const std::vector<uint8_t>& two,
+                          std::initializer_list<size_t> extras) {
+  for (MsgType t : types) {
+    EXPECT_EQ(decode_error(t, two), DecodeError::kNone) << command_name(t);
+    for (size_t len = 0; len < two.size(); ++len)
+      EXPECT_EQ(decode_error(t, {two.begin(), two.begin() + len}), DecodeError::kTruncated)
+          << command_name(t) << " prefix " << len;
+    for (size_t extra : extras) {
+      auto more = two;
+      more.resize(two.size() + extra, 0x42);
+      EXPECT_EQ(decode_error(t, more), DecodeError::kTrailingBytes)
+          << command_name(t) << " + " << extra;
+    }
+  }
+}
 
 // A payload that is just a CompactSize count (after an optional fixed prefix).
 std::vector<uint8_t> count_payload(size_t prefix, uint64_t count) {
@@ -472,21 +506,9 @@ TEST(Messages, ShortIdListsLayoutAndRoundTrip) {
       "ffffffffffff"
       "000000000000"
       "010000000080");
-  // Decoding must succeed for the std::get below to mean anything (HEARSAY_CHECK: ASSERT_*
-  // cannot return a value).
-  auto check = [&](const Message& m) -> Message {
-    MsgType t = type_of(m);
-    auto p = payload_of(m);
-    EXPECT_EQ(p, want) << command_name(t);
-    auto dec = decode_payload(t, std::vector<uint8_t>(p));
-    HEARSAY_CHECK(dec.ok());
-    EXPECT_EQ(type_of(*dec), t);
-    EXPECT_EQ(payload_of(*dec), p) << command_name(t);
-    return std::move(dec.value());
-  };
-  EXPECT_EQ(std::get<TxInvMsg>(check(TxInvMsg{ids})).ids, ids);
-  EXPECT_EQ(std::get<GetTxMsg>(check(GetTxMsg{ids})).ids, ids);
-  EXPECT_EQ(std::get<TxNotFoundMsg>(check(TxNotFoundMsg{ids})).ids, ids);
+  EXPECT_EQ(std::get<TxInvMsg>(layout_round_trip(TxInvMsg{ids}, want)).ids, ids);
+  EXPECT_EQ(std::get<GetTxMsg>(layout_round_trip(GetTxMsg{ids}, want)).ids, ids);
+  EXPECT_EQ(std::get<TxNotFoundMsg>(layout_round_trip(TxNotFoundMsg{ids}, want)).ids, ids);
   for (MsgType t : kShortIdLists) {
     auto dec = decode_payload(t, {0x00});
     ASSERT_TRUE(dec) << command_name(t);
@@ -497,20 +519,8 @@ TEST(Messages, ShortIdListsLayoutAndRoundTrip) {
 TEST(Messages, ShortIdListsRefuseMalformedPayloads) {
   auto two = payload_of(TxInvMsg{{0x0102030405ULL, 0xa0b0c0d0e0f0ULL}});
   ASSERT_EQ(two.size(), 1 + 2 * kShortIdSize);
-  for (MsgType t : kShortIdLists) {
-    EXPECT_EQ(decode_error(t, two), DecodeError::kNone) << command_name(t);
-    // Every cut, including inside an entry, is truncated.
-    for (size_t len = 0; len < two.size(); ++len)
-      EXPECT_EQ(decode_error(t, {two.begin(), two.begin() + len}), DecodeError::kTruncated)
-          << command_name(t) << " prefix " << len;
-    // A partial third entry, and whole bytes after the last entry.
-    for (size_t extra : {1, 5, 6, 7}) {
-      auto more = two;
-      more.resize(two.size() + extra, 0x42);
-      EXPECT_EQ(decode_error(t, more), DecodeError::kTrailingBytes)
-          << command_name(t) << " + " << extra;
-    }
-  }
+  // Cuts inside an entry too; a partial third entry, and whole bytes after the last one.
+  expect_list_refusals(kShortIdLists, two, {1, 5, 6, 7});
 }
 
 TEST(Messages, ShortIdListsAtTheirLimit) {
@@ -638,18 +648,8 @@ TEST(Messages, OriginListsLayoutAndRoundTrip) {
       "ffffffff"
       "00000000"
       "01000080");
-  auto check = [&](const Message& m) -> Message {
-    MsgType t = type_of(m);
-    auto p = payload_of(m);
-    EXPECT_EQ(p, want) << command_name(t);
-    auto dec = decode_payload(t, std::vector<uint8_t>(p));
-    HEARSAY_CHECK(dec.ok());
-    EXPECT_EQ(type_of(*dec), t);
-    EXPECT_EQ(payload_of(*dec), p) << command_name(t);
-    return std::move(dec.value());
-  };
-  EXPECT_EQ(std::get<PruneMsg>(check(PruneMsg{origins})).origins, origins);
-  EXPECT_EQ(std::get<GraftMsg>(check(GraftMsg{origins})).origins, origins);
+  EXPECT_EQ(std::get<PruneMsg>(layout_round_trip(PruneMsg{origins}, want)).origins, origins);
+  EXPECT_EQ(std::get<GraftMsg>(layout_round_trip(GraftMsg{origins}, want)).origins, origins);
   for (MsgType t : kOriginLists) {
     auto dec = decode_payload(t, {0x00});
     ASSERT_TRUE(dec) << command_name(t);
@@ -660,20 +660,7 @@ TEST(Messages, OriginListsLayoutAndRoundTrip) {
 TEST(Messages, OriginListsRefuseMalformedPayloads) {
   auto two = payload_of(PruneMsg{{0x01020304u, 0xa0b0c0d0u}});
   ASSERT_EQ(two.size(), 1 + 2 * kTreeOriginSize);
-  for (MsgType t : kOriginLists) {
-    EXPECT_EQ(decode_error(t, two), DecodeError::kNone) << command_name(t);
-    // Every cut, including inside an entry, is truncated.
-    for (size_t len = 0; len < two.size(); ++len)
-      EXPECT_EQ(decode_error(t, {two.begin(), two.begin() + len}), DecodeError::kTruncated)
-          << command_name(t) << " prefix " << len;
-    // A partial third entry, and whole bytes after the last entry.
-    for (size_t extra : {1, 3, 4, 5}) {
-      auto more = two;
-      more.resize(two.size() + extra, 0x42);
-      EXPECT_EQ(decode_error(t, more), DecodeError::kTrailingBytes)
-          << command_name(t) << " + " << extra;
-    }
-  }
+  expect_list_refusals(kOriginLists, two, {1, 3, 4, 5});
 }
 
 TEST(Messages, OriginListsAtTheirLimit) {
