@@ -14,8 +14,8 @@ using namespace test;
 using std::chrono::milliseconds;
 
 // Tree mode (with short ids, as a node runs it) on every node unless `pull` says otherwise.
-RelayNetwork::Tweak tree_on(std::function<bool(size_t)> pull = {},
-                            std::function<void(TxRelayConfig&)> relay = {}) {
+RelayNetwork::Tweak tree_on(const std::function<bool(size_t)>& pull = {},
+                            const std::function<void(TxRelayConfig&)>& relay = {}) {
   return [pull, relay](size_t i, TxRelayConfig& rc, PeerManagerConfig& pc) {
     pc.services |= kServiceShortIds;
     if (!pull || !pull(i)) pc.services |= kServiceTree;
