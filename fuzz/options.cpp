@@ -4,8 +4,10 @@
 //
 // Oracle: no exception escapes and nothing crashes; a refusal is a non-empty message; every
 // accepted numeric option lies in its documented range (the table below, copied from
-// `hearsayd --help`), the log level is one of the six, the listen and RPC addresses and every
-// --connect target parse, and the RPC user and password come together. With no command-line
+// `hearsayd --help`), the log level is one of the six, the relay mode is one of the three and
+// agrees with --push-peers (push: K > 0; else 0), the tree timers lie in their ranges, the
+// listen and RPC addresses and every --connect target parse, and the RPC user and password come
+// together. With no command-line
 // arguments, the accepted options written back out as a config file parse to the same options.
 #include <cstdint>
 #include <optional>
@@ -63,7 +65,8 @@ bool same(const NodeOptions& a, const NodeOptions& b) {
          a.log_stderr == b.log_stderr && a.trace == b.trace && a.log_level == b.log_level &&
          a.log_file == b.log_file && a.rpc_user == b.rpc_user && a.rpc_password == b.rpc_password &&
          a.metrics_public == b.metrics_public && a.producer_key == b.producer_key &&
-         a.min_fee_rate == b.min_fee_rate;
+         a.min_fee_rate == b.min_fee_rate && a.relay_mode == b.relay_mode &&
+         a.graft_timeout_ms == b.graft_timeout_ms && a.lazy_interval_ms == b.lazy_interval_ms;
 }
 
 // The options as a config file (every option the parser reads from one, by name).
@@ -72,6 +75,10 @@ std::string write_config(const NodeOptions& o) {
   for (const Range& r : kRanges)
     s << r.name << "=" << r.get(o) << "\n";
   s << "network=" << o.network << "\nlisten=" << o.listen << "\nrpc=" << o.rpc << "\n";
+  s << "relay-mode=" << o.relay_mode << "\n";
+  if (o.relay_mode == "tree")  // the tree timers are refused in the other modes
+    s << "graft-timeout-ms=" << o.graft_timeout_ms << "\nlazy-interval-ms=" << o.lazy_interval_ms
+      << "\n";
   for (const std::string& c : o.connect)
     s << "connect=" << c << "\n";
   auto text = [&](const char* name, const std::string& v) {
@@ -99,6 +106,10 @@ void check_accepted(const NodeOptions& o) {
     FUZZ_ASSERT(r.get(o) <= r.max);
   }
   if (o.min_fee_rate) FUZZ_ASSERT(*o.min_fee_rate <= kMaxMinFeeRate);
+  FUZZ_ASSERT(o.relay_mode == "pull" || o.relay_mode == "push" || o.relay_mode == "tree");
+  FUZZ_ASSERT((o.relay_mode == "push") == (o.push_peers > 0));
+  FUZZ_ASSERT(o.graft_timeout_ms >= 1 && o.graft_timeout_ms <= 60000);
+  FUZZ_ASSERT(o.lazy_interval_ms <= 60000);
   bool level_ok = false;
   for (const char* l : {"trace", "debug", "info", "warn", "error", "off"})
     level_ok |= o.log_level == l;
