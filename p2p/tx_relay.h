@@ -347,11 +347,17 @@ class TxRelay : public RelayHandler {
       auto [it, fresh] = m_map.try_emplace(origin);
       it->second.seq = ++m_seq;
       m_order.emplace_back(origin, m_seq);
-      while (m_map.size() > kMaxTreeOrigins || m_order.size() > 2 * kMaxTreeOrigins) {
+      while (m_map.size() > kMaxTreeOrigins) {  // forget the least recently set
         auto [o, seq] = m_order.front();
         m_order.pop_front();
         auto old = m_map.find(o);
         if (old != m_map.end() && old->second.seq == seq) m_map.erase(old);
+      }
+      if (m_order.size() > 2 * kMaxTreeOrigins) {  // drop the stale entries: O(1) amortised
+        std::erase_if(m_order, [&](const std::pair<uint32_t, uint64_t>& e) {
+          auto live = m_map.find(e.first);
+          return live == m_map.end() || live->second.seq != e.second;
+        });
       }
       return m_map.at(origin).value;
     }

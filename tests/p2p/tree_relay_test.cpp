@@ -331,6 +331,20 @@ TEST(TreeRelay, PrunedOriginsPerPeerAreBounded) {
   EXPECT_EQ(net.node(0).pm.peer_info(peer(1))->misbehaviour, 0);
 }
 
+TEST(TreeRelay, APruneStaysWhileAnotherOriginIsPrunedAndGraftedThousandsOfTimes) {
+  // Only the least recently set origin is forgotten, and only beyond kMaxTreeOrigins of them:
+  // churn of one origin never pushes out another that is still there.
+  RelayNetwork net(2, tree_on());
+  net.link(0, 1);
+  net.node(0).pm.on_message(peer(1), PruneMsg{{1}}, net.now);
+  for (size_t i = 0; i < 3 * kMaxTreeOrigins; ++i) {
+    net.node(0).pm.on_message(peer(1), PruneMsg{{2}}, net.now);
+    net.node(0).pm.on_message(peer(1), GraftMsg{{2}}, net.now);
+  }
+  net.pump();
+  EXPECT_EQ(net.node(0).relay->tree_link(peer(1))->pruned_by_peer, 1u);  // origin 1's
+}
+
 TEST(TreeRelay, AMixedNetworkOfTreeAndPullNodesDeliversEverything) {
   RelayNetwork net(8, tree_on([](size_t i) { return i % 3 == 2; }));
   net.ring(true);
