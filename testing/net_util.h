@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,6 +60,21 @@ inline size_t ready_peers(Host& h) {
   for (const auto& p : h.peer_stats())
     if (p.protocol && p.protocol->handshake_done) ++n;
   return n;
+}
+
+// Feeds bytes read from a peer to `decoder` and hands every message that decodes to
+// `on_message`, in order; frames whose payload does not decode are skipped. False when the
+// stream is broken (a bad frame header).
+template <class F>
+bool decode_received(FrameDecoder& decoder, std::span<const uint8_t> data, F&& on_message) {
+  while (!data.empty()) {
+    if (!decoder.received_bytes(data)) return false;
+    if (!decoder.message_complete()) continue;
+    RawMessage raw = decoder.take_message();
+    auto msg = decode_payload(raw.type, std::move(raw.payload));
+    if (msg) on_message(std::move(*msg));
+  }
+  return true;
 }
 
 enum class ClientCert { kEd25519, kNone, kRsa, kEcdsa };
@@ -210,15 +226,8 @@ class TestClient {
   using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
   // Decodes the first n bytes of m_buf into m_inbox; false when the stream is broken.
   bool decode(size_t n) {
-    std::span<const uint8_t> data(m_buf.data(), n);
-    while (!data.empty()) {
-      if (!m_decoder.received_bytes(data)) return false;
-      if (!m_decoder.message_complete()) continue;
-      RawMessage raw = m_decoder.take_message();
-      auto msg = decode_payload(raw.type, std::move(raw.payload));
-      if (msg) m_inbox.push_back(std::move(*msg));
-    }
-    return true;
+    return decode_received(m_decoder, std::span<const uint8_t>(m_buf.data(), n),
+                           [&](Message&& m) { m_inbox.push_back(std::move(m)); });
   }
   void run(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     m_io.restart();

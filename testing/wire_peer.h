@@ -33,6 +33,7 @@
 #include "p2p/peer_manager.h"
 #include "p2p/transport.h"
 #include "testing/check.h"
+#include "testing/net_util.h"
 #include "testing/tx_factory.h"
 
 namespace hearsay::test {
@@ -168,19 +169,12 @@ class WirePeer {
   }
   // Decodes the first n bytes of m_buf; false when the stream is broken.
   bool decode(size_t n) {
-    std::span<const uint8_t> data(m_buf.data(), n);
-    while (!data.empty()) {
-      if (!m_decoder.received_bytes(data)) return false;
-      if (!m_decoder.message_complete()) continue;
-      RawMessage raw = m_decoder.take_message();
-      auto msg = decode_payload(raw.type, std::move(raw.payload));
-      if (!msg) continue;
-      if (const auto* ping = std::get_if<PingMsg>(&*msg))
+    return decode_received(m_decoder, std::span<const uint8_t>(m_buf.data(), n), [&](Message&& m) {
+      if (const auto* ping = std::get_if<PingMsg>(&m))
         queue(encode_frame(m_opt.magic, PongMsg{ping->nonce}));
       std::lock_guard lock(m_mutex);
-      m_inbox.push_back(std::move(*msg));
-    }
-    return true;
+      m_inbox.push_back(std::move(m));
+    });
   }
 
   Options m_opt;
