@@ -281,7 +281,7 @@ Time TxRelay::request_time(PeerId peer, const PeerState& ps, Time now) const {
 // the request grafts: the origin of `id` is pushed to the peer again from now on.
 bool TxRelay::serve(PeerId peer, PeerState& ps, const TxId& id, Time now) {
   ps.owed.erase(id);  // it asks: it lacked it too
-  SharedBytes frame = ps.tree ? tree_frame_of(id) : frame_of(id);
+  SharedBytes frame = frame_of(id, ps.tree);
   if (!frame) return false;
   ps.known.insert(id, now);
   m_pm.send_frame(peer, std::move(frame), ps.tree ? MsgType::kTreeTx : MsgType::kTx);
@@ -880,7 +880,7 @@ void TxRelay::admitted(const TxRef& tx, std::optional<PeerId> from, std::optiona
       if (!ps.tree || peer == from || ps.lazy_out.contains(o) || ps.owed.count(id) ||
           !ps.known.insert(id, now))
         continue;
-      if (!frame) frame = tree_frame_of(id);
+      if (!frame) frame = frame_of(id, true);
       m_pm.send_frame(peer, frame, MsgType::kTreeTx);
       ++m_stats.tree_pushed;
     }
@@ -1078,26 +1078,17 @@ TxRelay::Cached& TxRelay::cached(const TxId& id) {
   return m_frames[id];
 }
 
-SharedBytes TxRelay::frame_of(const TxId& id) {
+SharedBytes TxRelay::frame_of(const TxId& id, bool tree) {
   // Only what we hold now: a cached frame may outlive its transaction (evicted, replaced).
   if (!m_pool.contains(id)) return nullptr;
   Cached& c = cached(id);
-  if (c.tx) return c.tx;
+  SharedBytes& frame = tree ? c.tree : c.tx;
+  if (frame) return frame;
   TxRef tx = m_pool.get(id);
   if (!tx) return nullptr;
-  c.tx = encode_frame(m_pm.magic(), TxMsg{tx});
-  return c.tx;
-}
-
-SharedBytes TxRelay::tree_frame_of(const TxId& id) {
-  if (!m_pool.contains(id)) return nullptr;
-  Cached& c = cached(id);
-  if (c.tree) return c.tree;
-  TxRef tx = m_pool.get(id);
-  if (!tx) return nullptr;
+  if (!tree) return frame = encode_frame(m_pm.magic(), TxMsg{tx});
   if (!c.origin) c.origin = m_origin_tag;  // its origin is forgotten: it enters the tree here
-  c.tree = encode_frame(m_pm.magic(), TreeTxMsg{tx, *c.origin});
-  return c.tree;
+  return frame = encode_frame(m_pm.magic(), TreeTxMsg{tx, *c.origin});
 }
 
 uint32_t TxRelay::origin_of(const TxId& id) const {

@@ -103,15 +103,18 @@
 //    Measured (README, "Relay modes"): one tree per origin, not one shared by all origins.
 //
 // Adversary: any ready peer sending any sequence of inv / getdata / notfound / tx (and, on a
-// short-id link, sendshortids / txinv / gettx / txnotfound) at any time.
-// Bounds: the seen-set (seen_max_entries) and the recent ids (kRecentIds); per peer the known
-// set (known_per_peer), the announcement queue (kMaxAnnounceQueue), the outstanding-request
-// memory (kMaxRequestedPerPeer, full and short ids each), the announced short ids
-// (kAnnouncedShortIdsPerPeer), the short ids of tracked announcements (twice the tracker's
-// announcement cap) and the tracker's caps; transactions under verification (kMaxVerifying:
-// beyond it new bodies are dropped unscored and fetched again later from another announcer);
-// the frame cache (kFrameCacheSize). Every message costs O(its entries), a short id at most
-// kMaxCandidates SipHash pairs.
+// short-id link, sendshortids / txinv / gettx / txnotfound; on a tree link, treetx / prune /
+// graft with any origins) at any time.
+// Bounds: the seen-set (seen_max_entries), the recent ids (kRecentIds) and the origins'
+// parents (kMaxTreeOrigins); per peer the pruned origins both ways (kMaxTreeOrigins each), the
+// owed bodies (kMaxOwedPerPeer), the known set (known_per_peer), the announcement queue
+// (kMaxAnnounceQueue), the outstanding-request memory (kMaxRequestedPerPeer, full and short ids
+// each), the announced short ids (kAnnouncedShortIdsPerPeer), the short ids of tracked
+// announcements (twice the tracker's announcement cap) and the tracker's caps; transactions
+// under verification (kMaxVerifying: beyond it new bodies are dropped unscored and fetched
+// again later from another announcer); the frame cache (kFrameCacheSize). Every message costs
+// O(its entries), a short id at most kMaxCandidates SipHash pairs; a disconnect costs
+// O(kMaxTreeOrigins × tree peers).
 #pragma once
 
 #include <algorithm>
@@ -525,8 +528,8 @@ class TxRelay : public RelayHandler {
     std::optional<uint32_t> origin;
   };
   Cached& cached(const TxId& id);
-  SharedBytes frame_of(const TxId& id);
-  SharedBytes tree_frame_of(const TxId& id);
+  // The `tx` frame of a transaction we hold, or (tree) its `treetx` frame; null if we do not.
+  SharedBytes frame_of(const TxId& id, bool tree = false);
   Time next_trickle(const PeerState& ps, Time now);
 
   PeerManager& m_pm;
