@@ -421,6 +421,8 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
         "nodes", "degree", "topology", "seed", "txs", "warmup", "rate", "size", "link_delay_ms",
         "jitter_ms", "inv_interval_ms", "graft_timeout_ms", "lazy_interval_ms", "origin",
         "verify_threads")}
+    if a.warmup < 0:
+        raise ClusterError(f"--warmup {a.warmup}: use 0 (none) or more transactions")
     params["relay_mode"], params["push_peers"] = relay_settings(a)
     params["nodes"] = n
     params["bin"] = os.path.abspath(bin_dir)
