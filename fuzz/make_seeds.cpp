@@ -3,6 +3,7 @@
 // creates <root>/frame/, <root>/message/ and <root>/items/ (a few dozen files each: every
 // message type, edge sizes) in the input formats fuzz/frame.cpp, fuzz/message.cpp and
 // fuzz/items.cpp read. Deterministic: the same program writes the same files.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 
 #include "crypto/ed25519.h"
 #include "fuzz/fuzz_util.h"
+#include "p2p/sketch.h"
 #include "p2p/transport.h"
 
 using namespace hearsay;
@@ -169,6 +171,27 @@ std::vector<std::pair<std::string, Message>> sample_messages() {
   v.emplace_back("prune-253-origins", prune_many);
   v.emplace_back("graft", GraftMsg{{0xa1b2c3d4}});
   v.emplace_back("graft-empty", GraftMsg{});
+  // Set reconciliation: a real sketch of the block's transactions on the link above, the
+  // answer that decodes it against an empty set, and the edges. Appended, as above.
+  std::vector<uint32_t> elements;
+  for (const TxRef& t : b->txs)
+    elements.push_back(short_id_link_part(link, t->id()));
+  p2p::Sketch sketch(8);
+  for (uint32_t e : elements)
+    sketch.add(e);
+  v.emplace_back("reqrecon", ReqReconMsg{1, 0, 0, 3, sketch.serialize()});
+  v.emplace_back("reqrecon-finest-part", ReqReconMsg{2, kMaxReconBits, 0xffff, 0, {0, 0, 0, 0}});
+  v.emplace_back(
+      "reqrecon-capacity-256",
+      ReqReconMsg{3, 1, 1, 500, std::vector<uint8_t>(kMaxReconCapacity * kReconElementSize, 0xa5)});
+  std::sort(elements.begin(), elements.end());
+  v.emplace_back("recondiff", ReconDiffMsg{1, 0, 0, ReconResult::kDecoded, 0, elements});
+  v.emplace_back("recondiff-failed", ReconDiffMsg{2, 1, 1, ReconResult::kFailed, 7, {}});
+  v.emplace_back("recondiff-refused", ReconDiffMsg{3, 0, 0, ReconResult::kRefused, 40, {}});
+  ReconDiffMsg asks_many{4, kMaxReconBits, 0x8000, ReconResult::kDecoded, 1, {}};
+  for (uint32_t i = 0; i < kMaxReconCapacity; ++i)
+    asks_many.ask.push_back(0x80000000u | i);
+  v.emplace_back("recondiff-256-asks", asks_many);
   return v;
 }
 

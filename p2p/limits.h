@@ -46,6 +46,12 @@ inline constexpr uint8_t kShortIdsVersion = 1;  // sendshortids version this nod
 // event), and the 4-byte origin tag a treetx carries after its transaction.
 inline constexpr size_t kMaxTreeOriginEntries = 1'000;
 inline constexpr size_t kTreeOriginSize = 4;
+// Set reconciliation (reqrecon / recondiff): a sketch's capacity (differences it decodes; 4 bytes
+// each), the elements a recondiff asks for (at most what one sketch decodes), and how finely a
+// set may be partitioned (2^16 parts: a part of a 65,536-transaction set holds about one).
+inline constexpr size_t kMaxReconCapacity = 256;
+inline constexpr size_t kReconElementSize = 4;
+inline constexpr uint8_t kMaxReconBits = 16;
 
 inline constexpr size_t kMaxVersionPayload = 4 + 4 + 8 + 8 + 16 + 2 + 8 + 3 + kMaxUserAgent;
 inline constexpr size_t kMaxInvPayload = 5 + kMaxInvEntries * kInvEntrySize;
@@ -59,6 +65,12 @@ inline constexpr size_t kSendShortIdsPayload = 1 + 8 + 8;
 inline constexpr size_t kMaxShortIdListPayload = 5 + kMaxShortIdEntries * kShortIdSize;
 inline constexpr size_t kMaxTreeTxMessage = kMaxTxMessage + kTreeOriginSize;
 inline constexpr size_t kMaxTreeOriginListPayload = 3 + kMaxTreeOriginEntries * kTreeOriginSize;
+// round 4 + bits 1 + index 4 + set size 4, then CompactSize and the elements or the sketch.
+inline constexpr size_t kReconHeaderSize = 4 + 1 + 4 + 4;
+inline constexpr size_t kMaxReqReconPayload =
+    kReconHeaderSize + 3 + kMaxReconCapacity * kReconElementSize;
+inline constexpr size_t kMaxReconDiffPayload =
+    kReconHeaderSize + 1 + 3 + kMaxReconCapacity * kReconElementSize;
 // No message of any kind is larger than this; the frame decoder never buffers more.
 inline constexpr size_t kMaxMessagePayload = kMaxBlockSize;
 

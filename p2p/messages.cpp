@@ -40,6 +40,8 @@ constexpr CommandInfo kCommands[kMsgTypeCount] = {
     {"treetx", kMaxTreeTxMessage},
     {"prune", kMaxTreeOriginListPayload},
     {"graft", kMaxTreeOriginListPayload},
+    {"reqrecon", kMaxReqReconPayload},
+    {"recondiff", kMaxReconDiffPayload},
 };
 
 // --- pieces shared by several messages -----------------------------------------------------
@@ -205,6 +207,16 @@ struct Encoder {
   void operator()(const TreeTxMsg& m) { w.bytes(m.tx->encoding()).u32(m.origin); }
   void operator()(const PruneMsg& m) { put_origins(w, m.origins); }
   void operator()(const GraftMsg& m) { put_origins(w, m.origins); }
+  void operator()(const ReqReconMsg& m) {
+    w.u32(m.round).u8(m.bits).u32(m.index).u32(m.set_size);
+    w.compact_size(m.sketch.size() / kReconElementSize).bytes(m.sketch);
+  }
+  void operator()(const ReconDiffMsg& m) {
+    w.u32(m.round).u8(m.bits).u32(m.index).u8(static_cast<uint8_t>(m.result)).u32(m.set_size);
+    w.compact_size(m.ask.size());
+    for (uint32_t e : m.ask)
+      w.u32(e);
+  }
 };
 
 template <class T>
@@ -270,6 +282,43 @@ Result<Message, DecodeError> decode_origin_list(Reader& r) {
   m.origins.resize(n);
   for (uint32_t& o : m.origins)
     r.u32(o);
+  return finish(r, std::move(m));
+}
+
+// The part of a set a reqrecon / recondiff is about: bits ≤ kMaxReconBits, index < 2^bits.
+bool get_recon_part(Reader& r, uint32_t& round, uint8_t& bits, uint32_t& index) {
+  if (!r.u32(round) || !r.u8(bits) || !r.u32(index)) return false;
+  if (bits > kMaxReconBits || uint64_t{index} >> bits != 0)
+    return r.set_error(DecodeError::kBadValue);
+  return true;
+}
+
+Result<Message, DecodeError> decode_reqrecon(Reader& r) {
+  ReqReconMsg m;
+  uint64_t capacity;
+  std::span<const uint8_t> sketch;
+  if (!get_recon_part(r, m.round, m.bits, m.index) || !r.u32(m.set_size) ||
+      !r.compact_size(capacity, kMaxReconCapacity))
+    return fail(r.error());
+  if (capacity == 0) return fail(DecodeError::kBadValue);
+  if (!r.bytes(capacity * kReconElementSize, sketch)) return fail(r.error());
+  m.sketch.assign(sketch.begin(), sketch.end());
+  return finish(r, std::move(m));
+}
+
+Result<Message, DecodeError> decode_recondiff(Reader& r) {
+  ReconDiffMsg m;
+  uint8_t result;
+  uint64_t n;
+  if (!get_recon_part(r, m.round, m.bits, m.index) || !r.u8(result)) return fail(r.error());
+  if (result > kMaxReconResult) return fail(DecodeError::kBadValue);
+  if (!r.u32(m.set_size) || !r.compact_size(n, kMaxReconCapacity)) return fail(r.error());
+  m.result = static_cast<ReconResult>(result);
+  if (n != 0 && m.result != ReconResult::kDecoded) return fail(DecodeError::kBadValue);
+  if (n * kReconElementSize > r.remaining()) return fail(DecodeError::kTruncated);
+  m.ask.resize(n);
+  for (uint32_t& e : m.ask)
+    r.u32(e);
   return finish(r, std::move(m));
 }
 
@@ -443,6 +492,10 @@ Result<Message, DecodeError> decode(MsgType t, Reader& r, std::vector<uint8_t>&&
       return decode_origin_list<PruneMsg>(r);
     case MsgType::kGraft:
       return decode_origin_list<GraftMsg>(r);
+    case MsgType::kReqRecon:
+      return decode_reqrecon(r);
+    case MsgType::kReconDiff:
+      return decode_recondiff(r);
   }
   return fail(DecodeError::kUnknownCommand);
 }

@@ -168,12 +168,41 @@ struct GraftMsg {
   bool operator==(const GraftMsg&) const = default;
 };
 
+// Set reconciliation (sent only between peers that both set kServiceRecon, on a link whose short
+// ids are on; p2p/tx_relay.h, docs/protocol.md "Set reconciliation"). The side that dialled asks:
+// reqrecon carries its sketch of one part of its set (the elements whose top `bits` bits equal
+// `index`; bits 0: the whole set), its size, and the round it belongs to. recondiff answers it.
+struct ReqReconMsg {
+  uint32_t round = 0;
+  uint8_t bits = 0;    // ≤ kMaxReconBits
+  uint32_t index = 0;  // < 2^bits
+  uint32_t set_size = 0;
+  std::vector<uint8_t> sketch;  // 4 × capacity bytes, 1 ≤ capacity ≤ kMaxReconCapacity
+  bool operator==(const ReqReconMsg&) const = default;
+};
+enum class ReconResult : uint8_t {
+  kDecoded = 0,  // `ask`: the asker's elements we lack; we announce those it lacks
+  kFailed = 1,   // more differences than the sketch holds: ask again in smaller parts
+  kRefused = 2,  // over our work budget for the peer: ask again next round
+};
+inline constexpr uint8_t kMaxReconResult = 2;
+struct ReconDiffMsg {
+  uint32_t round = 0;
+  uint8_t bits = 0;
+  uint32_t index = 0;
+  ReconResult result = ReconResult::kDecoded;
+  uint32_t set_size = 0;      // the answerer's elements in the part
+  std::vector<uint32_t> ask;  // ≤ kMaxReconCapacity; empty unless kDecoded
+  bool operator==(const ReconDiffMsg&) const = default;
+};
+
 // The variant order is MsgType's order.
 using Message =
     std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, TxMsg,
                  GetHeadersMsg, HeadersMsg, BlockMsg, SendCmpctMsg, CmpctBlockMsg, GetBlockTxnMsg,
                  BlockTxnMsg, AddrMsg, GetAddrMsg, FeeFilterMsg, SendHeadersMsg, SendShortIdsMsg,
-                 TxInvMsg, GetTxMsg, TxNotFoundMsg, TreeTxMsg, PruneMsg, GraftMsg>;
+                 TxInvMsg, GetTxMsg, TxNotFoundMsg, TreeTxMsg, PruneMsg, GraftMsg, ReqReconMsg,
+                 ReconDiffMsg>;
 
 enum class MsgType : uint8_t {
   kVersion,
@@ -202,6 +231,8 @@ enum class MsgType : uint8_t {
   kTreeTx,
   kPrune,
   kGraft,
+  kReqRecon,
+  kReconDiff,
 };
 inline constexpr size_t kMsgTypeCount = std::variant_size_v<Message>;
 
@@ -235,6 +266,11 @@ inline uint16_t short_id_bucket(const SipKey& bucket_key, const TxId& id) {
 }
 inline uint32_t short_id_link_part(const SipKey& link_key, const TxId& id) {
   return static_cast<uint32_t>(siphash24(link_key, id));
+}
+// The set-reconciliation element of a transaction on a link: its link part, 0 counted as 1 (a
+// sketch cannot hold 0).
+inline uint32_t recon_element(uint32_t link_part) {
+  return link_part == 0 ? 1 : link_part;
 }
 inline uint64_t tx_short_id(const SipKey& bucket_key, const SipKey& link_key, const TxId& id) {
   return uint64_t{short_id_bucket(bucket_key, id)} << 32 | short_id_link_part(link_key, id);

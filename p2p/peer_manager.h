@@ -173,6 +173,9 @@ inline constexpr uint64_t kServiceShortIds = uint64_t{1} << 1;
 // The service bit of a node in tree relay mode: with a peer that sets it too, transactions are
 // pushed eagerly down per-origin trees (treetx), pruned and grafted (p2p/tx_relay.h).
 inline constexpr uint64_t kServiceTree = uint64_t{1} << 2;
+// The service bit of a node that reconciles its mempool with peers that set it too, on links whose
+// short ids are on (reqrecon / recondiff; p2p/tx_relay.h).
+inline constexpr uint64_t kServiceRecon = uint64_t{1} << 3;
 
 struct PeerManagerConfig {
   uint32_t network_magic = 0;

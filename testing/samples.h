@@ -87,6 +87,10 @@ inline std::vector<Message> sample_messages() {
   v.emplace_back(TreeTxMsg{make_tx(2, 5, 700, 33), 0x89abcdefU});
   v.emplace_back(PruneMsg{{0x01020304U, 0xffffffffU, 0}});
   v.emplace_back(GraftMsg{{0xa0a1a2a3U}});
+  // Part (2, 3): the elements from 0xc0000000. A capacity-3 sketch (12 bytes); two asked.
+  v.emplace_back(ReqReconMsg{
+      7, 2, 3, 40, {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c}});
+  v.emplace_back(ReconDiffMsg{7, 2, 3, ReconResult::kDecoded, 38, {0xc0000001U, 0xdeadbeefU}});
   return v;
 }
 

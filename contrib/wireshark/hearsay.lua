@@ -15,7 +15,7 @@
 --     on them as hearsay.
 --
 -- What it shows: each frame's header (hearsay.magic, hearsay.command, hearsay.length,
--- hearsay.checksum, with the checksum verified) and every field of the 26 messages, including
+-- hearsay.checksum, with the checksum verified) and every field of the 28 messages, including
 -- the ids the protocol defines (hearsay.tx.id, hearsay.header.id: SHA-256d of the encoding,
 -- computed by the pure-Lua SHA-256 below). Frames split across TLS records are reassembled;
 -- several frames in one record are each dissected. A frame or payload that a hearsay node
@@ -29,7 +29,7 @@ local hearsay = Proto("hearsay", "hearsay P2P protocol")
 -- Frame header: magic u32, command bytes[12], length u32, checksum bytes[4].
 local kHeaderSize = 24
 
--- The 26 commands and their payload limits in bytes (p2p/limits.h).
+-- The 28 commands and their payload limits in bytes (p2p/limits.h).
 local kLimits = {
     version = 309, verack = 0, ping = 8, pong = 8,
     inv = 1800005, getdata = 1800005, notfound = 1800005,
@@ -38,6 +38,7 @@ local kLimits = {
     addr = 122005, getaddr = 0, feefilter = 8, sendheaders = 0,
     sendshortids = 17, txinv = 300005, gettx = 300005, txnotfound = 300005,
     treetx = 102404, prune = 4003, graft = 4003,
+    reqrecon = 1040, recondiff = 1041,
 }
 local kMaxInvEntries = 50000
 local kMaxLocatorHashes = 101
@@ -48,9 +49,13 @@ local kMaxBlockTxs = 31998
 local kMaxUserAgent = 256
 local kMaxTreeOriginEntries = 1000
 local kTreeOriginSize = 4
+local kMaxReconCapacity = 256
+local kMaxReconBits = 16
+local kReconElementSize = 4
 local kBlockHeaderSize = 180
 
 local inv_types = { [1] = "transaction", [2] = "block", [4] = "compact block" }
+local recon_results = { [0] = "decoded", [1] = "failed", [2] = "refused" }
 
 ----------------------------------------------------------------------------------------------
 -- Fields
@@ -73,6 +78,8 @@ field("version_push_tx", ProtoField.bool("hearsay.version.services.push_tx",
     "kServicePushTx (pushes transactions unannounced)"))
 field("version_tree", ProtoField.bool("hearsay.version.services.tree",
     "kServiceTree (relays transactions by tree)"))
+field("version_recon", ProtoField.bool("hearsay.version.services.recon",
+    "kServiceRecon (reconciles transaction sets)"))
 field("version_time", ProtoField.int64("hearsay.version.time", "Time"))
 field("version_best_height", ProtoField.uint64("hearsay.version.best_height", "Best height"))
 field("version_user_agent", ProtoField.string("hearsay.version.user_agent", "User agent"))
@@ -165,6 +172,18 @@ field("sid", ProtoField.uint64("hearsay.shortids.id", "Short id", base.HEX))
 field("tree_origin", ProtoField.uint32("hearsay.treetx.origin", "Origin", base.HEX))
 field("origin_count", ProtoField.uint32("hearsay.origins.count", "Origins"))
 field("origin", ProtoField.uint32("hearsay.origins.origin", "Origin", base.HEX))
+
+-- reqrecon, recondiff
+field("recon_round", ProtoField.uint32("hearsay.recon.round", "Round"))
+field("recon_bits", ProtoField.uint8("hearsay.recon.bits", "Part bits"))
+field("recon_index", ProtoField.uint32("hearsay.recon.index", "Part index"))
+field("recon_set_size", ProtoField.uint32("hearsay.recon.set_size", "Set size (elements in the part)"))
+field("recon_capacity", ProtoField.uint32("hearsay.reqrecon.capacity", "Sketch capacity"))
+field("recon_syndrome", ProtoField.uint32("hearsay.reqrecon.syndrome", "Power sum", base.HEX))
+field("recon_result", ProtoField.uint8("hearsay.recondiff.result", "Result", base.DEC,
+    recon_results))
+field("recon_ask_count", ProtoField.uint32("hearsay.recondiff.ask_count", "Elements asked for"))
+field("recon_ask", ProtoField.uint32("hearsay.recondiff.ask", "Element", base.HEX))
 
 local field_list = {}
 for _, f in pairs(F) do field_list[#field_list + 1] = f end
@@ -427,6 +446,7 @@ messages.version = function(r, tree)
     local services = r:add(tree, F.version_services, 8, "services")
     tree:add(F.version_push_tx, services, services:le_uint64():band(UInt64(1)) ~= UInt64(0))
     tree:add(F.version_tree, services, services:le_uint64():band(UInt64(4)) ~= UInt64(0))
+    tree:add(F.version_recon, services, services:le_uint64():band(UInt64(8)) ~= UInt64(0))
     local time, time_item = r:add(tree, F.version_time, 8, "time")
     local secs = time:le_int64():tonumber()
     if secs and secs >= 0 and secs < 253402300800 then
@@ -604,6 +624,60 @@ local function origin_list(r, tree)
     return n .. " origins"
 end
 messages.prune, messages.graft = origin_list, origin_list
+
+-- The part a reqrecon or recondiff is about: round, bits (at most 16), index (below 2^bits),
+-- checked as soon as they are read. Returns bits, index.
+local function recon_part(r, tree)
+    r:add(tree, F.recon_round, 4, "round")
+    local bits = r:u8(tree, F.recon_bits, "bits")
+    local index = r:add(tree, F.recon_index, 4, "index"):le_uint()
+    if bits > kMaxReconBits then
+        malformed("kBadValue", "part bits " .. bits .. " over " .. kMaxReconBits)
+    end
+    if index >= 2 ^ bits then
+        malformed("kBadValue", "part index " .. index .. " not below 2^" .. bits)
+    end
+    return bits, index
+end
+
+local function part_text(bits, index)
+    return string.format("part %d/0x%x", bits, index)
+end
+
+messages.reqrecon = function(r, tree)
+    local bits, index = recon_part(r, tree)
+    local size = r:add(tree, F.recon_set_size, 4, "set_size"):le_uint()
+    local c = r:compact(tree, F.recon_capacity, kMaxReconCapacity, "sketch capacity")
+    if c == 0 then malformed("kBadValue", "sketch capacity 0") end
+    r:need(c * kReconElementSize, "sketch")
+    local sums = tree:add(hearsay, r.tvb(r.pos, c * kReconElementSize), "Sketch (s1, s3, ...)")
+    for k = 1, c do
+        local range, item = r:add(sums, F.recon_syndrome, kReconElementSize, "power sum")
+        item:set_text(string.format("s%d: 0x%08x", 2 * k - 1, range:le_uint()))
+    end
+    return part_text(bits, index) .. ", " .. size .. " elements, capacity " .. c
+end
+
+-- As a hearsay node does, each field is checked as it is read.
+messages.recondiff = function(r, tree)
+    local bits, index = recon_part(r, tree)
+    local result = r:u8(tree, F.recon_result, "result")
+    if result > 2 then malformed("kBadValue", "result " .. result) end
+    local size = r:add(tree, F.recon_set_size, 4, "set_size"):le_uint()
+    local n = r:compact(tree, F.recon_ask_count, kMaxReconCapacity, "element count")
+    if n ~= 0 and result ~= 0 then
+        malformed("kBadValue", n .. " elements in a " .. recon_results[result] .. " answer")
+    end
+    if n * kReconElementSize > r:left() then
+        malformed("kTruncated", "element count " .. n .. " promises more than the " .. r:left() ..
+            " bytes left")
+    end
+    for _ = 1, n do r:add(tree, F.recon_ask, kReconElementSize, "element") end
+    local text = part_text(bits, index) .. ", " .. recon_results[result] .. ", " .. size ..
+        " elements"
+    if result == 0 then text = text .. ", " .. n .. " asked" end
+    return text
+end
 
 ----------------------------------------------------------------------------------------------
 -- Framing (docs/protocol.md section 2)

@@ -66,6 +66,8 @@ TEST(Messages, CommandNamesAndLimits) {
       {"treetx", 102'404},
       {"prune", 4'003},
       {"graft", 4'003},
+      {"reqrecon", 1'040},
+      {"recondiff", 1'041},
   };
   EXPECT_EQ(kMaxBlockTxs, 31'998u);  // docs/protocol.md quotes this number
   for (size_t i = 0; i < kMsgTypeCount; ++i) {
@@ -140,7 +142,7 @@ TEST(Messages, DecodedFieldsEqualTheOriginal) {
         MsgType::kHeaders, MsgType::kSendCmpct, MsgType::kGetBlockTxn, MsgType::kAddr,
         MsgType::kGetAddr, MsgType::kFeeFilter, MsgType::kSendHeaders, MsgType::kSendShortIds,
         MsgType::kTxInv,   MsgType::kGetTx,     MsgType::kTxNotFound,  MsgType::kPrune,
-        MsgType::kGraft})
+        MsgType::kGraft,   MsgType::kReqRecon,  MsgType::kReconDiff})
     EXPECT_TRUE(same(t)) << command_name(t);
   auto cmpct = std::get<CmpctBlockMsg>(back(MsgType::kCmpctBlock));
   const auto& orig = std::get<CmpctBlockMsg>(msgs[static_cast<size_t>(MsgType::kCmpctBlock)]);
@@ -204,6 +206,13 @@ TEST(Messages, InvalidMessageTypeIsUnknownCommand) {
 constexpr MsgType kShortIdLists[] = {MsgType::kTxInv, MsgType::kGetTx, MsgType::kTxNotFound};
 // The two messages that are one list of tree origins.
 constexpr MsgType kOriginLists[] = {MsgType::kPrune, MsgType::kGraft};
+// The two set reconciliation messages: a part (round, bits, index), then their own fields up to
+// a CompactSize count of 4-byte words.
+constexpr MsgType kReconMessages[] = {MsgType::kReqRecon, MsgType::kReconDiff};
+// Bytes before the count: the part, set_size, and recondiff's result.
+size_t recon_count_offset(MsgType t) {
+  return kReconHeaderSize + (t == MsgType::kReconDiff ? 1 : 0);
+}
 
 // Checks that `m` encodes to exactly `want` and decodes back to the same bytes; returns what it
 // decoded. Decoding must succeed for a caller's std::get to mean anything (HEARSAY_CHECK:
@@ -251,6 +260,10 @@ TEST(Messages, CountsOverTheirLimitAreTooLarge) {
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxShortIdEntries + 1)), DecodeError::kTooLarge);
   for (MsgType t : kOriginLists)
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxTreeOriginEntries + 1)), DecodeError::kTooLarge);
+  for (MsgType t : kReconMessages)
+    EXPECT_EQ(decode_error(t, count_payload(recon_count_offset(t), kMaxReconCapacity + 1)),
+              DecodeError::kTooLarge)
+        << command_name(t);
   EXPECT_EQ(decode_error(MsgType::kGetHeaders, count_payload(0, kMaxLocatorHashes + 1)),
             DecodeError::kTooLarge);
   EXPECT_EQ(decode_error(MsgType::kHeaders, count_payload(0, kMaxHeadersResults + 1)),
@@ -292,6 +305,10 @@ TEST(Messages, CountsPromisingMoreThanTheBytesHoldAreTruncated) {
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxShortIdEntries)), DecodeError::kTruncated);
   for (MsgType t : kOriginLists)
     EXPECT_EQ(decode_error(t, count_payload(0, kMaxTreeOriginEntries)), DecodeError::kTruncated);
+  for (MsgType t : kReconMessages)
+    EXPECT_EQ(decode_error(t, count_payload(recon_count_offset(t), kMaxReconCapacity)),
+              DecodeError::kTruncated)
+        << command_name(t);
   EXPECT_EQ(decode_error(MsgType::kGetHeaders, count_payload(0, kMaxLocatorHashes)),
             DecodeError::kTruncated);
   EXPECT_EQ(decode_error(MsgType::kHeaders, count_payload(0, kMaxHeadersResults)),
@@ -327,6 +344,8 @@ TEST(Messages, NonCanonicalCountsAreRejected) {
       {MsgType::kTxNotFound, 0},
       {MsgType::kPrune, 0},
       {MsgType::kGraft, 0},
+      {MsgType::kReqRecon, recon_count_offset(MsgType::kReqRecon)},
+      {MsgType::kReconDiff, recon_count_offset(MsgType::kReconDiff)},
   };
   for (const Case& c : cases) {
     std::vector<uint8_t> p(c.prefix, 0);
@@ -682,6 +701,174 @@ TEST(Messages, OriginListsAtTheirLimit) {
     EXPECT_GT(whole.size(), max_payload(t));
     EXPECT_EQ(decode_error(t, whole), DecodeError::kOversizePayload) << command_name(t);
   }
+}
+
+// --- set reconciliation: reqrecon, recondiff -------------------------------------------------
+
+// A raw reqrecon or recondiff payload, so that any field may be out of range: round 7, the part
+// (bits, index), recondiff's `result`, set_size 9, then `count` as a CompactSize and `words`
+// 4-byte words.
+std::vector<uint8_t> recon_payload(MsgType t, uint8_t bits, uint32_t index, uint64_t count,
+                                   size_t words, uint8_t result = 0) {
+  std::vector<uint8_t> p;
+  Writer w(p);
+  w.u32(7).u8(bits).u32(index);
+  if (t == MsgType::kReconDiff) w.u8(result);
+  w.u32(9).compact_size(count);
+  p.resize(p.size() + words * kReconElementSize, 0x5a);
+  return p;
+}
+
+TEST(Messages, ReqReconLayoutAndRoundTrip) {
+  // Round, bits, index, set_size, the capacity in words, then the sketch's bytes as they are.
+  const ReqReconMsg m{0x01020304, 3, 5, 0x0a0b0c0d, hex_bytes("1122334455667788")};
+  const auto want = hex_bytes(
+      "04030201"
+      "03"
+      "05000000"
+      "0d0c0b0a"
+      "02"
+      "1122334455667788");
+  EXPECT_EQ(std::get<ReqReconMsg>(layout_round_trip(m, want)), m);
+  // The finest part and the largest sketch fill the command's limit exactly.
+  const ReqReconMsg big{0xffffffff, kMaxReconBits, 0xffff, 0xffffffff,
+                        std::vector<uint8_t>(kMaxReconCapacity * kReconElementSize, 0xa5)};
+  auto p = payload_of(big);
+  EXPECT_EQ(p.size(), max_payload(MsgType::kReqRecon));
+  auto dec = decode_payload(MsgType::kReqRecon, std::move(p));
+  ASSERT_TRUE(dec) << to_string(dec.error());
+  EXPECT_EQ(std::get<ReqReconMsg>(*dec), big);
+}
+
+TEST(Messages, ReconDiffLayoutAndRoundTrip) {
+  // Round, bits, index, result, set_size, then the asked elements, each a u32 little-endian.
+  const ReconDiffMsg decoded{
+      0x01020304, 2, 3, ReconResult::kDecoded, 0x0a0b0c0d, {0xc0000001u, 0xdeadbeefu}};
+  EXPECT_EQ(std::get<ReconDiffMsg>(layout_round_trip(decoded, hex_bytes("04030201"
+                                                                        "02"
+                                                                        "03000000"
+                                                                        "00"
+                                                                        "0d0c0b0a"
+                                                                        "02"
+                                                                        "010000c0"
+                                                                        "efbeadde"))),
+            decoded);
+  const ReconDiffMsg failed{1, kMaxReconBits, 0x8000, ReconResult::kFailed, 0, {}};
+  EXPECT_EQ(std::get<ReconDiffMsg>(layout_round_trip(failed, hex_bytes("01000000"
+                                                                       "10"
+                                                                       "00800000"
+                                                                       "01"
+                                                                       "00000000"
+                                                                       "00"))),
+            failed);
+  const ReconDiffMsg refused{2, 0, 0, ReconResult::kRefused, 5, {}};
+  EXPECT_EQ(std::get<ReconDiffMsg>(layout_round_trip(refused, hex_bytes("02000000"
+                                                                        "00"
+                                                                        "00000000"
+                                                                        "02"
+                                                                        "05000000"
+                                                                        "00"))),
+            refused);
+  // The most elements one answer asks for fill the command's limit exactly.
+  ReconDiffMsg full{3, 1, 0, ReconResult::kDecoded, 300, {}};
+  for (uint32_t i = 0; i < kMaxReconCapacity; ++i)
+    full.ask.push_back(i + 1);
+  auto p = payload_of(full);
+  EXPECT_EQ(p.size(), max_payload(MsgType::kReconDiff));
+  auto dec = decode_payload(MsgType::kReconDiff, std::move(p));
+  ASSERT_TRUE(dec) << to_string(dec.error());
+  EXPECT_EQ(std::get<ReconDiffMsg>(*dec), full);
+}
+
+TEST(Messages, ReconPartMustExist) {
+  struct Part {
+    uint8_t bits;
+    uint32_t index;
+    bool exists;
+  };
+  const Part parts[] = {
+      {0, 0, true},           {0, 1, false},       {1, 1, true},   {1, 2, false},
+      {15, 0x7fff, true},     {15, 0x8000, false}, {16, 0, true},  {16, 0xffff, true},
+      {16, 0x10000, false},   {17, 0, false},      {32, 0, false}, {0xff, 0, false},
+      {2, 0xffffffff, false},
+  };
+  for (MsgType t : kReconMessages)
+    for (const Part& part : parts) {
+      auto p = recon_payload(t, part.bits, part.index, 1, 1);
+      EXPECT_EQ(decode_error(t, p), part.exists ? DecodeError::kNone : DecodeError::kBadValue)
+          << command_name(t) << " bits " << int(part.bits) << " index " << part.index;
+      // The part is checked as soon as it is read: what follows does not matter.
+      if (!part.exists) {
+        EXPECT_EQ(decode_error(t, {p.begin(), p.begin() + 9}), DecodeError::kBadValue)
+            << command_name(t) << " bits " << int(part.bits) << " index " << part.index;
+      }
+    }
+}
+
+TEST(Messages, ReqReconSketchIsOneTo256Words) {
+  const MsgType t = MsgType::kReqRecon;
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, 0, 0)), DecodeError::kBadValue);
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, 0, 1)), DecodeError::kBadValue);
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, 1, 1)), DecodeError::kNone);
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, kMaxReconCapacity, kMaxReconCapacity)),
+            DecodeError::kNone);
+  // 257 words: the count is refused before its words are looked for; with them all the payload
+  // is over the command's limit.
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, kMaxReconCapacity + 1, 0)),
+            DecodeError::kTooLarge);
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, kMaxReconCapacity + 1, kMaxReconCapacity + 1)),
+            DecodeError::kOversizePayload);
+  // A sketch cut short, inside a word or by whole words, and bytes after its last word.
+  const auto two = recon_payload(t, 0, 0, 2, 2);
+  ASSERT_EQ(decode_error(t, two), DecodeError::kNone);
+  for (size_t cut : {1, 3, 4, 8})
+    EXPECT_EQ(decode_error(t, {two.begin(), two.end() - static_cast<ptrdiff_t>(cut)}),
+              DecodeError::kTruncated)
+        << "- " << cut;
+  for (size_t extra : {1, 4}) {
+    auto more = two;
+    more.resize(two.size() + extra, 0x42);
+    EXPECT_EQ(decode_error(t, more), DecodeError::kTrailingBytes) << "+ " << extra;
+  }
+}
+
+TEST(Messages, ReconDiffResultAndAskList) {
+  const MsgType t = MsgType::kReconDiff;
+  for (uint8_t result : {0, 1, 2, 3, 0x80, 0xff})
+    EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, 0, 0, result)),
+              result <= kMaxReconResult ? DecodeError::kNone : DecodeError::kBadValue)
+        << int(result);
+  // Only a decoded answer lists elements.
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, 1, 1, 0)), DecodeError::kNone);
+  for (uint8_t result : {1, 2}) {
+    EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, 1, 1, result)), DecodeError::kBadValue)
+        << int(result);
+    EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, kMaxReconCapacity, kMaxReconCapacity, result)),
+              DecodeError::kBadValue)
+        << int(result);
+  }
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, 1, 1, 3)), DecodeError::kBadValue);
+  // 257 elements: refused by count, in any answer and whatever follows.
+  for (uint8_t result : {0, 1, 2})
+    EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, kMaxReconCapacity + 1, 0, result)),
+              DecodeError::kTooLarge)
+        << int(result);
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, kMaxReconCapacity + 1, kMaxReconCapacity)),
+            DecodeError::kTooLarge);
+  // An ask list cut short, inside an element or by a whole one, and bytes after its last.
+  const auto two = recon_payload(t, 0, 0, 2, 2);
+  ASSERT_EQ(decode_error(t, two), DecodeError::kNone);
+  for (size_t cut : {1, 3, 4, 8})
+    EXPECT_EQ(decode_error(t, {two.begin(), two.end() - static_cast<ptrdiff_t>(cut)}),
+              DecodeError::kTruncated)
+        << "- " << cut;
+  for (size_t extra : {1, 4}) {
+    auto more = two;
+    more.resize(two.size() + extra, 0x42);
+    EXPECT_EQ(decode_error(t, more), DecodeError::kTrailingBytes) << "+ " << extra;
+  }
+  // A failed answer with bytes after its empty list.
+  EXPECT_EQ(decode_error(t, recon_payload(t, 0, 0, 0, 1, 1)), DecodeError::kTrailingBytes);
 }
 
 // TaggedHash(tag, data), computed here from its definition rather than with the code under test.

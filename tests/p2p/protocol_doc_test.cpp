@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "crypto/hex.h"
+#include "p2p/sketch.h"
 #include "p2p/transport.h"
 #include "testing/test_util.h"
 
@@ -206,6 +207,62 @@ TEST(ProtocolDoc, PruneAndGraftFrames) {
   auto g = decode_payload(MsgType::kGraft, documented_payload(ex, "graft-frame"));
   ASSERT_TRUE(g);
   EXPECT_EQ(std::get<GraftMsg>(*g), graft);
+}
+
+// The frame the document shows as `name` is `m`'s, byte for byte, and its payload decodes to
+// `m` and re-encodes to the same bytes.
+template <class Msg>
+void expect_frame(const std::map<std::string, std::string>& ex, const std::string& name,
+                  const Msg& m) {
+  expect_example(ex, name, *encode_frame(kDevnetMagic, m));
+  auto payload = documented_payload(ex, name);
+  auto dec = decode_payload(type_of(Message{m}), std::vector<uint8_t>(payload));
+  ASSERT_TRUE(dec) << name << ": " << to_string(dec.error());
+  EXPECT_EQ(std::get<Msg>(*dec), m) << name;
+  std::vector<uint8_t> again;
+  encode_payload(*dec, again);
+  EXPECT_EQ(again, payload) << name;
+}
+
+// The set reconciliation examples of §10, on the short-id example's link: A (the asker) holds
+// the example transaction and the all-0x11 and all-0x22 ones, B holds only the last.
+TEST(ProtocolDoc, ReconciliationFrames) {
+  auto ex = read_examples();
+  const SipKey link = short_id_link_key(kNonceA, kNonceB);
+  TxId all_0x22;
+  all_0x22.fill(0x22);
+  const uint32_t e_tx = short_id_link_part(link, example_tx()->id());
+  const uint32_t e_11 = short_id_link_part(link, all_0x11_id());
+  const uint32_t e_22 = short_id_link_part(link, all_0x22);
+  ASSERT_TRUE(e_tx != 0 && e_11 != 0 && e_22 != 0);  // 0 would count as 1
+  p2p::Sketch a(2);
+  for (uint32_t e : {e_tx, e_11, e_22})
+    a.add(e);
+  // s1 is the XOR of the elements, as the document says.
+  EXPECT_EQ(a.syndromes()[0], e_tx ^ e_11 ^ e_22);
+  const ReqReconMsg request{1, 0, 0, 3, a.serialize()};
+  expect_frame(ex, "reqrecon-frame", request);
+
+  // B merges its sketch with the documented one and decodes what A has and it lacks.
+  auto theirs = p2p::Sketch::parse(request.sketch);
+  ASSERT_TRUE(theirs);
+  p2p::Sketch b(2);
+  b.add(e_22);
+  b.merge(*theirs);
+  auto diff = b.decode();
+  ASSERT_TRUE(diff);
+  EXPECT_EQ(*diff, (std::vector<uint32_t>{e_11, e_tx}));
+  expect_frame(ex, "recondiff-decoded-frame",
+               ReconDiffMsg{1, 0, 0, ReconResult::kDecoded, 1, *diff});
+  // A announces them with the txinv example: its short ids' link parts are the asked elements.
+  auto txinv = decode_payload(MsgType::kTxInv, documented_payload(ex, "txinv-frame"));
+  ASSERT_TRUE(txinv);
+  std::vector<uint32_t> link_parts;
+  for (uint64_t sid : std::get<TxInvMsg>(*txinv).ids)
+    link_parts.push_back(static_cast<uint32_t>(sid));
+  EXPECT_EQ(link_parts, (std::vector<uint32_t>{e_tx, e_11}));
+
+  expect_frame(ex, "recondiff-failed-frame", ReconDiffMsg{2, 1, 1, ReconResult::kFailed, 7, {}});
 }
 
 }  // namespace
