@@ -21,6 +21,7 @@ class MempoolTxPool : public TxPool {
   bool contains(const TxId& id) const override { return m_mempool.contains(id); }
   TxRef get(const TxId& id) const override { return m_mempool.get(id); }
   std::vector<TxRef> newest(size_t n) const override { return m_mempool.newest(n); }
+  size_t size() const override { return m_mempool.size(); }
   size_t expire(Time now) override { return m_mempool.expire(now).size(); }
 
  private:

@@ -40,6 +40,8 @@ class TxPool {
   virtual TxRef get(const TxId& id) const = 0;
   // Up to n held transactions, newest admission first (anti-entropy on connect).
   virtual std::vector<TxRef> newest(size_t n) const = 0;
+  // How many transactions are held.
+  virtual size_t size() const = 0;
   // Drops what expired by `now` (own expiry, or held longer than the pool's limit); returns
   // how many. The relay calls it every kPoolExpireInterval.
   virtual size_t expire(Time now) = 0;
@@ -49,6 +51,20 @@ class TxPool {
 struct TxSource {
   bool local = true;
   PublicKey peer{};  // when !local
+};
+
+// One reconciliation round we asked a peer for (p2p/tx_relay.h, "Set reconciliation").
+struct ReconReport {
+  uint32_t round = 0;
+  size_t set_size = 0;       // ours
+  size_t peer_set_size = 0;  // its, at its first answer
+  size_t requests = 0;       // reqrecon sent (parts)
+  size_t bisections = 0;     // parts split after a failed decode
+  size_t exchanges = 0;      // failed parts small enough to announce whole instead
+  size_t sketch_bytes = 0;   // sent
+  size_t differences = 0;    // elements either side lacked
+  bool complete = false;     // every part decoded (else refused, given up or timed out)
+  Time started{};
 };
 
 // Relay events for tracing (node/ writes them as JSON lines). Called on the relay thread;
@@ -63,6 +79,10 @@ class RelayObserver {
   // One inv / getdata message with `count` tx entries went to `peer`.
   virtual void inv_sent(const PublicKey& peer, size_t count, Time now) = 0;
   virtual void getdata_sent(const PublicKey& peer, size_t count, Time now) = 0;
+  // A reconciliation round we asked for ended.
+  virtual void recon_round(const PublicKey& peer, const ReconReport& report, Time now) {
+    (void)peer, (void)report, (void)now;
+  }
 };
 
 }  // namespace hearsay

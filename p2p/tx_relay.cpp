@@ -49,7 +49,8 @@ TxRelay::PeerState::PeerState(const SipKey& salt, size_t known_max)
     : known(salt, known_options(known_max)),
       requested(0, IdHash(salt)),
       entry_of(0, IdHash(salt)),
-      owed(0, IdHash(salt)) {}
+      owed(0, IdHash(salt)),
+      recon_offered(0, IdHash(salt)) {}
 
 // --- recent ids -------------------------------------------------------------------------------
 
@@ -112,6 +113,7 @@ TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver
       m_short_ids((pm.config().services & kServiceShortIds) != 0),
       m_bucket_salt(m_rng()),
       m_bucket_key(short_id_bucket_key(m_bucket_salt)),
+      m_recon((pm.config().services & kServiceRecon) != 0),
       m_tree((pm.config().services & kServiceTree) != 0),
       m_origin_tag(static_cast<uint32_t>(m_rng())) {
   for (uint8_t& b : m_unknown_tag)
@@ -139,6 +141,7 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
   ps.identity = info->identity;
   ps.address = info->remote;
   ps.preferred = !info->inbound || info->trusted;
+  ps.outbound = !info->inbound;
   ps.pushes = (info->services & kServicePushTx) != 0;
   ps.tree = m_tree && (info->services & kServiceTree) != 0;
   if (ps.tree) ++m_stats.tree_peers;
@@ -152,8 +155,19 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
     ps.short_ids = ShortIds::kPending;
     ps.short_deadline = now + kShortIdNegotiationTimeout;
     m_pm.send(peer, SendShortIdsMsg{kShortIdsVersion, ps.nonce, m_bucket_salt});
+    // Reconciliation waits for the short ids it is made of (recon_ready).
+    ps.recon = m_recon && (info->services & kServiceRecon) != 0;
   }
-  // Anti-entropy: what we hold, newest first, as announcements (the known filter is empty).
+  if (ps.recon)
+    choose_flood_peers();
+  else
+    announce_newest(ps);
+  flush(now);
+}
+
+// Anti-entropy without reconciliation: what we hold, newest first, as announcements (the known
+// filter is empty).
+void TxRelay::announce_newest(PeerState& ps) {
   for (const TxRef& tx : m_pool.newest(kAntiEntropyMax)) {
     if (ps.queue.size() >= kMaxAnnounceQueue) break;
     ps.queue.push_back(tx->id());
@@ -161,11 +175,17 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
   // Newest first was the selection order; announce oldest first so nonce chains arrive in order.
   std::reverse(ps.queue.begin(), ps.queue.end());
   if (!ps.queue.empty()) m_dirty = true;
-  flush(now);
 }
 
 void TxRelay::on_peer_gone(PeerId peer, Time now) {
-  m_peers.erase(peer);
+  auto gone = m_peers.find(peer);
+  bool recon = false;
+  if (gone != m_peers.end()) {
+    if (gone->second.set_held) --m_snapshots;
+    recon = gone->second.recon;
+    m_peers.erase(gone);
+  }
+  if (recon) choose_flood_peers();
   if (m_tree) tree_parent_gone(peer);
   m_tracker.disconnected_peer(peer);
   for (auto& [id, v] : m_verifying)
@@ -183,8 +203,10 @@ void TxRelay::on_tick(Time now) {
     check_owed(id, ps, now);
     if (ps.short_ids == ShortIds::kPending && now >= ps.short_deadline) {
       ps.short_ids = ShortIds::kOff;  // it never sent sendshortids: full ids from now on
+      if (ps.recon) recon_off(id, ps, now);
       if (!ps.queue.empty()) m_dirty = true;
     }
+    if (ps.recon) recon_tick(id, ps, now);
     if (trickle_interval(ps) > Duration::zero() && now >= ps.next_inv && !ps.queue.empty())
       m_dirty = true;
   }
@@ -230,7 +252,7 @@ void TxRelay::on_message(PeerId peer, Message&& msg, Time now) {
       handle_graft(peer, *ps, std::get<GraftMsg>(msg));
       break;
     case MsgType::kSendShortIds:
-      handle_sendshortids(peer, *ps, std::get<SendShortIdsMsg>(msg));
+      handle_sendshortids(peer, *ps, std::get<SendShortIdsMsg>(msg), now);
       break;
     case MsgType::kTxInv:
       handle_txinv(peer, *ps, std::get<TxInvMsg>(msg), now);
@@ -240,6 +262,12 @@ void TxRelay::on_message(PeerId peer, Message&& msg, Time now) {
       break;
     case MsgType::kTxNotFound:
       handle_txnotfound(peer, *ps, std::get<TxNotFoundMsg>(msg), now);
+      break;
+    case MsgType::kReqRecon:
+      handle_reqrecon(peer, *ps, std::get<ReqReconMsg>(msg), now);
+      break;
+    case MsgType::kReconDiff:
+      handle_recondiff(peer, *ps, std::get<ReconDiffMsg>(msg), now);
       break;
     default:
       break;  // block messages: the block relay's (PeerManager::set_block_relay)
@@ -253,6 +281,7 @@ void TxRelay::handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now) 
     if (e.type != InvType::kTx) continue;
     ++m_stats.inv_received;
     ps.known.insert(e.hash, now);
+    settle_offer(ps, e.hash);
     ps.owed.erase(e.hash);  // it has it, and treats us as lazy: not withholding
     if (m_seen.contains(e.hash, now) || m_pool.contains(e.hash)) continue;
     if (m_tracker.received_inv(peer, e.hash, ps.preferred, request_time(peer, ps, now)) ==
@@ -284,6 +313,7 @@ bool TxRelay::serve(PeerId peer, PeerState& ps, const TxId& id, Time now) {
   SharedBytes frame = frame_of(id, ps.tree);
   if (!frame) return false;
   ps.known.insert(id, now);
+  settle_offer(ps, id);
   m_pm.send_frame(peer, std::move(frame), ps.tree ? MsgType::kTreeTx : MsgType::kTx);
   ++m_stats.served;
   if (ps.tree) {
@@ -352,6 +382,7 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, std::optional<uint
     return;
   }
   ps.known.insert(id, now);
+  settle_offer(ps, id);
   m_tracker.received_response(peer, id);
   if (requested) {
     ps.request_due = true;
@@ -505,12 +536,13 @@ void TxRelay::resolve_short_ids(const TxId& id, Time now, std::vector<PeerId>* a
     // This peer's pending announcement was this transaction: it has it, and need not be asked.
     if (announcers && ps.tree && m_tracker.state(peer, key)) announcers->push_back(peer);
     ps.known.insert(id, now);
+    settle_offer(ps, id);
     ps.entry_of.erase(it);
     m_tracker.received_response(peer, key);
   }
 }
 
-void TxRelay::handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m) {
+void TxRelay::handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m, Time now) {
   if (!ps.offered) return;  // we did not offer short ids to this peer: nothing to negotiate
   if (ps.got_sendshortids) {
     m_pm.misbehaving(peer, kScoreUnexpectedShortIds, "second sendshortids");
@@ -519,11 +551,13 @@ void TxRelay::handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIds
   ps.got_sendshortids = true;
   if (m.version != kShortIdsVersion) {
     ps.short_ids = ShortIds::kOff;  // a version we do not speak: full ids
+    if (ps.recon) recon_off(peer, ps, now);
   } else {
     ps.link_key = short_id_link_key(ps.nonce, m.nonce);
     ps.their_bucket_key = short_id_bucket_key(m.bucket_salt);
     ps.short_ids = ShortIds::kOn;
     ++m_stats.short_id_peers;
+    if (ps.recon) recon_ready(peer, ps, now);
   }
   if (!ps.queue.empty()) m_dirty = true;  // what waited for it goes out now
 }
@@ -553,6 +587,7 @@ void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time n
     TxId key;
     if (matches == 1) {
       ps.known.insert(*match, now);
+      settle_offer(ps, *match);
       ps.owed.erase(*match);
       if (m_seen.contains(*match, now) || m_pool.contains(*match)) continue;
       key = *match;
@@ -573,7 +608,11 @@ void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time n
       ps.entry_of.erase(slot);  // over the bound: the peer announces more than it can have asked
       continue;
     }
-    added |= m_tracker.received_inv(peer, key, ps.preferred, request_time(peer, ps, now)) ==
+    // What a reconciliation found we lack and asked for, we request at once.
+    const bool asked = !ps.recon_asked.empty() &&
+                       ps.recon_asked.erase(recon_element(static_cast<uint32_t>(e))) != 0;
+    added |= m_tracker.received_inv(peer, key, ps.preferred || asked,
+                                    asked ? now : request_time(peer, ps, now)) ==
              TxRequestTracker::InvResult::kAdded;
   }
   if (!at_once.ids.empty()) {
@@ -628,11 +667,12 @@ void TxRelay::handle_txnotfound(PeerId peer, PeerState& ps, const TxNotFoundMsg&
   if (any) request_all(now);
 }
 
-void TxRelay::send_short_announcements(PeerId peer, PeerState& ps, Time now) {
+void TxRelay::send_short_announcements(PeerId peer, PeerState& ps, std::span<const TxId> ids,
+                                       Time now) {
   std::vector<uint64_t> shorts;
   std::vector<InvEntry> full;
-  shorts.reserve(ps.queue.size());
-  for (const TxId& id : ps.queue) {
+  shorts.reserve(ids.size());
+  for (const TxId& id : ids) {
     const uint64_t e = short_to(ps, id);
     auto [it, fresh] = ps.announced.try_emplace(e, Announced{id, now, false});
     if (fresh) {
@@ -901,9 +941,10 @@ void TxRelay::admitted(const TxRef& tx, std::optional<PeerId> from, std::optiona
       }
     }
   }
-  // Announced to the rest; flush() drops it for a peer that announced or sent it meanwhile.
+  // Announced to the rest; flush() drops it for a peer that announced or sent it meanwhile. Low
+  // fanout: reconciliation brings it to the peers it does not flood to.
   for (auto& [peer, ps] : m_peers) {
-    if (peer == from || ps.known.contains(id, now) || ps.owed.count(id)) continue;
+    if (peer == from || !ps.flood || ps.known.contains(id, now) || ps.owed.count(id)) continue;
     if (ps.queue.size() >= kMaxAnnounceQueue) {
       ++m_stats.announce_dropped;
       continue;
@@ -967,12 +1008,19 @@ void TxRelay::flush(Time now) {
       }
       ps.next_inv = next_trickle(ps, now);
     }
+    if (!m_cfg.drop_announcements_to.empty() &&
+        std::find(m_cfg.drop_announcements_to.begin(), m_cfg.drop_announcements_to.end(),
+                  ps.identity) != m_cfg.drop_announcements_to.end()) {
+      m_stats.announce_dropped += ps.queue.size();  // the test switch: lost, as at a cap
+      ps.queue.clear();
+      continue;
+    }
     // What the peer announced or was sent since it was queued, it has.
     SeenSet& known = ps.known;
     std::erase_if(ps.queue, [&](const TxId& id) { return !known.insert(id, now); });
     if (ps.queue.empty()) continue;
     if (ps.short_ids == ShortIds::kOn) {
-      send_short_announcements(peer, ps, now);
+      send_short_announcements(peer, ps, ps.queue, now);
       ps.queue.clear();
       continue;
     }
@@ -1136,6 +1184,24 @@ void TxRelay::sanity_check() const {
     if (!ps.tree) HEARSAY_CHECK(ps.lazy_out.size() == 0 && ps.pruned_in.size() == 0);
     if (!ps.tree) HEARSAY_CHECK(ps.owed.empty());
   }
+  size_t snapshots = 0;
+  for (const auto& [peer, ps] : m_peers) {
+    HEARSAY_CHECK(ps.recon_offered.size() <= ps.recon_offered_order.size());
+    HEARSAY_CHECK(ps.recon_offered_order.size() <= kReconOfferedPerPeer);
+    HEARSAY_CHECK(ps.set.size() <= kMaxReconSet);
+    HEARSAY_CHECK(ps.parts.size() <= size_t{1} << kMaxReconBits);
+    if (!ps.recon) HEARSAY_CHECK(!ps.in_round && !ps.set_held && ps.set.empty());
+    if (!ps.in_round) HEARSAY_CHECK(ps.parts.empty());
+    if (ps.in_round) HEARSAY_CHECK(ps.outbound && !ps.parts.empty());
+    if (ps.outbound) HEARSAY_CHECK(!ps.set_held);
+    if (!ps.outbound && !ps.set_held) HEARSAY_CHECK(ps.set.empty());
+    if (!ps.flood) HEARSAY_CHECK(ps.recon && m_cfg.flood_peers > 0);
+    for (const auto& [part, p] : ps.parts)
+      HEARSAY_CHECK(part.first <= kMaxReconBits && uint64_t{part.second} >> part.first == 0 &&
+                    p.capacity >= 1 && p.capacity <= kMaxReconCapacity);
+    if (ps.set_held) ++snapshots;
+  }
+  HEARSAY_CHECK(snapshots == m_snapshots && m_snapshots <= kMaxReconSnapshots);
   m_origins.sanity_check();
   m_origins.for_each([&](uint32_t origin, const OriginState& os) {
     if (os.parent) HEARSAY_CHECK(m_peers.count(*os.parent) != 0);

@@ -42,7 +42,8 @@
 //    notfound are ignored and those of getdata answered with notfound. Verdicts for
 //    transactions we did not send for verification (the block relay's) are ignored.
 //  * Anti-entropy: when a peer becomes ready, up to kAntiEntropyMax of our newest held
-//    transactions are queued for it, so a node that was away catches up at once.
+//    transactions are queued for it, so a node that was away catches up at once, unless the link
+//    reconciles (below): then the sets are compared instead.
 //  * Short ids (docs/protocol.md, "Short transaction ids"): with a peer that set
 //    kServiceShortIds as we do (our PeerManager's services), both sides send `sendshortids` when
 //    the handshake completes, and transactions are then announced, requested and missed by 6-byte
@@ -101,16 +102,44 @@
 //    - Bodies pushed over a link without kServiceTree on both ends, and prune / graft there, are
 //      misbehaviour. A pushed forgery bans its sender as any other.
 //    Measured (README, "Relay modes"): one tree per origin, not one shared by all origins.
+//  * Set reconciliation (docs/protocol.md, "Set reconciliation"): on a link whose both ends set
+//    kServiceRecon and whose short ids are on, the two mempools are compared by sketch
+//    (p2p/sketch.h, PinSketch), on connect (instead of announcing the newest) and every
+//    reconcile_interval (drawn ±25 %). Each side's set is its newest kMaxReconSet held
+//    transactions, each as the 32-bit link part of its short id (never 0: 0 counts as 1), less
+//    those it offered the peer by reconciliation within kReconOfferMemory that the peer has not
+//    asked for or announced since (a transaction the peer refuses is not offered every round).
+//    - The side that dialled asks: a round is one reqrecon for the whole set (bits 0), with a
+//      capacity from the previous round (BIP330: the set-size difference plus q times the smaller
+//      set, q the share of it that differed last time; kReconInitialDifferences on a new link). The
+//      answerer merges its own sketch of the part and decodes. Decoded: it answers recondiff
+//      with the elements it lacks and announces at once the ones the asker lacks; the asker
+//      announces the asked ones; both go by txinv outside the trickle and the known filter (the
+//      decode says the peer lacks them), then the usual requests follow. Failed: the asker splits
+//      the part (bisection: the top bits of the elements pick the part) into 2 or more parts,
+//      each with at least the failed capacity, more parts when the set sizes say the difference
+//      is large; down to kMaxReconBits, where a part is given up until the next round. A side
+//      whose part is empty needs no sketch: the other announces its whole part.
+//    - Bounds: the answerer charges each request, before doing it, kReconUnitsPerElement per
+//      held transaction when it takes its set for a new round, |its part| × capacity for the
+//      sketch and 64 × capacity² for the decode, against a per-peer budget (kReconBudget,
+//      refilled at kReconRefillPerSecond), and refuses requests beyond it (recondiff kRefused:
+//      the asker waits for its next round). It keeps each round's set of at most
+//      kMaxReconSnapshots peers. A round unanswered for kReconTimeout is abandoned.
+//    - Low fanout (flood_peers > 0, Erlay's): announcements are queued only for peers that do not
+//      reconcile and for flood_peers reconciling ones (outbound first, then in connection order);
+//      the others learn new transactions by reconciliation.
 //
 // Adversary: any ready peer sending any sequence of inv / getdata / notfound / tx (and, on a
 // short-id link, sendshortids / txinv / gettx / txnotfound; on a tree link, treetx / prune /
-// graft with any origins) at any time.
+// graft with any origins; on a reconciling link, reqrecon / recondiff with any sketch) at any time.
 // Bounds: the seen-set (seen_max_entries), the recent ids (kRecentIds) and the origins'
 // parents (kMaxTreeOrigins); per peer the pruned origins both ways (kMaxTreeOrigins each), the
-// owed bodies (kMaxOwedPerPeer), the known set (known_per_peer), the announcement queue
-// (kMaxAnnounceQueue), the outstanding-request memory (kMaxRequestedPerPeer, full and short ids
-// each), the announced short ids (kAnnouncedShortIdsPerPeer), the short ids of tracked
-// announcements (twice the tracker's announcement cap) and the tracker's caps; transactions
+// owed bodies (kMaxOwedPerPeer), the offered reconciliation elements (kReconOfferedPerPeer), a
+// round's parts in flight (2^kMaxReconBits at most, one per part), the known set (known_per_peer),
+// the announcement queue (kMaxAnnounceQueue), the outstanding-request memory (kMaxRequestedPerPeer,
+// full and short ids each), the announced short ids (kAnnouncedShortIdsPerPeer), the short ids of
+// tracked announcements (twice the tracker's announcement cap) and the tracker's caps; transactions
 // under verification (kMaxVerifying: beyond it new bodies are dropped unscored and fetched
 // again later from another announcer); the frame cache (kFrameCacheSize). Every message costs
 // O(its entries), a short id at most kMaxCandidates SipHash pairs; a disconnect costs
@@ -127,6 +156,7 @@
 #include <random>
 #include <span>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "p2p/peer_manager.h"
@@ -190,14 +220,40 @@ inline constexpr size_t kMaxTreeOrigins = 4'096;
 inline constexpr size_t kMaxOwedPerPeer = 1'000;
 inline constexpr Duration kWithholdWindow = std::chrono::seconds(5);
 inline constexpr int kTreeSwapStreak = 3;
+// Set reconciliation. The interval: measured (README, "Set reconciliation"). The set: the newest
+// held transactions (65,536 × 40 B = 2.6 MB for one round's copy; kMaxReconSnapshots answerer
+// copies at most). A new link's first sketch, and the capacity a split aims a part at (decoding
+// costs capacity² per part, so a large difference is decoded faster in many small parts). The
+// answerer's budget per peer, in units of one field multiplication (about 3 ns with PCLMUL):
+// a reconnect that repairs 400 differences of 20,000 costs about 5 M; 8 M a second is 25 ms of
+// CPU a second at most per peer.
+inline constexpr Duration kReconcileInterval = std::chrono::seconds(2);
+inline constexpr size_t kMaxReconSet = 65'536;
+inline constexpr size_t kMaxReconSnapshots = 8;
+inline constexpr double kReconInitialDifferences = 48;  // a capacity of 68
+inline constexpr size_t kReconMinCapacity = 8;
+inline constexpr size_t kReconSplitCapacity = 64;
+inline constexpr Duration kReconTimeout = std::chrono::seconds(30);
+inline constexpr size_t kReconOfferedPerPeer = 16'384;
+inline constexpr Duration kReconOfferMemory = std::chrono::minutes(1);
+inline constexpr double kReconBudget = 64e6;
+inline constexpr double kReconRefillPerSecond = 8e6;
+inline constexpr double kReconUnitsPerElement = 16;
+// A failed part whose two sides hold at most this many times its capacity together is
+// exchanged whole (both sides announce it: 6 bytes an element, 12 × capacity at most) rather
+// than split again (two sketches of its capacity, 8 × capacity, and likely another round trip).
+inline constexpr size_t kReconExchangeFactor = 2;
+// Elements an answerer remembers having asked for (their announcements skip the request delay).
+inline constexpr size_t kMaxReconAsked = 4'096;
 // The 48 bits of a short id (TxRelayConfig::short_id_mask).
 inline constexpr uint64_t kShortIdMask = 0xffff'ffff'ffffULL;
 // Misbehaviour points.
 inline constexpr int kScoreUnrequestedTx = 10;
 inline constexpr int kScoreUnexpectedShortIds = 10;  // txinv/gettx/txnotfound off short-id mode
 inline constexpr int kScoreOversizedGetData = 20;
-inline constexpr int kScoreUnexpectedTree = 10;  // treetx / prune / graft off a tree link
-inline constexpr int kScoreWithheldBody = 20;    // an eager parent that never sent a body
+inline constexpr int kScoreUnexpectedTree = 10;   // treetx / prune / graft off a tree link
+inline constexpr int kScoreWithheldBody = 20;     // an eager parent that never sent a body
+inline constexpr int kScoreUnexpectedRecon = 10;  // reqrecon / recondiff off a reconciling link
 
 struct TxRelayConfig {
   Duration inv_interval{0};  // --inv-interval-ms (mean); 0: announce at once
@@ -205,6 +261,12 @@ struct TxRelayConfig {
   // Tree relay (on when our PeerManager's services set kServiceTree).
   Duration graft_timeout = kGraftTimeout;  // --graft-timeout-ms
   Duration lazy_interval = kLazyInterval;  // --lazy-interval-ms
+  // Set reconciliation (on when our PeerManager's services set kServiceRecon).
+  Duration reconcile_interval = kReconcileInterval;  // --reconcile-interval-ms; 0: on connect only
+  size_t flood_peers = 0;                            // --flood-peers; 0: announce to every peer
+  // Test switch: the announcements queued for peers of these identities (the flooding path:
+  // inv / txinv from the queue) are dropped, as a cap would drop them. Never set in a node.
+  std::vector<PublicKey> drop_announcements_to;
   Duration non_preferred_delay = kNonPreferredDelay;
   Duration request_timeout = kRequestTimeout;
   Duration seen_expiry = kDefaultSeenExpiry;
@@ -255,7 +317,20 @@ struct TxRelayStats {
   uint64_t grafts_received = 0;      // origins, by graft message and by requests
   uint64_t tree_swaps = 0;           // parents replaced by a faster lazy peer
   uint64_t withheld = 0;             // bodies an eager parent never sent (scored)
-  size_t verifying = 0;              // now under verification (the verify queue depth)
+  uint64_t recon_peers = 0;          // peers we reconciled with (ever)
+  uint64_t recon_rounds = 0;         // rounds we asked for
+  uint64_t recon_requests_sent = 0;  // reqrecon (one per part)
+  uint64_t recon_requests_received = 0;
+  uint64_t recon_sketch_bytes_sent = 0;
+  uint64_t recon_sketch_bytes_received = 0;
+  uint64_t recon_differences = 0;  // elements that differed (counted at both ends of a link)
+  uint64_t recon_failures = 0;     // sketches we could not decode (too many differences)
+  uint64_t recon_bisections = 0;   // parts we split after a failure
+  uint64_t recon_exchanges = 0;    // failed parts small enough to announce whole instead
+  uint64_t recon_refused = 0;      // requests over a peer's budget (answered kRefused)
+  uint64_t recon_timeouts = 0;     // rounds abandoned unanswered
+  uint64_t recon_announced = 0;    // ids announced because a peer lacked them
+  size_t verifying = 0;            // now under verification (the verify queue depth)
   size_t seen_size = 0;
   size_t seen_memory_bytes = 0;
   size_t tracked_announcements = 0;
@@ -310,6 +385,15 @@ class TxRelay : public RelayHandler {
     size_t parent_of = 0;
   };
   std::optional<TreeLink> tree_link(PeerId peer) const;
+  // Set reconciliation, per peer: whether the link reconciles, whether we ask, whether a round
+  // is under way, whether announcements flood to it; nullopt for no such peer.
+  struct ReconLink {
+    bool reconciles = false;
+    bool asker = false;
+    bool in_round = false;
+    bool flood = true;
+  };
+  std::optional<ReconLink> recon_link(PeerId peer) const;
   // Our origin tag: the tree of the transactions that enter the network here.
   uint32_t origin_tag() const { return m_origin_tag; }
 
@@ -393,6 +477,20 @@ class TxRelay : public RelayHandler {
     uint32_t origin = 0;
     Time deadline{};
   };
+  // One held transaction as a reconciliation element of a link, and its age rank (0: newest).
+  struct ReconElem {
+    uint32_t element = 0;
+    uint32_t rank = 0;
+    TxId id{};
+    bool operator<(const ReconElem& o) const { return element < o.element; }
+  };
+  // A round's set, sorted by element; parts are contiguous ranges of it.
+  using ReconSet = std::vector<ReconElem>;
+  struct ReconPart {
+    size_t capacity = 0;
+    size_t size = 0;     // our elements in it
+    bool whole = false;  // exchanged whole: we announced ours, it announces its
+  };
   struct PeerState {
     PeerState(const SipKey& salt, size_t known_max);
     PublicKey identity{};
@@ -426,6 +524,28 @@ class TxRelay : public RelayHandler {
     std::vector<uint32_t> prune_out;              // to send at the end of the event
     std::vector<uint32_t> graft_out;              // likewise
     std::unordered_map<TxId, Owed, IdHash> owed;  // bodies it should have pushed us
+    // Set reconciliation.
+    bool recon = false;     // both ends set kServiceRecon (reconciles once short ids are on)
+    bool outbound = false;  // we dialled: we ask
+    bool flood = true;      // announcements are queued for it (low fanout: a few peers only)
+    uint32_t round = 0;     // ours (asker) or its latest (answerer)
+    bool in_round = false;
+    Time next_round{};
+    Time round_deadline{};
+    ReconSet set;           // this round's (asker), or its latest round's (answerer)
+    bool set_held = false;  // answerer: `set` is its round's (counted in m_snapshots)
+    Time set_built{};
+    std::map<std::pair<uint8_t, uint32_t>, ReconPart> parts;  // (bits, index) asked, unanswered
+    ReconReport report;                                       // of our round under way
+    uint8_t round_bits = 0;  // the parts this round started with (finer after a split)
+    double last_delta = 0;   // |our size − its size| at the last complete round
+    bool have_q = false;
+    double q = 0;  // the share of the smaller set that differed last round
+    double tokens = kReconBudget;
+    Time refilled{};
+    std::unordered_map<TxId, Time, IdHash> recon_offered;  // by reconciliation, at
+    std::deque<std::pair<TxId, Time>> recon_offered_order;
+    std::unordered_set<uint32_t> recon_asked;  // answerer: elements we asked it for
   };
   // Per origin: the peer that pushes its transactions to us (the first copy's sender), and the
   // lazy peer whose announcements have beaten it `streak` times in a row.
@@ -497,7 +617,7 @@ class TxRelay : public RelayHandler {
   uint32_t origin_of(const TxId& id) const;
   Time request_time(PeerId peer, const PeerState& ps, Time now) const;
   bool serve(PeerId peer, PeerState& ps, const TxId& id, Time now);
-  void handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m);
+  void handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m, Time now);
   void handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time now);
   void handle_gettx(PeerId peer, PeerState& ps, const GetTxMsg& m, Time now);
   void handle_txnotfound(PeerId peer, PeerState& ps, const TxNotFoundMsg& m, Time now);
@@ -511,7 +631,28 @@ class TxRelay : public RelayHandler {
   // Its body is here: pending short-id announcements that name it are satisfied (their peers
   // are added to `announcers`, when given).
   void resolve_short_ids(const TxId& id, Time now, std::vector<PeerId>* announcers = nullptr);
-  void send_short_announcements(PeerId peer, PeerState& ps, Time now);
+  void send_short_announcements(PeerId peer, PeerState& ps, std::span<const TxId> ids, Time now);
+  // Set reconciliation (tx_relay_recon.cpp).
+  void recon_ready(PeerId peer, PeerState& ps, Time now);
+  void recon_off(PeerId peer, PeerState& ps, Time now);
+  void recon_tick(PeerId peer, PeerState& ps, Time now);
+  ReconSet recon_set(const PeerState& ps, Time now) const;
+  void start_round(PeerId peer, PeerState& ps, Time now);
+  void split(PeerId peer, PeerState& ps, uint8_t bits, uint32_t index, uint8_t step,
+             double expected, size_t at_least);
+  void ask_part(PeerId peer, PeerState& ps, uint8_t bits, uint32_t index, size_t capacity,
+                bool whole = false);
+  void drop_oldest_snapshot();
+  void end_round(PeerState& ps, Time now);
+  void handle_reqrecon(PeerId peer, PeerState& ps, const ReqReconMsg& m, Time now);
+  void handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m, Time now);
+  // Announces `elems` to the peer now, oldest first, whatever it is known to have: a
+  // reconciliation found that it lacks them.
+  void offer(PeerId peer, PeerState& ps, std::vector<ReconElem> elems, Time now);
+  // It announced, sent or asked for `id`: an offer of it is settled.
+  void settle_offer(PeerState& ps, const TxId& id);
+  void choose_flood_peers();
+  void announce_newest(PeerState& ps);
   void expire_short_ids(PeerId peer, PeerState& ps, Time now);
   void request_from(PeerId peer, PeerState& ps, Time now);
   void request_all(Time now);
@@ -556,7 +697,9 @@ class TxRelay : public RelayHandler {
   SipKey m_bucket_key{};
   TxId m_unknown_tag{};  // secret: keys of unknown short ids are it plus a bucket
   RecentIds m_recent;
-  bool m_tree = false;  // we set kServiceTree
+  bool m_recon = false;    // we set kServiceRecon
+  size_t m_snapshots = 0;  // answerer sets held (PeerState::set of peers we do not ask)
+  bool m_tree = false;     // we set kServiceTree
   uint32_t m_origin_tag = 0;
   OriginMap<OriginState> m_origins;
   mutable TxRelayStats m_stats;

@@ -21,15 +21,19 @@ class RelayNetwork {
   using Tweak = std::function<void(size_t, TxRelayConfig&, PeerManagerConfig&)>;
 
   // `n` nodes; node i has identity test_key(i + 1) and knows node j as peer id j + 1.
-  explicit RelayNetwork(size_t n, const Tweak& tweak = {}) {
+  // `pool` adjusts node i's mempool options.
+  explicit RelayNetwork(size_t n, const Tweak& tweak = {},
+                        const std::function<void(size_t, MempoolOptions&)>& pool = {}) {
     for (size_t i = 0; i < n; ++i) {
       TxRelayConfig rc = test_relay_config();
       rc.rng_seed = 1000 + i;
       PeerManagerConfig pc = test_config();
       pc.rng_seed = 2000 + i;
       if (tweak) tweak(i, rc, pc);
-      m_nodes.push_back(std::make_unique<TxRelayNode>(std::move(pc), key_of(i),
-                                                      relay_mempool_options(), std::move(rc), now));
+      MempoolOptions mo = relay_mempool_options();
+      if (pool) pool(i, mo);
+      m_nodes.push_back(
+          std::make_unique<TxRelayNode>(std::move(pc), key_of(i), mo, std::move(rc), now));
     }
   }
 
@@ -74,6 +78,7 @@ class RelayNetwork {
           if (auto* s = std::get_if<SendAction>(&a)) {
             const auto to = static_cast<size_t>(s->peer - 1);
             ++m_sent[static_cast<size_t>(s->type)];
+            m_sent_bytes[static_cast<size_t>(s->type)] += s->frame->size();
             if (drop && drop(i, to, s->type)) continue;
             auto d = m_delay.find({i, to});
             const Time due = now + (d == m_delay.end() ? Duration::zero() : d->second);
@@ -130,6 +135,8 @@ class RelayNetwork {
   size_t size() const { return m_nodes.size(); }
   // Frames of each type sent by all nodes so far.
   uint64_t sent(MsgType t) const { return m_sent[static_cast<size_t>(t)]; }
+  // Their bytes, frame headers included.
+  uint64_t sent_bytes(MsgType t) const { return m_sent_bytes[static_cast<size_t>(t)]; }
   static PeerId peer_of(size_t i) { return static_cast<PeerId>(i + 1); }
   static KeyPair key_of(size_t i) { return test_key(static_cast<uint8_t>(i + 1)); }
 
@@ -147,6 +154,7 @@ class RelayNetwork {
   uint64_t m_seq = 0;
   std::map<std::pair<size_t, size_t>, Duration> m_delay;
   std::array<uint64_t, kMsgTypeCount> m_sent{};
+  std::array<uint64_t, kMsgTypeCount> m_sent_bytes{};
 };
 
 }  // namespace hearsay::test
