@@ -5,9 +5,10 @@
 // Oracle: no exception escapes and nothing crashes; a refusal is a non-empty message; every
 // accepted numeric option lies in its documented range (the table below, copied from
 // `hearsayd --help`), the log level is one of the six, the relay mode is one of the three and
-// agrees with --push-peers (push: K > 0; else 0), the tree timers lie in their ranges, the
-// listen and RPC addresses and every --connect target parse, and the RPC user and password come
-// together. With no command-line
+// agrees with --push-peers (push: K > 0; else 0), the tree timers lie in their ranges,
+// reconciliation is on only with short ids, low fanout (--flood-peers K > 0) only with
+// reconciliation, rounds every interval > 0 and pull mode, the listen and RPC addresses and every
+// --connect target parse, and the RPC user and password come together. With no command-line
 // arguments, the accepted options written back out as a config file parse to the same options.
 #include <cstdint>
 #include <optional>
@@ -53,6 +54,8 @@ const Range kRanges[] = {
     {"block-interval", 0, 86400,
      [](const NodeOptions& o) -> uint64_t { return o.block_interval_s; }},
     {"cmpct-hb-peers", 0, 8, [](const NodeOptions& o) -> uint64_t { return o.cmpct_hb_peers; }},
+    {"flood-peers", 0, kMaxFloodPeers,
+     [](const NodeOptions& o) -> uint64_t { return o.flood_peers; }},
 };
 
 bool same(const NodeOptions& a, const NodeOptions& b) {
@@ -66,7 +69,9 @@ bool same(const NodeOptions& a, const NodeOptions& b) {
          a.log_file == b.log_file && a.rpc_user == b.rpc_user && a.rpc_password == b.rpc_password &&
          a.metrics_public == b.metrics_public && a.producer_key == b.producer_key &&
          a.min_fee_rate == b.min_fee_rate && a.relay_mode == b.relay_mode &&
-         a.graft_timeout_ms == b.graft_timeout_ms && a.lazy_interval_ms == b.lazy_interval_ms;
+         a.graft_timeout_ms == b.graft_timeout_ms && a.lazy_interval_ms == b.lazy_interval_ms &&
+         a.short_ids == b.short_ids && a.reconcile == b.reconcile &&
+         a.reconcile_interval_ms == b.reconcile_interval_ms;
 }
 
 // The options as a config file (every option the parser reads from one, by name).
@@ -79,6 +84,9 @@ std::string write_config(const NodeOptions& o) {
   if (o.relay_mode == "tree")  // the tree timers are refused in the other modes
     s << "graft-timeout-ms=" << o.graft_timeout_ms << "\nlazy-interval-ms=" << o.lazy_interval_ms
       << "\n";
+  s << "short-ids=" << (o.short_ids ? 1 : 0) << "\nreconcile=" << (o.reconcile ? 1 : 0) << "\n";
+  if (o.reconcile)  // refused without reconciliation
+    s << "reconcile-interval-ms=" << o.reconcile_interval_ms << "\n";
   for (const std::string& c : o.connect)
     s << "connect=" << c << "\n";
   auto text = [&](const char* name, const std::string& v) {
@@ -110,6 +118,10 @@ void check_accepted(const NodeOptions& o) {
   FUZZ_ASSERT((o.relay_mode == "push") == (o.push_peers > 0));
   FUZZ_ASSERT(o.graft_timeout_ms >= 1 && o.graft_timeout_ms <= 60000);
   FUZZ_ASSERT(o.lazy_interval_ms <= 60000);
+  FUZZ_ASSERT(!o.reconcile || o.short_ids);
+  FUZZ_ASSERT(o.reconcile_interval_ms <= 3'600'000);
+  if (o.flood_peers > 0)
+    FUZZ_ASSERT(o.reconcile && o.reconcile_interval_ms > 0 && o.relay_mode == "pull");
   bool level_ok = false;
   for (const char* l : {"trace", "debug", "info", "warn", "error", "off"})
     level_ok |= o.log_level == l;

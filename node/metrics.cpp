@@ -295,6 +295,47 @@ void render_tree(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.sample(t.withheld);
 }
 
+void render_recon(MetricsWriter& w, const NodeMetricsSnapshot& s) {
+  const NodeMetricsSnapshot::ReconStats& r = s.recon;
+  w.family("hearsay_recon_peers_total", MetricType::kCounter,
+           "Peers that reconciled mempools with this node (both set the reconciliation service "
+           "bit and use short ids).");
+  w.sample(r.peers);
+  w.family("hearsay_recon_rounds_total", MetricType::kCounter,
+           "Reconciliation rounds this node asked for (it asks on the links it dialled).");
+  w.sample(r.rounds);
+  w.family("hearsay_recon_requests_total", MetricType::kCounter,
+           "Reconciliation requests (reqrecon: one per part of a round's set): sent, as the asker; "
+           "received, as the answerer.");
+  w.sample(r.requests_sent, {{"direction", "sent"}});
+  w.sample(r.requests_received, {{"direction", "received"}});
+  w.family("hearsay_recon_sketch_bytes_total", MetricType::kCounter,
+           "Bytes of the sketches in reconciliation requests, sent and received.");
+  w.sample(r.sketch_bytes_sent, {{"direction", "sent"}});
+  w.sample(r.sketch_bytes_received, {{"direction", "received"}});
+  w.family("hearsay_recon_differences_total", MetricType::kCounter,
+           "Transactions one side of a reconciling link lacked, found by decoding sketches.");
+  w.sample(r.differences);
+  w.family("hearsay_recon_failures_total", MetricType::kCounter,
+           "Sketches that could not be decoded (more differences than their capacity).");
+  w.sample(r.failures);
+  w.family("hearsay_recon_bisections_total", MetricType::kCounter,
+           "Parts of a round's set split into smaller parts after a failed decode.");
+  w.sample(r.bisections);
+  w.family("hearsay_recon_exchanges_total", MetricType::kCounter,
+           "Failed parts small enough that both sides announced them whole instead of splitting.");
+  w.sample(r.exchanges);
+  w.family("hearsay_recon_refused_total", MetricType::kCounter,
+           "Reconciliation requests refused: over the asking peer's work budget.");
+  w.sample(r.refused);
+  w.family("hearsay_recon_timeouts_total", MetricType::kCounter,
+           "Reconciliation rounds abandoned unanswered.");
+  w.sample(r.timeouts);
+  w.family("hearsay_recon_announced_total", MetricType::kCounter,
+           "Transactions announced to a peer because reconciliation found that it lacked them.");
+  w.sample(r.announced);
+}
+
 void render_blocks(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.family("hearsay_chain_height", MetricType::kGauge, "Height of the best block (the tip).");
   w.sample(s.chain_height);
@@ -345,6 +386,7 @@ std::string render_node_metrics(const NodeMetricsSnapshot& s) {
   render_traffic(w, s);
   render_relay(w, s);
   render_tree(w, s);
+  render_recon(w, s);
   render_blocks(w, s);
   w.family("hearsay_build_info", MetricType::kGauge,
            "Always 1; the labels say which build runs: version, network, compiler.");

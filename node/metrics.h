@@ -150,6 +150,21 @@ struct NodeMetricsSnapshot {
     uint64_t withheld = 0;                          // bodies a parent owed and never sent
   };
   TreeStats tree;
+  // Set reconciliation's counters (TxRelayStats' recon_*; zero when no link reconciles).
+  struct ReconStats {
+    uint64_t peers = 0;                                 // peers we reconciled with (since start)
+    uint64_t rounds = 0;                                // rounds we asked for
+    uint64_t requests_sent = 0, requests_received = 0;  // reqrecon (one per part)
+    uint64_t sketch_bytes_sent = 0, sketch_bytes_received = 0;  // sketches in reqrecon
+    uint64_t differences = 0;                                   // elements that differed
+    uint64_t failures = 0;    // sketches that could not be decoded
+    uint64_t bisections = 0;  // parts split after a failure
+    uint64_t exchanges = 0;   // failed parts announced whole instead
+    uint64_t refused = 0;     // requests over a peer's budget
+    uint64_t timeouts = 0;    // rounds abandoned unanswered
+    uint64_t announced = 0;   // ids announced because a peer lacked them
+  };
+  ReconStats recon;
   // Blocks (chainstub/block_relay.h's BlockRelayStats, and the node's BlockObserver counts).
   uint64_t chain_height = 0;
   uint64_t blocks_connected = 0;
@@ -172,7 +187,9 @@ struct NodeMetricsSnapshot {
 // verify_queue_depth, relay_latency_seconds{source} (histogram; source "peer" or "rpc"),
 // relay_mode{mode} (always 1), tree_peers_total, tree_pushed_total,
 // tree_prunes_total{direction}, tree_grafts_total{direction}, tree_swaps_total,
-// tree_withheld_total,
+// tree_withheld_total, recon_peers_total, recon_rounds_total, recon_requests_total{direction},
+// recon_sketch_bytes_total{direction}, recon_differences_total, recon_failures_total,
+// recon_bisections_total, recon_refused_total, recon_timeouts_total, recon_announced_total,
 // chain_height, blocks_connected_total, block_reorgs_total, block_reconstructions_total,
 // block_txs_requested_total, block_collisions_total, blocks_rejected_total{reason},
 // blocks_produced_total, build_info{version,network,compiler} (always 1); and, unprefixed, the

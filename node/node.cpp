@@ -54,6 +54,9 @@ class Node::Counter : public RelayObserver, public RelayLatencySink {
   void getdata_sent(const PublicKey& peer, size_t count, Time now) override {
     if (m_next) m_next->getdata_sent(peer, count, now);
   }
+  void recon_round(const PublicKey& peer, const ReconReport& report, Time now) override {
+    if (m_next) m_next->recon_round(peer, report, now);
+  }
   NodeTxCounters counters() const {
     std::lock_guard lock(m_mu);
     NodeTxCounters c;
@@ -141,6 +144,8 @@ static_assert(std::chrono::milliseconds(kDefaultGraftTimeoutMs) == kGraftTimeout
               "--graft-timeout-ms's default is the relay's");
 static_assert(std::chrono::milliseconds(kDefaultLazyIntervalMs) == kLazyInterval,
               "--lazy-interval-ms's default is the relay's");
+static_assert(std::chrono::milliseconds(kDefaultReconcileIntervalMs) == kReconcileInterval,
+              "--reconcile-interval-ms's default is the relay's");
 
 namespace {
 
@@ -161,11 +166,31 @@ Status relay_mode_from_options(const NodeOptions& o, NodeConfig& c) {
   return {};
 }
 
+// Reconciliation as parse_node_options leaves it: on only with short ids; low fanout only with
+// periodic rounds (the peers not flooded learn by them) and in pull mode.
+Status recon_from_options(const NodeOptions& o, NodeConfig& c) {
+  if (o.reconcile && !o.short_ids)
+    return fail(
+        std::string("--reconcile 1 and --short-ids 0 contradict each other: "
+                    "reconciliation compares short ids"));
+  if (o.flood_peers > 0 && (!o.reconcile || o.reconcile_interval_ms == 0 || o.relay_mode != "pull"))
+    return fail("--flood-peers " + std::to_string(o.flood_peers) +
+                " needs --reconcile 1, --reconcile-interval-ms > 0 and --relay-mode pull");
+  c.reconcile = o.reconcile;
+  c.relay.reconcile_interval = std::chrono::milliseconds(o.reconcile_interval_ms);
+  c.relay.flood_peers = o.flood_peers;
+  return {};
+}
+
 }  // namespace
 
 const char* relay_mode_name(const NodeConfig& c) {
   if (c.tree_relay) return "tree";
   return c.relay.push_peers > 0 ? "push" : "pull";
+}
+
+bool reconciles(const NodeConfig& c) {
+  return c.reconcile && c.short_ids;
 }
 
 Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
@@ -215,6 +240,7 @@ Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
   c.relay.inv_interval = std::chrono::milliseconds(o.inv_interval_ms);
   if (Status s = relay_mode_from_options(o, c); !s) return fail(s.message());
   c.short_ids = o.short_ids;
+  if (Status s = recon_from_options(o, c); !s) return fail(s.message());
   c.mempool.max_bytes = o.mempool_max_mb * 1'000'000;
   c.mempool.expiry = std::chrono::hours(o.mempool_expiry_hours);
   c.mempool_sync = o.mempool_sync;
@@ -340,6 +366,7 @@ Status Node::start_network() {
   if (c.relay.push_peers > 0) hc.peer_manager.services |= kServicePushTx;
   if (c.short_ids) hc.peer_manager.services |= kServiceShortIds;
   if (c.tree_relay) hc.peer_manager.services |= kServiceTree;
+  if (reconciles(c)) hc.peer_manager.services |= kServiceRecon;
   if (c.relay.rng_seed == 0) c.relay.rng_seed = random_u64();
   if (c.block_relay.rng_seed == 0) c.block_relay.rng_seed = random_u64();
   hc.make_relay = [this](PeerManager& pm) {
@@ -466,6 +493,16 @@ std::vector<std::optional<TxRelay::TreeLink>> Node::tree_links(const std::vector
   });
 }
 
+std::vector<std::optional<TxRelay::ReconLink>> Node::recon_links(const std::vector<PeerId>& peers) {
+  return m_host->run([&] {
+    std::vector<std::optional<TxRelay::ReconLink>> out;
+    out.reserve(peers.size());
+    for (const PeerId p : peers)
+      out.push_back(m_relay->recon_link(p));
+    return out;
+  });
+}
+
 NodeTxCounters Node::tx_counters() {
   return m_counter->counters();
 }
@@ -533,6 +570,19 @@ std::string Node::metrics() {
             .grafts_received = in.relay.grafts_received,
             .swaps = in.relay.tree_swaps,
             .withheld = in.relay.withheld};
+  s.recon = {.peers = in.relay.recon_peers,
+             .rounds = in.relay.recon_rounds,
+             .requests_sent = in.relay.recon_requests_sent,
+             .requests_received = in.relay.recon_requests_received,
+             .sketch_bytes_sent = in.relay.recon_sketch_bytes_sent,
+             .sketch_bytes_received = in.relay.recon_sketch_bytes_received,
+             .differences = in.relay.recon_differences,
+             .failures = in.relay.recon_failures,
+             .bisections = in.relay.recon_bisections,
+             .exchanges = in.relay.recon_exchanges,
+             .refused = in.relay.recon_refused,
+             .timeouts = in.relay.recon_timeouts,
+             .announced = in.relay.recon_announced};
   s.chain_height = in.height;
   s.blocks_connected = in.blocks.connected;
   s.block_reorgs = in.blocks.reorgs;

@@ -59,6 +59,9 @@ struct NodeConfig {
   TxRelayConfig relay;
   bool short_ids = true;    // set kServiceShortIds: short-id announcements with peers that do too
   bool tree_relay = false;  // tree mode: set kServiceTree, Plumtree relay with peers that do too
+  // Set reconciliation with peers that do it too (kServiceRecon); only with short_ids, which it
+  // compares (reconciles(): the bit is set only then).
+  bool reconcile = true;
   BlockRelayConfig block_relay;  // producer key, block interval, high-bandwidth peers
   MempoolOptions mempool;        // network is set from network.magic
   bool mempool_sync = false;     // also fsyncs every chain write
@@ -81,6 +84,9 @@ Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o);
 // The relay mode `c` runs (--relay-mode): "tree" when tree_relay, else "push" when
 // relay.push_peers > 0, else "pull".
 const char* relay_mode_name(const NodeConfig& c);
+// Whether `c` reconciles: reconcile and short_ids (node_config_from_options refuses the one
+// without the other; a NodeConfig built otherwise just does not reconcile).
+bool reconciles(const NodeConfig& c);
 
 // OK when `network` authorises `key` to produce blocks; otherwise an error naming `path` (the
 // key file), the key, the network and the fix.
@@ -135,6 +141,8 @@ class Node {
   // Each peer's tree link as the relay sees it (TxRelay::tree_link), in the order given; nullopt
   // for a peer the relay does not know (not ready yet, or gone).
   std::vector<std::optional<TxRelay::TreeLink>> tree_links(const std::vector<PeerId>& peers);
+  // The same for reconciliation (TxRelay::recon_link).
+  std::vector<std::optional<TxRelay::ReconLink>> recon_links(const std::vector<PeerId>& peers);
   NodeTxCounters tx_counters();
   NodeBlockCounters block_counters();
   BlockRelayStats block_stats();

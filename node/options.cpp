@@ -126,6 +126,21 @@ const OptionSpec kOptions[] = {
      "announce and request transactions by 6-byte short id with peers that support it (0: "
      "36-byte ids with every peer)",
      to_flag(&O::short_ids)},
+    {Group::kRelay, "reconcile", "0|1",
+     "compare mempools by sketch (set reconciliation) with peers that support it, on links with "
+     "short ids: on connect and every --reconcile-interval-ms (default 1, or 0 with --short-ids "
+     "0: reconciliation compares short ids, and --reconcile 1 --short-ids 0 is refused)",
+     to_flag(&O::reconcile)},
+    {Group::kRelay, "reconcile-interval-ms", "MS",
+     "with --reconcile 1: mean interval between reconciliation rounds with a peer, ms (each "
+     "drawn within 25 % of it; 0 = only on connect)",
+     to_u32(&O::reconcile_interval_ms, 0, 3'600'000)},
+    {Group::kRelay, "flood-peers", "K",
+     "with --reconcile 1 and --relay-mode pull: announce each new transaction to only this many "
+     "of the peers that reconcile (outbound first; the others learn it by reconciliation, so "
+     "--reconcile-interval-ms must be > 0); peers that do not reconcile still get every "
+     "announcement (0 = announce to every peer)",
+     to_u32(&O::flood_peers, 0, kMaxFloodPeers)},
     {Group::kRelay, "min-fee-rate", "R",
      "lowest fee rate admitted and relayed, per 1,000 bytes (default: the network's "
      "min_relay_fee_rate)",
@@ -297,6 +312,15 @@ class Origins {
       if (auto at = file_line(name, &value)) return *at + ": " + name + "=" + excerpt(value);
     return "--" + name + ": '" + excerpt(value) + "'";
   }
+  // subject(name, value) with the value `name` was given: the command line's, else the config
+  // file's first (for options whose value is not text, such as the 0|1 switches).
+  std::string subject_as_given(const std::string& name) const {
+    for (const auto& [n, v] : m_command_line)
+      if (n == name) return subject(n, v);
+    for (const Line& l : m_lines)
+      if (l.name == name) return subject(l.name, l.value);
+    return "--" + name;
+  }
   // "--name" or "config file PATH line N: name".
   std::string subject(const std::string& name) const {
     bool on_command_line = false;
@@ -437,6 +461,20 @@ Status check_text_options(const NodeOptions& o, const Origins& origins) {
   return {};
 }
 
+// Given on the command line or in the config file, not just the default.
+bool given(const po::variables_map& vm, const char* name) {
+  return vm.count(name) && !vm[name].defaulted();
+}
+
+// What chose the relay mode in effect (check_relay_options settled it): "--relay-mode: 'tree'",
+// "--push-peers: '2'" or "the default", each the way it was given.
+std::string relay_mode_origin(const po::variables_map& vm, const Origins& origins,
+                              const NodeOptions& o) {
+  if (given(vm, "relay-mode")) return origins.subject("relay-mode", get(vm, "relay-mode"));
+  if (o.relay_mode == "push") return origins.subject("push-peers", get(vm, "push-peers"));
+  return "the default";
+}
+
 // --relay-mode against --push-peers and tree mode's timers; sets the mode and the push peers in
 // effect (push for --push-peers K > 0 alone; kDefaultPushPeers under push when not given).
 Status check_relay_options(const po::variables_map& vm, const Origins& origins, NodeOptions& o) {
@@ -446,32 +484,69 @@ Status check_relay_options(const po::variables_map& vm, const Origins& origins, 
   if (!known)
     return fail(origins.subject("relay-mode", o.relay_mode) +
                 " is not allowed: expected pull, push or tree");
-  // Given on the command line or in the config file, not just the default.
-  auto given = [&](const char* name) { return vm.count(name) && !vm[name].defaulted(); };
   auto as_given = [&](const char* name) { return origins.subject(name, get(vm, name)); };
-  const bool mode_given = given("relay-mode");
+  const bool mode_given = given(vm, "relay-mode");
   if (!mode_given && o.push_peers > 0) o.relay_mode = "push";
   if (o.relay_mode == "push") {
-    if (given("push-peers") && o.push_peers == 0)
+    if (given(vm, "push-peers") && o.push_peers == 0)
       return fail(as_given("relay-mode") + " and " + as_given("push-peers") +
                   " contradict each other: push mode sends each new transaction to K > 0 peers "
                   "(leave --push-peers out to push to " +
                   std::to_string(kDefaultPushPeers) + ", or use --relay-mode pull)");
-    if (!given("push-peers")) o.push_peers = kDefaultPushPeers;
+    if (!given(vm, "push-peers")) o.push_peers = kDefaultPushPeers;
   } else if (o.push_peers > 0) {
     return fail(as_given("relay-mode") + " and " + as_given("push-peers") +
                 " contradict each other: push peers are for --relay-mode push (give one of "
                 "them)");
   }
   if (o.relay_mode != "tree") {
-    const std::string why = mode_given               ? as_given("relay-mode")
-                            : o.relay_mode == "push" ? as_given("push-peers")
-                                                     : std::string("the default");
+    const std::string why = relay_mode_origin(vm, origins, o);
     for (const char* timer : {"graft-timeout-ms", "lazy-interval-ms"})
-      if (given(timer))
+      if (given(vm, timer))
         return fail(as_given(timer) + " applies to --relay-mode tree only, and the relay mode is " +
                     o.relay_mode + " (" + why + "): give --relay-mode tree, or remove --" + timer);
   }
+  return {};
+}
+
+// --reconcile against --short-ids, and reconciliation's interval and low fanout against it and
+// the relay mode (settled first by check_relay_options); sets the reconciliation in effect:
+// --short-ids 0 turns it off unless --reconcile 1 is given, which is refused.
+Status check_recon_options(const po::variables_map& vm, const Origins& origins, NodeOptions& o) {
+  auto as_given = [&](const char* name) { return origins.subject_as_given(name); };
+  if (!o.short_ids) {
+    if (given(vm, "reconcile") && o.reconcile)
+      return fail(as_given("reconcile") + " and " + as_given("short-ids") +
+                  " contradict each other: reconciliation compares the short ids of a link's "
+                  "transactions (give --reconcile 0, or leave --short-ids at 1)");
+    o.reconcile = false;
+  }
+  const bool flood_given = o.flood_peers > 0;  // --flood-peers 0 is the default behaviour
+  if (!o.reconcile) {
+    const bool by_switch = given(vm, "reconcile");
+    const std::string why =
+        by_switch ? as_given("reconcile") : as_given("short-ids") + " turns it off";
+    const std::string fix = by_switch ? "give --reconcile 1" : "give --short-ids 1";
+    auto off = [&](const char* option) {
+      return fail(as_given(option) +
+                  " applies only with reconciliation, and reconciliation is off (" + why +
+                  "): " + fix + ", or remove --" + option);
+    };
+    if (given(vm, "reconcile-interval-ms")) return off("reconcile-interval-ms");
+    if (flood_given) return off("flood-peers");
+    return {};
+  }
+  if (!flood_given) return {};
+  if (o.reconcile_interval_ms == 0)
+    return fail(as_given("flood-peers") + " and " + as_given("reconcile-interval-ms") +
+                " contradict each other: reconciling only on connect, the peers not flooded would "
+                "never learn the later transactions (give --reconcile-interval-ms MS > 0, or "
+                "remove --flood-peers)");
+  if (o.relay_mode != "pull")
+    return fail(as_given("flood-peers") +
+                " applies to --relay-mode pull only, and the relay mode is " + o.relay_mode + " (" +
+                relay_mode_origin(vm, origins, o) +
+                "): give --relay-mode pull, or remove --flood-peers");
   return {};
 }
 
@@ -544,6 +619,7 @@ Result<ParsedOptions, std::string> parse_options(const std::vector<std::string>&
                 " is not allowed: give a file, or 'none' to write no log file");
   if (Status c = check_text_options(o, origins); !c) return fail(printable(c.message()));
   if (Status c = check_relay_options(vm, origins, o); !c) return fail(printable(c.message()));
+  if (Status c = check_recon_options(vm, origins, o); !c) return fail(printable(c.message()));
   return out;
 }
 

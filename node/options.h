@@ -6,8 +6,9 @@
 // allowed range: `--name: 'VALUE' ...` for the command line, `config file PATH line N:
 // name=VALUE ...` for the config file. Text from the config file appears in a message cut to a
 // line's worth, with bytes that are not printable ASCII written as \xNN. Options that contradict
-// each other (--relay-mode and --push-peers; tree mode's timers outside tree mode) fail with a
-// message naming both, each the way it was given.
+// each other (--relay-mode and --push-peers; tree mode's timers outside tree mode; --reconcile
+// and --short-ids; reconciliation's options without it) fail with a message naming both, each
+// the way it was given.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,11 @@ inline constexpr uint32_t kDefaultPushPeers = 2;
 // kLazyInterval).
 inline constexpr uint32_t kDefaultGraftTimeoutMs = 100;
 inline constexpr uint32_t kDefaultLazyIntervalMs = 500;
+// Set reconciliation (p2p/tx_relay.h, "Set reconciliation"): the interval between rounds, ms
+// (node.cpp checks it against kReconcileInterval), and the most --flood-peers (Bitcoin's 125
+// connections).
+inline constexpr uint32_t kDefaultReconcileIntervalMs = 2000;
+inline constexpr uint32_t kMaxFloodPeers = 125;
 
 struct NodeOptions {
   std::string datadir;  // default: $HOME/.hearsay
@@ -58,7 +64,11 @@ struct NodeOptions {
   uint32_t graft_timeout_ms = kDefaultGraftTimeoutMs;  // --graft-timeout-ms (tree mode only)
   uint32_t lazy_interval_ms = kDefaultLazyIntervalMs;  // --lazy-interval-ms (tree mode only)
   bool short_ids = true;                               // --short-ids
-  uint32_t verify_threads = 0;                         // 0: one per core
+  // Reconciliation in effect: --reconcile, else off with --short-ids 0 (it compares short ids).
+  bool reconcile = true;
+  uint32_t reconcile_interval_ms = kDefaultReconcileIntervalMs;  // --reconcile-interval-ms
+  uint32_t flood_peers = 0;     // --flood-peers (with reconciliation, in pull mode only)
+  uint32_t verify_threads = 0;  // 0: one per core
   uint64_t mempool_max_mb = 300;
   uint64_t mempool_expiry_hours = 336;
   bool mempool_sync = false;

@@ -138,6 +138,19 @@ json::object relay_json(const TxRelayStats& s) {
       {"grafts_received", s.grafts_received},
       {"tree_swaps", s.tree_swaps},
       {"withheld", s.withheld},
+      {"recon_peers", s.recon_peers},
+      {"recon_rounds", s.recon_rounds},
+      {"recon_requests_sent", s.recon_requests_sent},
+      {"recon_requests_received", s.recon_requests_received},
+      {"recon_sketch_bytes_sent", s.recon_sketch_bytes_sent},
+      {"recon_sketch_bytes_received", s.recon_sketch_bytes_received},
+      {"recon_differences", s.recon_differences},
+      {"recon_failures", s.recon_failures},
+      {"recon_bisections", s.recon_bisections},
+      {"recon_exchanges", s.recon_exchanges},
+      {"recon_refused", s.recon_refused},
+      {"recon_timeouts", s.recon_timeouts},
+      {"recon_announced", s.recon_announced},
       {"verifying", s.verifying},
       {"seen_entries", s.seen_size},
       {"seen_memory_bytes", s.seen_memory_bytes},
@@ -234,8 +247,9 @@ RpcResult set_ban(Node& node, const json::value& params) {
   return json::value(nullptr);
 }
 
-// getpeerinfo: the host's view of each connection, and the relay's of its tree link (read on
-// the network thread after the host's; a peer gone meanwhile just has no tree fields).
+// getpeerinfo: the host's view of each connection, and the relay's of its tree and
+// reconciliation link (read on the network thread after the host's; a peer gone meanwhile just
+// has no relay fields).
 RpcResult peer_info(Node& node) {
   const std::vector<PeerStats> peers = node.peer_stats();
   std::vector<PeerId> ids;
@@ -243,6 +257,7 @@ RpcResult peer_info(Node& node) {
   for (const PeerStats& p : peers)
     ids.push_back(p.id);
   const auto links = node.tree_links(ids);
+  const auto recon = node.recon_links(ids);
   json::array a;
   for (size_t i = 0; i < peers.size(); ++i) {
     json::object o = peer_json(peers[i]);
@@ -250,6 +265,11 @@ RpcResult peer_info(Node& node) {
       o["tree"] = t->tree;
       o["tree_pruned"] = t->pruned_by_peer;
       o["tree_parent_of"] = t->parent_of;
+    }
+    if (const auto& r = recon[i]) {
+      o["reconciles"] = r->reconciles;
+      o["recon_asker"] = r->asker;
+      o["flood"] = r->flood;
     }
     a.push_back(std::move(o));
   }
@@ -269,8 +289,11 @@ std::vector<RpcMethodSpec> peer_methods(Node& node) {
                  "link emulation, and after the handshake trusted, version, services, "
                  "user_agent, rtt_ms, phi, misbehaviour; once the peer is ready for relay, "
                  "tree (both ends relay by tree), tree_pruned (origins it pruned: announced to "
-                 "it, not pushed) and tree_parent_of (origins whose transactions it pushes to "
-                 "us).",
+                 "it, not pushed), tree_parent_of (origins whose transactions it pushes to "
+                 "us), reconciles (the link reconciles mempools: both ends set the service and "
+                 "short ids are on), recon_asker (we ask for the rounds: we dialled) and flood "
+                 "(new transactions are announced to it; false: it learns them by "
+                 "reconciliation, --flood-peers).",
        .example = "hearsay-cli getpeerinfo",
        .handler = [&node](const json::value&) -> RpcResult { return peer_info(node); }});
   m.push_back(
@@ -685,6 +708,9 @@ RpcResult network_info(Node& node) {
   using std::chrono::duration_cast, std::chrono::milliseconds;
   o["graft_timeout_ms"] = duration_cast<milliseconds>(c.relay.graft_timeout).count();
   o["lazy_interval_ms"] = duration_cast<milliseconds>(c.relay.lazy_interval).count();
+  o["reconcile"] = reconciles(c);
+  o["reconcile_interval_ms"] = duration_cast<milliseconds>(c.relay.reconcile_interval).count();
+  o["flood_peers"] = c.relay.flood_peers;
   return json::value(std::move(o));
 }
 
@@ -699,19 +725,26 @@ std::vector<RpcMethodSpec> node_methods(Node& node, const std::function<void()>&
                  "connections_out, mempool_size, blocks, bestblockhash, datadir, relay_mode "
                  "(\"pull\", \"push\" or \"tree\"), relay (counters; tree relay's: "
                  "tree_peers, tree_pushed, prunes_sent, prunes_received, grafts_sent, "
-                 "grafts_received, tree_swaps, withheld), tls_bytes_sent, tls_bytes_recv (TLS "
+                 "grafts_received, tree_swaps, withheld; reconciliation's: recon_peers, "
+                 "recon_rounds (asked for), recon_requests_sent, recon_requests_received "
+                 "(reqrecon, one per part), recon_sketch_bytes_sent, recon_sketch_bytes_received, "
+                 "recon_differences, recon_failures (undecodable sketches), recon_bisections, "
+                 "recon_exchanges (failed parts announced whole), recon_refused (over a peer's budget), recon_timeouts, recon_announced (ids a "
+                 "peer lacked)), tls_bytes_sent, tls_bytes_recv (TLS "
                  "ciphertext of all connections since start, closed ones included)}.",
        .example = "hearsay-cli getinfo",
        .handler = [&node](const json::value&) { return get_info(node); }});
   m.push_back(
       {.name = "getnetworkinfo",
        .summary = "The node's network: version, user agent, protocol, magic, connections, fee, "
-                  "relay mode.",
+                  "relay mode, reconciliation.",
        .result = "{version, subversion (user agent), protocolversion, network (name), magic "
                  "(\"0x\" + 8 hex digits), identity, listen, connections, connections_in, "
                  "connections_out, relayfee, min_fee_rate (both per 1,000 bytes), relay_mode "
                  "(\"pull\", \"push\" or \"tree\"), push_peers (push mode's), "
-                 "graft_timeout_ms, lazy_interval_ms (tree mode's)}.",
+                 "graft_timeout_ms, lazy_interval_ms (tree mode's), reconcile (set "
+                 "reconciliation on: --reconcile with short ids), reconcile_interval_ms (0: only "
+                 "on connect), flood_peers (0: new transactions announced to every peer)}.",
        .example = "hearsay-cli getnetworkinfo",
        .handler = [&node](const json::value&) { return network_info(node); }});
   m.push_back({.name = "getconnectioncount",

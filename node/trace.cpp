@@ -57,6 +57,13 @@ void add_number(std::string& s, const char* key, uint64_t n) {
   s += std::to_string(n);
 }
 
+void add_bool(std::string& s, const char* key, bool b) {
+  s += ",\"";
+  s += key;
+  s += "\":";
+  s += b ? "true" : "false";
+}
+
 std::string end_line(std::string s) {
   s += "}\n";
   return s;
@@ -144,6 +151,22 @@ void TraceWriter::getdata_sent(const PublicKey& peer, size_t count, Time now) {
   std::string s = begin_line("getdata_sent", now.count());
   add_string(s, "peer", to_hex(peer));
   add_number(s, "n", count);
+  record(end_line(std::move(s)));
+}
+
+void TraceWriter::recon_round(const PublicKey& peer, const ReconReport& report, Time now) {
+  std::string s = begin_line("recon_round", now.count());
+  add_string(s, "peer", to_hex(peer));
+  add_number(s, "round", report.round);
+  add_number(s, "started", static_cast<uint64_t>(report.started.count()));
+  add_number(s, "set_size", report.set_size);
+  add_number(s, "peer_set_size", report.peer_set_size);
+  add_number(s, "requests", report.requests);
+  add_number(s, "bisections", report.bisections);
+  add_number(s, "exchanges", report.exchanges);
+  add_number(s, "sketch_bytes", report.sketch_bytes);
+  add_number(s, "differences", report.differences);
+  add_bool(s, "complete", report.complete);
   record(end_line(std::move(s)));
 }
 

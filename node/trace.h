@@ -8,6 +8,11 @@
 //   {"ev":"tx_accepted","t":..,"id":".."}
 //   {"ev":"tx_rejected","t":..,"id":"..","reason":".."}
 //   {"ev":"inv_sent","t":..,"peer":"<pubkey hex>","n":<entries>}   (getdata_sent the same)
+//   {"ev":"recon_round","t":..,"peer":"<pubkey hex>","round":N,"started":<µs>,"set_size":N,
+//    "peer_set_size":N,"requests":N,"bisections":N,"exchanges":N,"sketch_bytes":N,
+//    "differences":N,
+//    "complete":true|false}   a reconciliation round this node asked for ended (p2p/tx_pool.h
+//       ReconReport: requests and sketch_bytes are what it sent; complete: every part decoded)
 // Block events (chainstub/block_relay.h's BlockObserver):
 //   {"ev":"block_first_seen","t":..,"id":"<block id hex>","height":N,"from":"<peer hex>"|"local"}
 //       the first time this node learns the block exists (header, inv, cmpctblock, block, or
@@ -77,6 +82,7 @@ class TraceWriter final : public RelayObserver, public BlockObserver {
   void tx_rejected(const TxId& id, const char* reason, Time now) override;
   void inv_sent(const PublicKey& peer, size_t count, Time now) override;
   void getdata_sent(const PublicKey& peer, size_t count, Time now) override;
+  void recon_round(const PublicKey& peer, const ReconReport& report, Time now) override;
 
   void block_first_seen(const BlockId& id, uint64_t height, const TxSource& from,
                         Time now) override;

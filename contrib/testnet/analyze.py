@@ -32,7 +32,9 @@ Definitions (all times are wall-clock µs of the one machine, reported in ms):
                  bound's p50.
   relay_mode     the nodes' --relay-mode (pull, push or tree; a run recorded before the option:
                  push when push_peers > 0); graft_timeout_ms and lazy_interval_ms, tree mode's
-                 timers (None: not tree mode, or hearsayd's defaults unrecorded).
+                 timers (None: not tree mode, or hearsayd's defaults unrecorded); reconcile (1:
+                 the nodes reconcile their mempools, 0: not), reconcile_interval_ms and
+                 flood_peers, its settings (None: unrecorded, or not reconciling).
   bytes_per_tx_per_node    bytes all nodes sent during the run ÷ (transactions × nodes): whole
                  frames (24-byte frame header + payload) as the nodes count them (getpeerinfo's
                  bytes_sent, summed over peers), without TLS; _by_message splits it by type.
@@ -58,6 +60,16 @@ Definitions (all times are wall-clock µs of the one machine, reported in ms):
                  prunes_sent / prunes_received and grafts_sent / grafts_received (origins),
                  tree_swaps (parents replaced by a faster peer), withheld (bodies a parent owed
                  and never sent).
+  recon          set reconciliation's counters (getinfo's relay), summed over the nodes, from
+                 the counters of a hearsayd that reports them: recon_peers (at the end: each
+                 reconciling link counts at both ends), and during the run recon_rounds (rounds
+                 the askers ran), recon_requests_sent / recon_requests_received (reqrecon, one per
+                 part), recon_sketch_bytes_sent / recon_sketch_bytes_received,
+                 recon_differences (transactions a side lacked), recon_failures (undecodable
+                 sketches), recon_bisections (parts split), recon_exchanges (failed parts announced
+                 whole), recon_refused (over a peer's
+                 budget), recon_timeouts (rounds abandoned), recon_announced (transactions
+                 announced because reconciliation found a peer lacked them).
   throughput_tps transactions that reached every node ÷ seconds from the first injection to the
                  moment the last of them reached its last node.
   Bytes, CPU and memory of the transactions come from the "delivered" counters when present;
@@ -94,6 +106,11 @@ REPORT_VERSION = 2
 # getinfo's tree relay counters (node/rpc_methods.cpp relay_json), reported summed over nodes.
 TREE_COUNTERS = ("tree_peers", "tree_pushed", "prunes_sent", "prunes_received", "grafts_sent",
                  "grafts_received", "tree_swaps", "withheld")
+# getinfo's set reconciliation counters (node/rpc_methods.cpp relay_json), summed over nodes.
+RECON_COUNTERS = ("recon_peers", "recon_rounds", "recon_requests_sent", "recon_requests_received",
+                  "recon_sketch_bytes_sent", "recon_sketch_bytes_received", "recon_differences",
+                  "recon_failures", "recon_bisections", "recon_exchanges", "recon_refused",
+                  "recon_timeouts", "recon_announced")
 # Messages that carry blocks (their bytes are the block report's, not the transactions').
 BLOCK_MESSAGES = ("headers", "getheaders", "cmpctblock", "getblocktxn", "blocktxn", "block")
 # Every frame's header: magic, command, length, checksum (p2p/transport.h kFrameHeaderSize).
@@ -299,6 +316,10 @@ def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
         # tree_peers is counted as links come up, before the baseline: its final value.
         out["tree"] = {k: int(sum(float(f["relay"].get(k, 0)) for f in final.values()))
                        if k == "tree_peers" else int(relay_delta(k)) for k in TREE_COUNTERS}
+    if all("recon_rounds" in f.get("relay", {}) for f in final.values()):
+        # recon_peers, like tree_peers, is counted as links come up: its final value.
+        out["recon"] = {k: int(sum(float(f["relay"].get(k, 0)) for f in final.values()))
+                        if k == "recon_peers" else int(relay_delta(k)) for k in RECON_COUNTERS}
     cpu = [(f.get("proc", {}).get("cpu_s"), base.get(i, {}).get("proc", {}).get("cpu_s"))
            for i, f in final.items()]
     cpu_run = [a - b for a, b in cpu if a is not None and b is not None]
@@ -465,6 +486,9 @@ def analyze(out_dir: str) -> dict:
         "push_peers": params.get("push_peers"),
         "graft_timeout_ms": params.get("graft_timeout_ms"),
         "lazy_interval_ms": params.get("lazy_interval_ms"),
+        "reconcile": params.get("reconcile"),
+        "reconcile_interval_ms": params.get("reconcile_interval_ms"),
+        "flood_peers": params.get("flood_peers"),
         "inv_interval_ms": params.get("inv_interval_ms"),
         "origin": params.get("origin"),
         "seed": params.get("seed"),

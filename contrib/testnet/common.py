@@ -65,6 +65,10 @@ DEFAULT_PUSH_PEERS = 2
 RELAY_MODES = ("pull", "push", "tree")
 TREE_TIMERS = (("graft_timeout_ms", "--graft-timeout-ms"),
                ("lazy_interval_ms", "--lazy-interval-ms"))
+# Set reconciliation's options (hearsayd's --reconcile, --reconcile-interval-ms, --flood-peers),
+# as params keys and flags.
+RECON_OPTIONS = (("reconcile", "--reconcile"), ("reconcile_interval_ms", "--reconcile-interval-ms"),
+                 ("flood_peers", "--flood-peers"))
 
 
 def relay_settings(a) -> tuple[str, int]:
@@ -92,20 +96,48 @@ def relay_settings(a) -> tuple[str, int]:
     return mode, (peers or DEFAULT_PUSH_PEERS) if mode == "push" else 0
 
 
+def check_recon_options(a, mode: str) -> None:
+    """The reconciliation options against each other and the relay mode, refused as hearsayd
+    refuses them, naming both options (None: not given, hearsayd's default stands)."""
+    reconcile, interval, flood = (getattr(a, attr) for attr, _ in RECON_OPTIONS)
+    if reconcile not in (None, 0, 1):
+        raise ClusterError(f"--reconcile {reconcile}: use 0 or 1")
+    for value, flag in ((interval, "--reconcile-interval-ms"), (flood, "--flood-peers")):
+        if value is not None and value < 0:
+            raise ClusterError(f"{flag} {value}: use 0 or more")
+    if reconcile == 0 and interval is not None:
+        raise ClusterError(f"--reconcile-interval-ms {interval} applies only with "
+                           "reconciliation, and --reconcile 0 turns it off")
+    if not flood:
+        return
+    if reconcile == 0:
+        raise ClusterError(f"--flood-peers {flood} applies only with reconciliation, and "
+                           "--reconcile 0 turns it off (the peers not flooded learn by it)")
+    if interval == 0:
+        raise ClusterError(f"--flood-peers {flood} and --reconcile-interval-ms 0 contradict each "
+                           "other: reconciling only on connect, the peers not flooded would never "
+                           "learn the later transactions")
+    if mode != "pull":
+        raise ClusterError(f"--flood-peers applies to --relay-mode pull only (the relay mode is "
+                           f"{mode})")
+
+
 def relay_args(a) -> list[str]:
     """hearsayd's relay options for every node (only those given: hearsayd's defaults stand)."""
     mode, peers = relay_settings(a)
+    check_recon_options(a, mode)
     args = ["--relay-mode", mode]
     if peers:
         args += ["--push-peers", str(peers)]
-    for attr, flag in TREE_TIMERS:
+    for attr, flag in (*TREE_TIMERS, *RECON_OPTIONS):
         if getattr(a, attr) is not None:
             args += [flag, str(getattr(a, attr))]
     return args
 
 
 def add_relay_options(p: argparse.ArgumentParser) -> None:
-    """--relay-mode, --push-peers, --graft-timeout-ms and --lazy-interval-ms (hearsayd's)."""
+    """--relay-mode, --push-peers, --graft-timeout-ms, --lazy-interval-ms, --reconcile,
+    --reconcile-interval-ms and --flood-peers (hearsayd's)."""
     p.add_argument("--relay-mode", choices=RELAY_MODES, default=None,
                    help="hearsayd --relay-mode for every node: pull (announce, then request), "
                         "push (also push each new transaction to --push-peers peers) or tree "
@@ -122,3 +154,15 @@ def add_relay_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lazy-interval-ms", type=int, default=None,
                    help="hearsayd --lazy-interval-ms, with --relay-mode tree: mean interval "
                         "between announcements to a tree peer (default: hearsayd's)")
+    p.add_argument("--reconcile", type=int, choices=(0, 1), default=None,
+                   help="hearsayd --reconcile for every node: 1 compares mempools by sketch (set "
+                        "reconciliation) on every link, on connect and every "
+                        "--reconcile-interval-ms; 0 relays by announcements alone "
+                        "(default: hearsayd's, 1)")
+    p.add_argument("--reconcile-interval-ms", type=int, default=None,
+                   help="hearsayd --reconcile-interval-ms: mean interval between reconciliation "
+                        "rounds on a link, 0 = only on connect (default: hearsayd's)")
+    p.add_argument("--flood-peers", type=int, default=None,
+                   help="hearsayd --flood-peers, in pull mode with reconciliation: announce each "
+                        "new transaction to only this many reconciling peers, the others learn it "
+                        "by reconciliation; 0 = every peer (default: hearsayd's, 0)")

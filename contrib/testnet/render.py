@@ -209,18 +209,36 @@ def bound_rows(r: dict) -> list[str]:
 
 def relay_words(r: dict) -> str:
     """The relay mode and its settings, e.g. "relay mode tree (graft timeout 100 ms, lazy
-    interval 50 ms)"."""
+    interval 50 ms)", then reconciliation's, e.g. ", reconciliation every 2000 ms"."""
     mode = r.get("relay_mode")
+
+    def ms(k: str) -> str:
+        return "hearsayd's default" if r.get(k) is None else f"{r[k]} ms"
     if mode is None:  # a report from before --relay-mode
-        return f"push peers {_v(r.get('push_peers'))}"
-    if mode == "push":
-        return f"relay mode push ({_v(r.get('push_peers'))} push peers)"
-    if mode == "tree":
-        def ms(k: str) -> str:
-            return "hearsayd's default" if r.get(k) is None else f"{r[k]} ms"
-        return (f"relay mode tree (graft timeout {ms('graft_timeout_ms')}, lazy interval "
-                f"{ms('lazy_interval_ms')})")
-    return f"relay mode {mode}"
+        words = f"push peers {_v(r.get('push_peers'))}"
+    elif mode == "push":
+        words = f"relay mode push ({_v(r.get('push_peers'))} push peers)"
+    elif mode == "tree":
+        words = (f"relay mode tree (graft timeout {ms('graft_timeout_ms')}, lazy interval "
+                 f"{ms('lazy_interval_ms')})")
+    else:
+        words = f"relay mode {mode}"
+    return words + recon_words(r)
+
+
+def recon_words(r: dict) -> str:
+    """Reconciliation's settings after the relay mode's words ("" when unrecorded)."""
+    if r.get("reconcile") is None:
+        return ""
+    if not r["reconcile"]:
+        return ", no reconciliation"
+    interval = r.get("reconcile_interval_ms")
+    when = ("hearsayd's default interval" if interval is None
+            else "only on connect" if interval == 0 else f"every {interval} ms")
+    flood = r.get("flood_peers")
+    fanout = (f", announcements to {flood} reconciling peer{'' if flood == 1 else 's'}"
+              if flood else "")
+    return f", reconciliation {when}{fanout}"
 
 
 def tree_markdown(r: dict) -> list[str]:
@@ -234,6 +252,23 @@ def tree_markdown(r: dict) -> list[str]:
             f"{t.get('grafts_sent', 0)} sent / {t.get('grafts_received', 0)} received, "
             f"{t.get('tree_swaps', 0)} parents swapped for a faster peer, "
             f"{t.get('withheld', 0)} bodies withheld.", ""]
+
+
+def recon_markdown(r: dict) -> list[str]:
+    """Set reconciliation's counters summed over the nodes (when any link reconciled)."""
+    c = r.get("recon")
+    if not c or not any(c.values()):
+        return []
+    return [f"Set reconciliation, summed over the nodes: {c.get('recon_peers', 0)} reconciling "
+            f"peers (each link at both ends), {c.get('recon_rounds', 0)} rounds, requests "
+            f"{c.get('recon_requests_sent', 0)} sent / {c.get('recon_requests_received', 0)} "
+            f"received, sketch bytes {c.get('recon_sketch_bytes_sent', 0)} sent / "
+            f"{c.get('recon_sketch_bytes_received', 0)} received, "
+            f"{c.get('recon_differences', 0)} differences, {c.get('recon_failures', 0)} failed "
+            f"decodes, {c.get('recon_bisections', 0)} bisections, "
+            f"{c.get('recon_exchanges', 0)} parts exchanged whole, "
+            f"{c.get('recon_refused', 0)} refused, {c.get('recon_timeouts', 0)} timed out, "
+            f"{c.get('recon_announced', 0)} transactions announced by reconciliation.", ""]
 
 
 def histogram_note(info: dict | None) -> list[str]:
@@ -294,6 +329,7 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
                   ", ".join(f"{k} {v}" for k, v in by.items()) + ".", ""]
     lines += wire_markdown(r)
     lines += tree_markdown(r)
+    lines += recon_markdown(r)
     if r.get("held_only_via_block"):
         lines += [f"Node–transaction pairs held only through a block (never in that node's "
                   f"mempool): {r['held_only_via_block']}.", ""]

@@ -4,7 +4,8 @@
   testnet.py run --nodes N --degree D --topology random-regular|ring|full|file:PATH --seed S
                  --txs M --rate R --size B --link-delay-ms X [--jitter-ms J]
                  [--relay-mode pull|push|tree] [--push-peers K] [--graft-timeout-ms MS]
-                 [--lazy-interval-ms MS] [--inv-interval-ms I] [--origin random|INDEX] [--bin DIR]
+                 [--lazy-interval-ms MS] [--reconcile 0|1] [--reconcile-interval-ms MS]
+                 [--flood-peers K] [--inv-interval-ms I] [--origin random|INDEX] [--bin DIR]
                  [--blocks N [--block-interval S] [--producer I]] --out DIR
   testnet.py analyze DIR          recompute DIR/report.json, report.md and figures from the traces
   testnet.py devnet               5 nodes in a ring, 1,000 transactions, 2 blocks, a short report
@@ -16,8 +17,9 @@
 
 `run`: prepares N data directories under DIR (identities with hearsay-cli keygen, an allow-list
 of them all), starts N hearsayd (every one with the same relay options: --relay-mode,
---push-peers, --graft-timeout-ms, --lazy-interval-ms, --inv-interval-ms; each node's
-getnetworkinfo must confirm the relay mode), wires the topology with --connect (pinned identities;
+--push-peers, --graft-timeout-ms, --lazy-interval-ms, --reconcile, --reconcile-interval-ms,
+--flood-peers, --inv-interval-ms; each node's getnetworkinfo must confirm the relay mode and
+whether it reconciles), wires the topology with --connect (pinned identities;
 --max-outbound 0 so that nodes add no links of their own), waits for every handshake, injects
 with hearsay-cli inject (origins: every node round robin in a seeded order, or one node), waits
 until every node holds every transaction (or --timeout), records the nodes' counters, stops the
@@ -55,8 +57,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from analyze import analyze  # noqa: E402
-from common import (TREE_TIMERS, HelpFormatter, add_relay_options, loadavg,  # noqa: E402
-                    log, machine, relay_args, relay_settings)
+from common import (RECON_OPTIONS, TREE_TIMERS, HelpFormatter,  # noqa: E402
+                    add_relay_options, loadavg, log, machine, relay_args, relay_settings)
 from cluster import (Cluster, ClusterError, Interrupted, TraceTail,  # noqa: E402
                      check_binaries, default_bin_dir, install_cleanup, spawn, write_json)
 from rpc import RpcError  # noqa: E402
@@ -98,19 +100,27 @@ def node_args(a) -> list[str]:
 
 
 def check_relay_mode(cluster: Cluster, params: dict) -> None:
-    """Every node's getnetworkinfo must report the relay mode asked for (a hearsayd too old to
-    report one passes); the tree timers in effect go to params (hearsayd's defaults when not
-    given)."""
+    """Every node's getnetworkinfo must report the relay mode asked for, and reconcile as asked
+    (a hearsayd too old to report them passes); the tree timers and the reconciliation settings
+    in effect go to params (hearsayd's defaults when not given)."""
     for n in cluster.nodes:
         info = n.rpc.call("getnetworkinfo")
         mode = info.get("relay_mode")
         if mode is not None and mode != params["relay_mode"]:
             raise ClusterError(f"{n.name} relays in {mode} mode, not {params['relay_mode']}: "
                                "check --node-arg")
-        if params["relay_mode"] == "tree":
-            for key, _ in TREE_TIMERS:
-                if params.get(key) is None and info.get(key) is not None:
-                    params[key] = info[key]
+        reconcile = info.get("reconcile")
+        if reconcile is not None and params.get("reconcile") is not None \
+                and reconcile != bool(params["reconcile"]):
+            raise ClusterError(f"{n.name} reconciles: {reconcile}, not as --reconcile "
+                               f"{params['reconcile']} asks: check --node-arg")
+        keys = [k for k, _ in TREE_TIMERS] if params["relay_mode"] == "tree" else []
+        keys += [k for k, _ in RECON_OPTIONS] if reconcile else ["reconcile"]
+        for key in keys:
+            if params.get(key) is None and info.get(key) is not None:
+                params[key] = info[key]
+    if params.get("reconcile") is not None:
+        params["reconcile"] = int(params["reconcile"])  # getnetworkinfo's true/false as 1/0
 
 
 def origins(a, n: int) -> list[int]:
@@ -419,8 +429,8 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
                       base_port=a.base_port, per_node_args=per_node)
     params = {k: getattr(a, k) for k in (
         "nodes", "degree", "topology", "seed", "txs", "warmup", "rate", "size", "link_delay_ms",
-        "jitter_ms", "inv_interval_ms", "graft_timeout_ms", "lazy_interval_ms", "origin",
-        "verify_threads")}
+        "jitter_ms", "inv_interval_ms", "graft_timeout_ms", "lazy_interval_ms", "reconcile",
+        "reconcile_interval_ms", "flood_peers", "origin", "verify_threads")}
     if a.warmup < 0:
         raise ClusterError(f"--warmup {a.warmup}: use 0 (none) or more transactions")
     params["relay_mode"], params["push_peers"] = relay_settings(a)

@@ -337,6 +337,57 @@ class AnalyzeTest(unittest.TestCase):
             self.assertIn("tree relay", render.run_parameters(r))
             self.assertNotIn("None", md)
 
+    def test_reconciling_run_reports_its_settings_and_counters(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_synthetic_run(d)
+            path = os.path.join(d, "testnet.json")
+            with open(path) as f:
+                meta = json.load(f)
+            meta["params"].update(relay_mode="pull", reconcile=1, reconcile_interval_ms=2000,
+                                  flood_peers=2)
+            with open(path, "w") as f:
+                json.dump(meta, f)
+            path = os.path.join(d, "counters.json")
+            with open(path) as f:
+                counters = json.load(f)
+            # Per node: 2 reconciling peers from the start; during the run 4 rounds, 5 requests
+            # sent and 6 received, 272 sketch bytes sent and 300 received, 3 differences, 1
+            # failure, 1 bisection, nothing refused or timed out, 2 announced.
+            for snap, k in (("baseline", 0), ("final", 1)):
+                for x in counters[snap]["nodes"]:
+                    x["relay"].update(
+                        recon_peers=2, recon_rounds=10 + 4 * k, recon_requests_sent=5 * k,
+                        recon_requests_received=6 * k, recon_sketch_bytes_sent=272 * k,
+                        recon_sketch_bytes_received=300 * k, recon_differences=3 * k,
+                        recon_failures=k, recon_bisections=k, recon_exchanges=k, recon_refused=0,
+                        recon_timeouts=0, recon_announced=2 * k)
+            with open(path, "w") as f:
+                json.dump(counters, f)
+            r = analyze.analyze(d)
+            self.assertEqual((r["reconcile"], r["reconcile_interval_ms"], r["flood_peers"]),
+                             (1, 2000, 2))
+            self.assertEqual(r["recon"], {
+                "recon_peers": 6, "recon_rounds": 12, "recon_requests_sent": 15,
+                "recon_requests_received": 18, "recon_sketch_bytes_sent": 816,
+                "recon_sketch_bytes_received": 900, "recon_differences": 9, "recon_failures": 3,
+                "recon_bisections": 3, "recon_exchanges": 3, "recon_refused": 0,
+                "recon_timeouts": 0,
+                "recon_announced": 6})
+            self.assertEqual(r["delivered_fraction"], 1.0)
+            md = render.markdown(r, [], None)
+            self.assertIn("relay mode pull, reconciliation every 2000 ms, announcements to 2 "
+                          "reconciling peers", md)
+            self.assertIn("Set reconciliation, summed over the nodes: 6 reconciling peers", md)
+            self.assertIn("requests 15 sent / 18 received", md)
+            self.assertIn("6 transactions announced by reconciliation", md)
+            self.assertNotIn("None", md)
+            # Reconciliation off: said so, and no counters line.
+            r.update(reconcile=0, reconcile_interval_ms=None, flood_peers=None,
+                     recon={k: 0 for k in analyze.RECON_COUNTERS})
+            md = render.markdown(r, [], None)
+            self.assertIn("relay mode pull, no reconciliation", md)
+            self.assertNotIn("Set reconciliation", md)
+
     def test_no_blocks_no_block_section(self):
         with tempfile.TemporaryDirectory() as d:
             write_synthetic_run(d)
@@ -448,6 +499,45 @@ class RelayOptionsTest(unittest.TestCase):
             self.assertEqual(common.relay_args(a), args, extra)
             node = testnet.node_args(a)
             self.assertEqual(node[node.index("--relay-mode") + 1], mode, node)
+
+    def test_reconciliation_arguments(self):
+        for extra, args in (
+                ((), []),
+                (("--reconcile", "0"), ["--reconcile", "0"]),
+                (("--reconcile", "1", "--reconcile-interval-ms", "0"),
+                 ["--reconcile", "1", "--reconcile-interval-ms", "0"]),
+                (("--reconcile-interval-ms", "500", "--flood-peers", "2"),
+                 ["--reconcile-interval-ms", "500", "--flood-peers", "2"]),
+                # 0 (announce to every peer) contradicts nothing, in any mode.
+                (("--relay-mode", "tree", "--flood-peers", "0"), ["--flood-peers", "0"])):
+            a = self.run_args(*extra)
+            # After --relay-mode MODE: only what was given (hearsayd's defaults stand).
+            self.assertEqual(common.relay_args(a)[2:], args, extra)
+            node = testnet.node_args(a)
+            for flag, value in zip(args[::2], args[1::2]):
+                self.assertEqual(node[node.index(flag) + 1], value, node)
+
+    def test_reconciliation_contradictions_are_refused_naming_both_options(self):
+        from cluster import ClusterError
+        for extra, words in (
+                (("--reconcile", "0", "--reconcile-interval-ms", "500"),
+                 ("--reconcile-interval-ms 500", "--reconcile 0")),
+                (("--reconcile", "0", "--flood-peers", "2"), ("--flood-peers 2", "--reconcile 0")),
+                (("--flood-peers", "2", "--reconcile-interval-ms", "0"),
+                 ("--flood-peers 2", "--reconcile-interval-ms 0")),
+                (("--relay-mode", "tree", "--flood-peers", "2"),
+                 ("--flood-peers", "pull only", "tree")),
+                (("--push-peers", "2", "--flood-peers", "1"), ("--flood-peers", "push")),
+                (("--flood-peers", "-1"), ("--flood-peers -1", "0 or more"))):
+            with self.assertRaises(ClusterError, msg=str(extra)) as e:
+                common.relay_args(self.run_args(*extra))
+            for w in words:
+                self.assertIn(w, str(e.exception))
+        with self.assertRaises(SystemExit):  # argparse's own refusal: --reconcile is 0 or 1
+            import contextlib
+            import io
+            with contextlib.redirect_stderr(io.StringIO()):
+                self.run_args("--reconcile", "2")
 
     def test_contradictions_are_refused_naming_both_options(self):
         from cluster import ClusterError
@@ -712,6 +802,35 @@ class TreeEndToEndTest(unittest.TestCase):
             # Measured: the 40 only, and the counters from after the warm-up.
             self.assertGreater(r["tree"]["tree_pushed"], 0, r)
             self.assertLess(r["tx_bodies_per_node"], 1.2, r)
+
+
+class ReconEndToEndTest(unittest.TestCase):
+    def test_five_nodes_reconciling_with_low_fanout(self):
+        """testnet.py run --reconcile 1 --reconcile-interval-ms 200 --flood-peers 1: every node
+        runs it (getnetworkinfo says so), every transaction arrives, and the reconciliation
+        counters are reported, every link reconciling at both ends."""
+        with tempfile.TemporaryDirectory(prefix="testnet-recon-test-") as d:
+            out = os.path.join(d, "run")
+            cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run", "--nodes", "5",
+                   "--degree", "2", "--topology", "ring", "--seed", "3", "--txs", "50",
+                   "--rate", "100", "--size", "250", "--link-delay-ms", "5", "--origin", "random",
+                   "--reconcile", "1", "--reconcile-interval-ms", "200", "--flood-peers", "1",
+                   "--bin", BIN_DIR, "--timeout", "60", "--out", out]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
+            msg = f"testnet.py failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+            self.assertEqual(p.returncode, 0, msg)
+            with open(os.path.join(out, "report.json")) as f:
+                r = json.load(f)
+            self.assertEqual(r["delivered_fraction"], 1.0, msg)
+            self.assertEqual((r["reconcile"], r["reconcile_interval_ms"], r["flood_peers"]),
+                             (1, 200, 1))
+            c = r["recon"]
+            self.assertEqual(c["recon_peers"], 2 * r["links"], c)  # every link, at both ends
+            self.assertEqual(c["recon_timeouts"], 0, c)
+            self.assertEqual(set(r["node_exit_codes"].values()), {0})
+            with open(os.path.join(out, "report.md")) as f:
+                self.assertIn("relay mode pull, reconciliation every 200 ms, announcements to 1 "
+                              "reconciling peer,", f.read())
 
 
 def _is_hearsayd(pid: int) -> bool:

@@ -50,6 +50,18 @@ NodeMetricsSnapshot fake_snapshot() {
             .grafts_received = 5,
             .swaps = 2,
             .withheld = 1};
+  s.recon = {.peers = 6,
+             .rounds = 300,
+             .requests_sent = 320,
+             .requests_received = 310,
+             .sketch_bytes_sent = 87'000,
+             .sketch_bytes_received = 86'000,
+             .differences = 1'234,
+             .failures = 20,
+             .bisections = 19,
+             .refused = 3,
+             .timeouts = 2,
+             .announced = 1'100};
   s.chain_height = 42;
   s.blocks_connected = 43;
   s.block_reorgs = 1;
@@ -99,6 +111,17 @@ TEST(Metrics, NodeMetricsPassPromtool) {
                              "hearsay_tree_grafts_total",
                              "hearsay_tree_swaps_total",
                              "hearsay_tree_withheld_total",
+                             "hearsay_recon_peers_total",
+                             "hearsay_recon_rounds_total",
+                             "hearsay_recon_requests_total",
+                             "hearsay_recon_sketch_bytes_total",
+                             "hearsay_recon_differences_total",
+                             "hearsay_recon_failures_total",
+                             "hearsay_recon_bisections_total",
+                             "hearsay_recon_exchanges_total",
+                             "hearsay_recon_refused_total",
+                             "hearsay_recon_timeouts_total",
+                             "hearsay_recon_announced_total",
                              "hearsay_chain_height",
                              "hearsay_blocks_connected_total",
                              "hearsay_block_reorgs_total",
@@ -134,6 +157,18 @@ TEST(Metrics, NodeMetricsPassPromtool) {
   EXPECT_EQ(value_of(text, "hearsay_tree_grafts_total{direction=\"received\"}"), 5);
   EXPECT_EQ(value_of(text, "hearsay_tree_swaps_total"), 2);
   EXPECT_EQ(value_of(text, "hearsay_tree_withheld_total"), 1);
+  EXPECT_EQ(value_of(text, "hearsay_recon_peers_total"), 6);
+  EXPECT_EQ(value_of(text, "hearsay_recon_rounds_total"), 300);
+  EXPECT_EQ(value_of(text, "hearsay_recon_requests_total{direction=\"sent\"}"), 320);
+  EXPECT_EQ(value_of(text, "hearsay_recon_requests_total{direction=\"received\"}"), 310);
+  EXPECT_EQ(value_of(text, "hearsay_recon_sketch_bytes_total{direction=\"sent\"}"), 87'000);
+  EXPECT_EQ(value_of(text, "hearsay_recon_sketch_bytes_total{direction=\"received\"}"), 86'000);
+  EXPECT_EQ(value_of(text, "hearsay_recon_differences_total"), 1'234);
+  EXPECT_EQ(value_of(text, "hearsay_recon_failures_total"), 20);
+  EXPECT_EQ(value_of(text, "hearsay_recon_bisections_total"), 19);
+  EXPECT_EQ(value_of(text, "hearsay_recon_refused_total"), 3);
+  EXPECT_EQ(value_of(text, "hearsay_recon_timeouts_total"), 2);
+  EXPECT_EQ(value_of(text, "hearsay_recon_announced_total"), 1'100);
 }
 
 TEST(Metrics, EmptySnapshotPassesPromtool) {

@@ -190,6 +190,71 @@ TEST(NodeConfig, RelayModeThatDisagreesWithPushPeersIsRefused) {
   EXPECT_NE(c.error().find("--relay-mode: 'gossip'"), std::string::npos) << c.error();
 }
 
+// Reconciliation in effect, from options as parse_node_options leaves them.
+TEST(NodeConfig, ReconciliationReachesTheRelayConfig) {
+  test::TempDir dir;
+  auto parsed = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"hearsayd", "--datadir", dir.file("node")});
+    auto r = parse_node_options(args);
+    EXPECT_TRUE(r) << r.error();
+    auto c = node_config_from_options(r->options);
+    EXPECT_TRUE(c) << c.error();
+    return *c;
+  };
+  NodeConfig c = parsed({});
+  EXPECT_TRUE(c.reconcile);
+  EXPECT_TRUE(reconciles(c));
+  EXPECT_EQ(c.relay.reconcile_interval, kReconcileInterval);
+  EXPECT_EQ(c.relay.flood_peers, 0u);
+
+  c = parsed({"--reconcile-interval-ms", "750", "--flood-peers", "3"});
+  EXPECT_TRUE(reconciles(c));
+  EXPECT_EQ(c.relay.reconcile_interval, std::chrono::milliseconds(750));
+  EXPECT_EQ(c.relay.flood_peers, 3u);
+
+  c = parsed({"--reconcile", "0"});
+  EXPECT_FALSE(c.reconcile);
+  EXPECT_FALSE(reconciles(c));
+  c = parsed({"--short-ids", "0"});
+  EXPECT_FALSE(c.short_ids);
+  EXPECT_FALSE(c.reconcile);
+  // A config built otherwise reconciles only with short ids, which reconciliation compares.
+  c = parsed({});
+  c.short_ids = false;
+  EXPECT_FALSE(reconciles(c));
+}
+
+TEST(NodeConfig, ReconciliationOptionsThatDisagreeAreRefused) {
+  test::TempDir dir;
+  NodeOptions o = options(dir);
+  o.short_ids = false;  // reconcile stays on
+  auto c = node_config_from_options(o);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("--reconcile 1 and --short-ids 0"), std::string::npos) << c.error();
+
+  struct Case {
+    bool reconcile;
+    uint32_t interval_ms;
+    const char* mode;
+    uint32_t push_peers;
+  };
+  for (const Case& k : {Case{false, 2000, "pull", 0}, Case{true, 0, "pull", 0},
+                        Case{true, 2000, "tree", 0}, Case{true, 2000, "push", 2}}) {
+    o = options(dir);
+    o.reconcile = k.reconcile;
+    o.reconcile_interval_ms = k.interval_ms;
+    o.relay_mode = k.mode;
+    o.push_peers = k.push_peers;
+    o.flood_peers = 4;
+    c = node_config_from_options(o);
+    ASSERT_FALSE(c) << k.mode << " " << k.interval_ms;
+    EXPECT_NE(c.error().find("--flood-peers 4 needs --reconcile 1, --reconcile-interval-ms > 0 "
+                             "and --relay-mode pull"),
+              std::string::npos)
+        << c.error();
+  }
+}
+
 // --- Node::start and the chain store -----------------------------------------------------------
 
 NodeConfig node_config(const std::string& datadir) {

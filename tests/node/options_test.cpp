@@ -467,5 +467,158 @@ TEST(Options, HelpGivesTheRelayModesAndTreeTimers) {
   EXPECT_LT(h->text.find("--lazy-interval-ms"), h->text.find("Blocks:"));
 }
 
+TEST(Options, ReconciliationIsOnByDefaultAndTakesItsValues) {
+  test::TempDir dir;
+  auto r = parse({"--datadir", dir.str()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->options.reconcile);
+  EXPECT_EQ(r->options.reconcile_interval_ms, 2000u);
+  EXPECT_EQ(r->options.flood_peers, 0u);
+
+  r = parse({"--datadir", dir.str(), "--reconcile", "1", "--reconcile-interval-ms", "0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->options.reconcile);
+  EXPECT_EQ(r->options.reconcile_interval_ms, 0u);
+  r = parse({"--datadir", dir.str(), "--reconcile-interval-ms", "3600000", "--flood-peers", "125"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.reconcile_interval_ms, 3'600'000u);
+  EXPECT_EQ(r->options.flood_peers, 125u);
+  r = parse({"--datadir", dir.str(), "--reconcile", "0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(r->options.reconcile);
+  // --flood-peers 0 is announcing to every peer: nothing to contradict, in any mode.
+  for (const char* mode : {"pull", "push", "tree"}) {
+    r = parse(
+        {"--datadir", dir.str(), "--reconcile", "0", "--relay-mode", mode, "--flood-peers", "0"});
+    ASSERT_TRUE(r) << mode << ": " << r.error();
+  }
+  struct Bad {
+    const char* option;
+    const char* value;
+    const char* range;
+  };
+  for (const Bad& b : {Bad{"--reconcile-interval-ms", "3600001", "from 0 to 3600000"},
+                       Bad{"--reconcile-interval-ms", "-1", "from 0 to 3600000"},
+                       Bad{"--flood-peers", "126", "from 0 to 125"}}) {
+    auto bad = parse({"--datadir", dir.str(), b.option, b.value});
+    ASSERT_FALSE(bad) << b.option << " " << b.value;
+    EXPECT_NE(bad.error().find(b.option), std::string::npos) << bad.error();
+    EXPECT_NE(bad.error().find(b.range), std::string::npos) << bad.error();
+  }
+}
+
+TEST(Options, ShortIdsOffTurnsReconciliationOffUnlessItIsAskedFor) {
+  test::TempDir dir;
+  auto r = parse({"--datadir", dir.str(), "--short-ids", "0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(r->options.short_ids);
+  EXPECT_FALSE(r->options.reconcile);
+  r = parse({"--datadir", dir.str(), "--short-ids", "0", "--reconcile", "0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(r->options.reconcile);
+
+  r = parse({"--datadir", dir.str(), "--short-ids", "0", "--reconcile", "1"});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().starts_with("--reconcile: '1' and --short-ids: '0' contradict each other"))
+      << r.error();
+  EXPECT_NE(r.error().find("compares the short ids"), std::string::npos) << r.error();
+  // From the config file: named by its line.
+  const std::string conf = dir.file("hearsay.conf");
+  std::ofstream(conf) << "short-ids=0\nreconcile=1\n";
+  r = parse({"--datadir", dir.str()});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("config file " + conf + " line 2: reconcile=1 and config file " + conf +
+                           " line 1: short-ids=0 contradict each other"),
+            std::string::npos)
+      << r.error();
+  // The command line wins over the file's reconcile=1.
+  r = parse({"--datadir", dir.str(), "--reconcile", "0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(r->options.reconcile);
+}
+
+TEST(Options, ReconciliationOptionsWithoutReconciliationAreRefused) {
+  test::TempDir dir;
+  struct Case {
+    std::vector<std::string> args;
+    const char* refused;  // the option refused, as named
+    const char* why;      // what turned reconciliation off, as named
+    const char* fix;
+  };
+  for (const Case& c :
+       {Case{{"--reconcile", "0", "--reconcile-interval-ms", "500"},
+             "--reconcile-interval-ms: '500'",
+             "(--reconcile: '0')",
+             "give --reconcile 1"},
+        Case{{"--reconcile", "0", "--reconcile-interval-ms", "2000"},  // the default, given
+             "--reconcile-interval-ms: '2000'",
+             "(--reconcile: '0')",
+             "give --reconcile 1"},
+        Case{{"--short-ids", "0", "--reconcile-interval-ms", "500"},
+             "--reconcile-interval-ms: '500'",
+             "(--short-ids: '0' turns it off)",
+             "give --short-ids 1"},
+        Case{{"--reconcile", "0", "--flood-peers", "2"},
+             "--flood-peers: '2'",
+             "(--reconcile: '0')",
+             "give --reconcile 1"},
+        Case{{"--short-ids", "0", "--flood-peers", "2"},
+             "--flood-peers: '2'",
+             "(--short-ids: '0' turns it off)",
+             "give --short-ids 1"}}) {
+    std::vector<std::string> args{"--datadir", dir.str()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto r = parse(args);
+    ASSERT_FALSE(r) << c.refused << " " << c.why;
+    EXPECT_TRUE(r.error().starts_with(c.refused)) << r.error();
+    EXPECT_NE(r.error().find("applies only with reconciliation, and reconciliation is off"),
+              std::string::npos)
+        << r.error();
+    EXPECT_NE(r.error().find(c.why), std::string::npos) << r.error();
+    EXPECT_NE(r.error().find(c.fix), std::string::npos) << r.error();
+  }
+}
+
+TEST(Options, FloodPeersNeedPeriodicRoundsAndPullMode) {
+  test::TempDir dir;
+  auto r = parse({"--datadir", dir.str(), "--flood-peers", "2", "--reconcile-interval-ms", "0"});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().starts_with(
+      "--flood-peers: '2' and --reconcile-interval-ms: '0' contradict each other"))
+      << r.error();
+  EXPECT_NE(r.error().find("never learn"), std::string::npos) << r.error();
+  struct Case {
+    std::vector<std::string> args;
+    const char* named;  // the relay mode and what chose it, as the message names them
+  };
+  for (const Case& c : {Case{{"--relay-mode", "tree"}, "tree (--relay-mode: 'tree')"},
+                        Case{{"--relay-mode", "push"}, "push (--relay-mode: 'push')"},
+                        Case{{"--push-peers", "3"}, "push (--push-peers: '3')"}}) {
+    std::vector<std::string> args{"--datadir", dir.str(), "--flood-peers", "2"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    r = parse(args);
+    ASSERT_FALSE(r) << c.named;
+    EXPECT_TRUE(r.error().starts_with(
+        "--flood-peers: '2' applies to --relay-mode pull only, and the relay mode is "))
+        << r.error();
+    EXPECT_NE(r.error().find(c.named), std::string::npos) << r.error();
+  }
+  r = parse({"--datadir", dir.str(), "--flood-peers", "2", "--relay-mode", "pull"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->options.flood_peers, 2u);
+}
+
+TEST(Options, HelpGivesTheReconciliationOptions) {
+  auto h = parse({"--help"});
+  ASSERT_TRUE(h);
+  for (const char* needle :
+       {"--reconcile 0|1 (=1)", "--reconcile-interval-ms MS (=2000)", "[0..3600000]",
+        "--flood-peers K (=0)", "[0..125]", "with --reconcile 1", "with --short-ids 0",
+        "0 = only on connect", "every peer) [0..125]"})
+    EXPECT_NE(h->text.find(needle), std::string::npos) << needle << "\n" << h->text;
+  EXPECT_GT(h->text.find("--flood-peers"), h->text.find("Relay and mempool:"));
+  EXPECT_LT(h->text.find("--flood-peers"), h->text.find("Blocks:"));
+}
+
 }  // namespace
 }  // namespace hearsay

@@ -5,6 +5,7 @@
 #include <array>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <fstream>
 
 #include "crypto/hex.h"
 #include "node/rpc_client.h"
@@ -155,6 +156,94 @@ TEST(RpcMethodsTree, TreeLinkAndCountersAreReported) {
       << reply->body;
   EXPECT_NE(reply->body.find("hearsay_tree_peers_total 1\n"), std::string::npos) << reply->body;
   EXPECT_NE(reply->body.find("hearsay_tree_pushed_total 1\n"), std::string::npos) << reply->body;
+}
+
+// Two nodes that reconcile (the default): node 1 dialled, so it asks; node 0 held a transaction
+// before they met, and node 1 learns it by reconciliation. getnetworkinfo, getpeerinfo, getinfo,
+// /metrics and node 1's trace say so.
+TEST(RpcMethodsRecon, ReconciliationLinkAndCountersAreReported) {
+  TestNet net(2);
+  auto with_rpc = [](NodeConfig& c) {
+    c.rpc_host = "127.0.0.1";
+    c.rpc_port = 0;
+  };
+  net.start(0, {}, with_rpc);
+  const TxRef tx = devnet_tx(5, 0);
+  ASSERT_TRUE(net[0].submit(tx).ok());
+  TempDir dir;
+  const std::string trace = dir.file("trace.jsonl");
+  net.start(1, {0}, [&](NodeConfig& c) {
+    with_rpc(c);
+    c.trace_path = trace;
+  });
+  auto call = [&](size_t i, std::string_view method) {
+    RpcClientConfig c;
+    c.port = *net[i].rpc_port();
+    c.datadir = net[i].config().datadir;
+    auto r = RpcClient(c).call(method, json::array{});
+    EXPECT_TRUE(r.ok()) << method << ": " << (r.ok() ? "" : r.error().one_line());
+    return r.ok() ? *r : json::value();
+  };
+  const json::value info = call(0, "getnetworkinfo");
+  EXPECT_TRUE(info.at("reconcile").as_bool());
+  EXPECT_EQ(info.at("reconcile_interval_ms").to_number<int>(), 2000);
+  EXPECT_EQ(info.at("flood_peers").to_number<int>(), 0);
+
+  // The link reconciles once short ids are on at both ends.
+  auto link = [&](size_t i) {
+    json::value peers = call(i, "getpeerinfo");
+    if (peers.as_array().size() != 1) return json::object();
+    return peers.as_array()[0].as_object();
+  };
+  json::object p0, p1;
+  ASSERT_TRUE(wait_until([&] {
+    p0 = link(0);
+    p1 = link(1);
+    return p0.contains("reconciles") && p0.at("reconciles").as_bool() &&
+           p1.contains("reconciles") && p1.at("reconciles").as_bool();
+  })) << json::serialize(p0)
+      << "\n"
+      << json::serialize(p1);
+  EXPECT_TRUE(p1.at("recon_asker").as_bool());
+  EXPECT_FALSE(p0.at("recon_asker").as_bool());
+  EXPECT_TRUE(p0.at("flood").as_bool());  // --flood-peers 0: every peer gets announcements
+  EXPECT_TRUE(p1.at("flood").as_bool());
+
+  ASSERT_TRUE(wait_until([&] { return net[1].has_transaction(tx->id()); }));
+  json::value relay1;
+  ASSERT_TRUE(wait_until([&] {
+    relay1 = call(1, "getinfo").at("relay");
+    return relay1.at("recon_rounds").to_number<int>() >= 1;
+  })) << json::serialize(relay1);
+  EXPECT_EQ(relay1.at("recon_peers").to_number<int>(), 1);
+  EXPECT_GE(relay1.at("recon_requests_sent").to_number<int>(), 1);
+  const json::value relay0 = call(0, "getinfo").at("relay");
+  EXPECT_EQ(relay0.at("recon_peers").to_number<int>(), 1);
+  EXPECT_EQ(relay0.at("recon_rounds").to_number<int>(), 0);  // it answers
+  EXPECT_GE(relay0.at("recon_requests_received").to_number<int>(), 1);
+  EXPECT_EQ(relay0.at("recon_announced").to_number<int>(), 1);  // the one node 1 lacked
+
+  RpcClientConfig rc;
+  rc.port = *net[0].rpc_port();
+  rc.datadir = net[0].config().datadir;
+  auto reply = RpcClient(rc).request("/metrics", "", true);
+  ASSERT_TRUE(reply.ok()) << reply.error();
+  EXPECT_NE(reply->body.find("hearsay_recon_peers_total 1\n"), std::string::npos) << reply->body;
+  EXPECT_NE(reply->body.find("hearsay_recon_announced_total 1\n"), std::string::npos)
+      << reply->body;
+
+  // Stopping flushes the trace: node 1's round with node 0 is there.
+  net.stop(1);
+  std::ifstream in(trace);
+  bool found = false;
+  for (std::string line; std::getline(in, line);) {
+    const json::object e = json::parse(line).as_object();
+    if (e.at("ev") != "recon_round") continue;
+    found = true;
+    EXPECT_EQ(e.at("peer"), json::value(to_hex(net[0].identity()))) << line;
+    EXPECT_GE(e.at("requests").to_number<int>(), 1) << line;
+  }
+  EXPECT_TRUE(found) << "no recon_round in " << trace;
 }
 
 TEST_F(RpcMethods, SendRawTransactionThenQueryIt) {

@@ -115,6 +115,45 @@ TEST(Trace, BlockEventsAreJsonWithTheDocumentedFields) {
   EXPECT_EQ(lines[7].at("ev"), "stop");
 }
 
+TEST(Trace, ReconRoundIsJsonWithTheReportsFields) {
+  test::TempDir dir;
+  const std::string path = dir.file("trace.jsonl");
+  auto w = TraceWriter::open(path, kNode);
+  ASSERT_TRUE(w) << w.error();
+  RelayObserver& obs = **w;
+  obs.recon_round(kPeer,
+                  ReconReport{.round = 7,
+                              .set_size = 1200,
+                              .peer_set_size = 1190,
+                              .requests = 3,
+                              .bisections = 1,
+                              .sketch_bytes = 816,
+                              .differences = 41,
+                              .complete = true,
+                              .started = Time(3'000'000)},
+                  Time(3'000'450));
+  obs.recon_round(kPeer, ReconReport{.round = 8, .complete = false}, Time(3'100'000));
+  (*w)->close();
+
+  auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 4u);
+  const json::object& r = lines[1];
+  EXPECT_EQ(r.at("ev"), "recon_round");
+  EXPECT_EQ(r.at("t"), 3'000'450);
+  EXPECT_EQ(r.at("peer"), json::value(to_hex(kPeer)));
+  EXPECT_EQ(r.at("round"), 7);
+  EXPECT_EQ(r.at("started"), 3'000'000);
+  EXPECT_EQ(r.at("set_size"), 1200);
+  EXPECT_EQ(r.at("peer_set_size"), 1190);
+  EXPECT_EQ(r.at("requests"), 3);
+  EXPECT_EQ(r.at("bisections"), 1);
+  EXPECT_EQ(r.at("sketch_bytes"), 816);
+  EXPECT_EQ(r.at("differences"), 41);
+  EXPECT_EQ(r.at("complete"), true);
+  EXPECT_EQ(lines[2].at("round"), 8);
+  EXPECT_EQ(lines[2].at("complete"), false);
+}
+
 TEST(Trace, AppendsToAnExistingFile) {
   test::TempDir dir;
   const std::string path = dir.file("trace.jsonl");
