@@ -104,6 +104,15 @@ class TestNet {
     m_nodes[i]->stop();
     m_nodes[i].reset();
   }
+  // Node i dials node j now and keeps it connected from then on, as RPC addpeer has it (a
+  // --connect peer added at run time: the nodes may fill their mempools before they meet).
+  void dial(size_t i, size_t j) {
+    const NetAddress to = *m_nodes[j]->listen_address();
+    const PublicKey id = m_nodes[j]->identity();
+    const bool added = m_nodes[i]->host().with_peer_manager(
+        [&](PeerManager& pm) { return pm.add_connect(to, id); });
+    HEARSAY_EXPECT(added, "node " + std::to_string(i) + " already dials node " + std::to_string(j));
+  }
 
   Node& operator[](size_t i) { return *m_nodes[i]; }
   bool running(size_t i) const { return m_nodes[i] != nullptr; }
