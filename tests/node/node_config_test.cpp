@@ -43,6 +43,17 @@ NetworkParams make_network(const test::TempDir& dir) {
   return params;
 }
 
+// The node config that hearsayd would run with these arguments (a data directory under `dir`
+// added); the arguments must be accepted.
+NodeConfig config_of(test::TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"hearsayd", "--datadir", dir.file("node")});
+  auto r = parse_node_options(args);
+  EXPECT_TRUE(r) << r.error();
+  auto c = node_config_from_options(r->options);
+  EXPECT_TRUE(c) << c.error();
+  return c ? *c : NodeConfig{};
+}
+
 TEST(NodeConfig, DevnetByDefaultWithItsMempoolLimits) {
   test::TempDir dir;
   auto c = node_config_from_options(options(dir));
@@ -140,14 +151,7 @@ TEST(NodeConfig, BlockIntervalNeedsAProducerKey) {
 // The relay mode in effect, from options as parse_node_options leaves them.
 TEST(NodeConfig, RelayModeReachesTheRelayConfig) {
   test::TempDir dir;
-  auto parsed = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"hearsayd", "--datadir", dir.file("node")});
-    auto r = parse_node_options(args);
-    EXPECT_TRUE(r) << r.error();
-    auto c = node_config_from_options(r->options);
-    EXPECT_TRUE(c) << c.error();
-    return *c;
-  };
+  auto parsed = [&](std::vector<std::string> args) { return config_of(dir, std::move(args)); };
   NodeConfig c = parsed({});
   EXPECT_FALSE(c.tree_relay);
   EXPECT_EQ(c.relay.push_peers, 0u);
@@ -193,14 +197,7 @@ TEST(NodeConfig, RelayModeThatDisagreesWithPushPeersIsRefused) {
 // Reconciliation in effect, from options as parse_node_options leaves them.
 TEST(NodeConfig, ReconciliationReachesTheRelayConfig) {
   test::TempDir dir;
-  auto parsed = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"hearsayd", "--datadir", dir.file("node")});
-    auto r = parse_node_options(args);
-    EXPECT_TRUE(r) << r.error();
-    auto c = node_config_from_options(r->options);
-    EXPECT_TRUE(c) << c.error();
-    return *c;
-  };
+  auto parsed = [&](std::vector<std::string> args) { return config_of(dir, std::move(args)); };
   NodeConfig c = parsed({});
   EXPECT_TRUE(c.reconcile);
   EXPECT_TRUE(reconciles(c));

@@ -107,6 +107,17 @@ TEST_F(RpcMethods, GetInfoAndPeerInfo) {
     EXPECT_EQ(info.at("relay").at(counter).to_number<int>(), 0) << counter;
 }
 
+// Calls `method` (no parameters) on node `n` over its RPC port; null when it fails (a test
+// failure).
+json::value call_rpc(Node& n, std::string_view method) {
+  RpcClientConfig c;
+  c.port = *n.rpc_port();
+  c.datadir = n.config().datadir;
+  auto r = RpcClient(c).call(method, json::array{});
+  EXPECT_TRUE(r.ok()) << method << ": " << (r.ok() ? "" : r.error().one_line());
+  return r.ok() ? *r : json::value();
+}
+
 // Two nodes in tree mode: the link is a tree link, the origin's transactions are pushed down it
 // and the receiver names its parent; getinfo, getnetworkinfo and /metrics say so.
 TEST(RpcMethodsTree, TreeLinkAndCountersAreReported) {
@@ -119,14 +130,7 @@ TEST(RpcMethodsTree, TreeLinkAndCountersAreReported) {
   net.start(0, {}, tree);
   net.start(1, {0}, tree);
   ASSERT_TRUE(wait_until([&] { return ready_peers(net[0]) == 1 && ready_peers(net[1]) == 1; }));
-  auto call = [&](size_t i, std::string_view method) {
-    RpcClientConfig c;
-    c.port = *net[i].rpc_port();
-    c.datadir = net[i].config().datadir;
-    auto r = RpcClient(c).call(method, json::array{});
-    EXPECT_TRUE(r.ok()) << method << ": " << (r.ok() ? "" : r.error().one_line());
-    return r.ok() ? *r : json::value();
-  };
+  auto call = [&](size_t i, std::string_view method) { return call_rpc(net[i], method); };
   EXPECT_EQ(call(0, "getinfo").at("relay_mode").as_string(), "tree");
   EXPECT_EQ(call(0, "getnetworkinfo").at("relay_mode").as_string(), "tree");
   EXPECT_EQ(call(1, "getinfo").at("relay").at("tree_peers").to_number<int>(), 1);
@@ -176,14 +180,7 @@ TEST(RpcMethodsRecon, ReconciliationLinkAndCountersAreReported) {
     with_rpc(c);
     c.trace_path = trace;
   });
-  auto call = [&](size_t i, std::string_view method) {
-    RpcClientConfig c;
-    c.port = *net[i].rpc_port();
-    c.datadir = net[i].config().datadir;
-    auto r = RpcClient(c).call(method, json::array{});
-    EXPECT_TRUE(r.ok()) << method << ": " << (r.ok() ? "" : r.error().one_line());
-    return r.ok() ? *r : json::value();
-  };
+  auto call = [&](size_t i, std::string_view method) { return call_rpc(net[i], method); };
   const json::value info = call(0, "getnetworkinfo");
   EXPECT_TRUE(info.at("reconcile").as_bool());
   EXPECT_EQ(info.at("reconcile_interval_ms").to_number<int>(), 2000);

@@ -63,19 +63,24 @@ uint64_t announced_entries(RelayNetwork& net) {
   return n;
 }
 
-TEST(Recon, ConnectingNodesExchangeOnlyWhatDiffers) {
-  RelayNetwork net(2, recon_on());
-  const auto shared = txs(400, 1);
-  const auto only0 = txs(15, 1000);
-  const auto only1 = txs(15, 2000);
-  hold(net, 0, shared);
-  hold(net, 1, shared);
+// Nodes 0 and 1 share `shared` transactions and hold `each` of their own; node 0 dials node 1
+// and the network runs for 3 s. Whether each then holds the other's own.
+bool meet(RelayNetwork& net, size_t shared, size_t each) {
+  const auto both = txs(shared, 1);
+  const auto only0 = txs(each, 1000);
+  const auto only1 = txs(each, 2000);
+  hold(net, 0, both);
+  hold(net, 1, both);
   hold(net, 0, only0);
   hold(net, 1, only1);
   net.link(0, 1);
-  net.run(seconds(2), milliseconds(10));
-  EXPECT_TRUE(holds_all(net, 0, only1));
-  EXPECT_TRUE(holds_all(net, 1, only0));
+  net.run(seconds(3), milliseconds(10));
+  return holds_all(net, 0, only1) && holds_all(net, 1, only0);
+}
+
+TEST(Recon, ConnectingNodesExchangeOnlyWhatDiffers) {
+  RelayNetwork net(2, recon_on());
+  EXPECT_TRUE(meet(net, 400, 15));
   // Node 0 dialled: it asked, node 1 answered, and only the 30 differences were announced.
   EXPECT_EQ(stats(net, 0).recon_rounds, 1u);
   EXPECT_EQ(stats(net, 1).recon_rounds, 0u);
@@ -103,17 +108,7 @@ TEST(Recon, WithoutTheBitOnBothEndsTheNewestAreAnnouncedInstead) {
 
 TEST(Recon, ADifferenceBeyondTheSketchIsFoundByBisection) {
   RelayNetwork net(2, recon_on());
-  const auto shared = txs(300, 1);
-  const auto only0 = txs(150, 1000);
-  const auto only1 = txs(150, 2000);
-  hold(net, 0, shared);
-  hold(net, 1, shared);
-  hold(net, 0, only0);
-  hold(net, 1, only1);
-  net.link(0, 1);
-  net.run(seconds(2), milliseconds(10));
-  EXPECT_TRUE(holds_all(net, 0, only1));
-  EXPECT_TRUE(holds_all(net, 1, only0));
+  EXPECT_TRUE(meet(net, 300, 150));
   // 300 differences do not fit a first sketch of 68: the parts were split until they did.
   EXPECT_GT(stats(net, 0).recon_bisections, 0u);
   EXPECT_GT(stats(net, 1).recon_failures, 0u);
@@ -128,14 +123,7 @@ TEST(Recon, APartTooSmallToSplitFurtherIsExchangedWhole) {
   // Disjoint sets of 100: every part fails at capacity 68 until its two sides hold at most
   // 2 × 68 together; then each side announces its part whole.
   RelayNetwork net(2, recon_on());
-  const auto only0 = txs(100, 1000);
-  const auto only1 = txs(100, 2000);
-  hold(net, 0, only0);
-  hold(net, 1, only1);
-  net.link(0, 1);
-  net.run(seconds(3), milliseconds(10));
-  EXPECT_TRUE(holds_all(net, 0, only1));
-  EXPECT_TRUE(holds_all(net, 1, only0));
+  EXPECT_TRUE(meet(net, 0, 100));
   EXPECT_GT(stats(net, 0).recon_exchanges, 0u);
   EXPECT_EQ(stats(net, 0).recon_announced + stats(net, 1).recon_announced, 200u);
   EXPECT_EQ(announced_entries(net), 200u);
