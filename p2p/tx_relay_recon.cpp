@@ -255,7 +255,8 @@ void TxRelay::handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m
   }
   const ReconPart asked = it->second;
   ps.parts.erase(it);
-  if (m.bits == ps.round_bits) ps.report.peer_set_size += m.set_size;  // its parts' sizes
+  // Its parts' sizes (a part asked again whole was counted at its first answer).
+  if (m.bits == ps.round_bits && !asked.whole) ps.report.peer_set_size += m.set_size;
   const auto part = part_of(ps.set, m.bits, m.index);
   bool failed = m.result == ReconResult::kFailed;
   if (m.result == ReconResult::kDecoded && asked.whole) {
@@ -293,7 +294,7 @@ void TxRelay::handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m
       ++m_stats.recon_exchanges;
       offer(peer, ps, std::vector<ReconElem>(part.begin(), part.end()), now);
       ask_part(peer, ps, m.bits, m.index, 1, true);
-    } else if (m.bits >= kMaxReconBits) {
+    } else if (asked.whole || m.bits >= kMaxReconBits) {
       ps.report.complete = false;  // given up until the next round
     } else {
       ++m_stats.recon_bisections;
