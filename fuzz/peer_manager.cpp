@@ -28,7 +28,21 @@
 // kMaxTreeOriginEntries origins); tree messages off a tree link are scored; an honest tree peer
 // is scored only for withholding (it pushes nothing unless the input says so), in whole
 // kScoreWithheldBody steps.
+//
+// Set reconciliation (kServiceRecon, from the input, with a small reconcile_interval and
+// sometimes a low fanout): peers that set the bit too reconcile once the link's short ids are
+// on. A peer sends reqrecon (a real sketch of a few elements, or raw bytes, of capacity at most
+// kMaxFuzzCapacity) and recondiff (an answer to a part we asked it, or anything). Oracles: we ask
+// (reqrecon) only peers we dialled and answer (recondiff) only peers that dialled us, over a
+// reconciling link; every reqrecon a reconciling peer sends us is answered once, about its part,
+// asking for at most its capacity's worth of elements, each in the part; our sketches are 4 ×
+// a capacity within kMaxReconCapacity, our rounds go forward, the parts of a round never
+// overlap, and a failed part is split into two or more parts inside it, none of smaller capacity;
+// recon_link() agrees with what the link negotiated, and at most flood_peers reconciling peers
+// (outbound first) are flooded; reconciliation messages off a reconciling link, or about a part
+// we are not asking, are scored.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -37,6 +51,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_util.h"
+#include "p2p/sketch.h"
 #include "testing/fake_peers.h"
 #include "testing/node_fixture.h"
 #include "testing/peer_harness.h"
@@ -60,6 +75,17 @@ constexpr size_t kKnownPerPeerFuzz = 16;
 constexpr TxRequestOptions kTrackerFuzz{.max_announcements = 64, .max_in_flight = 16};
 // The largest flood of arbitrary ids in one inv: well past the tracker's cap.
 constexpr size_t kMaxFloodInv = 4 * kTrackerFuzz.max_announcements;
+// The largest sketch a fuzzed peer sends us (decoding costs capacity²: keeps each input fast).
+constexpr size_t kMaxFuzzCapacity = 16;
+// Intervals between reconciliation rounds, chosen by the input (0: on connect only).
+constexpr std::array<Duration, 8> kReconIntervals = {Duration(0),
+                                                     std::chrono::milliseconds(10),
+                                                     std::chrono::milliseconds(100),
+                                                     std::chrono::milliseconds(500),
+                                                     std::chrono::seconds(1),
+                                                     std::chrono::seconds(2),
+                                                     std::chrono::seconds(5),
+                                                     std::chrono::seconds(30)};
 
 // Transactions built once: 4 senders × nonces 0..3 at two fee levels (the second replaces the
 // first), some below the minimum fee, some forged, some for another network.
@@ -116,6 +142,24 @@ bool signature_ok(const TxRef& tx) {
   return it != known.end() ? it->second : tx->verify_signature();
 }
 
+// A part of a reconciliation set (the elements whose top `bits` bits are `index`): the elements
+// [lo, hi), and the capacity of the sketch we asked about it with.
+struct AskedPart {
+  uint8_t bits = 0;
+  uint32_t index = 0;
+  uint64_t lo = 0, hi = 0;
+  size_t capacity = 0;
+};
+
+AskedPart part_of(uint8_t bits, uint32_t index, size_t capacity = 0) {
+  const uint64_t width = uint64_t{1} << (32 - bits);
+  return AskedPart{bits, index, index * width, (index + 1) * width, capacity};
+}
+
+bool in_part(uint32_t element, const AskedPart& p) {
+  return element >= p.lo && element < p.hi;
+}
+
 struct Conn {
   size_t key = 0;
   bool inbound = false;
@@ -124,13 +168,34 @@ struct Conn {
   bool tree = false;        // its version set kServiceTree and so did we: a tree link
   bool offered = false;     // we sent it sendshortids (nonce, bucket salt below)
   bool negotiated = false;  // and it answered with version 1: short-id mode
+  bool answered = false;    // its (first) sendshortids came
+  Time offered_at{};
+  // Its version set kServiceRecon and so did we; false once the short-id negotiation timed out
+  // (the link never reconciles then).
+  bool recon = false;
   uint64_t our_nonce = 0, our_salt = 0, nonce = 0;
   std::set<uint64_t> announced;              // short ids we sent it
   std::map<uint64_t, Time> short_requested;  // our gettx entries to it, when
   bool ready = false;
   bool closing = false;            // a DisconnectAction named it
   std::map<TxId, Time> requested;  // our getdata to it, not yet answered
+  // Reconciliation, where we ask (we dialled it): our round and its parts not yet answered, by
+  // the first element each covers; the part answered in this event.
+  uint32_t our_round = 0;
+  std::map<uint64_t, AskedPart> asked;
+  std::optional<AskedPart> answering;
+  size_t split_into = 0;  // the finer parts asked in this event (SIZE_MAX: the part again)
+  // Where it asks (it dialled us): its last round, and its reqrecon of this event (answered
+  // once).
+  uint32_t their_round = 0;
+  std::optional<ReqReconMsg> to_answer;
   bool honest() const { return key >= 1 && key <= kHonestKeys; }
+  bool reconciles() const { return recon && negotiated; }
+  // Its reconciliation element of `id`: the link part of the short id, never 0.
+  uint32_t element_of(const TxId& id) const {
+    const uint32_t e = short_id_link_part(short_id_link_key(our_nonce, nonce), id);
+    return e == 0 ? 1 : e;
+  }
   // The short id of `id` as this peer sends it to us (our bucket salt, the link's nonces).
   uint64_t short_of(const TxId& id) const {
     return tx_short_id(short_id_bucket_key(our_salt), short_id_link_key(our_nonce, nonce), id);
@@ -144,20 +209,26 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
   std::set<PublicKey> forgers;  // identities that sent a tx with an invalid signature
   Duration request_timeout = kRequestTimeout;
 
-  bool tree = false;  // we set kServiceTree
+  bool tree = false;   // we set kServiceTree
+  bool recon = false;  // we set kServiceRecon
+  size_t flood_peers = 0;
 
-  Harness(const TxRelayConfig& cfg, const MempoolOptions& mo, bool tree_relay)
-      : TxRelayNode(pm_config(tree_relay), tx_set().peers[0], mo, cfg, kStart), tree(tree_relay) {
+  Harness(const TxRelayConfig& cfg, const MempoolOptions& mo, bool tree_relay, bool reconcile)
+      : TxRelayNode(pm_config(tree_relay, reconcile), tx_set().peers[0], mo, cfg, kStart),
+        tree(tree_relay),
+        recon(reconcile),
+        flood_peers(cfg.flood_peers) {
     request_timeout = cfg.request_timeout;
   }
 
-  static PeerManagerConfig pm_config(bool tree_relay) {
+  static PeerManagerConfig pm_config(bool tree_relay, bool reconcile) {
     PeerManagerConfig c;
     c.network_magic = kMagic;
     c.rng_seed = 3;
     c.max_outbound = 0;
     c.addrman_capacity = 64;  // no dials here; a small book keeps sanity_check() cheap
-    c.services = kServiceShortIds | (tree_relay ? kServiceTree : 0);
+    c.services =
+        kServiceShortIds | (tree_relay ? kServiceTree : 0) | (reconcile ? kServiceRecon : 0);
     return c;
   }
 
@@ -215,7 +286,10 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
           c.offered = true;
           c.our_nonce = ssi->nonce;
           c.our_salt = ssi->bucket_salt;
+          c.offered_at = now;
         }
+        if (const auto* rq = std::get_if<ReqReconMsg>(&m)) on_reqrecon_sent(c, *rq);
+        if (const auto* rd = std::get_if<ReconDiffMsg>(&m)) on_recondiff_sent(c, *rd);
         if (const auto* ti = std::get_if<TxInvMsg>(&m)) {
           FUZZ_ASSERT(c.negotiated && ti->ids.size() <= kMaxInvPerMessage);
           c.announced.insert(ti->ids.begin(), ti->ids.end());
@@ -252,8 +326,81 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
     }
   }
 
+  // We ask only a peer we dialled, over a reconciling link; the parts of a round never overlap.
+  // A failed part is either split into finer parts inside it, none of smaller capacity, or asked
+  // again once as empty (we announced ours: it announces its).
+  void on_reqrecon_sent(Conn& c, const ReqReconMsg& rq) {
+    FUZZ_ASSERT(c.reconciles() && !c.inbound);
+    const size_t capacity = rq.sketch.size() / kReconElementSize;
+    FUZZ_ASSERT(rq.sketch.size() == capacity * kReconElementSize);
+    FUZZ_ASSERT(capacity >= 1 && capacity <= kMaxReconCapacity);
+    if (rq.round != c.our_round) {
+      FUZZ_ASSERT(rq.round > c.our_round && !c.answering);  // a new round, never from an answer
+      c.our_round = rq.round;
+      c.asked.clear();
+    }
+    const AskedPart part = part_of(rq.bits, rq.index, capacity);
+    auto next = c.asked.lower_bound(part.lo);
+    FUZZ_ASSERT(next == c.asked.end() || next->first >= part.hi);
+    FUZZ_ASSERT(next == c.asked.begin() || std::prev(next)->second.hi <= part.lo);
+    if (c.answering) {
+      FUZZ_ASSERT(c.answering->lo <= part.lo && part.hi <= c.answering->hi);
+      if (part.bits == c.answering->bits) {
+        FUZZ_ASSERT(rq.set_size == 0 && c.split_into == 0);
+        c.split_into = SIZE_MAX;
+      } else {
+        FUZZ_ASSERT(capacity >= c.answering->capacity && c.split_into != SIZE_MAX);
+        ++c.split_into;
+      }
+    }
+    c.asked.emplace_hint(next, part.lo, part);
+  }
+
+  // We answer only a peer that dialled us, over a reconciling link, once per reqrecon, about its
+  // part, asking for at most what its sketch can tell us.
+  static void on_recondiff_sent(Conn& c, const ReconDiffMsg& rd) {
+    FUZZ_ASSERT(c.reconciles() && c.inbound && c.to_answer);
+    const ReqReconMsg& rq = *c.to_answer;
+    FUZZ_ASSERT(rd.round == rq.round && rd.bits == rq.bits && rd.index == rq.index);
+    FUZZ_ASSERT(rd.ask.size() <= rq.sketch.size() / kReconElementSize);
+    const AskedPart part = part_of(rq.bits, rq.index);
+    for (uint32_t e : rd.ask)
+      FUZZ_ASSERT(e != 0 && in_part(e, part));
+    c.to_answer.reset();
+  }
+
+  // recon_link() agrees with what the link negotiated; at most flood_peers reconciling peers are
+  // flooded, outbound ones first.
+  void check_recon() const {
+    size_t flooded = 0;
+    bool inbound_flooded = false, outbound_starved = false;
+    for (const auto& [id, c] : conns) {
+      const auto link = relay->recon_link(id);
+      if (!link) continue;
+      FUZZ_ASSERT(link->reconciles == c.reconciles());
+      FUZZ_ASSERT(!link->reconciles || link->asker == !c.inbound);
+      FUZZ_ASSERT(!link->in_round || (link->reconciles && link->asker));
+      FUZZ_ASSERT(link->flood || (flood_peers > 0 && c.recon));
+      if (!link->reconciles) continue;
+      flooded += link->flood;
+      inbound_flooded |= c.inbound && link->flood;
+      outbound_starved |= !c.inbound && !link->flood;
+    }
+    FUZZ_ASSERT(flood_peers == 0 || flooded <= flood_peers);
+    FUZZ_ASSERT(!(inbound_flooded && outbound_starved));
+  }
+
+  // The clock moved: a short-id offer unanswered for kShortIdNegotiationTimeout is given up, and
+  // the link never reconciles.
+  void short_ids_expired() {
+    for (auto& [id, c] : conns)
+      if (c.offered && !c.answered && now >= c.offered_at + kShortIdNegotiationTimeout)
+        c.recon = false;
+  }
+
   void check() {
     TxRelayNode::check();
+    check_recon();
     const TxRelayStats& s = relay->stats();
     size_t live = 0;
     for (const auto& [id, c] : conns) {
@@ -293,6 +440,15 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
     if (tt && !c.tree) expect_score = true;
     if ((std::holds_alternative<PruneMsg>(m) || std::holds_alternative<GraftMsg>(m)) && !c.tree)
       expect_score = true;
+    if (live) expect_score |= before_recon(id, c, m);
+    if (const auto* ssi = std::get_if<SendShortIdsMsg>(&m); ssi && live && c.offered) {
+      // The first answers our offer (a second is scored); version 1 puts the link on short ids.
+      if (!c.answered) {
+        c.answered = true;
+        c.nonce = ssi->nonce;
+        c.negotiated = ssi->version == kShortIdsVersion;
+      }
+    }
     if (body) {
       const TxId& tid = (*body)->id();
       bool asked = c.requested.erase(tid) != 0;
@@ -315,6 +471,33 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
     }
     if (pm.is_ready(id)) c.ready = true;
     drain();
+    // A reqrecon over a reconciling link is answered in its event; a failed part is split in two
+    // or more, if at all.
+    if (live && pm.is_ready(id)) FUZZ_ASSERT(!c.to_answer);
+    FUZZ_ASSERT(c.split_into != 1);
+    c.to_answer.reset();
+    c.answering.reset();
+    c.split_into = 0;
+  }
+
+  // Reconciliation messages about to reach a live peer: what we must answer, the part it
+  // answers. True if the message is scored (off a reconciling link, or about a part we are not
+  // asking in the round under way).
+  bool before_recon(PeerId id, Conn& c, const Message& m) {
+    if (const auto* rq = std::get_if<ReqReconMsg>(&m)) {
+      if (!c.reconciles() || !c.inbound) return true;
+      c.to_answer = *rq;
+    }
+    const auto* rd = std::get_if<ReconDiffMsg>(&m);
+    if (!rd) return false;
+    if (!c.reconciles() || c.inbound) return true;
+    const auto link = relay->recon_link(id);
+    if (!link || !link->in_round || rd->round != c.our_round) return false;  // a round gone by
+    auto part = c.asked.find(part_of(rd->bits, rd->index).lo);
+    if (part == c.asked.end() || part->second.bits != rd->bits) return true;
+    c.answering = part->second;
+    c.asked.erase(part);
+    return false;
   }
 
   void disconnect(PeerId id) {
@@ -370,6 +553,80 @@ std::vector<InvEntry> entries(fuzz::FuzzInput& in, bool honest, size_t max_bulk)
   return out;
 }
 
+uint32_t u32(fuzz::FuzzInput& in) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i)
+    v = v << 8 | in.byte();
+  return v;
+}
+
+// A reconciliation element: of a set transaction on the peer's link, or arbitrary.
+uint32_t pick_element(fuzz::FuzzInput& in, const Conn& c) {
+  const uint8_t b = in.byte();
+  if (b >= 0xe0) return u32(in);
+  return c.element_of(tx_set().txs[b % tx_set().txs.size()]->id());
+}
+
+// A part of a set: the whole set mostly, else any part the decoder admits.
+void pick_part(fuzz::FuzzInput& in, uint8_t& bits, uint32_t& index) {
+  const uint8_t b = in.byte();
+  bits = b < 0xa0 ? 0 : static_cast<uint8_t>(b % (kMaxReconBits + 1));
+  index = bits == 0 ? 0 : u32(in) & ((uint32_t{1} << bits) - 1);
+}
+
+// A peer's reqrecon: its next round (or the same again, or any), a part, and a sketch of
+// capacity 1..kMaxFuzzCapacity, of a few elements or raw bytes; its set size, true or not.
+ReqReconMsg reqrecon(fuzz::FuzzInput& in, Conn& c) {
+  const uint8_t b = in.byte();
+  ReqReconMsg m;
+  m.round = (b & 3) == 3 ? u32(in) : c.their_round + (b & 1);
+  c.their_round = m.round;
+  pick_part(in, m.bits, m.index);
+  const size_t capacity = 1 + in.byte() % kMaxFuzzCapacity;
+  size_t elements = 0;
+  if (b & 0x10) {
+    m.sketch = in.bytes(capacity * kReconElementSize);
+    m.sketch.resize(capacity * kReconElementSize);
+  } else {
+    p2p::Sketch sketch(capacity);
+    const AskedPart part = part_of(m.bits, m.index);
+    for (size_t n = in.byte() % 8; n > 0; --n) {
+      const uint32_t e = pick_element(in, c);
+      if ((b & 0x20) == 0 && !in_part(e, part)) continue;  // mostly: only its part's
+      sketch.add(e);
+      ++elements;
+    }
+    m.sketch = sketch.serialize();
+  }
+  m.set_size = (b & 0xc0) == 0xc0 ? u32(in) : static_cast<uint32_t>(elements + (b >> 6));
+  return m;
+}
+
+// A peer's recondiff: about a part we asked it (or, from a dishonest peer, any round and part),
+// with any result and set size, asking for a few elements (ours or not).
+ReconDiffMsg recondiff(fuzz::FuzzInput& in, const Conn& c) {
+  const uint8_t b = in.byte();
+  ReconDiffMsg m;
+  if (!c.asked.empty() && (c.honest() || (b & 1))) {
+    auto it = c.asked.begin();
+    std::advance(it, in.byte() % c.asked.size());
+    m.round = c.our_round;
+    m.bits = it->second.bits;
+    m.index = it->second.index;
+  } else {
+    m.round = (b & 2) ? c.our_round : u32(in);
+    pick_part(in, m.bits, m.index);
+  }
+  m.result = static_cast<ReconResult>((b >> 2) % (kMaxReconResult + 1));
+  // An honest peer's part is small here; another may claim any size.
+  const uint8_t size_kind = c.honest() ? 0 : (b >> 5) & 3;
+  m.set_size = size_kind == 3 ? u32(in) : size_kind == 2 ? in.u16() : in.byte() % 32u;
+  if (m.result == ReconResult::kDecoded)
+    for (size_t n = in.byte() % 8; n > 0; --n)
+      m.ask.push_back(pick_element(in, c));
+  return m;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -388,14 +645,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   MempoolOptions mo;
   mo.network = kNetwork;
   mo.max_bytes = 4'000 + 400 * static_cast<size_t>(in.byte());
-  mo.max_per_sender = 1 + in.byte() % 4;
+  const uint8_t c1 = in.byte();
+  mo.max_per_sender = 1 + c1 % 4;
+  // Reconciliation, from the same byte: whether we reconcile, how often, the low fanout.
+  const bool recon = (c1 & 0x80) != 0;
+  cfg.reconcile_interval = kReconIntervals[(c1 >> 2) & 7];
+  cfg.flood_peers = (c1 >> 5) & 3;
   mo.min_fee_rate = 100;
   cfg.graft_timeout = std::chrono::milliseconds(1 + in.byte() * 4);
-  Harness h(cfg, mo, (c0 & 0x40) != 0);
+  Harness h(cfg, mo, (c0 & 0x40) != 0, recon);
 
   for (size_t step = 0; step < kMaxSteps && !in.empty(); ++step) {
     const uint8_t op = in.byte();
-    switch (op % 16) {
+    switch (op % 18) {
       case 0: {  // connect
         if (h.conns.size() >= kMaxLive) break;
         const uint8_t b = in.byte();
@@ -415,10 +677,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         VersionMsg v;
         v.protocol_version = kProtocolVersion;
         v.network_magic = kMagic;
-        const bool tree = (in.byte() & 1) != 0;
-        h.conns[id].tree = tree && h.tree;
+        const uint8_t sb = in.byte();
+        const bool tree = (sb & 1) != 0;
+        const bool sets_recon = (sb & 2) != 0;
+        if (sets_recon && (sb & 4) == 0)
+          c.short_ids = true;  // mostly: it reconciles only with them
+        Conn& made = h.conns[id];
+        made.tree = tree && h.tree;
+        made.short_ids = c.short_ids;
+        made.recon = sets_recon && h.recon && c.short_ids;
         v.services = (c.push ? kServicePushTx : 0) | (c.short_ids ? kServiceShortIds : 0) |
-                     (tree ? kServiceTree : 0);
+                     (tree ? kServiceTree : 0) | (sets_recon ? kServiceRecon : 0);
         v.time = 1'700'000'000;
         v.user_agent = "/fuzz/";
         h.feed(id, v);
@@ -428,8 +697,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           // An honest peer answers in kind; another may speak a version we do not.
           SendShortIdsMsg ssi{kShortIdsVersion, in.u64(), in.u64()};
           if (!live.honest() && (in.byte() & 3) == 0) ssi.version = 2;
-          live.nonce = ssi.nonce;
-          live.negotiated = ssi.version == kShortIdsVersion;
           h.feed(id, ssi);
         }
         break;
@@ -490,6 +757,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           h.feed(id, PruneMsg{std::move(origins)});
         else
           h.feed(id, GraftMsg{std::move(origins)});
+        break;
+      }
+      case 16: {  // reqrecon (an honest peer asks only over a reconciling link it dialled)
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        if (it->second.honest() && !(it->second.reconciles() && it->second.inbound)) break;
+        h.feed(id, reqrecon(in, it->second));
+        break;
+      }
+      case 17: {  // recondiff (an honest peer answers only a part we asked it, once)
+        const PeerId id = h.pick(in);
+        auto it = h.conns.find(id);
+        if (it == h.conns.end()) break;
+        if (it->second.honest() && it->second.asked.empty()) break;
+        h.feed(id, recondiff(in, it->second));
         break;
       }
       case 1: {  // inv
@@ -602,6 +885,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       default: {  // time passes: up to ~64 s, in small or large steps
         h.now += test::clock_step((op & 0x80) != 0, in.byte());
         h.pm.on_tick(h.now);
+        h.short_ids_expired();
         h.drain();
         break;
       }

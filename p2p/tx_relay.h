@@ -243,6 +243,10 @@ inline constexpr double kReconUnitsPerElement = 16;
 // exchanged whole (both sides announce it: 6 bytes an element, 12 × capacity at most) rather
 // than split again (two sketches of its capacity, 8 × capacity, and likely another round trip).
 inline constexpr size_t kReconExchangeFactor = 2;
+// Sketch bytes one round may send: a large difference is repaired over several rounds rather
+// than by one burst (and a peer claiming a huge set cannot make us send more). A round that
+// repairs 400 differences of 20,000 sends about 4 KiB.
+inline constexpr size_t kMaxReconRoundBytes = 64 * 1024;
 // Elements an answerer remembers having asked for (their announcements skip the request delay).
 inline constexpr size_t kMaxReconAsked = 4'096;
 // The 48 bits of a short id (TxRelayConfig::short_id_mask).

@@ -186,7 +186,7 @@ void TxRelay::start_round(PeerId peer, PeerState& ps, Time now) {
   double expected = kReconInitialDifferences;
   if (ps.have_q) expected = ps.last_delta + ps.q * static_cast<double>(ps.set.size());
   split(peer, ps, 0, 0, 0, expected, kReconMinCapacity);
-  ps.round_bits = ps.parts.begin()->first.first;
+  ps.round_bits = ps.parts.begin()->first.first;  // one sketch always fits the round's bytes
 }
 
 // Asks about the parts of part (bits, index) `step` bits finer (more when `expected`
@@ -205,8 +205,13 @@ void TxRelay::split(PeerId peer, PeerState& ps, uint8_t bits, uint32_t index, ui
 
 void TxRelay::ask_part(PeerId peer, PeerState& ps, uint8_t bits, uint32_t index, size_t capacity,
                        bool whole) {
+  const size_t words = whole ? 1 : capacity;
+  if (ps.report.sketch_bytes + words * kReconElementSize > kMaxReconRoundBytes) {
+    ps.report.complete = false;  // the rest waits for the next round
+    return;
+  }
   const auto part = part_of(ps.set, bits, index);
-  Sketch sketch(whole ? 1 : capacity);
+  Sketch sketch(words);
   if (!whole)
     for (const ReconElem& e : part)
       sketch.add(e.element);
@@ -255,19 +260,24 @@ void TxRelay::handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m
   }
   const ReconPart asked = it->second;
   ps.parts.erase(it);
+  // A set is at most kMaxReconSet: a larger claim must not make us ask more.
+  const size_t their_size = std::min<size_t>(m.set_size, kMaxReconSet);
   // Its parts' sizes (a part asked again whole was counted at its first answer).
-  if (m.bits == ps.round_bits && !asked.whole) ps.report.peer_set_size += m.set_size;
+  if (m.bits == ps.round_bits && !asked.whole)
+    ps.report.peer_set_size = std::min(ps.report.peer_set_size + their_size, kMaxReconSet);
   const auto part = part_of(ps.set, m.bits, m.index);
   bool failed = m.result == ReconResult::kFailed;
   if (m.result == ReconResult::kDecoded && asked.whole) {
     // Our part went out whole; the answerer announces its part whole.
   } else if (m.result == ReconResult::kDecoded) {
-    // It asks for elements of ours: every one must be in the part, or the decode was false.
+    // It asks for elements of ours, in ascending order: each must be in the part, or the
+    // decode was false.
     std::vector<ReconElem> wanted;
-    for (uint32_t e : m.ask) {
+    for (size_t i = 0; i < m.ask.size(); ++i) {
+      const uint32_t e = m.ask[i];
       auto at = std::lower_bound(part.begin(), part.end(), e,
                                  [](const ReconElem& x, uint32_t v) { return x.element < v; });
-      if (at == part.end() || at->element != e) {
+      if ((i > 0 && e <= m.ask[i - 1]) || at == part.end() || at->element != e) {
         failed = true;
         break;
       }
@@ -275,7 +285,7 @@ void TxRelay::handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m
     }
     if (!failed) {
       const size_t shared = part.size() - wanted.size();
-      const size_t theirs_only = m.set_size > shared ? m.set_size - shared : 0;
+      const size_t theirs_only = their_size > shared ? their_size - shared : 0;
       const size_t differences = wanted.size() + theirs_only;
       ps.report.differences += differences;
       m_stats.recon_differences += differences;
@@ -283,12 +293,12 @@ void TxRelay::handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m
     }
   }
   if (failed) {
-    if (m.set_size == 0) {
+    if (their_size == 0) {
       // It has nothing in the part: all of ours is the difference.
       ps.report.differences += part.size();
       m_stats.recon_differences += part.size();
       offer(peer, ps, std::vector<ReconElem>(part.begin(), part.end()), now);
-    } else if (asked.size + m.set_size <= kReconExchangeFactor * asked.capacity) {
+    } else if (asked.size + their_size <= kReconExchangeFactor * asked.capacity) {
       // Both sides of the part are small: announcing them whole costs less than splitting on.
       ++ps.report.exchanges;
       ++m_stats.recon_exchanges;
@@ -299,9 +309,11 @@ void TxRelay::handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m
     } else {
       ++m_stats.recon_bisections;
       ++ps.report.bisections;
-      // It held more than `capacity` differences; the sizes may say how many more.
-      const double expected =
-          std::max(static_cast<double>(asked.capacity) + 1, absdiff(asked.size, m.set_size));
+      // It held more than `capacity` differences; the sizes may say how many more, and bound
+      // them.
+      const double expected = std::min(
+          std::max(static_cast<double>(asked.capacity) + 1, absdiff(asked.size, their_size)),
+          static_cast<double>(asked.size + their_size));
       split(peer, ps, m.bits, m.index, 1, expected, asked.capacity);
     }
   }

@@ -259,6 +259,22 @@ TEST(Recon, AnAnswerForAPartNotAskedAboutIsMisbehaviour) {
   EXPECT_EQ(net.node(0).pm.peer_info(peer(1))->misbehaviour, kScoreUnexpectedRecon);
 }
 
+TEST(Recon, AnAnswerClaimingAHugeSetCannotMakeUsSendMore) {
+  RelayNetwork net(2, recon_on());
+  hold(net, 0, txs(200, 1));
+  net.drop = [](size_t from, size_t, MsgType t) { return from == 1 && t == MsgType::kReconDiff; };
+  net.link(0, 1);
+  const uint64_t first = net.sent_bytes(MsgType::kReqRecon);
+  // A failed answer claiming 2^32 − 1 elements: the split is bounded by what the two sets can
+  // hold (kMaxReconSet) and by the round's bytes.
+  net.node(0).pm.on_message(peer(1), ReconDiffMsg{1, 0, 0, ReconResult::kFailed, 0xffffffff, {}},
+                            net.now);
+  net.pump();
+  const uint64_t split = net.sent_bytes(MsgType::kReqRecon) - first;
+  EXPECT_GT(split, 0u);
+  EXPECT_LE(split, kMaxReconRoundBytes + 1024 * (kFrameHeaderSize + kReconHeaderSize + 3));
+}
+
 TEST(Recon, AnUnansweredRoundIsAbandonedAndTheNextOneStarts) {
   RelayNetwork net(2,
                    recon_on([](size_t, TxRelayConfig& rc) { rc.reconcile_interval = seconds(1); }));
