@@ -1008,11 +1008,8 @@ void TxRelay::flush(Time now) {
       }
       ps.next_inv = next_trickle(ps, now);
     }
-    if (!m_cfg.drop_announcements_to.empty() &&
-        std::find(m_cfg.drop_announcements_to.begin(), m_cfg.drop_announcements_to.end(),
-                  ps.identity) != m_cfg.drop_announcements_to.end()) {
-      m_stats.announce_dropped += ps.queue.size();  // the test switch: lost, as at a cap
-      ps.queue.clear();
+    if (drop_for_test(ps)) {
+      m_stats.announce_dropped += std::exchange(ps.queue, {}).size();  // lost, as at a cap
       continue;
     }
     // What the peer announced or was sent since it was queued, it has.
@@ -1051,6 +1048,11 @@ void TxRelay::flush(Time now) {
     ps.queue.clear();
   }
   m_last_sent.clear();
+}
+
+bool TxRelay::drop_for_test(const PeerState& ps) const {
+  const auto& drop = m_cfg.drop_announcements_to;
+  return !drop.empty() && std::find(drop.begin(), drop.end(), ps.identity) != drop.end();
 }
 
 void TxRelay::request_from(PeerId peer, PeerState& ps, Time now) {

@@ -646,7 +646,11 @@ class TxRelay : public RelayHandler {
              double expected, size_t at_least);
   void ask_part(PeerId peer, PeerState& ps, uint8_t bits, uint32_t index, size_t capacity,
                 bool whole = false);
+  void refill_recon_budget(PeerState& ps, Time now);
+  void take_their_round(PeerState& ps, uint32_t round, Time now);
   void drop_oldest_snapshot();
+  // The test switch (TxRelayConfig::drop_announcements_to): whether the peer's queue is lost.
+  bool drop_for_test(const PeerState& ps) const;
   void end_round(PeerState& ps, Time now);
   void handle_reqrecon(PeerId peer, PeerState& ps, const ReqReconMsg& m, Time now);
   void handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m, Time now);

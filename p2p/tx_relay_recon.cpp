@@ -339,10 +339,7 @@ void TxRelay::handle_reqrecon(PeerId peer, PeerState& ps, const ReqReconMsg& m, 
   // (kReconUnitsPerElement each: a SipHash and a share of the sort), the decode (about 64 ×
   // capacity²), then the sketch of the part (part × capacity; a part it says is empty costs as
   // a sketch of kReconSplitCapacity would: we announce it all).
-  ps.tokens = std::min(
-      kReconBudget,
-      ps.tokens + kReconRefillPerSecond * std::chrono::duration<double>(now - ps.refilled).count());
-  ps.refilled = now;
+  refill_recon_budget(ps, now);
   ReconDiffMsg answer{m.round, m.bits, m.index, ReconResult::kDecoded, 0, {}};
   auto charge = [&](double cost) {
     if (cost <= ps.tokens) {
@@ -360,18 +357,7 @@ void TxRelay::handle_reqrecon(PeerId peer, PeerState& ps, const ReqReconMsg& m, 
       fresh ? kReconUnitsPerElement * static_cast<double>(std::min(m_pool.size(), kMaxReconSet))
             : 0;
   if (!charge(taking + (m.set_size == 0 ? 0 : 64 * c * c))) return;
-  // Our set, taken once for each of its rounds.
-  if (fresh) {
-    ps.recon_asked.clear();  // a new round: what it was asked last round came or will not
-    if (!ps.set_held) {
-      if (m_snapshots >= kMaxReconSnapshots) drop_oldest_snapshot();
-      ++m_snapshots;
-      ps.set_held = true;
-    }
-    ps.set = recon_set(ps, now);
-    ps.set_built = now;
-    ps.round = m.round;
-  }
+  if (fresh) take_their_round(ps, m.round, now);
   const auto part = part_of(ps.set, m.bits, m.index);
   answer.set_size = static_cast<uint32_t>(part.size());
   if (!charge(static_cast<double>(part.size()) * (m.set_size == 0 ? kReconSplitCapacity : c)))
@@ -419,6 +405,25 @@ void TxRelay::handle_reqrecon(PeerId peer, PeerState& ps, const ReqReconMsg& m, 
     if (ps.recon_asked.size() < kMaxReconAsked) ps.recon_asked.insert(e);
   m_pm.send(peer, std::move(answer));
   offer(peer, ps, std::move(lacks), now);
+}
+
+void TxRelay::refill_recon_budget(PeerState& ps, Time now) {
+  const double seconds = std::chrono::duration<double>(now - ps.refilled).count();
+  ps.tokens = std::min(kReconBudget, ps.tokens + kReconRefillPerSecond * seconds);
+  ps.refilled = now;
+}
+
+// Our set for a round of the peer's: taken once, every part of the round is answered from it.
+void TxRelay::take_their_round(PeerState& ps, uint32_t round, Time now) {
+  ps.recon_asked.clear();  // a new round: what it was asked last round came or will not
+  if (!ps.set_held) {
+    if (m_snapshots >= kMaxReconSnapshots) drop_oldest_snapshot();
+    ++m_snapshots;
+    ps.set_held = true;
+  }
+  ps.set = recon_set(ps, now);
+  ps.set_built = now;
+  ps.round = round;
 }
 
 void TxRelay::drop_oldest_snapshot() {
