@@ -1008,7 +1008,7 @@ void TxRelay::flush(Time now) {
       }
       ps.next_inv = next_trickle(ps, now);
     }
-    if (drop_for_test(ps)) {
+    if (loses_announcements(ps)) {
       m_stats.announce_dropped += std::exchange(ps.queue, {}).size();  // lost, as at a cap
       continue;
     }
@@ -1050,9 +1050,9 @@ void TxRelay::flush(Time now) {
   m_last_sent.clear();
 }
 
-bool TxRelay::drop_for_test(const PeerState& ps) const {
-  const auto& drop = m_cfg.drop_announcements_to;
-  return !drop.empty() && std::find(drop.begin(), drop.end(), ps.identity) != drop.end();
+bool TxRelay::loses_announcements(const PeerState& ps) const {
+  const auto& lose = m_lose_announcements_to;
+  return !lose.empty() && std::find(lose.begin(), lose.end(), ps.identity) != lose.end();
 }
 
 void TxRelay::request_from(PeerId peer, PeerState& ps, Time now) {

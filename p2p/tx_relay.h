@@ -268,9 +268,6 @@ struct TxRelayConfig {
   // Set reconciliation (on when our PeerManager's services set kServiceRecon).
   Duration reconcile_interval = kReconcileInterval;  // --reconcile-interval-ms; 0: on connect only
   size_t flood_peers = 0;                            // --flood-peers; 0: announce to every peer
-  // Test switch: the announcements queued for peers of these identities (the flooding path:
-  // inv / txinv from the queue) are dropped, as a cap would drop them. Never set in a node.
-  std::vector<PublicKey> drop_announcements_to;
   Duration non_preferred_delay = kNonPreferredDelay;
   Duration request_timeout = kRequestTimeout;
   Duration seen_expiry = kDefaultSeenExpiry;
@@ -350,6 +347,10 @@ class RelayLatencySink {
   virtual ~RelayLatencySink() = default;
   virtual void tx_relay_latency(Duration latency) = 0;
 };
+
+namespace test {
+class TxRelayTestAccess;
+}
 
 class TxRelay : public RelayHandler {
  public:
@@ -649,8 +650,8 @@ class TxRelay : public RelayHandler {
   void refill_recon_budget(PeerState& ps, Time now);
   void take_their_round(PeerState& ps, uint32_t round, Time now);
   void drop_oldest_snapshot();
-  // The test switch (TxRelayConfig::drop_announcements_to): whether the peer's queue is lost.
-  bool drop_for_test(const PeerState& ps) const;
+  // Whether announcements queued for the peer are lost (m_lose_announcements_to).
+  bool loses_announcements(const PeerState& ps) const;
   void end_round(PeerState& ps, Time now);
   void handle_reqrecon(PeerId peer, PeerState& ps, const ReqReconMsg& m, Time now);
   void handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m, Time now);
@@ -705,12 +706,17 @@ class TxRelay : public RelayHandler {
   SipKey m_bucket_key{};
   TxId m_unknown_tag{};  // secret: keys of unknown short ids are it plus a bucket
   RecentIds m_recent;
+  // Peers (by identity) whose queued announcements are lost, as a cap would lose them: only
+  // test::TxRelayTestAccess sets it (a test of what reconciliation repairs).
+  std::vector<PublicKey> m_lose_announcements_to;
   bool m_recon = false;    // we set kServiceRecon
   size_t m_snapshots = 0;  // answerer sets held (PeerState::set of peers we do not ask)
   bool m_tree = false;     // we set kServiceTree
   uint32_t m_origin_tag = 0;
   OriginMap<OriginState> m_origins;
   mutable TxRelayStats m_stats;
+
+  friend class test::TxRelayTestAccess;
 };
 
 }  // namespace hearsay

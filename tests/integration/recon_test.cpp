@@ -16,6 +16,7 @@
 #include "crypto/hex.h"
 #include "testing/testnet.h"
 #include "testing/tx_factory.h"
+#include "testing/tx_relay_access.h"
 
 namespace hearsay::test {
 namespace {
@@ -250,10 +251,9 @@ TEST(Recon, PeriodicRoundsRepairLostAnnouncements) {
   auto every_200ms = [](NodeConfig& c) { c.relay.reconcile_interval = 200ms; };
   Node& b = net.start(1, {}, every_200ms);
   Node& c = net.start(2, {}, every_200ms);
-  Node& a = net.start(0, {1, 2}, [&](NodeConfig& cfg) {
-    every_200ms(cfg);
-    cfg.relay.drop_announcements_to = {b.identity()};
-  });
+  Node& a = net.start(0, {1, 2}, every_200ms);
+  a.with_relay(
+      [&](TxRelay& r, Mempool&) { TxRelayTestAccess::lose_announcements_to(r, {b.identity()}); });
   ASSERT_TRUE(wait_until([&] {
     return ready_peers(a) == 2 && reconciles_with(a, b.identity()) &&
            reconciles_with(a, c.identity());

@@ -8,6 +8,7 @@
 #include "p2p/sketch.h"
 #include "testing/relay_network.h"
 #include "testing/tx_factory.h"
+#include "testing/tx_relay_access.h"
 
 namespace hearsay {
 namespace {
@@ -155,11 +156,11 @@ TEST(Recon, TheAnswererMayBeTheEmptySide) {
 TEST(Recon, PeriodicRoundsRepairAnnouncementsThatWereLost) {
   for (bool periodic : {false, true}) {
     SCOPED_TRACE(periodic ? "periodic" : "on connect only");
-    RelayNetwork net(2, recon_on([&](size_t i, TxRelayConfig& rc) {
+    RelayNetwork net(2, recon_on([&](size_t, TxRelayConfig& rc) {
                        if (periodic) rc.reconcile_interval = milliseconds(500);
-                       if (i == 0)
-                         rc.drop_announcements_to = {RelayNetwork::key_of(1).public_key()};
                      }));
+    TxRelayTestAccess::lose_announcements_to(*net.node(0).relay,
+                                             {RelayNetwork::key_of(1).public_key()});
     net.link(0, 1);
     const auto batch = txs(50, 1);
     hold(net, 0, batch);
@@ -175,10 +176,10 @@ TEST(Recon, PeriodicRoundsRepairAnnouncementsThatWereLost) {
 
 TEST(Recon, TheAnswererRepairsTheAskerToo) {
   // Node 1 (the answerer) loses its announcements to node 0; node 0's rounds repair them.
-  RelayNetwork net(2, recon_on([](size_t i, TxRelayConfig& rc) {
-                     rc.reconcile_interval = milliseconds(500);
-                     if (i == 1) rc.drop_announcements_to = {RelayNetwork::key_of(0).public_key()};
-                   }));
+  RelayNetwork net(
+      2, recon_on([](size_t, TxRelayConfig& rc) { rc.reconcile_interval = milliseconds(500); }));
+  TxRelayTestAccess::lose_announcements_to(*net.node(1).relay,
+                                           {RelayNetwork::key_of(0).public_key()});
   net.link(0, 1);
   const auto batch = txs(40, 1);
   hold(net, 1, batch);
