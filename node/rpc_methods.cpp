@@ -729,7 +729,8 @@ std::vector<RpcMethodSpec> node_methods(Node& node, const std::function<void()>&
                  "recon_rounds (asked for), recon_requests_sent, recon_requests_received "
                  "(reqrecon, one per part), recon_sketch_bytes_sent, recon_sketch_bytes_received, "
                  "recon_differences, recon_failures (undecodable sketches), recon_bisections, "
-                 "recon_exchanges (failed parts announced whole), recon_refused (over a peer's budget), recon_timeouts, recon_announced (ids a "
+                 "recon_exchanges (failed parts announced whole), recon_refused (over a peer's "
+                 "budget), recon_timeouts, recon_announced (ids a "
                  "peer lacked)), tls_bytes_sent, tls_bytes_recv (TLS "
                  "ciphertext of all connections since start, closed ones included)}.",
        .example = "hearsay-cli getinfo",

@@ -538,7 +538,7 @@ class TxRelay : public RelayHandler {
     Time next_round{};
     Time round_deadline{};
     ReconSet set;           // this round's (asker), or its latest round's (answerer)
-    bool set_held = false;  // answerer: `set` is its round's (counted in m_snapshots)
+    bool set_held = false;  // answerer: `set` is its round's
     Time set_built{};
     std::map<std::pair<uint8_t, uint32_t>, ReconPart> parts;  // (bits, index) asked, unanswered
     ReconReport report;                                       // of our round under way
@@ -649,7 +649,7 @@ class TxRelay : public RelayHandler {
                 bool whole = false);
   void refill_recon_budget(PeerState& ps, Time now);
   void take_their_round(PeerState& ps, uint32_t round, Time now);
-  void drop_oldest_snapshot();
+  void make_room_for_snapshot();
   // Whether announcements queued for the peer are lost (m_lose_announcements_to).
   bool loses_announcements(const PeerState& ps) const;
   void end_round(PeerState& ps, Time now);
@@ -660,6 +660,7 @@ class TxRelay : public RelayHandler {
   void offer(PeerId peer, PeerState& ps, std::vector<ReconElem> elems, Time now);
   // It announced, sent or asked for `id`: an offer of it is settled.
   void settle_offer(PeerState& ps, const TxId& id);
+  void forget_oldest_offer(PeerState& ps);
   void choose_flood_peers();
   void announce_newest(PeerState& ps);
   void expire_short_ids(PeerId peer, PeerState& ps, Time now);
@@ -709,9 +710,8 @@ class TxRelay : public RelayHandler {
   // Peers (by identity) whose queued announcements are lost, as a cap would lose them: only
   // test::TxRelayTestAccess sets it (a test of what reconciliation repairs).
   std::vector<PublicKey> m_lose_announcements_to;
-  bool m_recon = false;    // we set kServiceRecon
-  size_t m_snapshots = 0;  // answerer sets held (PeerState::set of peers we do not ask)
-  bool m_tree = false;     // we set kServiceTree
+  bool m_recon = false;  // we set kServiceRecon
+  bool m_tree = false;   // we set kServiceTree
   uint32_t m_origin_tag = 0;
   OriginMap<OriginState> m_origins;
   mutable TxRelayStats m_stats;

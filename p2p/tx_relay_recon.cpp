@@ -31,6 +31,14 @@ auto part_of(Set& set, uint8_t bits, uint32_t index) {
   return std::span(begin, end);
 }
 
+// The element `e` of a part (sorted by element), or null.
+template <class Part>
+auto find_element(Part part, uint32_t e) -> decltype(part.data()) {
+  auto at = std::lower_bound(part.begin(), part.end(), e,
+                             [](const auto& x, uint32_t v) { return x.element < v; });
+  return at != part.end() && at->element == e ? &*at : nullptr;
+}
+
 // The capacity a part expecting `differences` gets: 1.25 × that, plus a margin, within bounds.
 size_t capacity_for(double differences, size_t at_least) {
   const double c = std::ceil(1.25 * differences) + static_cast<double>(kReconMinCapacity);
@@ -78,7 +86,6 @@ void TxRelay::recon_ready(PeerId peer, PeerState& ps, Time now) {
 
 // The link cannot reconcile after all (no short ids): anti-entropy the old way.
 void TxRelay::recon_off(PeerId, PeerState& ps, Time) {
-  if (!ps.outbound && ps.set_held) --m_snapshots;
   ps.recon = false;
   ps.in_round = false;
   ps.set_held = false;
@@ -90,19 +97,14 @@ void TxRelay::recon_off(PeerId, PeerState& ps, Time) {
 
 void TxRelay::recon_tick(PeerId peer, PeerState& ps, Time now) {
   while (!ps.recon_offered_order.empty() &&
-         now - ps.recon_offered_order.front().second >= kReconOfferMemory) {
-    auto [id, at] = ps.recon_offered_order.front();
-    ps.recon_offered_order.pop_front();
-    auto it = ps.recon_offered.find(id);
-    if (it != ps.recon_offered.end() && it->second == at) ps.recon_offered.erase(it);
-  }
+         now - ps.recon_offered_order.front().second >= kReconOfferMemory)
+    forget_oldest_offer(ps);
   if (ps.short_ids != ShortIds::kOn) return;
   if (!ps.outbound) {
     // An answerer's copy of the asker's round outlives no honest round.
     if (ps.set_held && now - ps.set_built >= kReconTimeout) {
       ps.set_held = false;
       ps.set = ReconSet{};
-      --m_snapshots;
     }
     return;
   }
@@ -129,15 +131,19 @@ void TxRelay::offer(PeerId peer, PeerState& ps, std::vector<ReconElem> elems, Ti
     ps.recon_offered[e.id] = now;
     ps.recon_offered_order.emplace_back(e.id, now);
   }
-  while (ps.recon_offered_order.size() > kReconOfferedPerPeer) {
-    auto [id, at] = ps.recon_offered_order.front();
-    ps.recon_offered_order.pop_front();
-    auto it = ps.recon_offered.find(id);
-    if (it != ps.recon_offered.end() && it->second == at) ps.recon_offered.erase(it);
-  }
+  while (ps.recon_offered_order.size() > kReconOfferedPerPeer)
+    forget_oldest_offer(ps);
   if (ids.empty()) return;
   m_stats.recon_announced += ids.size();
   send_short_announcements(peer, ps, ids, now);
+}
+
+// The order entry may be stale (offered again since, or settled): then the offer stays.
+void TxRelay::forget_oldest_offer(PeerState& ps) {
+  auto [id, at] = ps.recon_offered_order.front();
+  ps.recon_offered_order.pop_front();
+  auto it = ps.recon_offered.find(id);
+  if (it != ps.recon_offered.end() && it->second == at) ps.recon_offered.erase(it);
 }
 
 void TxRelay::settle_offer(PeerState& ps, const TxId& id) {
@@ -275,9 +281,8 @@ void TxRelay::handle_recondiff(PeerId peer, PeerState& ps, const ReconDiffMsg& m
     std::vector<ReconElem> wanted;
     for (size_t i = 0; i < m.ask.size(); ++i) {
       const uint32_t e = m.ask[i];
-      auto at = std::lower_bound(part.begin(), part.end(), e,
-                                 [](const ReconElem& x, uint32_t v) { return x.element < v; });
-      if ((i > 0 && e <= m.ask[i - 1]) || at == part.end() || at->element != e) {
+      const ReconElem* at = find_element(part, e);
+      if ((i > 0 && e <= m.ask[i - 1]) || !at) {
         failed = true;
         break;
       }
@@ -381,9 +386,7 @@ void TxRelay::handle_reqrecon(PeerId peer, PeerState& ps, const ReqReconMsg& m, 
       ok = false;  // not an element of this part: a false decode
       break;
     }
-    auto at = std::lower_bound(part.begin(), part.end(), e,
-                               [](const ReconElem& x, uint32_t v) { return x.element < v; });
-    if (at != part.end() && at->element == e)
+    if (const ReconElem* at = find_element(part, e))
       lacks.push_back(*at);
     else
       answer.ask.push_back(e);
@@ -416,24 +419,26 @@ void TxRelay::refill_recon_budget(PeerState& ps, Time now) {
 // Our set for a round of the peer's: taken once, every part of the round is answered from it.
 void TxRelay::take_their_round(PeerState& ps, uint32_t round, Time now) {
   ps.recon_asked.clear();  // a new round: what it was asked last round came or will not
-  if (!ps.set_held) {
-    if (m_snapshots >= kMaxReconSnapshots) drop_oldest_snapshot();
-    ++m_snapshots;
-    ps.set_held = true;
-  }
+  if (!ps.set_held) make_room_for_snapshot();
+  ps.set_held = true;
   ps.set = recon_set(ps, now);
   ps.set_built = now;
   ps.round = round;
 }
 
-void TxRelay::drop_oldest_snapshot() {
+// At most kMaxReconSnapshots answerer sets are held: the oldest goes (a later part of its round
+// is answered from a fresh one).
+void TxRelay::make_room_for_snapshot() {
   PeerState* oldest = nullptr;
-  for (auto& [peer, ps] : m_peers)
-    if (!ps.outbound && ps.set_held && (!oldest || ps.set_built < oldest->set_built)) oldest = &ps;
-  if (!oldest) return;
+  size_t held = 0;
+  for (auto& [peer, ps] : m_peers) {
+    if (!ps.set_held) continue;
+    ++held;
+    if (!oldest || ps.set_built < oldest->set_built) oldest = &ps;
+  }
+  if (held < kMaxReconSnapshots) return;
   oldest->set_held = false;
   oldest->set = ReconSet{};
-  --m_snapshots;
 }
 
 }  // namespace hearsay

@@ -93,6 +93,23 @@ class TopologyTest(unittest.TestCase):
         self.assertTrue(all(1024 < p < 32768 for p in ports))
 
 
+def relabel_synthetic_run(d: str, params: dict, relay_counters) -> None:
+    """Sets run parameters of a synthetic run, and each node's relay counters: relay_counters(k)
+    gives them at the baseline (k = 0) and at the end (k = 1)."""
+    for name in ("testnet.json", "counters.json"):
+        path = os.path.join(d, name)
+        with open(path) as f:
+            data = json.load(f)
+        if name == "testnet.json":
+            data["params"].update(params)
+        else:
+            for snap, k in (("baseline", 0), ("final", 1)):
+                for x in data[snap]["nodes"]:
+                    x["relay"].update(relay_counters(k))
+        with open(path, "w") as f:
+            json.dump(data, f)
+
+
 def write_synthetic_run(d: str, blocks: bool = False, link_delay_ms: int = 10) -> None:
     """A 3-node line 0-1-2, link delay 10 ms (or link_delay_ms); two transactions injected at
     node 0.
@@ -299,24 +316,13 @@ class AnalyzeTest(unittest.TestCase):
     def test_tree_run_reports_its_mode_bound_and_counters(self):
         with tempfile.TemporaryDirectory() as d:
             write_synthetic_run(d)
-            path = os.path.join(d, "testnet.json")
-            with open(path) as f:
-                meta = json.load(f)
-            meta["params"].update(relay_mode="tree", graft_timeout_ms=100, lazy_interval_ms=500)
-            with open(path, "w") as f:
-                json.dump(meta, f)
-            path = os.path.join(d, "counters.json")
-            with open(path) as f:
-                counters = json.load(f)
             # Per node: 2 tree peers from the start; during the run 1 body pushed, 2 prunes
             # sent and received, 1 graft sent, 3 received, 1 swap, no withheld body.
-            for snap, k in (("baseline", 0), ("final", 1)):
-                for x in counters[snap]["nodes"]:
-                    x["relay"].update(tree_peers=2, tree_pushed=5 + k, prunes_sent=2 * k,
-                                      prunes_received=2 * k, grafts_sent=k, grafts_received=3 * k,
-                                      tree_swaps=k, withheld=0)
-            with open(path, "w") as f:
-                json.dump(counters, f)
+            relabel_synthetic_run(
+                d, dict(relay_mode="tree", graft_timeout_ms=100, lazy_interval_ms=500),
+                lambda k: dict(tree_peers=2, tree_pushed=5 + k, prunes_sent=2 * k,
+                               prunes_received=2 * k, grafts_sent=k, grafts_received=3 * k,
+                               tree_swaps=k, withheld=0))
             r = analyze.analyze(d)
             self.assertEqual(r["relay_mode"], "tree")
             self.assertEqual((r["graft_timeout_ms"], r["lazy_interval_ms"]), (100, 500))
@@ -340,29 +346,17 @@ class AnalyzeTest(unittest.TestCase):
     def test_reconciling_run_reports_its_settings_and_counters(self):
         with tempfile.TemporaryDirectory() as d:
             write_synthetic_run(d)
-            path = os.path.join(d, "testnet.json")
-            with open(path) as f:
-                meta = json.load(f)
-            meta["params"].update(relay_mode="pull", reconcile=1, reconcile_interval_ms=2000,
-                                  flood_peers=2)
-            with open(path, "w") as f:
-                json.dump(meta, f)
-            path = os.path.join(d, "counters.json")
-            with open(path) as f:
-                counters = json.load(f)
             # Per node: 2 reconciling peers from the start; during the run 4 rounds, 5 requests
             # sent and 6 received, 272 sketch bytes sent and 300 received, 3 differences, 1
-            # failure, 1 bisection, nothing refused or timed out, 2 announced.
-            for snap, k in (("baseline", 0), ("final", 1)):
-                for x in counters[snap]["nodes"]:
-                    x["relay"].update(
-                        recon_peers=2, recon_rounds=10 + 4 * k, recon_requests_sent=5 * k,
-                        recon_requests_received=6 * k, recon_sketch_bytes_sent=272 * k,
-                        recon_sketch_bytes_received=300 * k, recon_differences=3 * k,
-                        recon_failures=k, recon_bisections=k, recon_exchanges=k, recon_refused=0,
-                        recon_timeouts=0, recon_announced=2 * k)
-            with open(path, "w") as f:
-                json.dump(counters, f)
+            # failure, 1 bisection, 1 exchange, nothing refused or timed out, 2 announced.
+            relabel_synthetic_run(
+                d, dict(relay_mode="pull", reconcile=1, reconcile_interval_ms=2000, flood_peers=2),
+                lambda k: dict(
+                    recon_peers=2, recon_rounds=10 + 4 * k, recon_requests_sent=5 * k,
+                    recon_requests_received=6 * k, recon_sketch_bytes_sent=272 * k,
+                    recon_sketch_bytes_received=300 * k, recon_differences=3 * k,
+                    recon_failures=k, recon_bisections=k, recon_exchanges=k, recon_refused=0,
+                    recon_timeouts=0, recon_announced=2 * k))
             r = analyze.analyze(d)
             self.assertEqual((r["reconcile"], r["reconcile_interval_ms"], r["flood_peers"]),
                              (1, 2000, 2))

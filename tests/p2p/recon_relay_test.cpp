@@ -94,6 +94,21 @@ TEST(Recon, ConnectingNodesExchangeOnlyWhatDiffers) {
   EXPECT_FALSE(net.node(1).relay->recon_link(peer(0))->asker);
 }
 
+TEST(Recon, AnAnswererKeepsTheSetsOfAtMostEightRounds) {
+  // Nine peers dial node 0 and ask at once: node 0 keeps a set per asker's round, at most
+  // kMaxReconSnapshots of them (sanity_check(), run after every step, would stop the test), and
+  // every round still completes.
+  static_assert(kMaxReconSnapshots == 8);
+  RelayNetwork net(10, recon_on());
+  const auto held = txs(50, 1);
+  hold(net, 0, held);
+  for (size_t i = 1; i < 10; ++i)
+    net.link(i, 0);
+  net.run(seconds(3), milliseconds(10));
+  EXPECT_TRUE(net.all_hold(held));
+  EXPECT_EQ(stats(net, 0).recon_requests_received, 9u);
+}
+
 TEST(Recon, WithoutTheBitOnBothEndsTheNewestAreAnnouncedInstead) {
   RelayNetwork net(2, recon_on({}, [](size_t i) { return i == 1; }));
   const auto shared = txs(100, 1);
