@@ -106,56 +106,9 @@ json::object peer_json(const PeerStats& p) {
 }
 
 json::object relay_json(const TxRelayStats& s) {
-  return {
-      {"inv_received", s.inv_received},
-      {"inv_sent", s.inv_sent},
-      {"inv_messages_sent", s.inv_messages_sent},
-      {"getdata_sent", s.getdata_sent},
-      {"getdata_received", s.getdata_received},
-      {"notfound_sent", s.notfound_sent},
-      {"notfound_received", s.notfound_received},
-      {"bodies_received", s.bodies_received},
-      {"duplicate_bodies", s.duplicate_bodies},
-      {"unrequested", s.unrequested},
-      {"pushed", s.pushed},
-      {"served", s.served},
-      {"request_timeouts", s.request_timeouts},
-      {"announce_dropped", s.announce_dropped},
-      {"verify_dropped", s.verify_dropped},
-      {"accepted", s.accepted},
-      {"rejected", s.rejected},
-      {"bad_signatures", s.bad_signatures},
-      {"expired", s.expired},
-      {"local_submitted", s.local_submitted},
-      {"short_id_peers", s.short_id_peers},
-      {"short_id_collisions", s.short_id_collisions},
-      {"short_id_unknown", s.short_id_unknown},
-      {"tree_peers", s.tree_peers},
-      {"tree_pushed", s.tree_pushed},
-      {"prunes_sent", s.prunes_sent},
-      {"prunes_received", s.prunes_received},
-      {"grafts_sent", s.grafts_sent},
-      {"grafts_received", s.grafts_received},
-      {"tree_swaps", s.tree_swaps},
-      {"withheld", s.withheld},
-      {"recon_peers", s.recon_peers},
-      {"recon_rounds", s.recon_rounds},
-      {"recon_requests_sent", s.recon_requests_sent},
-      {"recon_requests_received", s.recon_requests_received},
-      {"recon_sketch_bytes_sent", s.recon_sketch_bytes_sent},
-      {"recon_sketch_bytes_received", s.recon_sketch_bytes_received},
-      {"recon_differences", s.recon_differences},
-      {"recon_failures", s.recon_failures},
-      {"recon_bisections", s.recon_bisections},
-      {"recon_exchanges", s.recon_exchanges},
-      {"recon_refused", s.recon_refused},
-      {"recon_timeouts", s.recon_timeouts},
-      {"recon_announced", s.recon_announced},
-      {"verifying", s.verifying},
-      {"seen_entries", s.seen_size},
-      {"seen_memory_bytes", s.seen_memory_bytes},
-      {"tracked_announcements", s.tracked_announcements},
-  };
+  json::object o;
+  for_each_relay_stat(s, [&](const char* name, uint64_t v) { o[name] = v; });
+  return o;
 }
 
 json::object ban_json(const BanEntry& b) {

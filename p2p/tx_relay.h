@@ -337,6 +337,60 @@ struct TxRelayStats {
   size_t tracked_announcements = 0;
 };
 
+// Calls f(name, value) for every counter of `s`, in declaration order, under the names the node's
+// getinfo "relay" object and the simulator's counters use (one list of names for both).
+template <class F>
+void for_each_relay_stat(const TxRelayStats& s, F&& f) {
+  f("inv_received", s.inv_received);
+  f("inv_sent", s.inv_sent);
+  f("inv_messages_sent", s.inv_messages_sent);
+  f("getdata_sent", s.getdata_sent);
+  f("getdata_received", s.getdata_received);
+  f("notfound_sent", s.notfound_sent);
+  f("notfound_received", s.notfound_received);
+  f("bodies_received", s.bodies_received);
+  f("duplicate_bodies", s.duplicate_bodies);
+  f("unrequested", s.unrequested);
+  f("pushed", s.pushed);
+  f("served", s.served);
+  f("request_timeouts", s.request_timeouts);
+  f("announce_dropped", s.announce_dropped);
+  f("verify_dropped", s.verify_dropped);
+  f("accepted", s.accepted);
+  f("rejected", s.rejected);
+  f("bad_signatures", s.bad_signatures);
+  f("expired", s.expired);
+  f("local_submitted", s.local_submitted);
+  f("short_id_peers", s.short_id_peers);
+  f("short_id_collisions", s.short_id_collisions);
+  f("short_id_unknown", s.short_id_unknown);
+  f("tree_peers", s.tree_peers);
+  f("tree_pushed", s.tree_pushed);
+  f("prunes_sent", s.prunes_sent);
+  f("prunes_received", s.prunes_received);
+  f("grafts_sent", s.grafts_sent);
+  f("grafts_received", s.grafts_received);
+  f("tree_swaps", s.tree_swaps);
+  f("withheld", s.withheld);
+  f("recon_peers", s.recon_peers);
+  f("recon_rounds", s.recon_rounds);
+  f("recon_requests_sent", s.recon_requests_sent);
+  f("recon_requests_received", s.recon_requests_received);
+  f("recon_sketch_bytes_sent", s.recon_sketch_bytes_sent);
+  f("recon_sketch_bytes_received", s.recon_sketch_bytes_received);
+  f("recon_differences", s.recon_differences);
+  f("recon_failures", s.recon_failures);
+  f("recon_bisections", s.recon_bisections);
+  f("recon_exchanges", s.recon_exchanges);
+  f("recon_refused", s.recon_refused);
+  f("recon_timeouts", s.recon_timeouts);
+  f("recon_announced", s.recon_announced);
+  f("verifying", s.verifying);
+  f("seen_entries", s.seen_size);
+  f("seen_memory_bytes", s.seen_memory_bytes);
+  f("tracked_announcements", s.tracked_announcements);
+}
+
 // Where the relay latency of each transaction from a peer goes, as it is measured: its body first
 // seen → signature verified, admitted and queued for announcement (with inv_interval 0, when the
 // inv goes out). Local submissions are not reported: their wait is the submitter's to measure
