@@ -1,18 +1,22 @@
 # Thin wrapper over CMake presets (CMakePresets.json). Every target installs what is missing.
 #   make devnet  make programs, then a 5-node devnet on loopback: 1,000 transactions, a report
 #                (KEEP=1 leaves the nodes running; OUT=DIR keeps the run's folder there)
-#   make programs  optimised build of hearsayd and hearsay-cli only, into build/release/bin
+#   make programs  optimised build of hearsayd, hearsay-cli and hearsay-sim only, into build/release/bin
 #   make test    build with ASan+UBSan and run every test (what CI runs)
 #   make build   optimised build of everything (programs, tests, benchmarks) into build/release
 #   make bench   optimised build, then the Google Benchmark programs
+#   make bench-sim  the simulator at scale: SIM_NODES nodes (default 1000), degree 8, 1,000
+#                transactions at 100 tx/s, region latencies; prints events/s, wall time and peak
+#                RSS, and leaves the report in build/bench-sim/SIM_NODES
 #   make fuzz    libFuzzer targets, each run for FUZZ_SECONDS (default 30)
 #   make fuzz-coverage  replay every fuzz corpus under clang coverage; line coverage per file
 #   make tsan    ThreadSanitizer build, then the threaded tests (net, node, integration)
 #   make lint    clang-tidy (.clang-tidy) over the shipped code and testing/; LINT_ARGS=--changed for
 #                only the files changed since origin/main
-.PHONY: all deps build release programs debug devnet test tsan bench fuzz fuzz-coverage lint format clean
+.PHONY: all deps build release programs debug devnet test tsan bench bench-sim fuzz fuzz-coverage lint format clean
 
 FUZZ_SECONDS ?= 30
+SIM_NODES ?= 1000
 JOBS ?= $(shell nproc)
 
 all: build
@@ -24,11 +28,11 @@ build release: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 
-# Only the two programs (no tests, no benchmarks): what the devnet and the tour need.
+# Only the programs (no tests, no benchmarks): what the devnet, the tour and the simulator need.
 programs: deps
-	@echo "make: building hearsayd and hearsay-cli into build/release/bin (the first build takes a few minutes; later ones recompile only what changed)"
+	@echo "make: building hearsayd, hearsay-cli and hearsay-sim into build/release/bin (the first build takes a few minutes; later ones recompile only what changed)"
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target hearsayd hearsay-cli
+	@cmake --build --preset release -j $(JOBS) --target hearsayd hearsay-cli hearsay-sim
 
 # KEEP=1 leaves the nodes running and prints how to talk to them; OUT=DIR keeps the run there.
 devnet: programs
@@ -50,6 +54,10 @@ tsan: deps
 
 bench: build
 	@build/release/bin/hearsay_bench $(BENCH_ARGS)
+
+bench-sim: programs
+	@build/release/bin/hearsay-sim run --nodes $(SIM_NODES) --degree 8 --txs 1000 --rate 100 \
+		--latency regions --seed 1 --out build/bench-sim/$(SIM_NODES)
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
