@@ -5,6 +5,7 @@
 #   make test    build with ASan+UBSan and run every test (what CI runs)
 #   make build   optimised build of everything (programs, tests, benchmarks) into build/release
 #   make bench   optimised build, then the Google Benchmark programs
+#   make sim-fidelity  make programs, then the simulator against 20 real nodes (within 25 %)
 #   make bench-sim  the simulator at scale: SIM_NODES nodes (default 1000), degree 8, 1,000
 #                transactions at 100 tx/s, region latencies; prints events/s, wall time and peak
 #                RSS, and leaves the report in build/bench-sim/SIM_NODES
@@ -13,7 +14,7 @@
 #   make tsan    ThreadSanitizer build, then the threaded tests (net, node, integration)
 #   make lint    clang-tidy (.clang-tidy) over the shipped code and testing/; LINT_ARGS=--changed for
 #                only the files changed since origin/main
-.PHONY: all deps build release programs debug devnet test tsan bench bench-sim fuzz fuzz-coverage lint format clean
+.PHONY: all deps build release programs debug devnet test tsan sim-fidelity bench bench-sim fuzz fuzz-coverage lint format clean
 
 FUZZ_SECONDS ?= 30
 SIM_NODES ?= 1000
@@ -54,6 +55,10 @@ tsan: deps
 
 bench: build
 	@build/release/bin/hearsay_bench $(BENCH_ARGS)
+
+# The simulator's fidelity needs optimised nodes (tests/contrib/sim_fidelity_test.py says why).
+sim-fidelity: programs
+	@python3 tests/contrib/sim_fidelity_test.py --bin build/release/bin
 
 bench-sim: programs
 	@build/release/bin/hearsay-sim run --nodes $(SIM_NODES) --degree 8 --txs 1000 --rate 100 \

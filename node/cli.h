@@ -111,13 +111,6 @@ struct RpcParamConversion {
 extern const RpcParamConversion kRpcNumericParams[];
 extern const size_t kRpcNumericParamsCount;
 
-// The smallest fee whose fee rate (fee × 1000 / size, rounded down) is at least `rate`.
-uint64_t min_fee_for(size_t tx_size, uint64_t rate);
-// The payload length giving a transaction of exactly `tx_size` bytes, or, where the payload's
-// length prefix grows (tx_size 378-379 and 65,663-65,664), the next larger reachable size.
-// Error when tx_size is outside [kMinTxSize, kMaxTxSize].
-Result<size_t, std::string> payload_size_for(size_t tx_size);
-
 // A failure of a step that asks the node: the exit code (CliExit) and one line for stderr.
 struct ToolError {
   int exit_code = kCliFailure;

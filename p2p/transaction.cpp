@@ -101,4 +101,26 @@ bool Transaction::verify_signature() const {
   return verify(sender(), sighash(), signature());
 }
 
+uint64_t min_fee_for(size_t tx_size, uint64_t rate) {
+  // fee × 1000 / size >= rate  ⇔  fee >= ceil(rate × size / 1000).
+  unsigned __int128 need = static_cast<unsigned __int128>(rate) * tx_size;
+  unsigned __int128 fee = (need + 999) / 1000;
+  return fee > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(fee);
+}
+
+Result<size_t, std::string> payload_size_for(size_t tx_size) {
+  if (tx_size < kMinTxSize || tx_size > kMaxTxSize)
+    return fail("--size: " + std::to_string(tx_size) + " is outside " + std::to_string(kMinTxSize) +
+                ".." + std::to_string(kMaxTxSize) + " bytes");
+  constexpr size_t kOverhead = kTxFixedPrefix + kTxSignatureSize;
+  for (size_t size = tx_size; size <= kMaxTxSize; ++size) {
+    for (size_t len_bytes : {size_t{1}, size_t{3}, size_t{5}}) {
+      if (size < kOverhead + len_bytes) continue;
+      size_t payload = size - kOverhead - len_bytes;
+      if (payload <= kMaxTxPayload && compact_size_len(payload) == len_bytes) return payload;
+    }
+  }
+  return fail("--size: no transaction is " + std::to_string(tx_size) + " bytes");  // unreachable
+}
+
 }  // namespace hearsay

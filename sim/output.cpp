@@ -58,7 +58,7 @@ json::object params(const Scenario& sc, const RunResult& run) {
       {"seed", sc.sim.seed},
       {"txs", measured(run)},
       {"rate", rate(sc, run)},
-      {"size", sc.sim.tx_payload},
+      {"size", sc.sim.tx_size},
       {"warmup", sc.warmup},
       {"link_delay_ms", link_delay(sc)},
       {"jitter_ms", 0},

@@ -35,6 +35,7 @@ Status check(const Scenario& sc) {
   if (sc.blocks > 0 && !(sc.block_interval_s > 0))
     return fail(std::string("--blocks needs --block-interval S > 0"));
   if (!(sc.timeout_s > 0)) return fail(std::string("--timeout: expected seconds > 0"));
+  if (auto p = payload_size_for(sc.sim.tx_size); !p) return fail(p.error());
   return {};
 }
 

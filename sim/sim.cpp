@@ -134,6 +134,7 @@ struct Simulation::Node {
   std::vector<Time> cores;
   std::vector<PublicKey> banned;
   NodeCounters counters;
+  std::vector<std::pair<PeerId, size_t>> burst;  // frame bytes per peer in this drain
   RelayCounters relay_before;  // the counters of earlier lives (a rejoined node keeps counting)
 
   explicit Node(const KeyPair& k) : key(k) {}
@@ -380,10 +381,9 @@ void Simulation::on_close(const Event& e) {
 
 void Simulation::drain(uint32_t i) {
   Node& n = *m_nodes[i];
-  for (;;) {
-    if (!n.up) return;
+  while (n.up) {
     std::vector<Action> actions = n.pm->take_actions();
-    if (actions.empty()) return;
+    if (actions.empty()) break;
     for (Action& a : actions) {
       if (auto* s = std::get_if<SendAction>(&a)) {
         send(i, *s);
@@ -400,6 +400,12 @@ void Simulation::drain(uint32_t i) {
       }
     }
   }
+  // The frames of one burst to one peer leave in one gathered write, as a connection writes what
+  // queued while its previous write was in flight: TLS records of up to 16 KiB across them.
+  for (const auto& [peer, bytes] : n.burst)
+    n.counters.tls_bytes_sent +=
+        kTlsRecordOverhead * ((bytes + kTlsRecordPayload - 1) / kTlsRecordPayload);
+  n.burst.clear();
 }
 
 void Simulation::send(uint32_t i, const SendAction& s) {
@@ -412,7 +418,14 @@ void Simulation::send(uint32_t i, const SendAction& s) {
   ++n.counters.sent[t];
   n.counters.sent_bytes[t] += frame;
   n.counters.bytes_sent += frame;
-  n.counters.tls_bytes_sent += wire;
+  n.counters.tls_bytes_sent += frame;  // the records' overhead when the burst ends (drain)
+  auto b = std::find_if(n.burst.begin(), n.burst.end(),
+                        [&](const auto& x) { return x.first == s.peer; });
+  if (b == n.burst.end()) {
+    n.burst.emplace_back(s.peer, frame);
+  } else {
+    b->second += frame;
+  }
   Node& r = *m_nodes[c->remote];
   Time at = m_now;
   if (const uint64_t bps = m_model.upload_bps(i); bps > 0) {
@@ -540,8 +553,10 @@ TxRef Simulation::make_tx(uint32_t origin, bool forged) {
   TxFields f;
   f.network = devnet_params().magic;
   f.nonce = k % 32;
-  f.fee = 1000;
-  f.payload.resize(m_cfg.tx_payload);
+  auto payload = payload_size_for(m_cfg.tx_size);
+  HEARSAY_CHECK(payload.ok());  // the scenario checked the size
+  f.fee = min_fee_for(m_cfg.tx_size, devnet_params().min_relay_fee_rate);
+  f.payload.resize(*payload);
   for (size_t b = 0; b < f.payload.size(); ++b)
     f.payload[b] = static_cast<uint8_t>(splitmix64(k * 131 + b + origin));
   const KeyPair sender = KeyPair::from_seed(seed_of(m_cfg.seed, kTagSender, k / 32));

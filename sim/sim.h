@@ -10,8 +10,9 @@
 //    the receiver's download queue; then the receiver decodes it and handles the message. TCP's
 //    order per link holds: latency is fixed per link and the queues are FIFO.
 //  * Bytes are counted as a node counts them (whole frames per message type) and as TLS puts
-//    them on the wire: each frame is sent in records of at most 16 KiB, each costing
-//    kTlsRecordOverhead bytes (header, content type, AEAD tag).
+//    them on the wire: the frames one event sends to one peer leave in one gathered write, in
+//    records of at most 16 KiB, each costing kTlsRecordOverhead bytes (header, content type,
+//    AEAD tag). A frame's serialisation time counts its own records.
 //  * A dial completes after tls_round_trips round trips (TCP, then TLS 1.3 with client
 //    certificates); then both ends get on_connected and the version handshake runs over the link.
 //  * VerifyActions: each signature is verified for real once per distinct transaction (a cache by
@@ -78,7 +79,7 @@ struct SimConfig {
   // from inbound peers are then preferred like an outbound peer's. false: as on an open network,
   // an inbound announcer's transaction is requested only after the non-preferred delay.
   bool trusted = true;
-  size_t tx_payload = 100;  // bytes of payload of every transaction made
+  size_t tx_size = 250;  // bytes of every transaction made (hearsay-cli inject --size)
   // Each node's seen-set capacity and each peer's known set. hearsayd's (2,000,000 and 16,384
   // ids) take 21 MB a node and 175 KB a peer up front: 10,000 nodes would need 210 GB. The
   // scenario sizes both to four times the transactions the run makes: with their four
@@ -107,7 +108,7 @@ struct NodeCounters {
   std::array<uint64_t, kMsgTypeCount> sent{};        // messages per type
   std::array<uint64_t, kMsgTypeCount> sent_bytes{};  // their whole frames
   uint64_t bytes_sent = 0;                           // all frames
-  uint64_t tls_bytes_sent = 0;                       // frames in TLS records
+  uint64_t tls_bytes_sent = 0;                       // frames in TLS records (see above)
   RelayCounters relay;  // summed over the node's lives when it left and rejoined
 };
 

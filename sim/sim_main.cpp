@@ -71,8 +71,8 @@ po::options_description describe(Args& a) {
   o("seed", po::value(&s.sim.seed)->default_value(s.sim.seed), "seeds everything random");
   o("txs", po::value(&s.txs)->default_value(s.txs), "measured transactions");
   o("rate", po::value(&s.rate)->default_value(s.rate), "injections per second");
-  o("size", po::value(&s.sim.tx_payload)->default_value(s.sim.tx_payload),
-    "payload bytes per transaction");
+  o("size", po::value(&s.sim.tx_size)->default_value(s.sim.tx_size),
+    "bytes per transaction (as hearsay-cli inject --size)");
   o("warmup", po::value(&s.warmup)->default_value(s.warmup), "unmeasured transactions first");
   o("origin", po::value(&s.origin)->default_value(s.origin),
     "random (every node in a seeded order) or a node index");

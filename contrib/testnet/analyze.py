@@ -1,6 +1,7 @@
-"""The propagation report of a testnet run, computed from the files the run left in its folder.
+"""The propagation report of a testnet run, or of a simulated one, computed from the files the
+run left in its folder.
 
-Inputs (DIR is the run's --out):
+Inputs of a real run (DIR is the run's --out):
   DIR/testnet.json        the run: parameters, topology, nodes (identity, ports), inject timing
   DIR/counters.json       node counters (getinfo, getpeerinfo, /proc) after the handshakes
                           ("baseline"), when every node held every transaction ("delivered",
@@ -10,13 +11,31 @@ Inputs (DIR is the run's --out):
                           "size","t","tx":[txid...]}
   DIR/nodeNNN/trace.jsonl hearsayd --trace: tx_first_seen / tx_accepted / ... and block_*
                           events (node/trace.h)
+  DIR/sim/report.json     runs with --compare-sim: the simulation of the same run (below)
+Inputs of a simulated run (hearsay-sim run --out DIR; its testnet.json has "sim"):
+  DIR/testnet.json, DIR/counters.json, DIR/blocks.jsonl   as a real run's (no "proc" counters)
+  DIR/arrivals.jsonl      per measured transaction {"id","origin","t","nodes":[[node,
+                          first_seen, from, accepted], ...]} (from: -1 at the origin; accepted:
+                          null if never): it stands for the traces and inject.jsonl
+  DIR/block_arrivals.jsonl  per block {"id","height","producer","t","nodes":[[node, first_seen,
+                          from, connected], ...]}
+  DIR/sim_run.json        the simulator's wall time, events per second, peak RSS, machine and
+                          date: report.md shows them, report.json never does (a seed gives the
+                          same report.json, byte for byte), and its date, machine and load
+                          averages are null.
+Both loaders build the same observations, a TxSeen per transaction and a block_view() per node,
+and every figure below is computed from those once: a real run and a simulation share one
+definition of each.
 
-Definitions (all times are wall-clock µs of the one machine, reported in ms):
-  injection      the submit time of the transaction's RPC request (inject's "t").
+Definitions (all times are wall-clock µs of the one machine, or a simulation's virtual µs,
+reported in ms):
+  injection      the submit time of the transaction's RPC request (inject's "t"; a simulation's
+                 arrivals "t").
   holds          a node holds a transaction from its tx_accepted event (it is in its mempool),
                  or from the block_connected event of a block confirming it (blocks.jsonl's
                  txids), whichever is first: a transaction a block took out of the mempool, or
-                 that a node first met inside a block, still reached that node.
+                 that a node first met inside a block, still reached that node (in a
+                 simulation: its accepted and connected times).
   tK_ms          per transaction, time from injection until ceil(K % of N) nodes hold it.
   t100_from_origin_ms  the same for 100 %, but from the moment the origin node accepted it: the
                  network's part, without the RPC queue of the origin (inject_to_origin_accept_ms).
@@ -26,8 +45,12 @@ Definitions (all times are wall-clock µs of the one machine, reported in ms):
   transfer_ms    receiver first-seen minus sender accepted (announce + request + body on the wire).
   validate_ms    accepted minus first-seen at the same node (precheck + signature + admission).
   shortest_path_bound_ms   hops from the origin to its farthest node × the one-way link delay: no
-                 gossip can beat it. protocol_bound_ms multiplies by the one-way trips a hop costs
-                 (inv → getdata → tx: 3; push to every peer, or tree relay: 1).
+                 gossip can beat it. bound_link_delay_ms is that delay: the run's link_delay_ms,
+                 or, in a simulation whose latency is not constant (link_delay_ms null), the
+                 model's mean one-way latency (sim.mean_latency_ms): the bound of the mean
+                 link then, which a path of fast links can beat. protocol_bound_ms multiplies
+                 by the one-way trips a hop costs (inv → getdata → tx: 3; push to every peer, or
+                 tree relay: 1).
                  t100_over_shortest_path_bound and t100_over_protocol_bound: t100's p50 ÷ the
                  bound's p50.
   relay_mode     the nodes' --relay-mode (pull, push or tree; a run recorded before the option:
@@ -90,15 +113,28 @@ traced as first seen "local"):
   reconstruction.miss_rate  Σ missing ÷ Σ (txs − prefilled) over block_reconstructed events:
                  the share of the transactions a node had to ask for (getblocktxn).
   rejected       block_rejected events on all nodes (0 in an honest testnet).
+  diameter       the most hops between two nodes (None when the topology is not connected, or
+                 has more than DIAMETER_MAX_NODES nodes).
+  compare_sim    runs with --compare-sim: COMPARED figures of this run and of its simulation
+                 (DIR/sim/report.json) side by side, with sim ÷ real; the simulator's exit code
+                 and error, and its wall time (DIR/sim/sim_run.json).
 Percentiles are linear interpolations between closest ranks (as numpy's default).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import operator
 import os
+from array import array
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import NamedTuple
 
 from topology import Topology
 
@@ -128,8 +164,10 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def summary(values: list[float], qs=(50, 90, 95, 99)) -> dict:
-    v = sorted(x for x in values if x is not None and math.isfinite(x))
+def summary(values: Iterable[float], qs=(50, 90, 95, 99)) -> dict:
+    """Percentiles, max, mean and count of numbers (infinities and NaN left out). Sorting is
+    its cost, linear when `values` come sorted."""
+    v = sorted(filter(math.isfinite, values))
     out = {f"p{q}": _r(percentile(v, q)) for q in qs}
     out["max"] = _r(v[-1]) if v else None
     out["mean"] = _r(sum(v) / len(v)) if v else None
@@ -205,7 +243,9 @@ def load_trace(path: str) -> dict:
             "blocks": blocks}
 
 
-def load_inject(path: str) -> list[dict]:
+def load_jsonl(path: str) -> list[dict]:
+    """The objects of a JSON-lines file, skipping lines that do not parse (a kill -9 can cut
+    the last one); none when the file is missing."""
     rows = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -225,7 +265,7 @@ def load_blocks(path: str) -> list[dict] | None:
     """blocks.jsonl rows (None without the file)."""
     if not os.path.exists(path):
         return None
-    return load_inject(path)
+    return load_jsonl(path)
 
 
 def _delta(final: dict, base: dict, key: str) -> float:
@@ -350,28 +390,65 @@ def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
     return out
 
 
-def analyze(out_dir: str) -> dict:
-    with open(os.path.join(out_dir, "testnet.json"), encoding="utf-8") as f:
-        meta = json.load(f)
-    counters = {}
+# --- what the nodes saw: both loaders build it, every metric reads it -------------------------
+
+class TxSeen(NamedTuple):
+    """What the nodes saw of one measured transaction. The columns are parallel, one entry per
+    node that saw or accepted it; a simulation's are tuples straight from its arrivals line."""
+    id: str
+    t0: int  # injection, µs
+    origin: int | None  # the node it was injected into (None: unknown)
+    nodes: Sequence[int]
+    first_seen: Sequence[int | None]  # µs; None: accepted without a first-seen record
+    # The peer it first came from; LOCAL at the origin; None: unknown, or no first_seen.
+    src: Sequence[int | None]
+    accepted: Sequence[int | None]  # µs; None: never accepted
+
+
+# The source (TxSeen.src, block_view()'s first_seen) of what a node had from no peer: a
+# transaction injected into it, a block it made.
+LOCAL = -1
+
+
+def block_view() -> dict:
+    """One node's blocks, as blocks_section reads them: first_seen {id: (t, source node or LOCAL
+    or None)}, connected {id: (t, height, txs, size)}, reconstructed {id: event}, rejected
+    [(id, reason)], disconnected (a count)."""
+    return {"first_seen": {}, "connected": {}, "reconstructed": {}, "rejected": [],
+            "disconnected": 0}
+
+
+@dataclass
+class Observed:
+    """A run as the metrics see it, from either loader."""
+    txs: Iterable[TxSeen]  # in injection order; read once (a simulation's are streamed)
+    blocks: list[dict]  # per node, a block_view()
+    block_rows: list[dict] | None  # blocks.jsonl (None without the file)
+    rejections: Counter = field(default_factory=Counter)  # tx_rejected reasons, all nodes
+    dropped: int = 0  # trace events the nodes could not write
+    missing: list[int] = field(default_factory=list)  # nodes without a trace
+
+
+def load_json(path: str) -> dict | None:
     try:
-        with open(os.path.join(out_dir, "counters.json"), encoding="utf-8") as f:
-            counters = json.load(f)
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
     except (OSError, ValueError):
-        pass
-    params = meta["params"]
-    topo = Topology.from_json(meta["topology"])
+        return None
+
+
+def is_simulation(out_dir: str, meta: dict) -> bool:
+    return "sim" in meta and os.path.exists(os.path.join(out_dir, "arrivals.jsonl"))
+
+
+def observe_traces(out_dir: str, meta: dict) -> Observed:
+    """A real run's observations, from its traces and inject.jsonl."""
     nodes = meta["nodes"]
-    n = len(nodes)
     by_identity = {x["identity"]: x["index"] for x in nodes}
     by_rpc = {f"{x.get('rpc_host', '127.0.0.1')}:{x['rpc_port']}": x["index"] for x in nodes}
-
-    traces = []
-    for x in nodes:
-        t = load_trace(os.path.join(out_dir, f"node{x['index']:03d}", "trace.jsonl"))
-        traces.append(t)
-
-    injected = load_inject(os.path.join(out_dir, "inject.jsonl"))
+    traces = [load_trace(os.path.join(out_dir, f"node{x['index']:03d}", "trace.jsonl"))
+              for x in nodes]
+    injected = load_jsonl(os.path.join(out_dir, "inject.jsonl"))
     txs = [r for r in injected if r.get("accepted")]
     origin_of: dict[str, int] = {}
     t0_of: dict[str, int] = {}
@@ -389,92 +466,302 @@ def analyze(out_dir: str) -> dict:
                     t0_of[tid] = ts
                 if tid in t0_of:
                     origin_of[tid] = i
-    ids = list(t0_of)
-    m = len(ids)
-    block_rows = load_blocks(os.path.join(out_dir, "blocks.jsonl"))
+
+    def source(frm: str) -> int | None:
+        return LOCAL if frm in ("rpc", "local") else by_identity.get(frm)
+
+    def seen(tid: str) -> TxSeen:
+        nodes, first_seen, src, accepted = [], [], [], []
+        for i, t in enumerate(traces):
+            fs, acc = t["first_seen"].get(tid), t["accepted"].get(tid)
+            if fs is None and acc is None:
+                continue
+            nodes.append(i)
+            first_seen.append(None if fs is None else fs[0])
+            src.append(None if fs is None else source(fs[1]))
+            accepted.append(acc)
+        return TxSeen(tid, t0_of[tid], origin_of.get(tid), nodes, first_seen, src, accepted)
+
+    blocks = []
+    for t in traces:
+        b = t["blocks"]
+        blocks.append(dict(b, first_seen={bid: (ts, source(frm))
+                                          for bid, (ts, frm) in b["first_seen"].items()}))
+    rejections: Counter = Counter()
+    for t in traces:
+        rejections.update(t["rejected"])
+    return Observed(txs=[seen(tid) for tid in t0_of], blocks=blocks,
+                    block_rows=load_blocks(os.path.join(out_dir, "blocks.jsonl")),
+                    rejections=rejections, dropped=sum(t["dropped"] for t in traces),
+                    missing=[i for i, t in enumerate(traces) if t["missing"]])
+
+
+def read_arrivals(path: str) -> Iterator[TxSeen]:
+    """A simulation's arrivals.jsonl, one transaction at a time: 10,000 nodes × 1,000
+    transactions are 10 million entries, never all in memory."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            cols = tuple(zip(*r["nodes"])) or ((), (), (), ())
+            yield TxSeen(r["id"], int(r["t"]), r.get("origin"), *cols)
+
+
+def observe_simulation(out_dir: str, meta: dict) -> Observed:
+    """A simulated run's observations, from arrivals.jsonl and block_arrivals.jsonl."""
+    n = len(meta["nodes"])
+    rows = load_blocks(os.path.join(out_dir, "blocks.jsonl"))
+    blocks = [block_view() for _ in range(n)]
+    made = {r["hash"]: r for r in rows or []}
+    for b in load_jsonl(os.path.join(out_dir, "block_arrivals.jsonl")):
+        row = made.get(b["id"], {})
+        txs, size = int(row.get("txs") or 0), int(row.get("size") or 0)
+        for node, fs, frm, conn in b["nodes"]:
+            if fs is not None:  # (a node can connect a block it has no first-seen time of)
+                blocks[node]["first_seen"][b["id"]] = (fs, frm)
+            if conn is not None:
+                blocks[node]["connected"][b["id"]] = (conn, int(b.get("height", 0)), txs, size)
+    return Observed(txs=read_arrivals(os.path.join(out_dir, "arrivals.jsonl")), blocks=blocks,
+                    block_rows=rows)
+
+
+# --- the transaction figures ------------------------------------------------------------------
+
+class TxFigures:
+    """The transaction figures, gathered one transaction at a time. Per transaction it keeps
+    only what a figure needs (its t-levels, its coverage curve as an array, its origin);
+    per_hop, transfer and validate, one value per (node, transaction), are arrays of floats
+    (section() leaves per_hop a sorted list, for the histogram)."""
+
+    LEVELS = {"t50_ms": 50, "t90_ms": 90, "t100_ms": 100}
+
+    def __init__(self, n: int, held_in_blocks: Callable[[str], dict[int, int] | None]):
+        self.n = n
+        self.held_in_blocks = held_in_blocks
+        self.levels: dict[str, list[float]] = {k: [] for k in self.LEVELS}
+        self.coverage: list[array] = []  # per tx: ms until k+1 nodes hold it (len n)
+        self.per_hop, self.transfer, self.validate = array("d"), array("d"), array("d")
+        self.starts: list[int] = []
+        self.origins: list[int | None] = []
+        self.held_total = self.held_via_block = 0
+        self.done_abs: list[int] = []  # per fully delivered tx: when its last node held it
+        self.origin_accept: list[float] = []
+        self.t100_from_origin: list[float] = []
+
+    def add(self, tx: TxSeen) -> None:
+        n = self.n
+        self.starts.append(tx.t0)
+        self.origins.append(tx.origin)
+        accepted = dict(zip(tx.nodes, tx.accepted))
+        times = sorted([(h - tx.t0) / 1000.0 for h in self.held(tx, accepted)])
+        self.held_total += len(times)
+        for key, pct in self.LEVELS.items():
+            need = max(1, math.ceil(pct * n / 100))
+            if len(times) >= need:
+                self.levels[key].append(times[need - 1])
+        cov = array("d", times)
+        cov.extend([math.inf] * (n - len(times)))
+        self.coverage.append(cov)
+        if len(times) == n:
+            self.done_abs.append(tx.t0 + int(times[-1] * 1000))
+        oa = accepted.get(tx.origin)
+        if oa is not None:
+            oa = (oa - tx.t0) / 1000.0
+            self.origin_accept.append(oa)
+            if len(times) == n:
+                self.t100_from_origin.append(times[-1] - oa)
+        self.add_hops(tx, accepted)
+
+    def held(self, tx: TxSeen, accepted: dict[int, int | None]) -> list[int]:
+        """When each node first held `tx` (µs): accepted, or connected a block confirming it."""
+        in_blocks = self.held_in_blocks(tx.id) or {}
+        earlier = [(node, c) for node, c in in_blocks.items()
+                   if (acc := accepted.get(node)) is None or c < acc]
+        if not earlier:
+            return [a for a in tx.accepted if a is not None]
+        self.held_via_block += sum(accepted.get(node) is None for node, _ in earlier)
+        held = dict(accepted)
+        held.update(earlier)
+        return [h for h in held.values() if h is not None]
+
+    def add_hops(self, tx: TxSeen, accepted: dict[int, int | None]) -> None:
+        """per_hop, transfer and validate of every node that saw `tx`. One comprehension per
+        figure over the columns (a simulation has 10,000 entries per transaction): a source
+        that is LOCAL, None or never saw it looks up None and adds nothing."""
+        first_seen = dict(zip(tx.nodes, tx.first_seen))
+        self.per_hop.extend([(fs - sfs) / 1000.0 for fs, sfs in
+                             zip(tx.first_seen, map(first_seen.get, tx.src)) if sfs is not None])
+        self.transfer.extend([(fs - sacc) / 1000.0 for fs, sacc in
+                              zip(tx.first_seen, map(accepted.get, tx.src)) if sacc is not None])
+        self.validate.extend([(acc - fs) / 1000.0 for fs, acc in zip(tx.first_seen, tx.accepted)
+                              if fs is not None and acc is not None])
+
+    def section(self, delay: float, trips: int, ecc: dict[int, int]) -> dict:
+        """The report's transaction figures; `ecc`: the origins' eccentricities."""
+        m, n = len(self.starts), self.n
+        bound = [ecc[o] * delay for o in self.origins if o is not None]
+        out: dict = {
+            "delivered_fraction": _r(self.held_total / (m * n), 6) if m and n else 0.0,
+            "fully_delivered_txs": len(self.done_abs)}
+        for key in self.LEVELS:
+            out[key] = summary(self.levels[key])
+        # Sorted once here, as a list: summary() and the per-hop histogram then sort it in
+        # linear time.
+        self.per_hop = sorted(self.per_hop)
+        out["per_hop_ms"] = summary(self.per_hop)
+        out["transfer_ms"] = summary(self.transfer)
+        out["validate_ms"] = summary(self.validate)
+        out["inject_to_origin_accept_ms"] = summary(self.origin_accept)
+        out["t100_from_origin_ms"] = summary(self.t100_from_origin)
+        out["shortest_path_bound_ms"] = summary(bound)
+        out["round_trips_per_hop"] = trips / 2
+        out["protocol_bound_ms"] = summary([b * trips for b in bound])
+        pb = out["protocol_bound_ms"]["p50"]
+        t100 = out["t100_ms"]["p50"]
+        sb = out["shortest_path_bound_ms"]["p50"]
+        out["t100_over_shortest_path_bound"] = _r(t100 / sb, 3) if sb and t100 is not None else None
+        out["t100_over_protocol_bound"] = _r(t100 / pb, 3) if pb and t100 is not None else None
+        t100o = out["t100_from_origin_ms"]["p50"]
+        out["t100_from_origin_over_protocol_bound"] = (
+            _r(t100o / pb, 3) if pb and t100o is not None else None)
+        starts = sorted(self.starts)
+        if self.done_abs and starts:
+            span = (max(self.done_abs) - starts[0]) / 1e6
+            out["throughput_tps"] = _r(len(self.done_abs) / span, 1) if span > 0 else None
+        else:
+            out["throughput_tps"] = 0.0
+        if len(starts) > 1 and starts[-1] > starts[0]:
+            out["injection_rate_tps"] = _r((len(starts) - 1) / ((starts[-1] - starts[0]) / 1e6),
+                                           1)
+        return out
+
+
+# --- the graph ----------------------------------------------------------------------------------
+
+# Above this many nodes the diameter is not computed (None): every node's eccentricity costs n²
+# bits of memory (10,000 nodes: 12.5 MB, 20,000: 50 MB, twice over while a round runs).
+DIAMETER_MAX_NODES = 20_000
+
+
+def eccentricities(topo: Topology, sources: Iterable[int]) -> dict[int, int]:
+    """Hops from each source to its farthest node (-1 when some node is unreachable), for all
+    sources at once: bit k of reach[v] says that source k reaches v within r hops, and a round
+    ORs each node's neighbours' bits into its own. One Python operation per link and round does
+    the work of a breadth-first search from every source: every node of 10,000 of degree 8 in a
+    third of a second, where 10,000 searches take minutes."""
+    sources = sorted(set(sources))
+    everyone = (1 << len(sources)) - 1
+    reach = [0] * topo.nodes
+    for k, s in enumerate(sources):
+        reach[s] |= 1 << k
+    adjacency = [tuple(a) for a in topo.adjacency]
+    ecc: dict[int, int] = {}
+    done = 0
+    hops = 0
+    while True:
+        newly = reduce(operator.and_, reach, everyone) & ~done
+        for k, s in enumerate(sources):
+            if newly >> k & 1:
+                ecc[s] = hops
+        done |= newly
+        if done == everyone:
+            break
+        grown = [reduce(operator.or_, [reach[u] for u in adjacency[v]], reach[v])
+                 for v in range(topo.nodes)]
+        if grown == reach:  # no source reaches further: the rest never reach every node
+            break
+        reach = grown
+        hops += 1
+    return {s: ecc.get(s, -1) for s in sources}
+
+
+def graph_figures(topo: Topology, origins: list[int | None]) -> tuple[int | None, dict[int, int]]:
+    """(diameter, the origins' eccentricities)."""
+    n = topo.nodes
+    wanted = {o for o in origins if o is not None}
+    if n > DIAMETER_MAX_NODES:
+        return None, eccentricities(topo, wanted)
+    ecc = eccentricities(topo, range(n))
+    return (max(ecc.values()) if n > 1 and min(ecc.values()) >= 0 else None), ecc
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+class AnalysisError(ValueError):
+    """A folder that cannot be analysed; the message says which and why."""
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused: the millions of small lists that json makes of a large
+    simulation's arrivals form no cycle (reference counting frees them), yet the collector would
+    scan them over and over: a quarter of the analysis of 10,000 nodes × 1,000 transactions."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def analyze(out_dir: str) -> dict:
+    meta = load_json(os.path.join(out_dir, "testnet.json"))
+    if meta is None:
+        raise AnalysisError(f"{out_dir}: no readable testnet.json (not a run folder)")
+    counters = load_json(os.path.join(out_dir, "counters.json")) or {}
+    simulated = is_simulation(out_dir, meta)
+    if "sim" in meta and not simulated:
+        raise AnalysisError(f"{out_dir}: a simulation's folder without arrivals.jsonl")
+    with collector_paused():
+        seen = observe_simulation(out_dir, meta) if simulated else observe_traces(out_dir, meta)
+        report = build_report(seen, meta, counters)
+    if simulated:
+        make_deterministic(report, meta)
+        report["_sim_run"] = load_json(os.path.join(out_dir, "sim_run.json"))
+    if meta.get("compare_sim"):
+        report["compare_sim"] = compare_section(report, out_dir, meta["compare_sim"])
+    return report
+
+
+def build_report(seen: Observed, meta: dict, counters: dict) -> dict:
+    """The report of a run's observations (the module comment defines every figure)."""
+    params = meta["params"]
+    topo = Topology.from_json(meta["topology"])
+    n = len(meta["nodes"])
     confirmed_by: dict[str, str] = {}  # txid -> the block that confirmed it
-    for b in block_rows or []:
+    for b in seen.block_rows or []:
         for x in b.get("tx") or []:
             confirmed_by.setdefault(x, b["hash"])
-    held_via_block = 0
+    connected_at: dict[str, dict[int, int]] = {}  # block -> {node: connected µs}
 
-    def held_at(t: dict, tid: str) -> int | None:
-        """When node trace `t` first held `tid`: accepted, or connected a block confirming it."""
-        nonlocal held_via_block
-        acc = t["accepted"].get(tid)
+    def held_in_blocks(tid: str) -> dict[int, int] | None:
         bid = confirmed_by.get(tid)
-        if bid is not None:
-            c = t["blocks"]["connected"].get(bid)
-            if c is not None and (acc is None or c[0] < acc):
-                held_via_block += acc is None
-                return c[0]
-        return acc
+        if bid is None:
+            return None
+        if bid not in connected_at:
+            connected_at[bid] = {i: b["connected"][bid][0] for i, b in enumerate(seen.blocks)
+                                 if bid in b["connected"]}
+        return connected_at[bid]
 
-    delay = float(params.get("link_delay_ms") or 0)
+    txs = TxFigures(n, held_in_blocks)
+    for tx in seen.txs:
+        txs.add(tx)
+    m = len(txs.starts)
+    delay = bound_link_delay(meta)
     push = int(params.get("push_peers") or 0)
     relay_mode = params.get("relay_mode") or ("push" if push > 0 else "pull")
     max_degree = max(topo.degrees()) if n > 1 else 0
     trips = 1 if relay_mode == "tree" or (push > 0 and push >= max_degree) else 3
-    ecc_cache: dict[int, int] = {}
-
-    levels = {"t50_ms": 50, "t90_ms": 90, "t100_ms": 100}
-    level_values: dict[str, list[float]] = {k: [] for k in levels}
-    coverage_times: list[list[float]] = []  # per tx: ms until k+1 nodes hold it (len n)
-    per_hop: list[float] = []
-    transfer: list[float] = []
-    validate: list[float] = []
-    bound: list[float] = []
-    held_total = 0
-    fully = 0
-    done_abs: list[int] = []
-    origin_accept: list[float] = []
-    t100_from_origin: list[float] = []
-    for tid in ids:
-        t0 = t0_of[tid]
-        held = [held_at(t, tid) for t in traces]
-        times = sorted((h - t0) / 1000.0 for h in held if h is not None)
-        held_total += len(times)
-        for key, pct in levels.items():
-            need = max(1, math.ceil(pct * n / 100))
-            if len(times) >= need:
-                level_values[key].append(times[need - 1])
-        coverage_times.append(times + [math.inf] * (n - len(times)))
-        if len(times) == n:
-            fully += 1
-            done_abs.append(t0 + int(times[-1] * 1000))
-        o = origin_of.get(tid)
-        if o is not None:
-            if o not in ecc_cache:
-                ecc_cache[o] = topo.eccentricity(o)
-            bound.append(ecc_cache[o] * delay)
-            if tid in traces[o]["accepted"]:
-                oa = (traces[o]["accepted"][tid] - t0) / 1000.0
-                origin_accept.append(oa)
-                if len(times) == n:
-                    t100_from_origin.append(times[-1] - oa)
-        for t in traces:
-            fs = t["first_seen"].get(tid)
-            if fs is None:
-                continue
-            acc = t["accepted"].get(tid)
-            if acc is not None:
-                validate.append((acc - fs[0]) / 1000.0)
-            src = by_identity.get(fs[1])
-            if src is None:
-                continue
-            sfs = traces[src]["first_seen"].get(tid)
-            if sfs is not None:
-                per_hop.append((fs[0] - sfs[0]) / 1000.0)
-            sacc = traces[src]["accepted"].get(tid)
-            if sacc is not None:
-                transfer.append((fs[0] - sacc) / 1000.0)
+    diameter, ecc = graph_figures(topo, txs.origins)
 
     report: dict = {
         "report_version": REPORT_VERSION,
         "nodes": n,
         "topology": topo.kind or params.get("topology"),
         "degree": params.get("degree"),
-        "diameter": topo.diameter() if n > 1 and topo.is_connected() else None,
+        "diameter": diameter,
         "links": len(topo.edges),
         "txs": m,
         "size": params.get("size"),
@@ -482,91 +769,108 @@ def analyze(out_dir: str) -> dict:
         "warmup": params.get("warmup"),
         "link_delay_ms": params.get("link_delay_ms"),
         "jitter_ms": params.get("jitter_ms"),
-        "relay_mode": relay_mode,
-        "push_peers": params.get("push_peers"),
-        "graft_timeout_ms": params.get("graft_timeout_ms"),
-        "lazy_interval_ms": params.get("lazy_interval_ms"),
-        "reconcile": params.get("reconcile"),
-        "reconcile_interval_ms": params.get("reconcile_interval_ms"),
-        "flood_peers": params.get("flood_peers"),
-        "inv_interval_ms": params.get("inv_interval_ms"),
-        "origin": params.get("origin"),
-        "seed": params.get("seed"),
-        "delivered_fraction": _r(held_total / (m * n), 6) if m and n else 0.0,
-        "fully_delivered_txs": fully,
+        "bound_link_delay_ms": delay,
     }
-    if block_rows is not None:
+    if "sim" in meta:
+        report["latency"] = params.get("latency")
+        report["bandwidth"] = params.get("bandwidth")
+    report.update({k: params.get(k) for k in (
+        "relay_mode", "push_peers", "graft_timeout_ms", "lazy_interval_ms", "reconcile",
+        "reconcile_interval_ms", "flood_peers", "inv_interval_ms", "origin", "seed")})
+    report["relay_mode"] = relay_mode
+    tx_section = txs.section(delay, trips, ecc)
+    report["delivered_fraction"] = tx_section.pop("delivered_fraction")
+    report["fully_delivered_txs"] = tx_section.pop("fully_delivered_txs")
+    if seen.block_rows is not None:
         # (node, transaction) pairs held only through a block: the node never had it in its
         # mempool (it met the transaction first in the block, or after the block confirmed it).
-        report["held_only_via_block"] = held_via_block
-    for key in levels:
-        report[key] = summary(level_values[key])
-    report["per_hop_ms"] = summary(per_hop)
-    report["transfer_ms"] = summary(transfer)
-    report["validate_ms"] = summary(validate)
-    report["inject_to_origin_accept_ms"] = summary(origin_accept)
-    report["t100_from_origin_ms"] = summary(t100_from_origin)
-    report["shortest_path_bound_ms"] = summary(bound)
-    report["round_trips_per_hop"] = trips / 2
-    report["protocol_bound_ms"] = summary([b * trips for b in bound])
-    pb = report["protocol_bound_ms"]["p50"]
-    t100 = report["t100_ms"]["p50"]
-    sb = report["shortest_path_bound_ms"]["p50"]
-    report["t100_over_shortest_path_bound"] = (
-        _r(t100 / sb, 3) if sb and t100 is not None else None)
-    report["t100_over_protocol_bound"] = _r(t100 / pb, 3) if pb and t100 is not None else None
-    t100o = report["t100_from_origin_ms"]["p50"]
-    report["t100_from_origin_over_protocol_bound"] = (
-        _r(t100o / pb, 3) if pb and t100o is not None else None)
-    inj = meta.get("inject", {})
-    starts = sorted(t0_of.values())
-    if done_abs and starts:
-        span = (max(done_abs) - starts[0]) / 1e6
-        report["throughput_tps"] = _r(fully / span, 1) if span > 0 else None
-    else:
-        report["throughput_tps"] = 0.0
-    if len(starts) > 1 and starts[-1] > starts[0]:
-        report["injection_rate_tps"] = _r((len(starts) - 1) / ((starts[-1] - starts[0]) / 1e6), 1)
+        report["held_only_via_block"] = txs.held_via_block
+    report.update(tx_section)
     report.update(counters_section(counters, n, m, int(params.get("size") or 0)))
+    inj = meta.get("inject", {})
     report["inject"] = {k: inj.get("summary", {}).get(k)
                         for k in ("count", "accepted", "rejected", "failed", "rate")}
-    rejected = Counter()
-    dropped = 0
-    for t in traces:
-        rejected.update(t["rejected"])
-        dropped += t["dropped"]
-    report["rejections"] = dict(rejected)
-    report["trace_events_dropped"] = dropped
-    report["traces_missing"] = [i for i, t in enumerate(traces) if t["missing"]]
+    report["rejections"] = dict(seen.rejections)
+    report["trace_events_dropped"] = seen.dropped
+    report["traces_missing"] = seen.missing
     report["node_exit_codes"] = meta.get("exit_codes")
     report["completed"] = meta.get("completed")
     report["timed_out"] = meta.get("timed_out", False)
     report["machine"] = meta.get("machine")
     report["load_average"] = {"before": meta.get("load_before"), "after": meta.get("load_after")}
     report["date"] = meta.get("date")
-    blocks = blocks_section(traces, block_rows, params, len(topo.edges), counters,
-                            by_identity)
+    blocks = blocks_section(seen.blocks, seen.block_rows, params, len(topo.edges), counters)
     if blocks is not None:
         report["blocks"] = blocks
     report["_series"] = {  # for the plots; not written to report.json
-        "t100": level_values["t100_ms"], "per_hop": per_hop, "coverage": coverage_times}
+        "t100": txs.levels["t100_ms"], "per_hop": txs.per_hop, "coverage": txs.coverage}
     return report
 
 
-def blocks_section(traces: list[dict], rows: list[dict] | None, params: dict, links: int,
-                   counters: dict, by_identity: dict[str, int]) -> dict | None:
-    """The block report (see the module comment); None when the run made no block."""
-    n = len(traces)
+def bound_link_delay(meta: dict) -> float:
+    """The one-way delay per hop of the bounds: the link delay, or a simulation's mean latency
+    when it has none (latency not constant)."""
+    delay = meta["params"].get("link_delay_ms")
+    if delay is None and "sim" in meta:
+        delay = meta["sim"].get("mean_latency_ms")
+    return float(delay or 0)
+
+
+def make_deterministic(report: dict, meta: dict) -> None:
+    """A simulation's report: its facts ("sim"), and nothing that differs between two runs of
+    one seed (date, machine, load: those of sim_run.json go to report.md only)."""
+    report["sim"] = meta["sim"]
+    report["machine"] = None
+    report["date"] = None
+    report["load_average"] = {"before": None, "after": None}
+
+
+# Figures put side by side by --compare-sim: "KEY" or "KEY.SUBKEY" of report.json.
+COMPARED = ("t50_ms.p50", "t90_ms.p50", "t100_ms.p50", "t100_ms.p90", "per_hop_ms.p50",
+            "bytes_per_tx_per_node", "bytes_on_wire_per_tx_per_node", "tx_bodies_per_node",
+            "inv_entries_sent_per_tx_per_node", "getdata_entries_per_tx_per_node")
+# The simulation's folder inside a real run's (--compare-sim).
+SIM_DIR = "sim"
+
+
+def figure(report: dict, name: str):
+    value = report
+    for key in name.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def compare_section(real: dict, out_dir: str, sim: dict) -> dict:
+    """report["compare_sim"]: the COMPARED figures of the real run and of its simulation (its
+    report.json under SIM_DIR; None where it wrote none). `sim`: testnet.json's "compare_sim",
+    the simulator's exit code and error."""
+    sim_dir = os.path.join(out_dir, SIM_DIR)
+    simulated = load_json(os.path.join(sim_dir, "report.json")) or {}
+    sim_run = load_json(os.path.join(sim_dir, "sim_run.json")) or {}
+    metrics = {}
+    for name in COMPARED:
+        x, y = figure(real, name), figure(simulated, name)
+        metrics[name] = {"real": x, "sim": y,
+                         "sim_over_real": _r(y / x, 3) if x and y is not None else None}
+    return {"metrics": metrics, "sim_dir": SIM_DIR, "sim_wall_s": _r(sim_run.get("wall_s")),
+            "exit_code": sim.get("exit_code"), "error": sim.get("error")}
+
+
+def blocks_section(views: list[dict], rows: list[dict] | None, params: dict, links: int,
+                   counters: dict) -> dict | None:
+    """The block report (see the module comment) from each node's block_view(); None when the
+    run made no block."""
+    n = len(views)
     producer_of: dict[str, int] = {}
-    for i, t in enumerate(traces):
-        for bid, (_, frm) in t["blocks"]["first_seen"].items():
-            if frm == "local":
+    for i, v in enumerate(views):
+        for bid, (_, src) in v["first_seen"].items():
+            if src == LOCAL:
                 producer_of.setdefault(bid, i)
     if rows:
         order = [(r["hash"], r) for r in rows]
     else:
         def height(bid: str) -> int:
-            c = traces[producer_of[bid]]["blocks"]["connected"].get(bid)
+            c = views[producer_of[bid]]["connected"].get(bid)
             return c[1] if c else 0
         order = [(bid, {}) for bid in sorted(producer_of, key=height)]
     if not order:
@@ -582,7 +886,7 @@ def blocks_section(traces: list[dict], rows: list[dict] | None, params: dict, li
         p = producer_of.get(bid, default_producer)
         if not 0 <= p < n:
             p = 0
-        conns = [t["blocks"]["connected"].get(bid) for t in traces]
+        conns = [v["connected"].get(bid) for v in views]
         got = [c for c in conns if c is not None]
         connected_pairs += len(got)
         pc = conns[p]
@@ -591,12 +895,12 @@ def blocks_section(traces: list[dict], rows: list[dict] | None, params: dict, li
         if size:
             sizes.append(size)
         hops = []
-        for i, t in enumerate(traces):
-            fs = t["blocks"]["first_seen"].get(bid)
+        for i, v in enumerate(views):
+            fs = v["first_seen"].get(bid)
             if fs is None or conns[i] is None:
                 continue
-            src = by_identity.get(fs[1])
-            if src is not None and conns[src] is not None:
+            src = fs[1]
+            if src is not None and src >= 0 and conns[src] is not None:
                 hops.append((conns[i][0] - conns[src][0]) / 1000.0)
         hops_all += hops
         tta = None
@@ -604,8 +908,8 @@ def blocks_section(traces: list[dict], rows: list[dict] | None, params: dict, li
             tta = max(c[0] for c in got) / 1000.0 - pc[0] / 1000.0
             to_all.append(tta)
         b_rec = {"blocks": 0, "txs": 0, "prefilled": 0, "from_mempool": 0, "missing": 0}
-        for t in traces:
-            e = t["blocks"]["reconstructed"].get(bid)
+        for v in views:
+            e = v["reconstructed"].get(bid)
             if e is None:
                 continue
             b_rec["blocks"] += 1
@@ -650,19 +954,21 @@ def blocks_section(traces: list[dict], rows: list[dict] | None, params: dict, li
     asked = rec["txs"] - rec["prefilled"]
     out["reconstruction"] = dict(rec, miss_rate=(_r(rec["missing"] / asked, 6)
                                                  if asked > 0 else None))
-    rejected = Counter(reason for t in traces for _, reason in t["blocks"]["rejected"])
+    rejected = Counter(reason for v in views for _, reason in v["rejected"])
     out["rejected"] = sum(rejected.values())
     out["rejected_reasons"] = dict(rejected)
-    out["disconnected"] = sum(t["blocks"]["disconnected"] for t in traces)
+    out["disconnected"] = sum(v["disconnected"] for v in views)
     out["per_block"] = per_block
     return out
 
 
-def coverage_curve(coverage: list[list[float]], n: int) -> list[tuple[float, float | None, float | None]]:
+def coverage_curve(coverage: list[Sequence[float]],
+                   n: int) -> list[tuple[float, float | None, float | None]]:
     """(percent of nodes, median ms, p95 ms) until that share of nodes holds a transaction."""
     rows = []
-    for k in range(n):
-        col = sorted(c[k] for c in coverage)
+    columns = zip(*coverage) if coverage else ([] for _ in range(n))
+    for k, column in enumerate(columns):
+        col = sorted(column)
         med = percentile(col, 50)
         p95 = percentile(col, 95)
         rows.append((100.0 * (k + 1) / n,

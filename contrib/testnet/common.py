@@ -1,5 +1,6 @@
-"""What every subcommand shares: the progress logger, the machine description and hearsayd's
-relay options (run, devnet and plan pass the same ones to every node)."""
+"""What every subcommand shares: the progress logger, the machine description, a log's last line
+and hearsayd's relay options (run, devnet, plan and the simulation of --compare-sim pass the same
+ones to every node)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,18 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores {model or platform.machine()}, {distro or platform.system()}"
+
+
+def last_line(path: str) -> str:
+    """The last non-empty line of a log file ("" when there is none)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 400))
+            lines = f.read().decode("utf-8", "replace").replace("\r", "\n").splitlines()
+        return next((x.strip() for x in reversed(lines) if x.strip()), "")
+    except OSError:
+        return ""
 
 
 def loadavg() -> str:

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+from bisect import bisect_left, bisect_right
 
 from analyze import coverage_curve, percentile
 
@@ -50,13 +51,15 @@ def hop_histogram(hop: list[float]) -> tuple[list[tuple[float, int, int]], dict]
     hi = percentile(hop, 99.5) or hop[-1]
     lo = min(0.0, hop[0])
     width = max((hi - lo) / HIST_BINS, 1e-3)
-    counts = [0] * HIST_BINS
-    above = 0
-    for v in hop:
-        if v > hi:
-            above += 1
-        else:
-            counts[min(HIST_BINS - 1, max(0, int((v - lo) / width)))] += 1
+
+    def bar(v: float) -> int:
+        return min(HIST_BINS - 1, max(0, int((v - lo) / width)))
+    # `bar` never decreases along the sorted hops: each bar's hops are found by bisection (a
+    # simulation has millions of them).
+    cut = bisect_right(hop, hi)
+    starts = [bisect_left(hop, i, 0, cut, key=bar) for i in range(HIST_BINS)] + [cut]
+    counts = [starts[i + 1] - starts[i] for i in range(HIST_BINS)]
+    above = len(hop) - cut
     rows = [(lo + (i + 0.5) * width, c, 0) for i, c in enumerate(counts)]
     if above:
         rows.append((lo + (HIST_BINS + 1.5) * width, 0, above))
@@ -69,8 +72,11 @@ def run_parameters(report: dict) -> str:
     """The run in a few words, for the figures' titles."""
     r = report
     rate = f"{r.get('rate'):g} tx/s" if r.get("rate") else "full speed"
-    delay = (f"link delay {r.get('link_delay_ms')} ms" if r.get("link_delay_ms")
-             else "no link delay")
+    if r.get("sim"):
+        delay = f"simulated, latency {r.get('latency')}"
+    else:
+        delay = (f"link delay {r.get('link_delay_ms')} ms" if r.get("link_delay_ms")
+                 else "no link delay")
     mode = f", {r['relay_mode']} relay" if r.get("relay_mode") else ""
     return (f"{r.get('nodes')} nodes, {r.get('topology')} degree {r.get('degree')}, "
             f"{r.get('txs')} tx of {r.get('size')} B at {rate}, {delay}{mode}")
@@ -113,8 +119,9 @@ def plots(out_dir: str, report: dict) -> tuple[list[str], str | None]:
                "bin_center_ms links links_above_the_cut", hist)
 
     if not shutil.which("gnuplot"):
+        # No path in the note: report.json of a simulation's seed is the same bytes anywhere.
         return [], ("gnuplot is not installed, so no figures were drawn (apt-get install "
-                    "gnuplot-nox, then run: testnet.py analyze " + out_dir + ")")
+                    "gnuplot-nox, then run testnet.py analyze on this folder)")
     term = _terminal()
     titles = plot_titles(report, info)
     over_title = (f"above {info['cut_ms']:.1f} ms (p99.5): {info['above']}, the slowest "
@@ -194,10 +201,12 @@ def bound_rows(r: dict) -> list[str]:
     """The lower-bound rows; one plain line when the links have no delay (every bound is 0)."""
     sb = (r.get("shortest_path_bound_ms") or {}).get("p50")
     pb = (r.get("protocol_bound_ms") or {}).get("p50")
-    if not r.get("link_delay_ms") or not sb:
+    if not r.get("bound_link_delay_ms", r.get("link_delay_ms")) or not sb:
         return ["| lower bound on t100 | no link delay: no lower bound |"]
+    delay = ("delay" if r.get("link_delay_ms") is not None
+             else f"mean latency {r.get('bound_link_delay_ms')} ms")
     return [
-        f"| shortest-path bound (eccentricity × delay), ms p50 | {_v(sb)} |",
+        f"| shortest-path bound (eccentricity × {delay}), ms p50 | {_v(sb)} |",
         f"| protocol bound (× {_v(r.get('round_trips_per_hop'))} round trips per hop), ms p50 | "
         f"{_v(pb)} |",
         f"| t100 p50 ÷ shortest-path bound | {_v(r.get('t100_over_shortest_path_bound'))} |",
@@ -281,24 +290,13 @@ def histogram_note(info: dict | None) -> list[str]:
             f"bar; the slowest took {info['max_ms']:.1f} ms.", ""]
 
 
-def markdown(report: dict, pngs: list[str], note: str | None) -> str:
+def markdown(report: dict, pngs: list[str], note: str | None,
+             sim_run: dict | None = None) -> str:
+    """report.md. `sim_run`: a simulation's sim_run.json (its wall time and memory, which
+    report.json leaves out)."""
     r = report
-    load = r.get("load_average") or {}
-    rate = f"{r.get('rate'):g} tx/s" if r.get("rate") else "full speed"
-    delay = (f"link delay {r.get('link_delay_ms')} ms ± {_v(r.get('jitter_ms'))} ms"
-             if r.get("link_delay_ms") else "no link delay")
-    lines = [
-        "# hearsay testnet report",
-        "",
-        f"{r['nodes']} hearsayd nodes on 127.0.0.1, topology {_v(r.get('topology'))} "
-        f"(degree {_v(r.get('degree'))}, {_v(r.get('links'))} links, diameter "
-        f"{_v(r.get('diameter'))}), {r['txs']} transactions of {_v(r.get('size'))} B injected at "
-        f"{rate} from origin {_v(r.get('origin'))}; {delay}, {relay_words(r)}, inv interval "
-        f"{_v(r.get('inv_interval_ms'))} ms. "
-        f"{r.get('machine') or 'machine unknown'}, {r.get('date') or 'date unknown'}, load "
-        f"average {_v(load.get('before'))} before and {_v(load.get('after'))} after the "
-        "injection.",
-        "",
+    lines = simulation_intro(r, sim_run) if r.get("sim") else testnet_intro(r)
+    lines += [
         "| measure | value |",
         "|---|---|",
         f"| delivered fraction (node-transaction pairs held) | {r['delivered_fraction']} |",
@@ -330,6 +328,7 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
     lines += wire_markdown(r)
     lines += tree_markdown(r)
     lines += recon_markdown(r)
+    lines += compare_markdown(r.get("compare_sim"))
     if r.get("held_only_via_block"):
         lines += [f"Node–transaction pairs held only through a block (never in that node's "
                   f"mempool): {r['held_only_via_block']}.", ""]
@@ -350,6 +349,81 @@ def markdown(report: dict, pngs: list[str], note: str | None) -> str:
     lines += ["Definitions: see contrib/testnet/analyze.py (and the README section "
               "\"Measuring propagation\").", ""]
     return "\n".join(lines)
+
+
+def testnet_intro(r: dict) -> list[str]:
+    """report.md's title and first paragraph for a run of real nodes."""
+    load = r.get("load_average") or {}
+    rate = f"{r.get('rate'):g} tx/s" if r.get("rate") else "full speed"
+    delay = (f"link delay {r.get('link_delay_ms')} ms ± {_v(r.get('jitter_ms'))} ms"
+             if r.get("link_delay_ms") else "no link delay")
+    return [
+        "# hearsay testnet report",
+        "",
+        f"{r['nodes']} hearsayd nodes on 127.0.0.1, topology {_v(r.get('topology'))} "
+        f"(degree {_v(r.get('degree'))}, {_v(r.get('links'))} links, diameter "
+        f"{_v(r.get('diameter'))}), {r['txs']} transactions of {_v(r.get('size'))} B injected at "
+        f"{rate} from origin {_v(r.get('origin'))}; {delay}, {relay_words(r)}, inv interval "
+        f"{_v(r.get('inv_interval_ms'))} ms. "
+        f"{r.get('machine') or 'machine unknown'}, {r.get('date') or 'date unknown'}, load "
+        f"average {_v(load.get('before'))} before and {_v(load.get('after'))} after the "
+        "injection.",
+        "",
+    ]
+
+
+def simulation_intro(r: dict, sim_run: dict | None) -> list[str]:
+    """report.md's title and first paragraph for a simulation: what it models, and what it
+    cost (sim_run.json: not in report.json, which must not change from one run to the next)."""
+    sim = r.get("sim") or {}
+    rate = f"{r.get('rate'):g} tx/s" if r.get("rate") else "full speed"
+    mean = sim.get("mean_latency_ms")
+    lines = [
+        "# hearsay simulation report",
+        "",
+        f"A simulation, not a measurement: {r['nodes']} nodes running hearsay's relay code in "
+        f"hearsay-sim's virtual time, topology {_v(r.get('topology'))} (degree "
+        f"{_v(r.get('degree'))}, {_v(r.get('links'))} links, diameter {_v(r.get('diameter'))}), "
+        f"{r['txs']} transactions of {_v(r.get('size'))} B injected at {rate} from origin "
+        f"{_v(r.get('origin'))}; latency model {_v(r.get('latency'))} (mean one-way "
+        f"{'n/a' if mean is None else f'{mean:g}'} ms), bandwidth model "
+        f"{_v(r.get('bandwidth'))}, {relay_words(r)}, inv interval "
+        f"{_v(r.get('inv_interval_ms'))} ms; signature verification "
+        f"{_v(sim.get('verify_us'))} µs on {_v(sim.get('cores'))} "
+        f"core{'' if sim.get('cores') == 1 else 's'} per node.",
+        "",
+    ]
+    if sim_run:
+        def num(k: str, fmt: str) -> str:
+            return "n/a" if sim_run.get(k) is None else format(sim_run[k], fmt)
+        lines += [f"Simulated {r['nodes']} nodes: {_v(sim.get('events'))} events in "
+                  f"{num('wall_s', '.1f')} s wall ({num('events_per_s', '.0f')} events/s), "
+                  f"peak RSS {num('peak_rss_mb', '.0f')} MB.", ""]
+    return lines
+
+
+def compare_rows(c: dict) -> list[str]:
+    """The COMPARED figures of a real run and its simulation, as table rows."""
+    def cell(x) -> str:
+        return "n/a" if x is None else f"{x:g}"
+    return [f"| {name} | {cell(v.get('real'))} | {cell(v.get('sim'))} | "
+            f"{cell(v.get('sim_over_real'))} |" for name, v in c.get("metrics", {}).items()]
+
+
+def compare_markdown(c: dict | None) -> list[str]:
+    """report.md's "Simulation vs reality" (runs with --compare-sim)."""
+    if not c:
+        return []
+    wall = c.get("sim_wall_s")
+    lines = ["## Simulation vs reality", "",
+             f"The same run simulated by hearsay-sim (its report: {c.get('sim_dir')}/report.md; "
+             f"{'n/a' if wall is None else f'{wall:g}'} s of wall time).", ""]
+    if c.get("exit_code"):
+        lines += [f"**The simulator failed (exit code {c['exit_code']}): "
+                  f"{c.get('error') or 'no message'}.**", ""]
+    lines += ["| figure | real | simulated | simulated ÷ real |", "|---|---|---|---|",
+              *compare_rows(c), ""]
+    return lines
 
 
 def wire_markdown(r: dict) -> list[str]:
@@ -457,5 +531,5 @@ def write_report(out_dir: str, report: dict) -> dict:
         json.dump(public, f, indent=2)
         f.write("\n")
     with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(public, pngs, note))
+        f.write(markdown(public, pngs, note, report.get("_sim_run")))
     return public

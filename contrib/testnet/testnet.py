@@ -6,8 +6,9 @@
                  [--relay-mode pull|push|tree] [--push-peers K] [--graft-timeout-ms MS]
                  [--lazy-interval-ms MS] [--reconcile 0|1] [--reconcile-interval-ms MS]
                  [--flood-peers K] [--inv-interval-ms I] [--origin random|INDEX] [--bin DIR]
-                 [--blocks N [--block-interval S] [--producer I]] --out DIR
+                 [--blocks N [--block-interval S] [--producer I]] [--compare-sim] --out DIR
   testnet.py analyze DIR          recompute DIR/report.json, report.md and figures from the traces
+                                  (or from a hearsay-sim run's arrivals)
   testnet.py devnet               5 nodes in a ring, 1,000 transactions, 2 blocks, a short report
                                   in plain words; its temporary folder is removed unless the run
                                   failed (KEEP=1 in the environment: leave the nodes running and
@@ -35,8 +36,15 @@ txids from getblock) goes to DIR/blocks.jsonl. Once every transaction is deliver
 transaction confirmed by a block a node connected counts as held there) and the N blocks are
 made, it waits until every node's getchaininfo shows the last block as its best (or
 --timeout), then stops as without blocks.
-Exit code: 0 when every node held every transaction (and connected every block); 1 on an error
-or a timeout; 130 interrupted.
+
+Simulation (--compare-sim): once the report is written, hearsay-sim (in the --bin folder; the
+run refuses to start without it) simulates the same run: the same nodes, links and dial
+directions, transactions injected at the same offsets into the same origins, link delay, relay
+options and blocks (simrun.py says what it passes). Its report goes to DIR/sim, and the run's
+report gets a "Simulation vs reality" table (report.json's compare_sim). A failed simulation is
+reported and makes the exit code 1; the real report stays.
+Exit code: 0 when every node held every transaction (and connected every block) and, with
+--compare-sim, the simulation succeeded; 1 on an error or a timeout; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -56,9 +64,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from analyze import analyze  # noqa: E402
+import simrun  # noqa: E402
+from analyze import AnalysisError, analyze  # noqa: E402
 from common import (RECON_OPTIONS, TREE_TIMERS, HelpFormatter,  # noqa: E402
-                    add_relay_options, loadavg, log, machine, relay_args, relay_settings)
+                    add_relay_options, last_line, loadavg, log, machine, relay_args,
+                    relay_settings)
 from cluster import (Cluster, ClusterError, Interrupted, TraceTail,  # noqa: E402
                      check_binaries, default_bin_dir, install_cleanup, spawn, write_json)
 from rpc import RpcError  # noqa: E402
@@ -67,7 +77,7 @@ from topology import TopologyError, build  # noqa: E402
 
 # The --help texts of run and devnet: the paragraphs of this module's comment about them.
 RUN_DESCRIPTION = "\n\n".join(p for p in __doc__.split("\n\n")
-                              if p.startswith(("`run`", "Blocks", "Exit code")))
+                              if p.startswith(("`run`", "Blocks", "Simulation", "Exit code")))
 DEVNET_DESCRIPTION = """\
 A local network to look at: `run` with 5 nodes in a ring, 1,000 transactions and 2 blocks
 (the options below, with devnet's defaults), then a short summary in plain words.
@@ -135,17 +145,6 @@ def origins(a, n: int) -> list[int]:
     if not 0 <= o < n:
         raise ClusterError(f"--origin {o}: node indexes are 0..{n - 1}")
     return [o]
-
-
-def last_line(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 400))
-            lines = f.read().decode("utf-8", "replace").replace("\r", "\n").splitlines()
-        return next((x.strip() for x in reversed(lines) if x.strip()), "")
-    except OSError:
-        return ""
 
 
 def inject(cluster: Cluster, a, out: str, origin_list: list[int],
@@ -398,6 +397,10 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
     if os.path.exists(os.path.join(out, "testnet.json")):
         raise ClusterError(f"{out} already holds a run: choose another --out or remove it")
     relay_settings(a)  # refuses contradictory relay options before anything is made
+    bin_dir = a.bin or default_bin_dir()
+    compare_sim = getattr(a, "compare_sim", False)
+    if compare_sim:
+        simrun.find_simulator(bin_dir)  # before the run, not after it
     os.makedirs(out, exist_ok=True)
     topo = build(a.topology, a.nodes, a.degree, a.seed)
     n = topo.nodes
@@ -405,7 +408,6 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
     log(f"topology {topo.kind}: {n} nodes, {len(topo.edges)} links, degree "
         f"{min(degrees) if degrees else 0}..{max(degrees) if degrees else 0}, "
         f"diameter {topo.diameter() if n > 1 else 0}")
-    bin_dir = a.bin or default_bin_dir()
     blocks = a.blocks or 0
     if blocks < 0:
         raise ClusterError(f"--blocks {blocks}: use 0 (no blocks) or more")
@@ -516,10 +518,43 @@ def run_testnet(a, keep: bool = False) -> tuple[dict | None, int]:
     if bad:
         log(f"warning: nodes exited uncleanly: {bad}")
         code = 1
+    if compare_sim:
+        report, simulated = compare_with_simulation(bin_dir, out, meta)
+        code = code if simulated else 1
     report["_network"] = network
     if keep:
         report["_cluster"] = cluster
     return report, code
+
+
+def compare_with_simulation(bin_dir: str, out: str, meta: dict) -> tuple[dict, bool]:
+    """--compare-sim: simulates the finished run (simrun.py), records the outcome in
+    testnet.json and rewrites the report with the comparison. Returns (report, succeeded)."""
+    log(f"simulating the same run with {simrun.SIMULATOR} (--compare-sim) into "
+        f"{os.path.join(out, simrun.SIM_DIR)}")
+    try:
+        result = simrun.simulate(bin_dir, out, meta)
+    except ClusterError as e:  # the inputs could not be made: the real report stands
+        result = {"exit_code": 1, "error": str(e)}
+    meta["compare_sim"] = result
+    write_json(os.path.join(out, "testnet.json"), meta)
+    if result["exit_code"]:
+        log(f"the simulation failed (exit code {result['exit_code']}): {result['error']}")
+    return write_report(out, analyze(out)), result["exit_code"] == 0
+
+
+def compare_table(c: dict) -> list[str]:
+    """report["compare_sim"] as aligned text lines for the terminal."""
+    def cell(x) -> str:
+        return "n/a" if x is None else f"{x:g}"
+    lines = [f"simulation vs reality ({c.get('sim_dir')}/report.md):",
+             f"  {'figure':34} {'real':>10} {'simulated':>10} {'sim/real':>9}"]
+    for name, v in c.get("metrics", {}).items():
+        lines.append(f"  {name:34} {cell(v.get('real')):>10} {cell(v.get('sim')):>10} "
+                     f"{cell(v.get('sim_over_real')):>9}")
+    if c.get("exit_code"):
+        lines.append(f"  the simulator failed (exit code {c['exit_code']}): {c.get('error')}")
+    return lines
 
 
 def print_summary(r: dict, out: str) -> None:
@@ -536,9 +571,11 @@ def print_summary(r: dict, out: str) -> None:
         f"{f(t, 'p90')} p99 {f(t, 'p99')} max {f(t, 'max')} | per hop ms p50 {f(h, 'p50')} "
         f"p99 {f(h, 'p99')} | {bound} | {r.get('throughput_tps')} tx/s | "
         f"{r.get('bytes_per_tx_per_node')} B/tx/node | bodies/node {r.get('tx_bodies_per_node')}"
-        f" | peak RSS {r.get('peak_rss_mb')} MB")
+        f" | peak RSS {r.get('peak_rss_mb') or 'n/a'} MB")
     if r.get("blocks"):
         log(block_line(r["blocks"]))
+    if r.get("compare_sim"):
+        log("\n".join(compare_table(r["compare_sim"])))
     log(f"report: {os.path.join(out, 'report.md')} and report.json")
 
 
@@ -634,6 +671,9 @@ def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
     p.add_argument("--producer", type=int, default=0,
                    help="index of the producing node (with --blocks)")
     if not devnet:
+        p.add_argument("--compare-sim", action="store_true",
+                       help=f"after the run, simulate it with {simrun.SIMULATOR} from the --bin "
+                            "folder (into OUT/sim) and compare the two in the report")
         p.add_argument("--out", required=True,
                        help="run folder (created; must not hold a run; required)")
 
@@ -789,7 +829,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("analyze", help="recompute the report of a run folder from its traces",
                        description="Recomputes DIR/report.json, report.md and the figures from "
-                       "the files a run left in DIR (traces, inject.jsonl, counters.json).",
+                       "the files a run left in DIR (traces, inject.jsonl, counters.json), or "
+                       "that hearsay-sim run left (arrivals.jsonl, counters.json: "
+                       "contrib/testnet/analyze.py says which).",
                        formatter_class=HelpFormatter)
     p.add_argument("dir", help="the run folder (a run's --out)")
     p.set_defaults(func=cmd_analyze)
@@ -815,7 +857,7 @@ def main(argv: list[str] | None = None) -> int:
     install_cleanup()
     try:
         return a.func(a)
-    except (ClusterError, TopologyError) as e:
+    except (ClusterError, TopologyError, AnalysisError) as e:
         print(f"testnet: error: {e}", file=sys.stderr)
         return 1
     except Interrupted as e:

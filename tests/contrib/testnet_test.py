@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Tests of contrib/testnet: topologies, the report computed from synthetic traces, and an
-end-to-end run of 5 real hearsayd processes with 50 transactions and 3 blocks.
+"""Tests of contrib/testnet: topologies, the report computed from synthetic traces and from a
+synthetic simulation (one definition of every figure), --compare-sim's inputs and report, an
+end-to-end run of 5 real hearsayd processes with 50 transactions and 3 blocks, and one of 20
+nodes compared with its simulation.
 
   python3 tests/contrib/testnet_test.py [--bin DIR] [unittest options]
 
---bin (or $HEARSAY_BIN) names the folder holding hearsayd and hearsay-cli (default
-build/release/bin). Missing binaries fail the end-to-end test: they are never skipped.
+--bin (or $HEARSAY_BIN) names the folder holding hearsayd, hearsay-cli and hearsay-sim (default
+build/release/bin). Missing binaries fail the end-to-end tests: they are never skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, TOOL_DIR)
 import analyze  # noqa: E402
 import common  # noqa: E402
 import render  # noqa: E402
+import simrun  # noqa: E402
 import testnet  # noqa: E402
 import topology  # noqa: E402
 from cluster import pick_ports  # noqa: E402
@@ -470,6 +473,397 @@ class RenderTest(unittest.TestCase):
         self.assertIn("median 30.0 ms", testnet.block_line(many))
 
 
+# One run seen two ways, as a simulation's files and as a real run's traces: 4 nodes, links 0-1,
+# 1-2 and 1-3 (dialler first) of 10 ms, 3 transactions injected 100 ms apart. Per transaction:
+# (id, ms from T0 to its injection, origin, {node: (first seen, from, accepted)}), times in ms
+# after the injection, from -1 at the origin, accepted None where the node never accepted it.
+T0 = 1_000_000_000
+OBSERVED = [
+    ("a1" * 32, 0, 0, {0: (1, -1, 2), 1: (32, 0, 34), 2: (60, 1, 61), 3: (70, 1, 73)}),
+    ("b2" * 32, 100, 2, {0: (70, 1, 72), 1: (35, 2, 36), 2: (1, -1, 3), 3: (66, 1, 68)}),
+    ("c3" * 32, 200, 3, {0: (75, 1, None), 1: (40, 3, 41), 2: (80, 1, 83), 3: (2, -1, 4)}),
+]
+# With blocks: node 1 makes block D (confirming c3, which node 0 never accepted); per node
+# (first seen, from, connected) in ms after T0.
+BLOCK_D = "0d" * 32
+OBSERVED_BLOCK = {0: (309, 1, 311), 1: (299, -1, 300), 2: (310, 1, 315), 3: (312, 1, 313)}
+SIM_RUN = {"wall_s": 1.5, "events_per_s": 8230.0, "peak_rss_mb": 42.0,
+           "machine": "2 cores Synthetic CPU", "date": "2031-02-03 04:05 UTC",
+           "calibrated_verify_us": None}
+
+
+def _identity(i: int) -> str:
+    return "%064x" % (i + 1)
+
+
+def write_observed_run(d: str, sim: bool, blocks: bool = False, **params) -> None:
+    """OBSERVED (and OBSERVED_BLOCK with `blocks`) as the files of a simulation (`sim`) or of a
+    real run; `params` overrides testnet.json's params."""
+    os.makedirs(d, exist_ok=True)
+    meta = {"params": dict({"nodes": 4, "degree": 2, "topology": "file", "seed": 1, "txs": 3,
+                            "rate": 10, "size": 250, "warmup": 0, "link_delay_ms": 10,
+                            "jitter_ms": 0, "relay_mode": "pull", "push_peers": 0,
+                            "inv_interval_ms": 0, "origin": "random",
+                            "blocks": 1 if blocks else 0}, **params),
+            "topology": {"nodes": 4, "kind": "file", "edges": [[0, 1], [1, 2], [1, 3]]},
+            "nodes": [{"index": i, "identity": _identity(i), "rpc_port": 20000 + i}
+                      for i in range(4)],
+            "inject": {"summary": {"count": 3, "accepted": 3, "rejected": 0, "failed": 0,
+                                   "rate": 10.0}},
+            "completed": True, "timed_out": False, "machine": None, "date": None,
+            "load_before": None, "load_after": None, "exit_codes": None}
+    if sim:
+        meta["params"].update(latency="constant:10", bandwidth="unlimited")
+        meta["sim"] = {"events": 12345, "virtual_ms": 400.0, "verify_us": 50.0, "cores": 2,
+                       "latency": "constant:10", "bandwidth": "unlimited",
+                       "mean_latency_ms": 10.0, "forgers": [], "left": [], "churn_leaves": 0,
+                       "churn_joins": 0, "bans": []}
+        _write_arrivals(d, blocks)
+    else:
+        _write_traces(d, blocks)
+    with open(os.path.join(d, "testnet.json"), "w") as f:
+        json.dump(meta, f)
+    if blocks:
+        with open(os.path.join(d, "blocks.jsonl"), "w") as f:
+            f.write(json.dumps({"hash": BLOCK_D, "height": 1, "txs": 1, "size": 500,
+                                "t": T0 + 300_000, "tx": [OBSERVED[2][0]]}) + "\n")
+    _write_observed_counters(d)
+
+
+def _write_arrivals(d: str, blocks: bool) -> None:
+    us = 1000
+    with open(os.path.join(d, "arrivals.jsonl"), "w") as f:
+        for tid, at, origin, seen in OBSERVED:
+            t = T0 + at * us
+            nodes = [[i, t + fs * us, frm, None if acc is None else t + acc * us]
+                     for i, (fs, frm, acc) in sorted(seen.items())]
+            f.write(json.dumps({"id": tid, "origin": origin, "t": t, "nodes": nodes}) + "\n")
+    with open(os.path.join(d, "sim_run.json"), "w") as f:
+        json.dump(SIM_RUN, f)
+    if blocks:
+        with open(os.path.join(d, "block_arrivals.jsonl"), "w") as f:
+            nodes = [[i, T0 + fs * us, frm, T0 + conn * us]
+                     for i, (fs, frm, conn) in sorted(OBSERVED_BLOCK.items())]
+            f.write(json.dumps({"id": BLOCK_D, "height": 1, "producer": 1, "t": T0 + 300 * us,
+                                "nodes": nodes}) + "\n")
+
+
+def _write_traces(d: str, blocks: bool) -> None:
+    us = 1000
+    with open(os.path.join(d, "inject.jsonl"), "w") as f:
+        for tid, at, origin, _ in OBSERVED:
+            f.write(json.dumps({"id": tid, "node": f"127.0.0.1:{20000 + origin}",
+                                "t": T0 + at * us, "accepted": True}) + "\n")
+    for n in range(4):
+        events = [{"ev": "start", "node": _identity(n), "t": T0}]
+        for tid, at, _, seen in OBSERVED:
+            fs, frm, acc = seen[n]
+            t = T0 + at * us
+            events.append({"ev": "tx_first_seen", "t": t + fs * us, "id": tid,
+                           "from": "rpc" if frm < 0 else _identity(frm)})
+            if acc is not None:
+                events.append({"ev": "tx_accepted", "t": t + acc * us, "id": tid})
+        if blocks:
+            fs, frm, conn = OBSERVED_BLOCK[n]
+            events.append({"ev": "block_first_seen", "t": T0 + fs * us, "id": BLOCK_D,
+                           "height": 1, "from": "local" if frm < 0 else _identity(frm)})
+            events.append({"ev": "block_connected", "t": T0 + conn * us, "id": BLOCK_D,
+                           "height": 1, "txs": 1, "size": 500})
+        os.makedirs(os.path.join(d, f"node{n:03d}"))
+        with open(os.path.join(d, f"node{n:03d}", "trace.jsonl"), "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in events)
+
+
+def _write_observed_counters(d: str) -> None:
+    """Per node during the run: 2 tx frames of 274 B and 1 inv of 52 B (600 B), 50 B of TLS
+    beyond them, 3 inv entries, and bodies received: node 1 three, the others two."""
+    def node(i: int, k: int) -> dict:  # k: 0 baseline, 1 final
+        return {"index": i, "bytes_sent": 600 * k, "tls_bytes_sent": 650 * k,
+                "messages": {"tx": {"sent": 2 * k, "sent_bytes": 548 * k},
+                             "inv": {"sent": k, "sent_bytes": 52 * k}},
+                "relay": {"bodies_received": (3 if i == 1 else 2) * k, "inv_sent": 3 * k,
+                          "getdata_sent": 2 * k}}
+    with open(os.path.join(d, "counters.json"), "w") as f:
+        json.dump({"baseline": {"nodes": [node(i, 0) for i in range(4)]},
+                   "final": {"nodes": [node(i, 1) for i in range(4)]}}, f)
+
+
+def _comparable(report: dict) -> dict:
+    """A report with its series for the plots as lists (the analysis keeps arrays)."""
+    series = report["_series"]
+    return dict(report, _series={"t100": list(series["t100"]),
+                                 "per_hop": list(series["per_hop"]),
+                                 "coverage": [list(c) for c in series["coverage"]]})
+
+
+class SimulationAnalysisTest(unittest.TestCase):
+    """A hearsay-sim folder (arrivals.jsonl) analysed with the definitions of a real run."""
+
+    def test_figures_of_a_simulation_as_computed_by_hand(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_observed_run(d, sim=True)
+            r = analyze.analyze(d)
+        self.assertEqual((r["nodes"], r["txs"], r["diameter"], r["links"]), (4, 3, 2, 3))
+        # Held (accepted) ms per tx: a1 2 34 61 73; b2 3 36 68 72; c3 4 41 83 (node 0 never).
+        self.assertEqual(r["delivered_fraction"], round(11 / 12, 6))
+        self.assertEqual(r["fully_delivered_txs"], 2)
+        self.assertEqual((r["t50_ms"]["p50"], r["t50_ms"]["count"]), (36.0, 3))  # 34 36 41
+        self.assertEqual((r["t100_ms"]["p50"], r["t100_ms"]["count"]), (72.5, 2))  # 73 72
+        self.assertEqual(r["t90_ms"]["count"], 2)  # ceil(3.6) = every node
+        # Hops (receiver first seen − sender first seen): 31 28 38, 34 35 31, 38 35 40.
+        self.assertEqual((r["per_hop_ms"]["p50"], r["per_hop_ms"]["count"],
+                          r["per_hop_ms"]["max"]), (35.0, 9, 40.0))
+        # Transfer (receiver first seen − sender accepted): 30 26 36, 32 34 30, 36 34 39.
+        self.assertEqual((r["transfer_ms"]["p50"], r["transfer_ms"]["count"]), (34.0, 9))
+        self.assertEqual((r["validate_ms"]["p50"], r["validate_ms"]["count"]), (2.0, 11))
+        self.assertEqual(r["inject_to_origin_accept_ms"]["p50"], 3.0)  # 2 3 4
+        self.assertEqual(r["t100_from_origin_ms"]["p50"], 70.0)  # 73 − 2, 72 − 3
+        # Every origin is 2 hops from its farthest node: 2 × 10 ms; pull: 3 trips per hop.
+        self.assertEqual(r["bound_link_delay_ms"], 10.0)
+        self.assertEqual(r["shortest_path_bound_ms"]["p50"], 20.0)
+        self.assertEqual(r["protocol_bound_ms"]["p50"], 60.0)
+        self.assertEqual(r["t100_over_shortest_path_bound"], 3.625)
+        self.assertEqual(r["throughput_tps"], round(2 / 0.172, 1))  # b2 done at T0 + 172 ms
+        self.assertEqual(r["injection_rate_tps"], 10.0)
+        # 4 nodes × 600 B ÷ (3 tx × 4 nodes); on the wire 650 B per node.
+        self.assertEqual(r["bytes_per_tx_per_node"], 200.0)
+        self.assertEqual(r["bytes_per_tx_per_node_by_message"], {"inv": 17.3, "tx": 182.7})
+        self.assertEqual(r["bytes_per_tx_per_node_columns"],
+                         {"inv": 9.3, "tx": 166.7, "frame_headers": 24.0, "tls": 16.7})
+        self.assertEqual(r["bytes_on_wire_per_tx_per_node"], 216.7)
+        self.assertEqual(r["tx_bodies_per_node"], 1.0)  # 9 bodies ÷ (3 tx × 3 receivers)
+        self.assertEqual(r["inv_entries_sent_per_tx_per_node"], 1.0)
+        self.assertEqual(r["getdata_entries_per_tx_per_node"], round(8 / 12, 3))
+        self.assertEqual((r["latency"], r["bandwidth"]), ("constant:10", "unlimited"))
+        self.assertEqual(r["sim"]["events"], 12345)
+        self.assertNotIn("blocks", r)
+
+    def test_a_simulation_and_its_traces_give_one_report(self):
+        """The same observations as a simulation's arrivals and as a real run's traces: every
+        figure of the real run's report is the simulation's (one definition of each)."""
+        for blocks in (False, True):
+            with tempfile.TemporaryDirectory() as d:
+                write_observed_run(os.path.join(d, "sim"), sim=True, blocks=blocks)
+                write_observed_run(os.path.join(d, "real"), sim=False, blocks=blocks)
+                simulated = _comparable(analyze.analyze(os.path.join(d, "sim")))
+                real = _comparable(analyze.analyze(os.path.join(d, "real")))
+            self.assertEqual(set(simulated) - set(real),
+                             {"sim", "latency", "bandwidth", "_sim_run"})
+            for key, value in real.items():
+                self.assertEqual(simulated[key], value, f"{key} (blocks: {blocks})")
+            self.assertEqual(real["t50_ms"]["p50"], 36.0)  # the figures are not empty
+            self.assertEqual(real["per_hop_ms"]["count"], 9)
+
+    def test_blocks_of_a_simulation_from_block_arrivals(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_observed_run(d, sim=True, blocks=True)
+            r = analyze.analyze(d)
+        # c3 reached node 0 only in block D, connected there at T0 + 311 ms (c3: + 200 ms).
+        self.assertEqual(r["delivered_fraction"], 1.0)
+        self.assertEqual(r["held_only_via_block"], 1)
+        self.assertEqual(r["t100_ms"]["max"], 111.0)
+        b = r["blocks"]
+        self.assertEqual((b["count"], b["fully_delivered_blocks"], b["delivered_fraction"]),
+                         (1, 1, 1.0))
+        self.assertEqual(b["time_to_all_ms"]["p50"], 15.0)  # 315 − 300
+        self.assertEqual((b["per_hop_ms"]["p50"], b["per_hop_ms"]["count"]), (13.0, 3))
+        x = b["per_block"][0]
+        self.assertEqual((x["id"], x["height"], x["txs"], x["size"], x["producer"]),
+                         (BLOCK_D, 1, 1, 500, 1))
+        self.assertEqual(b["reconstruction"]["miss_rate"], None)  # no reconstruction recorded
+
+    def test_report_of_a_seed_is_the_same_bytes_without_date_machine_or_load(self):
+        with tempfile.TemporaryDirectory() as d:
+            texts = []
+            for name in ("one", "two"):
+                folder = os.path.join(d, name)
+                write_observed_run(folder, sim=True, blocks=True)
+                # A simulator that wrote these anyway: report.json still leaves them out.
+                with open(os.path.join(folder, "testnet.json")) as f:
+                    meta = json.load(f)
+                meta.update(machine="a machine", date="2031-02-03", load_before="1.5",
+                            load_after="2.5")
+                with open(os.path.join(folder, "testnet.json"), "w") as f:
+                    json.dump(meta, f)
+                for _ in range(2):
+                    render.write_report(folder, analyze.analyze(folder))
+                    with open(os.path.join(folder, "report.json"), "rb") as f:
+                        texts.append(f.read())
+            with open(os.path.join(d, "one", "report.md")) as f:
+                md = f.read()
+        self.assertEqual(len(set(texts)), 1, "analysed twice, in two folders: the same bytes")
+        r = json.loads(texts[0])
+        self.assertIsNone(r["machine"])
+        self.assertIsNone(r["date"])
+        self.assertEqual(r["load_average"], {"before": None, "after": None})
+        for volatile in ("2031", "a machine", "Synthetic CPU", "wall_s", "peak_rss"):
+            self.assertNotIn(volatile, texts[0].decode())
+        self.assertIn("# hearsay simulation report", md)
+        self.assertIn("A simulation, not a measurement: 4 nodes", md)
+        self.assertIn("latency model constant:10 (mean one-way 10 ms), bandwidth model "
+                      "unlimited", md)
+        self.assertIn("Simulated 4 nodes: 12345 events in 1.5 s wall (8230 events/s), peak RSS "
+                      "42 MB.", md)
+        self.assertNotIn("None", md)
+
+    def test_bound_of_a_latency_that_is_not_constant_is_the_mean_links(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_observed_run(d, sim=True, link_delay_ms=None, latency="uniform:20:60")
+            with open(os.path.join(d, "testnet.json")) as f:
+                meta = json.load(f)
+            meta["sim"]["mean_latency_ms"] = 40.0
+            with open(os.path.join(d, "testnet.json"), "w") as f:
+                json.dump(meta, f)
+            r = analyze.analyze(d)
+        self.assertIsNone(r["link_delay_ms"])
+        self.assertEqual(r["bound_link_delay_ms"], 40.0)
+        self.assertEqual(r["shortest_path_bound_ms"]["p50"], 80.0)  # 2 hops × 40 ms
+        md = render.markdown(r, [], None)
+        self.assertIn("| shortest-path bound (eccentricity × mean latency 40.0 ms), ms p50 | "
+                      "80.0 |", md)
+
+    def test_a_simulation_folder_without_arrivals_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_observed_run(d, sim=True)
+            os.remove(os.path.join(d, "arrivals.jsonl"))
+            with self.assertRaisesRegex(analyze.AnalysisError, "arrivals.jsonl"):
+                analyze.analyze(d)
+
+    def test_eccentricities_match_breadth_first_search(self):
+        for kind, n, deg in (("random-regular", 60, 3), ("ring", 30, 2), ("ring", 31, 4),
+                             ("full", 7, 0)):
+            t = topology.build(kind, n, deg, 5)
+            ecc = analyze.eccentricities(t, range(n))
+            self.assertEqual(ecc, {i: t.eccentricity(i) for i in range(n)}, kind)
+            self.assertEqual(analyze.graph_figures(t, [0])[0], t.diameter())
+        split = topology.Topology(4, [(0, 1), (2, 3)])
+        self.assertEqual(analyze.eccentricities(split, [0, 2]), {0: -1, 2: -1})
+        self.assertEqual(analyze.graph_figures(split, [0]), (None, {0: -1, 1: -1, 2: -1,
+                                                                    3: -1}))
+
+
+class CompareSimTest(unittest.TestCase):
+    """--compare-sim without a testnet: the simulator's inputs and command line, the comparison
+    in the report, and a simulator that fails or is missing."""
+
+    def test_inputs_and_command_line_of_the_simulation(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_observed_run(d, sim=False, blocks=True, verify_threads=None, block_interval=2.5,
+                               reconcile=1, reconcile_interval_ms=2000, flood_peers=0)
+            with open(os.path.join(d, "testnet.json")) as f:
+                meta = json.load(f)
+            argv = simrun.sim_argv("/b/hearsay-sim", d, meta)
+            with open(os.path.join(d, "sim", "topology.txt")) as f:
+                self.assertEqual(f.read(), "0 1\n1 2\n1 3\n")  # dialler, listener
+            with open(os.path.join(d, "sim", "schedule.txt")) as f:
+                self.assertEqual(f.read(), "0 0\n100000 2\n200000 3\n")
+
+        def value(flag: str) -> str:
+            return argv[argv.index(flag) + 1]
+        self.assertEqual(argv[:2], ["/b/hearsay-sim", "run"])
+        self.assertEqual(value("--topology"), "file:" + os.path.join(d, "sim", "topology.txt"))
+        self.assertEqual(value("--schedule"), os.path.join(d, "sim", "schedule.txt"))
+        for flag, want in (("--nodes", "4"), ("--degree", "2"), ("--txs", "3"), ("--size", "250"),
+                           ("--warmup", "0"), ("--seed", "1"), ("--latency", "constant:10"),
+                           ("--relay-mode", "pull"), ("--reconcile", "1"),
+                           ("--reconcile-interval-ms", "2000"), ("--flood-peers", "0"),
+                           ("--inv-interval-ms", "0"), ("--cores", str(os.cpu_count())),
+                           ("--blocks", "1"), ("--block-interval", "2.5"),
+                           ("--out", os.path.join(d, "sim"))):
+            self.assertEqual(value(flag), want, flag)
+        self.assertEqual(value("--analyzer"), os.path.join(TOOL_DIR, "testnet.py"))
+        self.assertNotIn("--push-peers", argv)
+        self.assertNotIn("--rate", argv, "the schedule replaces the rate")
+
+    def test_latency_and_cores_as_hearsayd_would_have_them(self):
+        self.assertEqual(simrun.latency_spec(25, 0), "constant:25")
+        self.assertEqual(simrun.latency_spec(25, 5), "uniform:20:30")
+        self.assertEqual(simrun.latency_spec(5, 10), "uniform:0:15")  # hearsayd clamps at 0
+        self.assertEqual(simrun.cores({"verify_threads": 3}), 3)
+        self.assertEqual(simrun.cores({"verify_threads": 0}), os.cpu_count())
+        self.assertEqual(simrun.sim_relay_args({"relay_mode": "push", "push_peers": 3}),
+                         ["--relay-mode", "push", "--push-peers", "3"])
+        self.assertEqual(simrun.sim_relay_args({"relay_mode": "tree", "push_peers": 0,
+                                                "graft_timeout_ms": 100,
+                                                "lazy_interval_ms": 500}),
+                         ["--relay-mode", "tree", "--graft-timeout-ms", "100",
+                          "--lazy-interval-ms", "500"])
+
+    def test_comparison_in_the_report_and_its_markdown(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_observed_run(d, sim=False)
+            sim_dir = os.path.join(d, "sim")
+            write_observed_run(sim_dir, sim=True)
+            simulated = render.write_report(sim_dir, analyze.analyze(sim_dir))
+            simulated["t50_ms"]["p50"] = 45.0  # a simulation slower than reality
+            with open(os.path.join(sim_dir, "report.json"), "w") as f:
+                json.dump(simulated, f)
+            self._record(d, {"exit_code": 0, "error": None})
+            r = analyze.analyze(d)
+        c = r["compare_sim"]
+        self.assertEqual(list(c["metrics"]), list(analyze.COMPARED))
+        self.assertEqual(c["metrics"]["t50_ms.p50"], {"real": 36.0, "sim": 45.0,
+                                                      "sim_over_real": 1.25})
+        self.assertEqual(c["metrics"]["bytes_on_wire_per_tx_per_node"]["sim"], 216.7)
+        self.assertEqual((c["sim_dir"], c["sim_wall_s"], c["exit_code"]), ("sim", 1.5, 0))
+        md = render.markdown(r, [], None)
+        self.assertIn("## Simulation vs reality", md)
+        self.assertIn("| t50_ms.p50 | 36 | 45 | 1.25 |", md)
+        self.assertIn("| t100_ms.p50 | 72.5 | 72.5 | 1 |", md)
+        self.assertNotIn("simulator failed", md)
+        table = "\n".join(testnet.compare_table(c))
+        self.assertRegex(table, r"per_hop_ms\.p50 +35 +35 +1\n")
+
+    def test_a_failed_simulation_is_reported_and_the_real_report_kept(self):
+        with tempfile.TemporaryDirectory() as d:
+            bin_dir = os.path.join(d, "bin")
+            os.makedirs(bin_dir)
+            fake = os.path.join(bin_dir, "hearsay-sim")
+            with open(fake, "w") as f:
+                f.write("#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/argv.txt\"\n"
+                        "echo 'hearsay-sim: --cores: expected 1..256' >&2\nexit 2\n")
+            os.chmod(fake, 0o755)
+            run = os.path.join(d, "run")
+            write_observed_run(run, sim=False)
+            with open(os.path.join(run, "testnet.json")) as f:
+                meta = json.load(f)
+            result = simrun.simulate(bin_dir, run, meta)
+            self.assertEqual(result["exit_code"], 2)
+            self.assertIn("--cores: expected 1..256", result["error"])
+            with open(os.path.join(bin_dir, "argv.txt")) as f:
+                self.assertIn("run --nodes 4", f.read())
+            self._record(run, result)
+            r = analyze.analyze(run)
+        self.assertEqual(r["t50_ms"]["p50"], 36.0, "the real figures stand")
+        self.assertEqual(r["compare_sim"]["exit_code"], 2)
+        self.assertEqual(r["compare_sim"]["metrics"]["t50_ms.p50"],
+                         {"real": 36.0, "sim": None, "sim_over_real": None})
+        md = render.markdown(r, [], None)
+        self.assertIn("**The simulator failed (exit code 2): hearsay-sim exited with code 2: "
+                      "hearsay-sim: --cores: expected 1..256.**", md)
+        self.assertIn("| t50_ms.p50 | 36 | n/a | n/a |", md)
+
+    def test_a_missing_simulator_stops_the_run_before_it_starts(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "run")
+            p = subprocess.run([sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run",
+                                "--nodes", "3", "--degree", "2", "--compare-sim", "--bin", d,
+                                "--out", out], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn(f"--compare-sim needs {d}/hearsay-sim, which is missing", p.stderr)
+            self.assertFalse(os.path.exists(out), "nothing was started")
+
+    @staticmethod
+    def _record(run: str, result: dict) -> None:
+        """testnet.json's "compare_sim", as testnet.py run --compare-sim records it."""
+        path = os.path.join(run, "testnet.json")
+        with open(path) as f:
+            meta = json.load(f)
+        meta["compare_sim"] = result
+        with open(path, "w") as f:
+            json.dump(meta, f)
+
+
 class RelayOptionsTest(unittest.TestCase):
     """testnet.py run's relay options: the mode every node runs and the hearsayd arguments."""
 
@@ -825,6 +1219,74 @@ class ReconEndToEndTest(unittest.TestCase):
             with open(os.path.join(out, "report.md")) as f:
                 self.assertIn("relay mode pull, reconciliation every 200 ms, announcements to 1 "
                               "reconciling peer,", f.read())
+
+
+class CompareSimEndToEndTest(unittest.TestCase):
+    def test_compare_sim_on_five_real_nodes(self):
+        """testnet.py run --compare-sim end to end with the build's own programs: the simulation
+        of the run's links, schedule and options is delivered, and both reports sit side by
+        side. (How close the figures are is sim_fidelity_test.py's: optimised programs only.)"""
+        for b in ("hearsayd", "hearsay-cli", "hearsay-sim"):
+            self.assertTrue(os.access(os.path.join(BIN_DIR, b), os.X_OK),
+                            f"{BIN_DIR}/{b} is missing: build it or pass --bin DIR")
+        with tempfile.TemporaryDirectory(prefix="testnet-compare-sim-test-") as d:
+            out = os.path.join(d, "run")
+            cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run", "--nodes", "5",
+                   "--degree", "2", "--topology", "ring", "--seed", "5", "--txs", "40",
+                   "--rate", "50", "--link-delay-ms", "10", "--compare-sim", "--bin", BIN_DIR,
+                   "--timeout", "60", "--out", out]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
+            msg = (f"testnet.py run, exit code {p.returncode}:\n{p.stdout[-4000:]}\n"
+                   f"{p.stderr[-3000:]}")
+            self.assertEqual(p.returncode, 0, msg)
+            self.assertIn("simulation vs reality", p.stdout, msg)
+            with open(os.path.join(out, "report.json")) as f:
+                r = json.load(f)
+            with open(os.path.join(out, "sim", "report.json")) as f:
+                s = json.load(f)
+            with open(os.path.join(out, "report.md")) as f:
+                md = f.read()
+        self.assertEqual((s["nodes"], s["links"], s["txs"]), (5, 5, r["txs"]), msg)
+        self.assertEqual(s["delivered_fraction"], 1.0, msg)
+        c = r["compare_sim"]
+        self.assertEqual((c["exit_code"], c["sim_dir"]), (0, "sim"), msg)
+        m = c["metrics"]["t100_ms.p50"]
+        self.assertEqual((m["real"], m["sim"]), (r["t100_ms"]["p50"], s["t100_ms"]["p50"]))
+        self.assertGreater(m["sim"], 0)
+        self.assertIn("Simulation vs reality", md)
+
+
+class SimRunTest(unittest.TestCase):
+    def run_sim(self, out: str, seed: int) -> bytes:
+        sim = os.path.join(BIN_DIR, "hearsay-sim")
+        self.assertTrue(os.access(sim, os.X_OK), f"{sim} is missing: build it or pass --bin DIR")
+        cmd = [sim, "run", "--nodes", "30", "--degree", "4", "--txs", "60", "--rate", "50",
+               "--latency", "regions", "--bandwidth", "regions", "--verify-us", "60",
+               "--seed", str(seed), "--quiet", "--out", out,
+               "--analyzer", os.path.join(TOOL_DIR, "testnet.py")]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(os.path.join(out, "report.json"), "rb") as f:
+            return f.read()
+
+    def test_same_seed_and_arguments_give_the_same_report_bytes(self):
+        """hearsay-sim run twice with one seed (and --verify-us: the calibrated default is a
+        measurement) writes byte-identical report.json files; another seed another one."""
+        with tempfile.TemporaryDirectory(prefix="hearsay-sim-test-") as d:
+            a = self.run_sim(os.path.join(d, "a"), 3)
+            b = self.run_sim(os.path.join(d, "b"), 3)
+            c = self.run_sim(os.path.join(d, "c"), 4)
+            with open(os.path.join(d, "a", "report.md")) as f:
+                md = f.read()
+        self.assertEqual(a, b)
+        self.assertNotEqual(a, c)
+        r = json.loads(a)
+        self.assertEqual(r["delivered_fraction"], 1.0)
+        self.assertEqual((r["nodes"], r["txs"]), (30, 60))
+        self.assertEqual(r["sim"]["latency"], "regions")
+        self.assertGreater(r["sim"]["events"], 0)
+        self.assertIsNone(r["date"])
+        self.assertIn("imulat", md)
 
 
 def _is_hearsayd(pid: int) -> bool:
