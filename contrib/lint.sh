@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # clang-tidy with the project's .clang-tidy over the shipped code (crypto net p2p mempool
-# chainstub node) and the test support library (testing/), using BUILD_DIR's
+# chainstub node sim) and the test support library (testing/), using BUILD_DIR's
 # compile_commands.json. Any warning in the project's own files fails the run.
 #   contrib/lint.sh BUILD_DIR            every source file
 #   contrib/lint.sh BUILD_DIR --changed  only the .cpp files changed since origin/main (or
@@ -10,7 +10,7 @@ set -euo pipefail
 build=${1:?usage: lint.sh BUILD_DIR [--changed]}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-dirs=(crypto net p2p mempool chainstub node testing)
+dirs=(crypto net p2p mempool chainstub node sim testing)
 tidy=$(command -v clang-tidy-14 || command -v clang-tidy || true)
 if [[ -z "$tidy" ]]; then
   echo "lint: clang-tidy not found; run contrib/install-deps.sh" >&2
@@ -41,7 +41,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # Only the project's headers are reported (not Boost's, the standard library's or GTest's).
 printf '%s\0' "${files[@]}" | xargs -0 -P "$(nproc)" -n 4 \
-  "$tidy" -p "$build" --quiet --header-filter="^$root/(crypto|net|p2p|mempool|chainstub|node|testing)/" \
+  "$tidy" -p "$build" --quiet --header-filter="^$root/(crypto|net|p2p|mempool|chainstub|node|sim|testing)/" \
   >"$out" 2>/dev/null || true
 # A header included by several files reports the same finding several times: count it once.
 findings=$(grep -E "^/.*: (warning|error):" "$out" | sort -u || true)

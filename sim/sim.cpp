@@ -57,6 +57,7 @@ Duration serialisation(size_t bytes, uint64_t bps) {
 
 enum class Ev : uint8_t {
   kConnect,
+  kArrive,
   kDeliver,
   kClose,
   kTick,
@@ -433,14 +434,13 @@ void Simulation::send(uint32_t i, const SendAction& s) {
     at = n.up_busy;
   }
   at += m_model.latency(i, c->remote);
-  if (const uint64_t bps = m_model.download_bps(c->remote); bps > 0) {
-    r.down_busy = std::max(r.down_busy, at) + serialisation(wire, bps);
-    at = r.down_busy;
-  }
   Decoded& d = m_decoded[s.frame.get()];
   if (d.pending++ == 0) d.frame = s.frame;
+  // With a download bandwidth, the frame joins the receiver's queue when it arrives (kArrive), in
+  // the order frames arrive from all its links.
+  const bool queued = m_model.download_bps(c->remote) > 0;
   schedule(Event{.at = at,
-                 .kind = Ev::kDeliver,
+                 .kind = queued ? Ev::kArrive : Ev::kDeliver,
                  .type = s.type,
                  .node = c->remote,
                  .peer = c->remote_id,
@@ -491,6 +491,16 @@ void Simulation::intern(Message& m) {
   };
   if (auto* t = std::get_if<TxMsg>(&m)) canonical(t->tx);
   if (auto* t = std::get_if<TreeTxMsg>(&m)) canonical(t->tx);
+}
+
+void Simulation::on_arrive(const Event& e) {
+  Node& r = *m_nodes[e.node];
+  const size_t wire = tls_wire_bytes(e.frame->size());
+  r.down_busy = std::max(r.down_busy, m_now) + serialisation(wire, m_model.download_bps(e.node));
+  Event next = e;
+  next.at = r.down_busy;
+  next.kind = Ev::kDeliver;
+  schedule(std::move(next));
 }
 
 void Simulation::on_deliver(const Event& e) {
@@ -746,6 +756,8 @@ void Simulation::dispatch(const Event& e) {
   switch (e.kind) {
     case Ev::kConnect:
       return on_connect(e);
+    case Ev::kArrive:
+      return on_arrive(e);
     case Ev::kDeliver:
       return on_deliver(e);
     case Ev::kClose:
@@ -828,8 +840,9 @@ Duration calibrate_verify_cost(size_t samples) {
     HEARSAY_CHECK(ok);
     ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
   }
-  std::nth_element(ns.begin(), ns.begin() + ns.size() / 2, ns.end());
-  return Duration(std::max<int64_t>(1, ns[ns.size() / 2] / 1000));
+  const auto mid = ns.begin() + static_cast<std::ptrdiff_t>(ns.size() / 2);
+  std::nth_element(ns.begin(), mid, ns.end());
+  return Duration(std::max<int64_t>(1, *mid / 1000));
 }
 
 }  // namespace hearsay::sim

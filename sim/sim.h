@@ -7,8 +7,9 @@
 //    configuration and seed.
 //  * A SendAction's frame leaves through the sender's upload queue (serialisation at its upload
 //    bandwidth, "busy until"), crosses the link (the model's one-way latency), and enters through
-//    the receiver's download queue; then the receiver decodes it and handles the message. TCP's
-//    order per link holds: latency is fixed per link and the queues are FIFO.
+//    the receiver's download queue, in the order frames arrive there; then the receiver decodes
+//    it and handles the message. TCP's order per link holds: latency is fixed per link and the
+//    queues are FIFO.
 //  * Bytes are counted as a node counts them (whole frames per message type) and as TLS puts
 //    them on the wire: the frames one event sends to one peer leave in one gathered write, in
 //    records of at most 16 KiB, each costing kTlsRecordOverhead bytes (header, content type,
@@ -216,6 +217,7 @@ class Simulation {
   void take_down(uint32_t node);
   void dial(uint32_t a, uint32_t b, Time at);
   void on_connect(const Event& e);
+  void on_arrive(const Event& e);
   void on_deliver(const Event& e);
   std::optional<Message> take_message(const Event& e, DecodeError& err,
                                       std::optional<MsgType>& type);

@@ -144,6 +144,19 @@ std::string settle(const po::variables_map& vm, Args& a) {
     return "--flood-peers needs --reconcile 1, --reconcile-interval-ms > 0 and --relay-mode pull";
   if (s.sim.cores < 1 || s.sim.cores > 256) return "--cores: expected 1..256";
   if (s.nodes > 1'000'000) return "--nodes: at most 1,000,000";
+  if (s.degree > s.nodes) return "--degree: at most --nodes";
+  if (s.txs < 1 || s.txs > 10'000'000) return "--txs: expected 1..10,000,000";
+  if (s.warmup > 10'000'000) return "--warmup: at most 10,000,000";
+  if (s.churn > 1e6 || s.churn_down_s > 1e6 || s.timeout_s > 1e7)
+    return "--churn (per second), --churn-down-s and --timeout (seconds): at most 1,000,000, "
+           "1,000,000 "
+           "and 10,000,000";
+  if (s.blocks > 100'000) return "--blocks: at most 100,000";
+  if (a.graft_ms < 1 || a.graft_ms > 60'000 || a.lazy_ms > 60'000 || a.inv_ms > 60'000 ||
+      a.recon_ms > 3'600'000 || a.flood_peers > 125 || a.push_peers > 64)
+    return "relay options out of hearsayd's ranges (hearsayd --help): --graft-timeout-ms 1..60000, "
+           "--lazy-interval-ms and --inv-interval-ms ≤ 60000, --reconcile-interval-ms ≤ 3600000, "
+           "--push-peers ≤ 64, --flood-peers ≤ 125";
   if (vm.count("verify-us") && !(a.verify_us > 0 && a.verify_us <= 1e6))
     return "--verify-us: expected 0 < US ≤ 1,000,000";
   if (s.block_interval_s < 0) return "--block-interval: expected seconds ≥ 0";
@@ -227,6 +240,7 @@ class Progress {
 int analyze(const Args& a) {
   std::vector<std::string> argv{"python3", a.analyzer, "analyze", a.out};
   std::vector<char*> raw;
+  raw.reserve(argv.size() + 1);
   for (std::string& s : argv)
     raw.push_back(s.data());
   raw.push_back(nullptr);
@@ -292,10 +306,7 @@ int run(Args& a) {
   return delivered ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+int run_command(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     Args a;
     std::cout << describe(a) << "\n";
@@ -332,4 +343,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   return run(a);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_command(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const std::exception& e) {  // out of memory, a filesystem error: say so, exit 1
+    std::cerr << "hearsay-sim: " << e.what() << "\n";
+    return 1;
+  }
 }

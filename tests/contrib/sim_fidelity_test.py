@@ -15,18 +15,9 @@ check of --compare-sim (testnet_test.py) and CI runs this file on the release bu
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-TOOL_DIR = os.path.join(ROOT, "contrib", "testnet")
-
-from harness import DEFAULT_BIN_DIR, take_bin_arg  # noqa: E402
+from harness import DEFAULT_BIN_DIR, compare_sim_run, take_bin_arg  # noqa: E402
 
 BIN_DIR = DEFAULT_BIN_DIR
 E2E_TIMEOUT_S = 240
@@ -37,25 +28,13 @@ class FidelityTest(unittest.TestCase):
         """testnet.py run --compare-sim: 20 real nodes, then hearsay-sim on the same links,
         schedule and options; the simulation's median t50 and t100 are within 25 % of the real
         run's. A missing BIN/hearsay-sim fails the test (it is never skipped)."""
-        for b in ("hearsayd", "hearsay-cli", "hearsay-sim"):
-            self.assertTrue(os.access(os.path.join(BIN_DIR, b), os.X_OK),
-                            f"{BIN_DIR}/{b} is missing: build it or pass --bin DIR")
-        with tempfile.TemporaryDirectory(prefix="testnet-compare-sim-test-") as d:
-            out = os.path.join(d, "run")
-            cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run", "--nodes", "20",
-                   "--degree", "6", "--topology", "random-regular", "--seed", "5", "--txs", "400",
-                   "--warmup", "50", "--rate", "200", "--size", "250", "--link-delay-ms", "25",
-                   "--origin", "random", "--compare-sim", "--bin", BIN_DIR, "--timeout", "60",
-                   "--out", out]
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
-            msg = (f"testnet.py run, exit code {p.returncode}:\n{p.stdout[-4000:]}\n"
-                   f"{p.stderr[-3000:]}")
-            self.assertEqual(p.returncode, 0, msg)
-            self.assertIn("simulation vs reality", p.stdout, msg)
-            with open(os.path.join(out, "report.json")) as f:
-                r = json.load(f)
-            with open(os.path.join(out, "sim", "report.json")) as f:
-                s = json.load(f)
+        run = compare_sim_run(BIN_DIR, [
+            "--nodes", "20", "--degree", "6", "--topology", "random-regular", "--seed", "5",
+            "--txs", "400", "--warmup", "50", "--rate", "200", "--size", "250",
+            "--link-delay-ms", "25", "--origin", "random", "--timeout", "60"], E2E_TIMEOUT_S)
+        msg, r, s = run["msg"], run["real"], run["sim"]
+        self.assertEqual(run["returncode"], 0, msg)
+        self.assertIn("simulation vs reality", run["stdout"], msg)
         self.assertEqual(r["delivered_fraction"], 1.0, msg)
         self.assertEqual((s["nodes"], s["links"], s["txs"]), (20, 60, r["txs"]), msg)
         self.assertEqual(s["delivered_fraction"], 1.0, msg)
@@ -66,7 +45,6 @@ class FidelityTest(unittest.TestCase):
             self.assertGreater(m["real"], 0, (name, m))
             self.assertTrue(0.75 <= m["sim_over_real"] <= 1.25,
                             f"{name}: real {m['real']} ms, simulated {m['sim']} ms\n{msg}")
-
 
 if __name__ == "__main__":
     BIN_DIR, argv = take_bin_arg(BIN_DIR)

@@ -35,7 +35,7 @@ import testnet  # noqa: E402
 import topology  # noqa: E402
 from cluster import pick_ports  # noqa: E402
 
-from harness import DEFAULT_BIN_DIR, take_bin_arg  # noqa: E402
+from harness import DEFAULT_BIN_DIR, compare_sim_run, take_bin_arg  # noqa: E402
 
 BIN_DIR = DEFAULT_BIN_DIR
 # The end-to-end run's own limit (the whole test must stay well under ctest's timeout).
@@ -1226,26 +1226,12 @@ class CompareSimEndToEndTest(unittest.TestCase):
         """testnet.py run --compare-sim end to end with the build's own programs: the simulation
         of the run's links, schedule and options is delivered, and both reports sit side by
         side. (How close the figures are is sim_fidelity_test.py's: optimised programs only.)"""
-        for b in ("hearsayd", "hearsay-cli", "hearsay-sim"):
-            self.assertTrue(os.access(os.path.join(BIN_DIR, b), os.X_OK),
-                            f"{BIN_DIR}/{b} is missing: build it or pass --bin DIR")
-        with tempfile.TemporaryDirectory(prefix="testnet-compare-sim-test-") as d:
-            out = os.path.join(d, "run")
-            cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "run", "--nodes", "5",
-                   "--degree", "2", "--topology", "ring", "--seed", "5", "--txs", "40",
-                   "--rate", "50", "--link-delay-ms", "10", "--compare-sim", "--bin", BIN_DIR,
-                   "--timeout", "60", "--out", out]
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
-            msg = (f"testnet.py run, exit code {p.returncode}:\n{p.stdout[-4000:]}\n"
-                   f"{p.stderr[-3000:]}")
-            self.assertEqual(p.returncode, 0, msg)
-            self.assertIn("simulation vs reality", p.stdout, msg)
-            with open(os.path.join(out, "report.json")) as f:
-                r = json.load(f)
-            with open(os.path.join(out, "sim", "report.json")) as f:
-                s = json.load(f)
-            with open(os.path.join(out, "report.md")) as f:
-                md = f.read()
+        run = compare_sim_run(BIN_DIR, [
+            "--nodes", "5", "--degree", "2", "--topology", "ring", "--seed", "5", "--txs", "40",
+            "--rate", "50", "--link-delay-ms", "10", "--timeout", "60"], E2E_TIMEOUT_S)
+        msg, r, s = run["msg"], run["real"], run["sim"]
+        self.assertEqual(run["returncode"], 0, msg)
+        self.assertIn("simulation vs reality", run["stdout"], msg)
         self.assertEqual((s["nodes"], s["links"], s["txs"]), (5, 5, r["txs"]), msg)
         self.assertEqual(s["delivered_fraction"], 1.0, msg)
         c = r["compare_sim"]
@@ -1253,7 +1239,7 @@ class CompareSimEndToEndTest(unittest.TestCase):
         m = c["metrics"]["t100_ms.p50"]
         self.assertEqual((m["real"], m["sim"]), (r["t100_ms"]["p50"], s["t100_ms"]["p50"]))
         self.assertGreater(m["sim"], 0)
-        self.assertIn("Simulation vs reality", md)
+        self.assertIn("Simulation vs reality", run["markdown"])
 
 
 class SimRunTest(unittest.TestCase):
