@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <queue>
 
 #include <boost/json.hpp>
 
@@ -89,6 +90,37 @@ json::object params(const Scenario& sc, const RunResult& run) {
   return p;
 }
 
+// Per origin of a measured transaction, the latency of the slowest shortest path from it (ms):
+// the time no gossip can beat on this network, link latencies summed (Dijkstra).
+json::object origin_bounds(const Simulation& sim) {
+  const auto adj = sim.topology().adjacency();
+  std::vector<uint8_t> done_origin(sim.size());
+  json::object out;
+  for (const TxRecord& t : sim.txs()) {
+    if (!t.measured || done_origin[t.origin]) continue;
+    done_origin[t.origin] = 1;
+    std::vector<int64_t> dist(sim.size(), INT64_MAX);
+    using Item = std::pair<int64_t, uint32_t>;
+    std::priority_queue<Item, std::vector<Item>, std::greater<>> queue;
+    dist[t.origin] = 0;
+    queue.emplace(0, t.origin);
+    int64_t farthest = 0;
+    while (!queue.empty()) {
+      const auto [d, u] = queue.top();
+      queue.pop();
+      if (d != dist[u]) continue;
+      farthest = std::max(farthest, d);
+      for (uint32_t v : adj[u])
+        if (const int64_t nd = d + sim.model().latency(u, v).count(); nd < dist[v]) {
+          dist[v] = nd;
+          queue.emplace(nd, v);
+        }
+    }
+    out[std::to_string(t.origin)] = static_cast<double>(farthest) / 1000.0;
+  }
+  return out;
+}
+
 json::object sim_facts(const Scenario& sc, const RunResult& r) {
   const Simulation& sim = *r.sim;
   json::array forgers(r.forgers.begin(), r.forgers.end());
@@ -106,6 +138,7 @@ json::object sim_facts(const Scenario& sc, const RunResult& r) {
       {"latency", sim.model().latency_spec()},
       {"bandwidth", sim.model().bandwidth_spec()},
       {"mean_latency_ms", sim.model().mean_latency_ms()},
+      {"bound_ms_by_origin", origin_bounds(sim)},
       {"forgers", std::move(forgers)},
       {"forgeries_accepted", sim.forgeries_accepted()},
       {"left", std::move(left)},

@@ -47,8 +47,10 @@ reported in ms):
   shortest_path_bound_ms   hops from the origin to its farthest node × the one-way link delay: no
                  gossip can beat it. bound_link_delay_ms is that delay: the run's link_delay_ms,
                  or, in a simulation whose latency is not constant (link_delay_ms null), the
-                 model's mean one-way latency (sim.mean_latency_ms): the bound of the mean
-                 link then, which a path of fast links can beat. protocol_bound_ms multiplies
+                 model's mean one-way latency (sim.mean_latency_ms). A simulation knows every
+                 link's latency and records, per origin, its slowest shortest path with the
+                 latencies summed (sim.bound_ms_by_origin): the bound is that one when present
+                 (a path of fast links can beat the mean link's). protocol_bound_ms multiplies
                  by the one-way trips a hop costs (inv → getdata → tx: 3; push to every peer, or
                  tree relay: 1).
                  t100_over_shortest_path_bound and t100_over_protocol_bound: t100's p50 ÷ the
@@ -597,10 +599,13 @@ class TxFigures:
         self.validate.extend([(acc - fs) / 1000.0 for fs, acc in zip(tx.first_seen, tx.accepted)
                               if fs is not None and acc is not None])
 
-    def section(self, delay: float, trips: int, ecc: dict[int, int]) -> dict:
-        """The report's transaction figures; `ecc`: the origins' eccentricities."""
+    def section(self, delay: float, trips: int, ecc: dict[int, int],
+                weighted: dict[str, float] | None = None) -> dict:
+        """The report's transaction figures; `ecc`: the origins' eccentricities; `weighted`:
+        a simulation's latency-weighted bound per origin (ms, keyed by the origin's index)."""
         m, n = len(self.starts), self.n
-        bound = [ecc[o] * delay for o in self.origins if o is not None]
+        bound = [weighted[str(o)] if weighted and str(o) in weighted else ecc[o] * delay
+                 for o in self.origins if o is not None]
         out: dict = {
             "delivered_fraction": _r(self.held_total / (m * n), 6) if m and n else 0.0,
             "fully_delivered_txs": len(self.done_abs)}
@@ -778,7 +783,7 @@ def build_report(seen: Observed, meta: dict, counters: dict) -> dict:
         "relay_mode", "push_peers", "graft_timeout_ms", "lazy_interval_ms", "reconcile",
         "reconcile_interval_ms", "flood_peers", "inv_interval_ms", "origin", "seed")})
     report["relay_mode"] = relay_mode
-    tx_section = txs.section(delay, trips, ecc)
+    tx_section = txs.section(delay, trips, ecc, meta.get("sim", {}).get("bound_ms_by_origin"))
     report["delivered_fraction"] = tx_section.pop("delivered_fraction")
     report["fully_delivered_txs"] = tx_section.pop("fully_delivered_txs")
     if seen.block_rows is not None:

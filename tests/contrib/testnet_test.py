@@ -722,6 +722,24 @@ class SimulationAnalysisTest(unittest.TestCase):
         self.assertIn("| shortest-path bound (eccentricity × mean latency 40.0 ms), ms p50 | "
                       "80.0 |", md)
 
+    def test_a_simulations_latency_weighted_bound_per_origin_wins(self):
+        """A simulation that recorded its origins' slowest shortest paths (link latencies
+        summed) is bounded by those, not by hops × the mean link."""
+        with tempfile.TemporaryDirectory() as d:
+            write_observed_run(d, sim=True, link_delay_ms=None, latency="uniform:20:60")
+            with open(os.path.join(d, "testnet.json")) as f:
+                meta = json.load(f)
+            meta["sim"]["mean_latency_ms"] = 40.0
+            origins = {str(i): 10.0 * (i + 1) for i in range(len(meta["nodes"]))}
+            meta["sim"]["bound_ms_by_origin"] = origins
+            with open(os.path.join(d, "testnet.json"), "w") as f:
+                json.dump(meta, f)
+            r = analyze.analyze(d)
+        bounds = sorted(origins[str(origin)] for _, _, origin, _ in OBSERVED)
+        self.assertEqual(r["shortest_path_bound_ms"]["max"], bounds[-1])
+        self.assertEqual(r["shortest_path_bound_ms"]["count"], len(OBSERVED))
+        self.assertEqual(r["protocol_bound_ms"]["max"], bounds[-1] * 3)
+
     def test_a_simulation_folder_without_arrivals_is_refused(self):
         with tempfile.TemporaryDirectory() as d:
             write_observed_run(d, sim=True)
