@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "net/address.h"
+#include "p2p/tx_relay.h"
 
 namespace hearsay {
 

@@ -33,8 +33,7 @@ inline constexpr uint64_t kMaxMinFeeRate = 1'000'000'000'000;
 // with the peers that relay by tree too, announced on the other links (p2p/tx_relay.h, "Tree
 // relay"). --push-peers K > 0 without --relay-mode means push (the older way to ask for it).
 inline constexpr const char* kRelayModes[] = {"pull", "push", "tree"};
-// --push-peers under --relay-mode push when it is not given.
-inline constexpr uint32_t kDefaultPushPeers = 2;
+// --push-peers under --relay-mode push when it is not given: kDefaultPushPeers (p2p/tx_relay.h).
 // Tree mode's timers, ms (node.cpp checks them against p2p/tx_relay.h's kGraftTimeout and
 // kLazyInterval).
 inline constexpr uint32_t kDefaultGraftTimeoutMs = 100;

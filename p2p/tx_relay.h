@@ -216,6 +216,8 @@ inline constexpr Duration kShortIdNegotiationTimeout = std::chrono::seconds(5);
 // duplicate body, which prunes again); bodies owed per peer; how long a body may stay owed.
 inline constexpr Duration kGraftTimeout = std::chrono::milliseconds(100);
 inline constexpr Duration kLazyInterval = std::chrono::milliseconds(500);
+// Push mode's peers when --relay-mode push is given without --push-peers (hearsayd, hearsay-sim).
+inline constexpr uint32_t kDefaultPushPeers = 2;
 inline constexpr size_t kMaxTreeOrigins = 4'096;
 inline constexpr size_t kMaxOwedPerPeer = 1'000;
 inline constexpr Duration kWithholdWindow = std::chrono::seconds(5);

@@ -90,7 +90,7 @@ po::options_description describe(Args& a) {
   o("relay-mode", po::value(&a.relay_mode)->default_value(a.relay_mode),
     "pull, push or tree (as hearsayd)");
   o("push-peers", po::value(&a.push_peers)->default_value(a.push_peers),
-    "push mode's K (hearsayd's default 8 when --relay-mode push)");
+    "push mode's K (0 under --relay-mode push: hearsayd's default, 2)");
   o("graft-timeout-ms", po::value(&a.graft_ms)->default_value(a.graft_ms),
     "tree mode's graft timeout");
   o("lazy-interval-ms", po::value(&a.lazy_ms)->default_value(a.lazy_ms),
@@ -133,7 +133,7 @@ std::string settle(const po::variables_map& vm, Args& a) {
   if (a.relay_mode != "pull" && a.relay_mode != "push" && a.relay_mode != "tree")
     return "--relay-mode '" + a.relay_mode + "': expected pull, push or tree";
   if (a.relay_mode == "push" && a.push_peers == 0 && !vm["push-peers"].defaulted())
-    return "--relay-mode push with --push-peers 0: give K > 0 or leave it out (8)";
+    return "--relay-mode push with --push-peers 0: give K > 0 or leave it out (2)";
   if (a.relay_mode != "push" && a.push_peers > 0)
     return "--push-peers applies to --relay-mode push only";
   if (a.short_ids > 1 || a.reconcile > 1 || a.trusted > 1)
@@ -162,7 +162,7 @@ std::string settle(const po::variables_map& vm, Args& a) {
   if (s.block_interval_s < 0) return "--block-interval: expected seconds ≥ 0";
   if (s.sim.producer >= s.nodes) return "--producer: expected a node index below --nodes";
   r.mode = a.relay_mode;
-  r.push_peers = a.relay_mode == "push" ? (a.push_peers ? a.push_peers : 8) : 0;
+  r.push_peers = a.relay_mode == "push" ? (a.push_peers ? a.push_peers : kDefaultPushPeers) : 0;
   r.graft_timeout = std::chrono::milliseconds(a.graft_ms);
   r.lazy_interval = std::chrono::milliseconds(a.lazy_ms);
   r.short_ids = a.short_ids;
