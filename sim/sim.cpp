@@ -795,8 +795,8 @@ bool Simulation::run(Time until, const std::function<bool()>& stop,
     if (ms != checked_ms) {
       checked_ms = ms;
       if (stop && stop()) return true;
-      if (progress && (m_events & 0xfff) == 0) progress();
     }
+    if (progress && (m_events & 0xfff) == 0) progress();
   }
   if (m_now < until) m_now = until;
   return stop && stop();
