@@ -61,6 +61,7 @@ sim-fidelity: programs
 	@python3 tests/contrib/sim_fidelity_test.py --bin build/release/bin
 
 bench-sim: programs
+	@rm -rf build/bench-sim/$(SIM_NODES)
 	@build/release/bin/hearsay-sim run --nodes $(SIM_NODES) --degree 8 --txs 1000 --rate 100 \
 		--latency regions --seed 1 --out build/bench-sim/$(SIM_NODES)
 

@@ -25,9 +25,9 @@ double ms(Duration d) {
 }
 
 // The link delay a real run would be given: the constant latency, else none.
-json::value link_delay(const Scenario& sc) {
+json::value link_delay(const Scenario& sc, const RunResult& run) {
   if (sc.latency.rfind("constant:", 0) != 0) return nullptr;
-  return std::stod(sc.latency.substr(9));
+  return run.sim->model().mean_latency_ms();
 }
 
 size_t measured(const RunResult& r) {
@@ -61,7 +61,7 @@ json::object params(const Scenario& sc, const RunResult& run) {
       {"rate", rate(sc, run)},
       {"size", sc.sim.tx_size},
       {"warmup", sc.warmup},
-      {"link_delay_ms", link_delay(sc)},
+      {"link_delay_ms", link_delay(sc, run)},
       {"jitter_ms", 0},
       {"relay_mode", r.mode},
       {"push_peers", r.push_peers},
@@ -167,7 +167,7 @@ json::object run_json(const Scenario& sc, const RunResult& r) {
                                                        {"failed", 0},
                                                        {"rate", rate(sc, r)}}}}},
       {"completed", r.delivered},
-      {"timed_out", r.timed_out},
+      {"timed_out", !r.delivered},
       {"machine", nullptr},
       {"date", nullptr},
       {"load_before", nullptr},

@@ -18,23 +18,33 @@ Duration seconds(double s) {
   return Duration(static_cast<int64_t>(std::llround(s * 1e6)));
 }
 
+// x is a number in [lo, hi] (NaN and infinities are not).
+bool in_range(double x, double lo, double hi) {
+  return x >= lo && x <= hi;
+}
+
 Status check(const Scenario& sc) {
   if (sc.nodes < 2) return fail(std::string("--nodes must be at least 2"));
-  if (!(sc.rate > 0) || sc.rate > 1e6)
-    return fail("--rate " + std::to_string(sc.rate) + ": expected 0 < rate ≤ 1,000,000 per second");
-  if (sc.forgers < 0 || sc.forgers >= 1)
+  if (!in_range(sc.rate, 1e-6, 1e6))
+    return fail("--rate " + std::to_string(sc.rate) +
+                ": expected 0.000001 ≤ rate ≤ 1,000,000 per second");
+  if (!(sc.forgers >= 0 && sc.forgers < 1))
     return fail("--forgers " + std::to_string(sc.forgers) + ": expected a fraction in [0, 1)");
-  if (sc.churn < 0) return fail(std::string("--churn: expected a rate ≥ 0 per second"));
-  if (sc.churn > 0 && !(sc.churn_down_s > 0))
-    return fail(std::string("--churn-down-s: expected seconds > 0"));
-  if ((sc.partition_at_s >= 0) != (sc.heal_at_s >= 0) ||
-      (sc.heal_at_s >= 0 && sc.heal_at_s <= sc.partition_at_s))
-    return fail(
-        std::string("--partition-at and --heal-at go together, the heal after the partition (e.g. "
-                    "--partition-at 2 --heal-at 8)"));
-  if (sc.blocks > 0 && !(sc.block_interval_s > 0))
-    return fail(std::string("--blocks needs --block-interval S > 0"));
-  if (!(sc.timeout_s > 0)) return fail(std::string("--timeout: expected seconds > 0"));
+  if (!in_range(sc.churn, 0, 1e6))
+    return fail(std::string("--churn: expected 0 ≤ nodes leaving per second ≤ 1,000,000"));
+  if (sc.churn > 0 && !in_range(sc.churn_down_s, 1e-6, 1e6))
+    return fail(std::string("--churn-down-s: expected 0 < seconds ≤ 1,000,000"));
+  const bool split = sc.partition_at_s != kNoTime, heal = sc.heal_at_s != kNoTime;
+  if (split != heal ||
+      (split && !(in_range(sc.partition_at_s, 0, 1e6) && in_range(sc.heal_at_s, 0, 1e6) &&
+                  sc.heal_at_s > sc.partition_at_s)))
+    return fail(std::string(
+        "--partition-at and --heal-at go together, in seconds (0..1,000,000) with the heal after "
+        "the partition (e.g. --partition-at 2 --heal-at 8)"));
+  if (sc.blocks > 0 && !in_range(sc.block_interval_s, 1e-3, 1e6))
+    return fail(std::string("--blocks needs --block-interval S, 0.001 ≤ S ≤ 1,000,000"));
+  if (!in_range(sc.timeout_s, 1e-3, 1e7))
+    return fail(std::string("--timeout: expected 0.001 ≤ virtual seconds ≤ 10,000,000"));
   if (auto p = payload_size_for(sc.sim.tx_size); !p) return fail(p.error());
   return {};
 }
@@ -108,7 +118,7 @@ void schedule_churn(Simulation& sim, const Scenario& sc, Time from, Time until) 
 }
 
 void schedule_partition(Simulation& sim, const Scenario& sc, Time from) {
-  if (sc.partition_at_s < 0) return;
+  if (sc.partition_at_s == kNoTime) return;
   std::vector<uint8_t> side(sim.size());
   Rng rng(sc.sim.seed ^ kTagPartition);
   for (uint8_t& s : side)
@@ -134,6 +144,10 @@ std::vector<uint32_t> choose_forgers(Simulation& sim, const Scenario& sc) {
 
 }  // namespace
 
+// A schedule's last injection at most 10^12 µs (11.6 days) after its first: virtual time stays far
+// from the clock's range.
+constexpr int64_t kMaxOffsetUs = 1'000'000'000'000;
+
 Result<std::vector<Injection>, std::string> read_schedule(const std::string& path, size_t nodes) {
   std::ifstream in(path);
   if (!in) return fail("cannot read schedule file " + path + ": check the path and permissions");
@@ -147,15 +161,15 @@ Result<std::vector<Injection>, std::string> read_schedule(const std::string& pat
     std::string rest;
     if (!(s >> offset)) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    } else if ((s >> origin) && !(s >> rest) && offset >= 0 && origin >= 0 &&
-               static_cast<size_t>(origin) < nodes &&
+    } else if ((s >> origin) && !(s >> rest) && offset >= 0 && offset <= kMaxOffsetUs &&
+               origin >= 0 && static_cast<size_t>(origin) < nodes &&
                (out.empty() || offset >= out.back().offset.count())) {
       out.push_back({Duration(offset), static_cast<uint32_t>(origin)});
       continue;
     }
     return fail(path + ":" + std::to_string(lineno) +
-                ": expected \"OFFSET_US ORIGIN\" with offsets ascending from 0 and ORIGIN a node "
-                "index below " +
+                ": expected \"OFFSET_US ORIGIN\" with offsets ascending from 0 (at most " +
+                std::to_string(kMaxOffsetUs) + ", 11.6 days) and ORIGIN a node index below " +
                 std::to_string(nodes));
   }
   if (out.empty()) return fail(path + ": no injections (one \"OFFSET_US ORIGIN\" line each)");
@@ -213,14 +227,14 @@ Result<RunResult, std::string> run_scenario(
     sim.make_block_at(r.measured_start + seconds(sc.block_interval_s * static_cast<double>(k)));
   schedule_churn(sim, sc, r.measured_start, last);
   schedule_partition(sim, sc, r.measured_start);
-  const Time heal = sc.heal_at_s >= 0 ? r.measured_start + seconds(sc.heal_at_s) : r.measured_start;
+  const Time heal =
+      sc.heal_at_s == kNoTime ? r.measured_start : r.measured_start + seconds(sc.heal_at_s);
   // Done once every injection (and the heal) happened and everything arrived everywhere.
   const auto done = [&] {
     return sim.now() >= last && sim.now() >= heal && sim.all_delivered() &&
            blocks_done(sim, sc.blocks);
   };
   r.delivered = sim.run(deadline, done, tick);
-  r.timed_out = !r.delivered;
   r.final = all_counters(sim);
   return r;
 }

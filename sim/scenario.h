@@ -30,6 +30,8 @@
 namespace hearsay::sim {
 
 inline constexpr Duration kSettle = std::chrono::seconds(3);
+// A time option not given (--partition-at, --heal-at).
+inline constexpr double kNoTime = -1;
 
 struct Scenario {
   size_t nodes = 50;
@@ -46,8 +48,8 @@ struct Scenario {
   double block_interval_s = 0;    // between them, from the first measured injection
   double churn = 0;               // nodes leaving per second (Poisson), each down churn_down_s
   double churn_down_s = 10;
-  double partition_at_s = -1;  // seconds after the first measured injection; < 0: none
-  double heal_at_s = -1;
+  double partition_at_s = kNoTime;  // seconds after the first measured injection
+  double heal_at_s = kNoTime;
   double forgers = 0;  // fraction of the nodes
   double timeout_s = 600;
   SimConfig sim;
@@ -65,8 +67,8 @@ Result<std::vector<Injection>, std::string> read_schedule(const std::string& pat
 
 struct RunResult {
   std::unique_ptr<Simulation> sim;
-  bool delivered = false;  // every steady node holds every measured transaction (and blocks)
-  bool timed_out = false;
+  bool delivered = false;  // every steady node holds every measured transaction (and blocks),
+                           // else the run ended at --timeout
   Time measured_start{};
   std::vector<NodeCounters> baseline, final;
   std::vector<uint32_t> forgers;

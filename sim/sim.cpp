@@ -117,7 +117,6 @@ struct Simulation::Node {
     PeerId remote_id;
     bool outbound;  // this node dialled
   };
-  uint32_t index = 0;
   KeyPair key;
   bool up = false, forger = false, steady = true;
   uint64_t generation = 0;  // bring_up counts: events of an earlier life are stale
@@ -162,7 +161,6 @@ Simulation::Simulation(SimConfig cfg, Topology topology, NetworkModel model)
   m_nodes.reserve(m_topology.nodes);
   for (uint32_t i = 0; i < m_topology.nodes; ++i) {
     auto n = std::make_unique<Node>(KeyPair::from_seed(seed_of(m_cfg.seed, kTagIdentity, i)));
-    n->index = i;
     m_by_identity.emplace(n->key.public_key(), i);
     m_nodes.push_back(std::move(n));
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "sim/scenario.h"
@@ -274,6 +275,27 @@ TEST(SimScenario, BlocksAreMadeOnScheduleAndEveryNodeConnectsThem) {
       EXPECT_GE(b.connected[i], b.made.count()) << "node " << i << " block " << b.height;
   }
   EXPECT_GT(confirmed, 0u);  // the blocks carried the mempool's transactions
+}
+
+TEST(SimScenario, BadNumbersAreRefusedNamingTheOption) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<std::pair<std::function<void(Scenario&)>, std::string>> cases = {
+      {[&](Scenario& s) { s.rate = inf; }, "--rate"},
+      {[&](Scenario& s) { s.forgers = nan; }, "--forgers"},
+      {[&](Scenario& s) { s.churn = nan; }, "--churn"},
+      {[&](Scenario& s) { s.heal_at_s = 3; }, "--heal-at"},  // without --partition-at
+      {[&](Scenario& s) { s.partition_at_s = s.heal_at_s = nan; }, "--partition-at"},
+      {[&](Scenario& s) { s.blocks = 2, s.block_interval_s = nan; }, "--block-interval"},
+      {[&](Scenario& s) { s.timeout_s = inf; }, "--timeout"},
+  };
+  for (const auto& [spoil, option] : cases) {
+    Scenario sc = small(10, 5, 10);
+    spoil(sc);
+    auto r = run_scenario(sc, {});
+    ASSERT_FALSE(r.ok()) << option;
+    EXPECT_NE(r.error().find(option), std::string::npos) << r.error();
+  }
 }
 
 TEST(SimScenario, ScheduleFileErrorsNameTheLine) {
