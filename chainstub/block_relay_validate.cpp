@@ -163,7 +163,10 @@ void BlockRelay::chain_moved(const ChainUpdate& update, const BlockId* delivered
     for (const BlockRef& b : update.connected)
       joined |= b->header.id() == *delivered;
     // The peer that delivered a new valid block first joins the high-bandwidth peers.
-    if (joined && from && from->peer) promote_hb(*from->peer);
+    if (joined && from && from->peer) {
+      promote_hb(*from->peer);
+      m_pm.note_novel_block(*from->peer, now);
+    }
     if (update.connected.back()->header.id() == *delivered) prefill = lacked;
   }
   announce(update, prefill, now);

@@ -9,6 +9,7 @@
 //    the header it accepted (and never more than kMaxMessagePayload + header);
 //  - every completed frame's payload is decoded, and a decoded message re-encodes with
 //    encode_frame to exactly the bytes the frame arrived as;
+//  - reserved_after(piece) predicts exactly what reserved_bytes() is once the piece went in;
 //  - an error is sticky: after it the decoder accepts nothing.
 #include <cstdint>
 #include <vector>
@@ -80,8 +81,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::span<const uint8_t> piece = stream.subspan(pos, n);
     while (true) {
       size_t before = piece.size();
+      const size_t predicted = d.reserved_after(piece);
       bool ok = d.received_bytes(piece);
       pos += before - piece.size();
+      // The memory budget charges the prediction before the bytes go in (net/frame_budget.h).
+      FUZZ_ASSERT(d.reserved_bytes() == predicted);
       if (!ok) {
         FUZZ_ASSERT(d.error() != DecodeError::kNone);
         if (d.error() == DecodeError::kBadChecksum) {

@@ -3,7 +3,8 @@
 //
 // Up to kMaxLive fake connections, each honest or not (decided by its identity). The input is a
 // sequence of operations: connect (inbound or outbound, trusted, with or without the push
-// service bit, handshake completed or left half-way), inv / getdata / notfound / tx messages
+// service bit, handshake completed or left half-way), inbound eviction (a newcomer knocking at
+// full slots), inv / getdata / notfound / tx messages
 // built from a fixed set of signed transactions (valid, forged, refused by policy, nonce
 // replacements) and arbitrary ids, honest answers to our getdata, arbitrary messages decoded
 // from input bytes (ping, version, verack, addr, ...), disconnects, local submissions, the
@@ -28,6 +29,8 @@
 // kMaxTreeOriginEntries origins); tree messages off a tree link are scored; an honest tree peer
 // is scored only for withholding (it pushes nothing unless the input says so), in whole
 // kScoreWithheldBody steps.
+// Eviction: the victim is a live, untrusted inbound peer, and a recent novel transaction or a
+// low ping protects it unless kEvictProtectTx / kEvictProtectPing candidates rank above it.
 //
 // Set reconciliation (kServiceRecon, from the input, with a small reconcile_interval and
 // sometimes a low fanout): peers that set the bit too reconcile once the link's short ids are
@@ -500,6 +503,37 @@ struct Harness : test::TxRelayNode, test::FakePeers<Conn> {
     return false;
   }
 
+  // A newcomer knocks at full inbound slots. The victim is a live, untrusted inbound peer that
+  // none of the protections covered: a recent novel transaction or a low ping protects it unless
+  // that many others rank above it; a lone candidate is protected by its network group.
+  void evict() {
+    std::vector<PeerInfo> candidates;
+    for (const PeerInfo& p : pm.peers())
+      if (p.inbound && !p.trusted && !p.disconnecting) candidates.push_back(p);
+    const std::optional<PeerId> victim = pm.evict_inbound();
+    if (!victim) return;
+    FUZZ_ASSERT(candidates.size() >= 2);
+    auto v = std::find_if(candidates.begin(), candidates.end(),
+                          [&](const PeerInfo& p) { return p.id == *victim; });
+    FUZZ_ASSERT(v != candidates.end());
+    if (v->last_novel_tx != Time{}) {
+      const auto newer =
+          std::count_if(candidates.begin(), candidates.end(), [&](const PeerInfo& p) {
+            return std::tie(p.last_novel_tx, p.id) > std::tie(v->last_novel_tx, v->id);
+          });
+      FUZZ_ASSERT(static_cast<size_t>(newer) >= kEvictProtectTx);
+    }
+    if (v->min_rtt) {
+      const auto lower =
+          std::count_if(candidates.begin(), candidates.end(), [&](const PeerInfo& p) {
+            return p.min_rtt && std::tie(*p.min_rtt, p.id) < std::tie(*v->min_rtt, v->id);
+          });
+      FUZZ_ASSERT(static_cast<size_t>(lower) >= kEvictProtectPing);
+    }
+    drain();
+    FUZZ_ASSERT(conns.at(*victim).closing);
+  }
+
   void disconnect(PeerId id) {
     auto it = conns.find(id);
     if (it == conns.end()) return;
@@ -859,7 +893,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         test::feed_arbitrary_message(h, in);
         break;
       case 7:
-        h.disconnect(h.pick(in));
+        if (op & 0x80)
+          h.evict();
+        else
+          h.disconnect(h.pick(in));
         break;
       case 8: {  // verdicts: some held batches, in any order, regrouped; some lost
         if (h.held.empty()) break;

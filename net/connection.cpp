@@ -42,6 +42,11 @@ uint64_t TrafficCounters::total_bytes_out() const {
   return t;
 }
 
+std::chrono::milliseconds frame_deadline(const ConnectionLimits& limits, size_t declared_length) {
+  return limits.frame_grace +
+         std::chrono::milliseconds(uint64_t(declared_length) * 1000 / limits.frame_min_rate);
+}
+
 const char* to_string(Connection::State s) {
   switch (s) {
     case Connection::State::kTlsHandshake:
@@ -71,6 +76,7 @@ Connection::Connection(tcp::socket socket, TlsContext& tls, ConnectionObserver& 
       m_decoder(m_opt.magic),
       m_delay_timer(m_stream.get_executor()),
       m_rng(m_opt.id * 0x9e3779b97f4a7c15ULL + 1) {
+  HEARSAY_CHECK(m_opt.frame_budget != nullptr && m_opt.limits.frame_min_rate > 0);
   error_code ec;
   tcp::endpoint ep = m_stream.lowest_layer().remote_endpoint(ec);
   if (!ec) m_remote = to_net_address(ep);
@@ -83,6 +89,7 @@ Connection::Connection(tcp::socket socket, TlsContext& tls, ConnectionObserver& 
 Connection::~Connection() {
   // The SSL object outlives nothing here, but never leave it pointing at freed state.
   TlsContext::attach(m_stream.native_handle(), nullptr);
+  m_opt.frame_budget->release(id());  // a Connection dropped unclosed (the Host stopping)
 }
 
 // Asio's ssl engine puts the SSL object on one end of a BIO pair and moves the other end's
@@ -156,10 +163,11 @@ void Connection::on_read(const error_code& ec, size_t n) {
     return;
   }
   m_last_read = SteadyClock::now();
-  if (!process_bytes(std::span<const uint8_t>(m_read_buf.data(), n))) return;
+  if (!process_bytes(std::span<const uint8_t>(m_read_buf.data(), n), m_last_read)) return;
   if (m_state != State::kOpen) return;
   if (queued_bytes() > m_opt.limits.send_high_watermark) {
     m_read_paused = true;
+    m_read_paused_at = m_last_read;
     spdlog::debug("{} reading paused: {} bytes queued", log_prefix(), queued_bytes());
     return;
   }
@@ -167,18 +175,26 @@ void Connection::on_read(const error_code& ec, size_t n) {
 }
 
 // Hands each complete message to the observer, and reports what does not decode: the observer
-// (through p2p) decides what becomes of the peer. False when reading must stop: the connection
-// is no longer open, or the framing failed.
-bool Connection::process_bytes(std::span<const uint8_t> data) {
+// (through p2p) decides what becomes of the peer. The memory the decoder is about to take comes
+// from the frame budget first. False when reading must stop: the connection is no longer open,
+// the framing failed, or the budget had no room for this frame.
+bool Connection::process_bytes(std::span<const uint8_t> data, SteadyTime now) {
   auto self = shared_from_this();
   while (!data.empty()) {
-    if (!m_decoder.received_bytes(data)) {
+    if (!reserve_frame_memory(data, now)) return false;
+    if (!m_decoder.in_frame()) m_frame_started = now;
+    const bool ok = m_decoder.received_bytes(data);
+    m_opt.frame_budget->settle(id(), m_decoder.reserved_bytes());
+    if (!ok) {
       m_read_broken = true;
-      m_observer.on_bad_message(self, m_decoder.error(), std::nullopt);
+      const DecodeError err = m_decoder.error();
+      drop_partial_frame();  // nothing after a bad frame can be parsed
+      m_observer.on_bad_message(self, err, std::nullopt);
       return false;
     }
     if (!m_decoder.message_complete()) continue;
     RawMessage raw = m_decoder.take_message();
+    m_opt.frame_budget->release(id());
     auto t = static_cast<size_t>(raw.type);
     m_counters.msgs_in[t] += 1;
     m_counters.bytes_in[t] += raw.wire_size;
@@ -191,6 +207,31 @@ bool Connection::process_bytes(std::span<const uint8_t> data) {
     if (m_state != State::kOpen) return false;
   }
   return true;
+}
+
+// Finds room in the frame budget for what the decoder will hold once it has taken `data`.
+// Refused: this frame is the one that gives way, and the connection is cut.
+bool Connection::reserve_frame_memory(std::span<const uint8_t> data, SteadyTime now) {
+  const size_t want = m_decoder.reserved_after(data);
+  if (m_opt.frame_budget->charge(id(), *this, want, now)) return true;
+  m_frame_cut = FrameCut::kAtMemoryCap;
+  close(CloseMode::kAbort, "partial frames at their memory cap (" +
+                               std::to_string(m_opt.frame_budget->cap()) +
+                               " bytes): this frame's " + std::to_string(want) +
+                               " bytes found no larger or stalled frame to give way");
+  return false;
+}
+
+void Connection::cut_partial_frame(std::string reason, bool stalled) {
+  m_frame_cut = stalled ? FrameCut::kStalledAtMemoryCap : FrameCut::kAtMemoryCap;
+  drop_partial_frame();
+  close(CloseMode::kAbort, std::move(reason));
+}
+
+// Frees the frame in progress and its charge: the connection will read no more of it.
+void Connection::drop_partial_frame() {
+  m_decoder = FrameDecoder(m_opt.magic);
+  m_opt.frame_budget->release(id());
 }
 
 void Connection::send(SharedBytes frame, MsgType type) {
@@ -283,7 +324,9 @@ void Connection::on_write(const error_code& ec, size_t n) {
   m_queue.mark_bytes_sent(n);
   if (m_read_paused && queued_bytes() <= m_opt.limits.send_low_watermark) {
     m_read_paused = false;
-    m_last_read = SteadyClock::now();  // the idle clock did not run while we did not read
+    // Neither the idle clock nor the frame's deadline ran while we did not read.
+    m_last_read = SteadyClock::now();
+    m_frame_started += m_last_read - m_read_paused_at;
     do_read();
   }
   do_write();
@@ -297,6 +340,7 @@ void Connection::close(CloseMode mode, std::string reason) {
   if (m_close_reason.empty()) m_close_reason = std::move(reason);
   bool nothing_to_flush = m_state == State::kTlsHandshake;
   m_state = State::kClosing;
+  drop_partial_frame();  // a closing connection reads no more
   m_close_started = SteadyClock::now();
   if (mode == CloseMode::kAbort || nothing_to_flush) {
     m_close_mode = CloseMode::kAbort;
@@ -328,6 +372,7 @@ void Connection::tls_shutdown() {
 void Connection::abort_now(const std::string& reason) {
   if (m_state == State::kClosed) return;
   m_state = State::kClosed;
+  drop_partial_frame();  // a read error closes without close()
   error_code ec;
   m_stream.lowest_layer().close(ec);
   m_delay_timer.cancel();
@@ -348,6 +393,20 @@ void Connection::finish(const std::string& reason) {
   m_observer.on_closed(shared_from_this(), reason, m_established);
 }
 
+// Why the frame in progress is past its deadline; nullopt when it is not, or when there is no
+// frame in progress or we are not reading.
+std::optional<std::string> Connection::frame_overdue(SteadyTime now) const {
+  if (!m_decoder.in_frame() || m_read_paused) return std::nullopt;
+  const size_t declared = m_decoder.declared_length();
+  const auto deadline = frame_deadline(m_opt.limits, declared);
+  if (now - m_frame_started <= deadline) return std::nullopt;
+  const std::string what =
+      declared != 0 ? "a " + std::to_string(declared) + "-byte frame" : "a frame header";
+  return "stalled: " + what + " not complete within its deadline of " +
+         std::to_string(deadline.count()) + " ms (" + std::to_string(m_decoder.buffered_bytes()) +
+         " bytes arrived)";
+}
+
 void Connection::check_timeouts(SteadyTime now) {
   auto post_abort = [this](std::string why) {
     asio::post(m_stream.get_executor(),
@@ -359,10 +418,14 @@ void Connection::check_timeouts(SteadyTime now) {
         close(CloseMode::kAbort, "TLS handshake timeout");
       break;
     case State::kOpen:
-      if (!m_read_paused && now - m_last_read > m_opt.limits.idle_timeout)
+      if (!m_read_paused && now - m_last_read > m_opt.limits.idle_timeout) {
         close(CloseMode::kAbort, "idle: nothing received within the timeout");
-      else if (m_writing && now - m_write_started > m_opt.limits.write_stall_timeout)
+      } else if (m_writing && now - m_write_started > m_opt.limits.write_stall_timeout) {
         close(CloseMode::kAbort, "write stalled: the peer does not read");
+      } else if (auto why = frame_overdue(now)) {
+        m_frame_cut = FrameCut::kDeadline;
+        close(CloseMode::kAbort, std::move(*why));
+      }
       break;
     case State::kClosing:
       if (now - m_close_started > m_opt.limits.shutdown_timeout)

@@ -21,13 +21,19 @@
 //
 // Memory bounds, per connection (the adversary is the peer):
 //  - receive: one read buffer (kReadBufferBytes) plus the FrameDecoder's message in progress,
-//    at most kMaxMessagePayload (checked against the command's limit before buffering);
+//    at most kMaxMessagePayload (checked against the command's limit before buffering). Across
+//    connections, partial frames share the Host's FrameBudget: before the decoder's allocation
+//    grows the budget must have room (net/frame_budget.h), and a connection whose frame gives
+//    way, or that cannot get room, is cut. A closing connection drops its partial frame at once;
 //  - send: queued frames are shared with other peers, but a peer is charged their full size;
 //    above the high watermark the connection stops reading (a peer that asks and does not
 //    take its answers gets no more answers), it resumes below the low watermark, and over the
 //    cap it is disconnected. Link emulation's delayed frames count against the same cap.
 // Time bounds: TLS handshake, idle (nothing received), write stall (one write in flight too
-// long) and shutdown timeouts, checked by check_timeouts() on the Host's tick.
+// long), frame deadline (a frame not complete within frame_deadline() of its first header byte;
+// the clock stops while we pause reading) and shutdown timeouts, checked by check_timeouts() on
+// the Host's tick. A frame cut for its deadline or for the memory cap is a stall (frame_cut()),
+// which the Host counts and remembers (net/stall_guard.h).
 #pragma once
 
 #include <array>
@@ -41,6 +47,7 @@
 #include <random>
 #include <string>
 
+#include "net/frame_budget.h"
 #include "net/tls.h"
 #include "p2p/transport.h"
 #include "p2p/types.h"
@@ -63,6 +70,18 @@ inline constexpr size_t kSendQueueCap =
     kSendQueueHighWatermark + kFrameHeaderSize + kMaxMessagePayload;
 static_assert(kSendQueueLowWatermark < kSendQueueHighWatermark);
 static_assert(kSendQueueCap >= kSendQueueHighWatermark + kFrameHeaderSize + kMaxMessagePayload);
+// Frame deadline: a frame must be complete within kFrameGrace + its declared payload length /
+// kFrameMinRate of its first header byte, or the connection is cut. 50 kB/s (400 kbit/s) is a
+// slow mobile link, and what a node uploading a block to 25 peers at once over 10 Mbit/s still
+// gives each; the grace covers round trips, TCP's slow start and the sender's queue ahead of
+// the frame. A maximal frame (a block) gets 10 + 4,000,000 / 50,000 = 90 s: half the 184 s
+// after which the PeerManager's liveness check drops a peer whose pongs stopped (a stalled
+// frame holds back every message behind it, pongs included: p2p/peer_manager.h).
+inline constexpr std::chrono::seconds kFrameGrace{10};
+inline constexpr size_t kFrameMinRate = 50'000;  // bytes per second
+inline constexpr std::chrono::seconds kMaxFrameDeadline =
+    kFrameGrace + std::chrono::seconds(kMaxMessagePayload / kFrameMinRate);
+static_assert(kMaxFrameDeadline <= std::chrono::seconds(184) / 2);
 
 struct ConnectionLimits {
   size_t send_queue_cap = kSendQueueCap;
@@ -77,7 +96,19 @@ struct ConnectionLimits {
   std::chrono::milliseconds write_stall_timeout{20'000};
   // Flush and TLS close_notify exchange on a graceful close.
   std::chrono::milliseconds shutdown_timeout{3'000};
+  // Frame deadline: frame_grace + declared length / frame_min_rate (bytes/s, > 0).
+  std::chrono::milliseconds frame_grace = kFrameGrace;
+  size_t frame_min_rate = kFrameMinRate;
 };
+
+// How long a frame declaring `declared_length` payload bytes may take from its first header
+// byte (a header still incomplete declares 0).
+std::chrono::milliseconds frame_deadline(const ConnectionLimits& limits, size_t declared_length);
+
+// Why a connection was cut over a partial frame. The Host counts each kind, and remembers the
+// ones the peer is to blame for (stalled: net/stall_guard.h); a progressing frame cut at the
+// memory cap may be an honest block that was simply the largest.
+enum class FrameCut { kNone, kDeadline, kStalledAtMemoryCap, kAtMemoryCap };
 
 // Optional emulated link: every outgoing frame waits delay ± jitter, and the link carries at
 // most bandwidth_kbps (0 = unlimited), before it reaches the socket. Order is preserved.
@@ -119,7 +150,8 @@ class ConnectionObserver {
                          bool established) = 0;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public std::enable_shared_from_this<Connection>,
+                         private FrameBudget::Holder {
  public:
   using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
   enum class State { kTlsHandshake, kOpen, kClosing, kClosed };
@@ -132,6 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::shared_ptr<const AllowList> allow;  // null: any identity
     ConnectionLimits limits;
     LinkEmulation link;
+    FrameBudget* frame_budget = nullptr;  // the Host's; required, outlives the Connection
   };
 
   // `socket` is connected; the TLS handshake starts with start().
@@ -159,6 +192,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Bytes charged to this peer's send side: queued plus delayed by link emulation.
   size_t queued_bytes() const { return m_queue.queued_bytes() + m_delayed_bytes; }
   bool read_paused() const { return m_read_paused; }
+  FrameCut frame_cut() const { return m_frame_cut; }
   const LinkEmulation& link() const { return m_opt.link; }
   // "a1b2c3d4 127.0.0.1:1234 in": the prefix of every log line about this peer.
   std::string log_prefix() const;
@@ -169,7 +203,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_handshake(const boost::system::error_code& ec);
   void do_read();
   void on_read(const boost::system::error_code& ec, size_t n);
-  bool process_bytes(std::span<const uint8_t> data);
+  bool process_bytes(std::span<const uint8_t> data, SteadyTime now);
+  bool reserve_frame_memory(std::span<const uint8_t> data, SteadyTime now);
+  void cut_partial_frame(std::string reason, bool stalled) override;
+  void drop_partial_frame();
+  std::optional<std::string> frame_overdue(SteadyTime now) const;
   void enqueue(SharedBytes frame);
   void release_delayed();
   void arm_delay_timer();
@@ -196,7 +234,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<uint8_t, kReadBufferBytes> m_read_buf{};
   bool m_reading = false;
   bool m_read_paused = false;
-  bool m_read_broken = false;  // a bad frame: nothing after it can be parsed, so no more reads
+  bool m_read_broken = false;    // a bad frame: nothing after it can be parsed, so no more reads
+  SteadyTime m_frame_started{};  // the first header byte of the frame in progress
+  SteadyTime m_read_paused_at{};
+  FrameCut m_frame_cut = FrameCut::kNone;
 
   SendQueue m_queue;
   bool m_writing = false;

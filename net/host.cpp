@@ -24,11 +24,16 @@ constexpr std::chrono::milliseconds kStopGrace{1'000};
 std::string short_id(const PublicKey& k) {
   return to_hex(k).substr(0, 8);
 }
+
+int64_t whole_seconds(Duration d) {
+  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
 }  // namespace
 
 Host::Host(const KeyPair& identity, HostConfig config)
     : m_identity(identity),
       m_cfg(std::move(config)),
+      m_frames(m_cfg.max_partial_frame_bytes),
       m_acceptor(m_ioc),
       m_tick_timer(m_ioc),
       m_accept_retry(m_ioc) {}
@@ -115,21 +120,36 @@ std::optional<std::string> Host::inbound_refusal(const NetAddress& remote) {
     ++m_stats.refused_banned;
     return "address is banned";
   }
+  if (auto why = discouraged_refusal(remote)) return why;
+  // Connections on their way out (an evicted peer flushing) no longer hold a slot.
   size_t inbound = 0, same_ip = 0;
   for (const auto& [id, slot] : m_slots) {
-    if (!slot.conn->inbound()) continue;
+    const Connection& c = *slot.conn;
+    if (!c.inbound() || c.state() == Connection::State::kClosing ||
+        c.state() == Connection::State::kClosed)
+      continue;
     ++inbound;
-    if (ip_only(slot.conn->remote()) == ip_only(remote)) ++same_ip;
-  }
-  if (inbound >= m_cfg.max_inbound) {
-    ++m_stats.refused_inbound_cap;
-    return "inbound connections at their cap (" + std::to_string(m_cfg.max_inbound) + ")";
+    if (ip_only(c.remote()) == ip_only(remote)) ++same_ip;
   }
   bool exempt = m_cfg.loopback_exempt_per_ip && is_loopback(remote);
   if (!exempt && same_ip >= m_cfg.max_inbound_per_ip) {
     ++m_stats.refused_per_ip;
     return "inbound connections from this IP at their cap (" +
            std::to_string(m_cfg.max_inbound_per_ip) + ")";
+  }
+  if (inbound >= m_cfg.max_inbound) {
+    // Full: the newcomer may take the slot of an unprotected inbound peer (p2p/eviction.h).
+    if (auto victim = m_pm->evict_inbound()) {
+      auto it = m_slots.find(*victim);
+      spdlog::info("inbound slots full ({}): evicting {} for {}", m_cfg.max_inbound,
+                   it != m_slots.end() ? it->second.conn->log_prefix() : std::to_string(*victim),
+                   to_string(remote));
+      run_actions();
+      return std::nullopt;
+    }
+    ++m_stats.refused_inbound_cap;
+    return "inbound connections at their cap (" + std::to_string(m_cfg.max_inbound) +
+           ") and every inbound peer is protected from eviction";
   }
   return std::nullopt;
 }
@@ -178,6 +198,7 @@ void Host::add_connection(tcp::socket socket, bool inbound, std::optional<NetAdd
   o.allow = m_cfg.allow_list;
   o.limits = m_cfg.limits;
   o.link = m_cfg.link;
+  o.frame_budget = &m_frames;
   auto conn = Connection::create(std::move(socket), *m_tls, *this, std::move(o));
   m_slots[conn->id()] = Slot{conn, dialled, false};
   conn->start();
@@ -233,12 +254,20 @@ void Host::on_established(const std::shared_ptr<Connection>& c) {
     c->close(CloseMode::kAbort, "identity " + short_id(who) + " is banned");
     return;
   }
+  if (auto until = m_stall_guard.discouraged(who, now())) {
+    ++m_stats.refused_discouraged;
+    c->close(CloseMode::kAbort, "identity " + short_id(who) + " is discouraged until unix time " +
+                                    std::to_string(whole_seconds(*until)) +
+                                    " s: it stalled frames repeatedly");
+    return;
+  }
   PeerConnected pc;
   pc.id = c->id();
   pc.identity = who;
   pc.inbound = c->inbound();
   pc.remote = it->second.dialled ? *it->second.dialled : c->remote();
-  pc.trusted = m_cfg.allow_list && m_cfg.allow_list->count(who) != 0;
+  pc.trusted = (m_cfg.allow_list && m_cfg.allow_list->count(who) != 0) ||
+               (m_cfg.trusted && m_cfg.trusted->count(who) != 0);
   it->second.reported = true;
   m_pm->on_connected(pc, now());
   run_actions();
@@ -267,6 +296,7 @@ void Host::on_closed(const std::shared_ptr<Connection>& c, const std::string& re
   Slot slot = std::move(it->second);
   m_slots.erase(it);
   m_closed_traffic += c->counters();
+  note_frame_cut(*c);
   if (!established) {
     ++m_stats.tls_refused;
     note_refusal(c->log_prefix() + ": " + reason);
@@ -399,6 +429,45 @@ bool Host::is_banned(const PublicKey& id) const {
 
 bool Host::is_banned_ip(const NetAddress& addr) const {
   return m_bans.is_banned_ip(addr, now());
+}
+
+// --- stalls -------------------------------------------------------------------------------
+
+// Why `remote` is refused at accept while its address is discouraged; nullopt when it is not.
+std::optional<std::string> Host::discouraged_refusal(const NetAddress& remote) {
+  auto until = m_stall_guard.discouraged_ip(remote, now());
+  if (!until) return std::nullopt;
+  ++m_stats.refused_discouraged;
+  return "address is discouraged until unix time " + std::to_string(whole_seconds(*until)) +
+         " s: it stalled frames repeatedly";
+}
+
+// Counts a connection cut over a partial frame, and remembers the stalls the peer is to blame
+// for; a discouragement that starts is logged here, once.
+void Host::note_frame_cut(const Connection& c) {
+  switch (c.frame_cut()) {
+    case FrameCut::kNone:
+      return;
+    case FrameCut::kDeadline:
+      ++m_stats.stalls_frame_deadline;
+      break;
+    case FrameCut::kStalledAtMemoryCap:
+      ++m_stats.stalls_memory_cap;
+      break;
+    case FrameCut::kAtMemoryCap:  // progressing, merely the largest: not held against it
+      ++m_stats.stalls_memory_cap;
+      return;
+  }
+  const Time t = now();
+  for (const StallGuard::Started& d : m_stall_guard.record(c.identity(), c.remote(), t)) {
+    ++m_stats.discouragements;
+    const std::string target = ban_target_string(d.target);
+    peer_log().warn(
+        target, fmt::format("discouraging {} for {} s (until unix time {} s): {} stalled "
+                            "frames within {} s, the last by {}",
+                            target, whole_seconds(d.until - t), whole_seconds(d.until), d.stalls,
+                            whole_seconds(m_stall_guard.config().window), c.log_prefix()));
+  }
 }
 
 void Host::note_refusal(std::string what) {
@@ -538,6 +607,9 @@ NetStats Host::net_stats() {
     }
     s.verified_inline = m_verified_inline;
     s.bans = m_bans.entries(now()).size();
+    s.partial_frame_bytes = m_frames.used();
+    s.partial_frame_bytes_peak = m_frames.peak();
+    s.partial_frame_cap = m_frames.cap();
     return s;
   });
 }

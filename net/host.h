@@ -34,9 +34,17 @@
 // whenever it changes and at stop. RPC changes it through set_ban / remove_ban / clear_bans.
 // IP bans never apply to loopback (a local testnet shares it); identity bans do.
 //
-// Inbound caps: at most max_inbound inbound connections (including those still in TLS) and
-// max_inbound_per_ip from one IP address; loopback is exempt from the per-IP cap by default so
-// a testnet of many nodes on one machine works. A refused socket is closed at once and logged.
+// Inbound caps: at most max_inbound inbound connections (including those still in TLS, not
+// those closing) and max_inbound_per_ip from one IP address; loopback is exempt from the per-IP
+// cap by default so a testnet of many nodes on one machine works. When the slots are full the
+// PeerManager may evict an unprotected inbound peer to make room (p2p/eviction.h); otherwise,
+// and over the per-IP cap, the socket is closed at once and logged.
+//
+// Stalls: a frame that misses its deadline, or that gives way when partial frames reach their
+// memory cap (one FrameBudget, given to every Connection), cuts its connection. Each cut is
+// counted by cause; the stalled ones are recorded in a StallGuard, and an identity or IP that
+// stalls too often is discouraged for a while — refused at authentication (identity) and at
+// accept (IP), logged once when it starts, kept in memory only (never in banlist.dat).
 //
 // The address book is loaded from the data directory at start (a corrupt one is moved aside
 // with a warning, never fatal), saved every kAddrBookSaveInterval and at stop.
@@ -66,6 +74,8 @@
 #include "net/address.h"
 #include "net/ban_list.h"
 #include "net/connection.h"
+#include "net/frame_budget.h"
+#include "net/stall_guard.h"
 #include "net/tls.h"
 #include "net/verify_pool.h"
 #include "p2p/peer_manager.h"
@@ -104,11 +114,17 @@ struct HostConfig {
   std::optional<std::string> listen;  // "HOST:PORT" (port 0: ephemeral); nullopt: no listener
   std::string datadir;                // address book location; empty: not persisted
   std::shared_ptr<const AllowList> allow_list;  // null: any identity may connect
-  std::vector<DialTarget> connect;              // --connect, redialled forever by p2p
+  // --trusted-peers: identities treated as allow-listed (never evicted, announcements preferred)
+  // without shutting anyone else out. null: none.
+  std::shared_ptr<const AllowList> trusted;
+  std::vector<DialTarget> connect;  // --connect, redialled forever by p2p
   size_t max_inbound = kDefaultMaxInbound;
   size_t max_inbound_per_ip = kDefaultMaxInboundPerIp;
   bool loopback_exempt_per_ip = true;
   ConnectionLimits limits;
+  // --max-partial-frame-memory: what all connections together may hold in partial frames
+  // (net/frame_budget.h); at least one maximal frame, or no block could ever arrive.
+  size_t max_partial_frame_bytes = kDefaultMaxPartialFrameBytes;
   LinkEmulation link;
   std::chrono::milliseconds connect_timeout = kDefaultConnectTimeout;
   std::chrono::milliseconds tick_interval = kDefaultTickInterval;
@@ -161,6 +177,14 @@ struct NetStats {
   // Bans in force.
   size_t bans = 0;
   uint64_t ban_saves_failed = 0;
+  // Stalls (net/connection.h's frame deadline, net/frame_budget.h, net/stall_guard.h).
+  uint64_t stalls_frame_deadline = 0;  // connections cut: a frame missed its deadline
+  uint64_t stalls_memory_cap = 0;      // connections cut: partial frames at their memory cap
+  uint64_t discouragements = 0;        // discouragements started (identities and IPs)
+  uint64_t refused_discouraged = 0;    // connections refused while discouraged
+  size_t partial_frame_bytes = 0;      // held in partial frames now (the budget's accounting)
+  size_t partial_frame_bytes_peak = 0;
+  size_t partial_frame_cap = 0;
 };
 
 class Host : private ConnectionObserver {
@@ -271,6 +295,8 @@ class Host : private ConnectionObserver {
   void queue_verify(std::vector<TxRef>&& txs);
   void dispatch_verify();
   void on_verdicts(std::span<const TxRef> txs, std::span<const uint8_t> valid);
+  std::optional<std::string> discouraged_refusal(const NetAddress& remote);
+  void note_frame_cut(const Connection& c);
   void note_refusal(std::string what);
   void note_disconnect(std::string what);
   void begin_stop();
@@ -280,6 +306,7 @@ class Host : private ConnectionObserver {
 
   KeyPair m_identity;
   HostConfig m_cfg;
+  FrameBudget m_frames;  // before m_ioc: outlives the Connections its handlers may still hold
   boost::asio::io_context m_ioc;
   std::unique_ptr<TlsContext> m_tls;
   std::unique_ptr<PeerManager> m_pm;
@@ -298,6 +325,7 @@ class Host : private ConnectionObserver {
   std::set<std::shared_ptr<boost::asio::ip::tcp::socket>> m_dialling;
   PeerId m_next_id = 1;
   BanList m_bans;
+  StallGuard m_stall_guard;
   NetStats m_stats;
   TrafficCounters m_closed_traffic;  // of connections that closed
   Time m_next_addr_save{};

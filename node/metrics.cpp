@@ -361,6 +361,38 @@ void render_blocks(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.sample(s.blocks_produced);
 }
 
+void render_inbound_limits(MetricsWriter& w, const NodeMetricsSnapshot& s) {
+  const NodeMetricsSnapshot::StallStats& st = s.stalls;
+  w.family("hearsay_stalls_total", MetricType::kCounter,
+           "Connections cut over a partial frame, by cause: frame_deadline, a frame not complete "
+           "within its deadline (grace + declared length / minimum rate); memory_cap, a frame "
+           "that gave way, or found no room, when partial frames reached their memory cap.");
+  w.sample(st.frame_deadline, {{"cause", "frame_deadline"}});
+  w.sample(st.memory_cap, {{"cause", "memory_cap"}});
+  w.family("hearsay_discouragements_total", MetricType::kCounter,
+           "Identities and IP addresses discouraged (refused for a while, not banned) for "
+           "stalling frames repeatedly.");
+  w.sample(st.discouragements);
+  w.family("hearsay_discouraged_refusals_total", MetricType::kCounter,
+           "Connections refused because their identity or IP address was discouraged.");
+  w.sample(st.refused_discouraged);
+  w.family("hearsay_partial_frame_bytes", MetricType::kGauge,
+           "Memory held in partial frames (received in part) across all peers, as allocated.");
+  w.sample(st.partial_frame_bytes);
+  w.family("hearsay_partial_frame_bytes_peak", MetricType::kGauge,
+           "The most memory partial frames have held at once since start.");
+  w.sample(st.partial_frame_bytes_peak);
+  w.family("hearsay_partial_frame_bytes_cap", MetricType::kGauge,
+           "The cap on memory in partial frames (--max-partial-frame-memory).");
+  w.sample(st.partial_frame_cap);
+  w.family("hearsay_inbound_evictions_total", MetricType::kCounter,
+           "Newcomers at full inbound slots, by outcome: evicted, an unprotected inbound peer "
+           "made room; all_protected, every inbound peer was protected and the newcomer was "
+           "refused.");
+  w.sample(s.inbound_evicted, {{"outcome", "evicted"}});
+  w.sample(s.inbound_all_protected, {{"outcome", "all_protected"}});
+}
+
 // The families and names of Prometheus' client libraries, so that their dashboards work.
 void render_process(MetricsWriter& w, const ProcessMetrics& p) {
   w.family("process_cpu_seconds_total", MetricType::kCounter,
@@ -388,6 +420,7 @@ std::string render_node_metrics(const NodeMetricsSnapshot& s) {
   render_tree(w, s);
   render_recon(w, s);
   render_blocks(w, s);
+  render_inbound_limits(w, s);
   w.family("hearsay_build_info", MetricType::kGauge,
            "Always 1; the labels say which build runs: version, network, compiler.");
   w.sample(1, {{"version", s.version}, {"network", s.network}, {"compiler", s.compiler}});

@@ -174,6 +174,19 @@ struct NodeMetricsSnapshot {
   uint64_t block_collisions = 0;       // cmpctblocks that fell back to the full block
   uint64_t blocks_produced = 0;
   std::vector<std::pair<std::string, uint64_t>> blocks_rejected;  // by reason, e.g. "bad-producer"
+  // Stalled frames and the memory in partial frames (net/host.h's NetStats).
+  struct StallStats {
+    uint64_t frame_deadline = 0;       // connections cut: a frame missed its deadline
+    uint64_t memory_cap = 0;           // connections cut: partial frames at their memory cap
+    uint64_t discouragements = 0;      // identities and IPs discouraged for stalling
+    uint64_t refused_discouraged = 0;  // connections refused while discouraged
+    uint64_t partial_frame_bytes = 0, partial_frame_bytes_peak = 0, partial_frame_cap = 0;
+  };
+  StallStats stalls;
+  // Inbound eviction (p2p/eviction.h): newcomers that took an unprotected peer's slot, and
+  // those refused because every inbound peer was protected.
+  uint64_t inbound_evicted = 0;
+  uint64_t inbound_all_protected = 0;
   // hearsay_build_info's labels.
   std::string version;
   std::string network;
@@ -192,7 +205,10 @@ struct NodeMetricsSnapshot {
 // recon_bisections_total, recon_refused_total, recon_timeouts_total, recon_announced_total,
 // chain_height, blocks_connected_total, block_reorgs_total, block_reconstructions_total,
 // block_txs_requested_total, block_collisions_total, blocks_rejected_total{reason},
-// blocks_produced_total, build_info{version,network,compiler} (always 1); and, unprefixed, the
+// blocks_produced_total, stalls_total{cause}, discouragements_total, discouraged_refusals_total,
+// partial_frame_bytes, partial_frame_bytes_peak, partial_frame_bytes_cap,
+// inbound_evictions_total{outcome},
+// build_info{version,network,compiler} (always 1); and, unprefixed, the
 // client libraries' process_cpu_seconds_total, process_resident_memory_bytes,
 // process_virtual_memory_bytes, process_open_fds, process_max_fds, process_start_time_seconds.
 std::string render_node_metrics(const NodeMetricsSnapshot& s);

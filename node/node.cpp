@@ -146,6 +146,11 @@ static_assert(std::chrono::milliseconds(kDefaultLazyIntervalMs) == kLazyInterval
               "--lazy-interval-ms's default is the relay's");
 static_assert(std::chrono::milliseconds(kDefaultReconcileIntervalMs) == kReconcileInterval,
               "--reconcile-interval-ms's default is the relay's");
+static_assert(size_t{kDefaultMaxPartialFrameMemoryMib} * 1024 * 1024 ==
+                  kDefaultMaxPartialFrameBytes,
+              "--max-partial-frame-memory's default is net's");
+static_assert(size_t{kMinPartialFrameMemoryMib} * 1024 * 1024 == kMinPartialFrameBytes,
+              "--max-partial-frame-memory's least value is net's");
 
 namespace {
 
@@ -230,8 +235,14 @@ Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
     if (!list) return fail("--allow-peers: " + list.error());
     c.host.allow_list = std::make_shared<const AllowList>(std::move(*list));
   }
+  if (!o.trusted_peers.empty()) {
+    auto list = load_allow_list(o.trusted_peers);
+    if (!list) return fail("--trusted-peers: " + list.error());
+    c.host.trusted = std::make_shared<const AllowList>(std::move(*list));
+  }
   c.host.max_inbound = o.max_inbound;
   c.host.max_inbound_per_ip = o.max_inbound_per_ip;
+  c.host.max_partial_frame_bytes = size_t{o.max_partial_frame_memory_mib} * 1024 * 1024;
   c.host.link = LinkEmulation{o.link_delay_ms, o.link_jitter_ms, o.link_bandwidth_kbps};
   c.host.verify_threads = o.verify_threads;
   c.host.keylog_path = keylog_path_from_env();
@@ -558,7 +569,19 @@ std::string Node::metrics() {
   s.mempool_transactions = in.mempool.count;
   s.mempool_bytes = in.mempool.bytes;
   s.seen_set_entries = in.relay.seen_size;
-  s.verify_queue_depth = m_host->net_stats().verify_queue_depth;
+  const NetStats net = m_host->net_stats();
+  s.verify_queue_depth = net.verify_queue_depth;
+  s.stalls = {.frame_deadline = net.stalls_frame_deadline,
+              .memory_cap = net.stalls_memory_cap,
+              .discouragements = net.discouragements,
+              .refused_discouraged = net.refused_discouraged,
+              .partial_frame_bytes = net.partial_frame_bytes,
+              .partial_frame_bytes_peak = net.partial_frame_bytes_peak,
+              .partial_frame_cap = net.partial_frame_cap};
+  const EvictionStats eviction =
+      m_host->with_peer_manager([](PeerManager& pm) { return pm.eviction_stats(); });
+  s.inbound_evicted = eviction.evicted;
+  s.inbound_all_protected = eviction.all_protected;
   s.relay_latency_peer = m_counter->latency().snapshot(RelaySource::kPeer);
   s.relay_latency_rpc = m_counter->latency().snapshot(RelaySource::kRpc);
   s.relay_mode = relay_mode_name(m_cfg);

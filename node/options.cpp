@@ -93,6 +93,10 @@ const OptionSpec kOptions[] = {
      "peer to keep connected (repeatable; PUBKEY pins its identity)", to_list(&O::connect)},
     {Group::kNetwork, "allow-peers", "FILE",
      "file of allowed peer identities, one hex public key per line", to_text(&O::allow_peers)},
+    {Group::kNetwork, "trusted-peers", "FILE",
+     "file of trusted peer identities (same format): never evicted for a newcomer, announcements "
+     "preferred; others may still connect",
+     to_text(&O::trusted_peers)},
     {Group::kNetwork, "max-inbound", "N", "most inbound connections",
      to_u32(&O::max_inbound, 0, 10000)},
     {Group::kNetwork, "max-outbound", "N", "outbound connections to keep",
@@ -100,6 +104,11 @@ const OptionSpec kOptions[] = {
     {Group::kNetwork, "max-inbound-per-ip", "N",
      "most inbound connections from one IP (loopback exempt)",
      to_u32(&O::max_inbound_per_ip, 1, 10000)},
+    {Group::kNetwork, "max-partial-frame-memory", "MIB",
+     "memory all peers' partial (half-received) frames may hold together, MiB; at the cap the "
+     "largest stalled ones are cut first",
+     to_u32(&O::max_partial_frame_memory_mib, kMinPartialFrameMemoryMib,
+            kMaxPartialFrameMemoryMib)},
     {Group::kNetwork, "ban-time", "S", "seconds a misbehaving peer stays banned",
      to_u64(&O::ban_time_s, 1, 10ULL * 365 * 24 * 3600)},
 

@@ -44,6 +44,12 @@ inline constexpr uint32_t kDefaultLazyIntervalMs = 500;
 inline constexpr uint32_t kDefaultReconcileIntervalMs = 2000;
 inline constexpr uint32_t kMaxFloodPeers = 125;
 
+// --max-partial-frame-memory, MiB: net/frame_budget.h's default and least cap (node.cpp checks
+// them against kDefaultMaxPartialFrameBytes and kMinPartialFrameBytes).
+inline constexpr uint32_t kDefaultMaxPartialFrameMemoryMib = 64;
+inline constexpr uint32_t kMinPartialFrameMemoryMib = 8;
+inline constexpr uint32_t kMaxPartialFrameMemoryMib = 65536;
+
 struct NodeOptions {
   std::string datadir;  // default: $HOME/.hearsay
   std::string conf;     // default: <datadir>/hearsay.conf
@@ -52,9 +58,11 @@ struct NodeOptions {
   std::string rpc = "127.0.0.1:18732";
   std::vector<std::string> connect;  // [PUBKEY@]HOST:PORT, repeatable
   std::string allow_peers;           // file: one hex public key per line
+  std::string trusted_peers;         // same format: never evicted, not exclusive
   uint32_t max_inbound = 117;
   uint32_t max_outbound = 8;
   uint32_t max_inbound_per_ip = 8;
+  uint32_t max_partial_frame_memory_mib = kDefaultMaxPartialFrameMemoryMib;
   uint32_t inv_interval_ms = 0;
   // The relay mode in effect (one of kRelayModes): --relay-mode, or push for --push-peers K > 0
   // alone. push_peers is the one in effect too: kDefaultPushPeers under push when not given.

@@ -39,6 +39,8 @@ PeerManager::PeerManager(PeerManagerConfig cfg, const KeyPair& identity)
       m_addrman(m_cfg.addrman_capacity, m_cfg.rng_seed) {
   for (uint8_t& b : m_known_key)
     b = static_cast<uint8_t>(m_rng());
+  for (uint8_t& b : m_group_key)
+    b = static_cast<uint8_t>(m_rng());
   for (const auto& [addr, id] : m_cfg.connect) {
     ConnectSlot s;
     s.address = addr;
@@ -154,11 +156,39 @@ bool PeerManager::is_banned(const PublicKey& id, Time now) const {
   return it != m_banned.end() && it->second > now;
 }
 
+// --- inbound eviction ----------------------------------------------------------------------
+
+void PeerManager::note_novel_tx(PeerId peer, Time now) {
+  if (Peer* p = find(peer)) p->last_novel_tx = std::max(p->last_novel_tx, now);
+}
+
+void PeerManager::note_novel_block(PeerId peer, Time now) {
+  if (Peer* p = find(peer)) p->last_novel_block = std::max(p->last_novel_block, now);
+}
+
+std::optional<PeerId> PeerManager::evict_inbound() {
+  std::vector<EvictionCandidate> candidates;
+  for (const auto& [id, p] : m_peers) {
+    if (!p.conn.inbound || p.conn.trusted || p.disconnecting) continue;
+    candidates.push_back(EvictionCandidate{id, p.connected_at, p.min_rtt, p.last_novel_tx,
+                                           p.last_novel_block, p.net_group});
+  }
+  const std::optional<PeerId> victim = select_peer_to_evict(std::move(candidates));
+  if (!victim) {
+    ++m_eviction.all_protected;
+    return std::nullopt;
+  }
+  ++m_eviction.evicted;
+  disconnect(*victim, "evicted: inbound slots full, a newcomer takes this unprotected slot");
+  return victim;
+}
+
 // --- connections ---------------------------------------------------------------------------
 
 void PeerManager::on_connected(const PeerConnected& c, Time now) {
   HEARSAY_CHECK(!m_peers.count(c.id));  // net/ never reuses a connection id
   Peer& p = m_peers.try_emplace(c.id, c, now, m_cfg).first->second;
+  p.net_group = keyed_network_group(m_group_key, c.remote, m_cfg.eviction_ports_as_groups);
   if (!c.inbound) match_dial(p, now);
   if (c.identity == m_identity.public_key()) {
     if (p.origin == Origin::kConnect) m_connect[p.connect_index].is_self = true;
@@ -463,6 +493,8 @@ PeerInfo PeerManager::info_of(const Peer& p) const {
   i.phi = p.phi;
   i.suspected = p.suspected;
   i.misbehaviour = p.misbehaviour;
+  i.last_novel_tx = p.last_novel_tx;
+  i.last_novel_block = p.last_novel_block;
   return i;
 }
 

@@ -75,6 +75,7 @@
 #include "p2p/addrman.h"
 #include "p2p/backoff.h"
 #include "p2p/bounded_set.h"
+#include "p2p/eviction.h"
 #include "p2p/handshake.h"
 #include "p2p/messages.h"
 #include "p2p/phi_accrual.h"
@@ -213,6 +214,9 @@ struct PeerManagerConfig {
   size_t addrman_capacity = kAddrManCapacity;
   // --ban-time: how long a forger (identity and IP) stays banned.
   Duration ban_time = kMisbehaviourBanTime;
+  // Test switch for inbound eviction (p2p/eviction.h): a loopback peer's port stands in for its
+  // network group, so tests on one machine can exercise the grouping.
+  bool eviction_ports_as_groups = false;
   uint64_t rng_seed = 0;
 };
 
@@ -239,6 +243,16 @@ struct PeerInfo {
   double phi = 0;  // as of the last on_tick / message
   bool suspected = false;
   int misbehaviour = 0;
+  // When it last sent a transaction new to our mempool / a new block that joined our chain
+  // (zero: never); these protect it from inbound eviction.
+  Time last_novel_tx{};
+  Time last_novel_block{};
+};
+
+// Inbound eviction outcomes since start (metrics).
+struct EvictionStats {
+  uint64_t evicted = 0;        // an inbound peer made room for a newcomer
+  uint64_t all_protected = 0;  // every inbound peer was protected: the newcomer was refused
 };
 
 // The hook for the relay logic (transaction and block relay). PeerManager owns the handshake,
@@ -316,6 +330,14 @@ class PeerManager {
   // Lifts our own memory of a ban (RPC setban remove / clearbanned; net/ owns the list).
   void unban(const PublicKey& identity) { m_banned.erase(identity); }
   void clear_bans() { m_banned.clear(); }
+  // The relays report a peer's useful deliveries: a transaction new to our mempool, a block that
+  // joined our chain. The most recent ones protect a peer from inbound eviction.
+  void note_novel_tx(PeerId peer, Time now);
+  void note_novel_block(PeerId peer, Time now);
+  // Every inbound slot is taken and a newcomer knocks: picks an inbound peer to make room
+  // (p2p/eviction.h), disconnects it and returns it; nullopt when every one is protected (net/
+  // then refuses the newcomer).
+  std::optional<PeerId> evict_inbound();
   // Asks net/ to verify these signatures (see VerifyAction).
   void verify(std::vector<TxRef> txs);
   // Asks every peer to close (graceful shutdown; net/ flushes then closes).
@@ -334,6 +356,7 @@ class PeerManager {
   size_t peer_count() const { return m_peers.size(); }
   size_t outbound_count() const;  // live outbound connections (handshaking or ready)
   size_t pending_dials() const { return m_pending.size(); }
+  const EvictionStats& eviction_stats() const { return m_eviction; }
   const PublicKey& identity() const { return m_identity.public_key(); }
   const PeerManagerConfig& config() const { return m_cfg; }
   uint32_t magic() const { return m_cfg.network_magic; }
@@ -370,6 +393,10 @@ class PeerManager {
     Time next_ping{};
     std::optional<Duration> last_rtt;
     std::optional<Duration> min_rtt;
+    // Eviction protection (p2p/eviction.h).
+    uint64_t net_group = 0;
+    Time last_novel_tx{};
+    Time last_novel_block{};
     // Gossip state.
     TokenBucket addr_tokens;
     bool getaddr_answered = false;
@@ -434,6 +461,7 @@ class PeerManager {
   HandshakeParams m_hs_params;
   std::mt19937_64 m_rng;
   SipKey m_known_key{};
+  SipKey m_group_key{};  // keys network groups for eviction
   AddrMan m_addrman;
   RelayHandler* m_relay = nullptr;        // transactions (and everything, without a block relay)
   RelayHandler* m_block_relay = nullptr;  // blocks
@@ -446,6 +474,7 @@ class PeerManager {
   std::optional<PeerRecord> m_own_record;
   Time m_next_expire{};
   Time m_next_advertise{};
+  EvictionStats m_eviction;
   std::vector<Action> m_actions;
 };
 

@@ -9,6 +9,21 @@ namespace {
 constexpr size_t kInitialPayloadReserve = 256 * 1024;
 // Payload bytes reserved up front when a message's size is not known before encoding.
 constexpr size_t kFrameReserveGuess = 256;
+
+// The payload capacity reserved when a header is accepted: grow with what actually arrives, so
+// a peer that announces 4 MB and sends nothing holds at most kInitialPayloadReserve bytes of ours.
+size_t initial_reserve(size_t length) {
+  return std::min(length, kInitialPayloadReserve);
+}
+
+// The payload capacity once `n` more bytes join `size` in `capacity`: geometric growth but
+// never past the declared length, so the allocation stays within the command's limit
+// (std::vector's own growth could overshoot it by up to 2x).
+size_t grown_capacity(size_t capacity, size_t size, size_t n, size_t length) {
+  if (size + n <= capacity) return capacity;
+  return std::min(length, std::max(2 * capacity, size + n));
+}
+
 }  // namespace
 
 SharedBytes encode_frame(uint32_t magic, const Message& m) {
@@ -36,36 +51,56 @@ SharedBytes encode_frame(uint32_t magic, const Message& m) {
   return frame;
 }
 
-bool FrameDecoder::parse_header() {
-  Reader r(m_header);
+DecodeError FrameDecoder::check_header(const uint8_t* header, Header& out) const {
+  Reader r(std::span<const uint8_t>(header, kFrameHeaderSize));
   uint32_t magic;
   r.u32(magic);
-  if (magic != m_magic) {
-    m_error = DecodeError::kBadMagic;
-    return false;
-  }
+  if (magic != m_magic) return DecodeError::kBadMagic;
   std::span<const uint8_t> cmd;
   r.bytes(kCommandSize, cmd);
   auto type = parse_command(cmd.first<kCommandSize>());
-  if (!type) {
-    m_error = type.error();
-    return false;
-  }
-  m_type = *type;
-  r.u32(m_length);
-  std::span<const uint8_t> sum;
-  r.bytes(4, sum);
-  std::memcpy(m_checksum, sum.data(), 4);
-  if (m_length > max_payload(m_type)) {
-    m_error = DecodeError::kOversizePayload;
-    return false;
-  }
+  if (!type) return type.error();
+  out.type = *type;
+  r.u32(out.length);
+  if (out.length > max_payload(out.type)) return DecodeError::kOversizePayload;
+  return DecodeError::kNone;
+}
+
+bool FrameDecoder::parse_header() {
+  Header h;
+  m_error = check_header(m_header, h);
+  if (m_error != DecodeError::kNone) return false;
+  m_type = h.type;
+  m_length = h.length;
+  std::memcpy(m_checksum, m_header + kFrameHeaderSize - 4, 4);
   m_payload.clear();
-  // Grow with what actually arrives: a peer that announces 4 MB and sends nothing holds
-  // at most kInitialPayloadReserve bytes of ours.
-  m_payload.reserve(std::min<size_t>(m_length, kInitialPayloadReserve));
+  m_payload.reserve(initial_reserve(m_length));
   m_in_payload = true;
   return true;
+}
+
+size_t FrameDecoder::reserved_bytes() const {
+  return (in_frame() ? kFrameHeaderSize : 0) + m_payload.capacity();
+}
+
+size_t FrameDecoder::reserved_after(std::span<const uint8_t> data) const {
+  if (m_error != DecodeError::kNone || m_complete || data.empty()) return reserved_bytes();
+  size_t length = m_length, size = m_payload.size(), capacity = m_payload.capacity();
+  if (!m_in_payload) {
+    const size_t missing = kFrameHeaderSize - m_header_len;
+    if (data.size() < missing) return kFrameHeaderSize;
+    uint8_t header[kFrameHeaderSize];
+    std::memcpy(header, m_header, m_header_len);
+    std::memcpy(header + m_header_len, data.data(), missing);
+    Header h;
+    if (check_header(header, h) != DecodeError::kNone) return kFrameHeaderSize;
+    length = h.length;
+    size = 0;
+    capacity = initial_reserve(length);
+    data = data.subspan(missing);
+  }
+  const size_t n = std::min(data.size(), length - size);
+  return kFrameHeaderSize + grown_capacity(capacity, size, n, length);
 }
 
 bool FrameDecoder::received_bytes(std::span<const uint8_t>& data) {
@@ -81,12 +116,7 @@ bool FrameDecoder::received_bytes(std::span<const uint8_t>& data) {
     if (!parse_header()) return false;
   }
   size_t n = std::min<size_t>(data.size(), m_length - m_payload.size());
-  if (m_payload.size() + n > m_payload.capacity()) {
-    // Grow geometrically but never past the announced length, so the allocation stays within
-    // the command's limit (std::vector's own growth could overshoot it by up to 2x).
-    m_payload.reserve(
-        std::min<size_t>(m_length, std::max(2 * m_payload.capacity(), m_payload.size() + n)));
-  }
+  m_payload.reserve(grown_capacity(m_payload.capacity(), m_payload.size(), n, m_length));
   m_payload.insert(m_payload.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
   data = data.subspan(n);
   if (m_payload.size() < m_length) return true;

@@ -8,7 +8,9 @@
 // Receive rules (the adversary is the peer): the header is checked — magic, command, and the
 // length against that command's own limit — before a single payload byte is buffered, so a
 // peer can make us hold at most max_payload(command) bytes, never more than
-// kMaxMessagePayload. The checksum is verified when the payload is complete. The first error
+// kMaxMessagePayload. The payload's allocation grows with what arrives, and reserved_after()
+// says how far the next bytes will grow it, so net/ can find the memory before it is taken
+// (net/frame_budget.h). The checksum is verified when the payload is complete. The first error
 // is final: the connection must be closed, and error() says why.
 //
 // Send side: a queue of whole, pre-serialised frames shared between peers (one serialisation
@@ -49,8 +51,26 @@ class FrameDecoder {
   DecodeError error() const { return m_error; }
   // Bytes currently buffered for the message in progress (for memory accounting).
   size_t buffered_bytes() const { return m_header_len + m_payload.size(); }
+  // Memory the message in progress holds as allocated: the header buffer once a frame has
+  // begun, plus the payload's capacity, which runs ahead of what arrived (it grows
+  // geometrically up to the declared length). What net/frame_budget.h charges.
+  size_t reserved_bytes() const;
+  // What reserved_bytes() will be once received_bytes(data) has returned: exact, so that a
+  // caller can find the room before the memory is taken. A header that will be refused counts
+  // as the header alone.
+  size_t reserved_after(std::span<const uint8_t> data) const;
+  // A frame has begun (a header byte arrived) and has not been taken.
+  bool in_frame() const { return m_header_len != 0; }
+  // The payload length the frame's header declares; 0 until the header is complete and valid.
+  size_t declared_length() const { return m_in_payload ? m_length : 0; }
 
  private:
+  struct Header {
+    MsgType type;
+    uint32_t length;
+  };
+  // Checks a complete header (magic, command, the length against the command's limit).
+  DecodeError check_header(const uint8_t* header, Header& out) const;
   bool parse_header();
 
   uint32_t m_magic;

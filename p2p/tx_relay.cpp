@@ -906,6 +906,7 @@ void TxRelay::admitted(const TxRef& tx, std::optional<PeerId> from, std::optiona
   ++m_stats.accepted;
   const TxId& id = tx->id();
   if (m_observer) m_observer->tx_accepted(id, now);
+  if (from) m_pm.note_novel_tx(*from, now);
 
   // A later transaction of the same admission batch replaced it: nothing to relay.
   if (!m_pool.contains(id)) return;

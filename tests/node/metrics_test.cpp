@@ -70,6 +70,15 @@ NodeMetricsSnapshot fake_snapshot() {
   s.block_collisions = 1;
   s.blocks_produced = 5;
   s.blocks_rejected = {{"bad-producer", 2}, {"tx-bad-signature", 1}};
+  s.stalls = {.frame_deadline = 4,
+              .memory_cap = 6,
+              .discouragements = 1,
+              .refused_discouraged = 2,
+              .partial_frame_bytes = 1'000,
+              .partial_frame_bytes_peak = 9'000,
+              .partial_frame_cap = 67'108'864};
+  s.inbound_evicted = 7;
+  s.inbound_all_protected = 8;
   s.version = "0.1.0";
   s.network = "devnet";
   s.compiler = compiler_version();
@@ -130,6 +139,13 @@ TEST(Metrics, NodeMetricsPassPromtool) {
                              "hearsay_block_collisions_total",
                              "hearsay_blocks_rejected_total",
                              "hearsay_blocks_produced_total",
+                             "hearsay_stalls_total",
+                             "hearsay_discouragements_total",
+                             "hearsay_discouraged_refusals_total",
+                             "hearsay_partial_frame_bytes",
+                             "hearsay_partial_frame_bytes_peak",
+                             "hearsay_partial_frame_bytes_cap",
+                             "hearsay_inbound_evictions_total",
                              "hearsay_build_info",
                              "process_cpu_seconds_total",
                              "process_resident_memory_bytes",
@@ -139,6 +155,10 @@ TEST(Metrics, NodeMetricsPassPromtool) {
                              "process_start_time_seconds"})
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
   EXPECT_NE(text.find("hearsay_chain_height 42\n"), std::string::npos);
+  EXPECT_EQ(value_of(text, "hearsay_stalls_total{cause=\"memory_cap\"}"), 6);
+  EXPECT_EQ(value_of(text, "hearsay_partial_frame_bytes_peak"), 9'000);
+  EXPECT_EQ(value_of(text, "hearsay_inbound_evictions_total{outcome=\"evicted\"}"), 7);
+  EXPECT_EQ(value_of(text, "hearsay_inbound_evictions_total{outcome=\"all_protected\"}"), 8);
   EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"peer\"}"), 8);
   EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"rpc\"}"), 0);
   EXPECT_EQ(value_of(text, "hearsay_build_info{version=\"0.1.0\",network=\"devnet\",compiler=\"" +

@@ -362,5 +362,34 @@ TEST(NodeStart, UnwritableChainStoreIsOneLineNamingThePath) {
   expect_one_line_naming(n.error(), datadir + "/chain");
 }
 
+TEST(NodeConfig, TrustedPeersFileIsLoadedWithoutExcludingOthersAndErrorsNameIt) {
+  test::TempDir dir;
+  const PublicKey key = test::test_key(7).public_key();
+  std::ofstream(dir.file("trusted.txt")) << to_hex(key) << "\n";
+  NodeConfig c = config_of(dir, {"--trusted-peers", dir.file("trusted.txt")});
+  ASSERT_TRUE(c.host.trusted);
+  EXPECT_EQ(c.host.trusted->size(), 1u);
+  EXPECT_TRUE(c.host.trusted->count(key));
+  EXPECT_FALSE(c.host.allow_list) << "trusting some identities shuts no one out";
+
+  NodeOptions o = options(dir);
+  o.trusted_peers = dir.file("absent.txt");
+  auto bad = node_config_from_options(o);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().rfind("--trusted-peers: ", 0), 0u) << bad.error();
+  EXPECT_NE(bad.error().find(o.trusted_peers), std::string::npos) << bad.error();
+}
+
+TEST(NodeConfig, PartialFrameMemoryIsInMibWithinItsRange) {
+  test::TempDir dir;
+  NodeConfig c = config_of(dir, {"--max-partial-frame-memory", "16"});
+  EXPECT_EQ(c.host.max_partial_frame_bytes, size_t{16} * 1024 * 1024);
+  auto r = parse_node_options({"hearsayd", "--max-partial-frame-memory", "4"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(),
+            "--max-partial-frame-memory: '4' is not allowed: expected a whole number from 8 to "
+            "65536");
+}
+
 }  // namespace
 }  // namespace hearsay
