@@ -19,7 +19,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tools: the openssl CLI drives refused TLS clients; python3 runs contrib scripts
-  openssl python3
+  openssl python3 python3-cryptography
   # promtool (from prometheus) checks the /metrics exposition in the tests
   prometheus
   # gnuplot renders the testnet report's figures (contrib/testnet)
