@@ -12,6 +12,7 @@
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
 #include "mempool/policy.h"
+#include "node/flood.h"
 #include "node/inject.h"
 #include "node/options.h"
 #include "node/rpc_client.h"
@@ -60,7 +61,8 @@ constexpr const char* kUsage =
     "  keygen --out FILE    write a new key file, print its public key\n"
     "  tx ...               build and sign a transaction, print its hex (help tx)\n"
     "  sendtx ...           build, sign and submit a transaction, print its id (help sendtx)\n"
-    "  inject ...           load generator (help inject)\n"
+    "  inject ...           load generator over RPC (help inject)\n"
+    "  flood NODE ...       load generator over P2P, as a peer (help flood)\n"
     "  network new ...      write a new network file and its producer keys (help network)\n"
     "  help [TOOL|METHOD]   this text, a tool's options, or an RPC method's documentation\n"
     "\n"
@@ -111,6 +113,44 @@ constexpr const char* kInjectUsage =
     "reject_reasons: counts by rule, such as sender-limit), failed (no answer), senders, rate.\n"
     "Exit codes: 0 every transaction accepted or already held; 1 any rejected or unanswered;\n"
     "2 bad command line; 3 no answer from a node before sending.\n";
+
+constexpr const char* kFloodUsage =
+    "Usage: hearsay-cli flood [PUBKEY@]HOST:PORT [options]\n"
+    "Loads a node through its P2P port as a peer does: TLS with its own Ed25519 identity,\n"
+    "version/verack, pongs; the transactions are signed on every core and framed before the\n"
+    "clock starts. PUBKEY@ pins the node's identity: a node proving another is refused.\n"
+    "  --mode push|announce push (default): stream tx frames, claiming kServicePushTx in the\n"
+    "                       version; announce: send inv (at most 1,000 ids each, at most 5,000\n"
+    "                       announced and not yet fetched) and answer getdata\n"
+    "  --count N            transactions [1..5000000] (default 1000)\n"
+    "  --rate R             transactions per second, paced every millisecond (default 0: as\n"
+    "                       fast as the socket takes them)\n"
+    "  --size BYTES         size of each transaction (default 250)\n"
+    "  --senders S          sender keys (default: ceil(count / 64), at least 16)\n"
+    "  --seed X             derives the sender keys, as inject's (default 1)\n"
+    "  --fee N              fee of each (default: the least the default minimum fee rate,\n"
+    "                       100 per 1,000 bytes, allows)\n"
+    "  --start-nonce N|next first nonce of each sender (default 0; next: the node's\n"
+    "                       getnextnonce, over RPC)\n"
+    "  --network NET        devnet (default) or a magic, decimal or 0x-hex\n"
+    "  --key FILE           flood's identity key (hearsay-cli keygen; default: a new random one)\n"
+    "  --sign-threads T     threads signing before the run [1..1024] (default: one per core)\n"
+    "  --out FILE           one JSON line per transaction: id, t_sent, t_requested (us since\n"
+    "                       the epoch; t_requested null when the node did not ask)\n"
+    "  --timeout S          give up when the node makes no progress for S seconds\n"
+    "                       [1..86400] (default 60)\n"
+    "  --wait-accepted      then poll the node's getmempoolinfo (RPC) until it holds them all\n"
+    "  --rpc HOST:PORT, --datadir DIR   the node's RPC and cookie, for --wait-accepted and\n"
+    "                       --start-nonce next (default: the global options)\n"
+    "Progress on stderr; a JSON summary on stdout: mode, count, announced, sent, requested,\n"
+    "offered_rate (offers per second from the first write to the end of the last),\n"
+    "first/last_send_us, first/last_request_us, duration_seconds, cpu_seconds, drained (the\n"
+    "node answered the closing ping, so it read everything), held, all_held_us, accept_rate\n"
+    "(--wait-accepted), closed_by_node, failure.\n"
+    "Exit codes: 0 all offered (announce: and fetched) and read by the node (--wait-accepted:\n"
+    "and held); 1 the node closed the session or made no progress within --timeout, or a\n"
+    "local failure; 2 bad command line; 3 no session (unreachable, TLS refused, another\n"
+    "identity than PUBKEY@, no version handshake; or no answer from the RPC it needs).\n";
 
 constexpr const char* kNetworkUsage =
     "Usage: hearsay-cli network new --producers N --out DIR [--name NAME] [--magic HEX]\n"
@@ -467,6 +507,16 @@ CliResult cmd_inject(const std::vector<std::string>& args, const Globals& g, con
   return kCliOk;
 }
 
+CliResult cmd_flood(const std::vector<std::string>& args, const Globals& g, const CliIo& io) {
+  auto opts = parse_flood_args(args, g.rpc);
+  if (!opts) return fail(usage_error(opts.error()));
+  auto summary = run_flood(*opts, io.err);
+  if (!summary) return fail(CliError{summary.error().exit_code, summary.error().message});
+  io.out << summary->to_json() << "\n";
+  if (!summary->failure.empty()) return fail(CliError{kCliFailure, "flood: " + summary->failure});
+  return kCliOk;
+}
+
 Result<uint32_t, std::string> parse_magic(std::string_view text) {
   std::string_view digits = text;
   if (digits.starts_with("0x") || digits.starts_with("0X")) digits.remove_prefix(2);
@@ -545,6 +595,7 @@ const char* local_help(std::string_view topic) {
   if (topic == "sendtx") return kSendtxUsage;
   if (topic == "keygen") return kKeygenUsage;
   if (topic == "inject") return kInjectUsage;
+  if (topic == "flood") return kFloodUsage;
   if (topic == "network") return kNetworkUsage;
   return nullptr;
 }
@@ -561,11 +612,12 @@ CliResult cmd_help(const std::vector<std::string>& args, const Globals& g, const
   RpcClient client(g.rpc);
   auto r = client.call("help", json::array{json::string(topic)});
   if (!r && !r.error().rpc_code)
-    return fail(CliError{kCliUnreachable,
-                         "error: '" + topic +
-                             "' is not a local tool (keygen, tx, sendtx, inject, network), and "
-                             "the node could not be reached for RPC help: " +
-                             r.error().message + " (check --rpc and --datadir)"});
+    return fail(
+        CliError{kCliUnreachable,
+                 "error: '" + topic +
+                     "' is not a local tool (keygen, tx, sendtx, inject, flood, network), and "
+                     "the node could not be reached for RPC help: " +
+                     r.error().message + " (check --rpc and --datadir)"});
   if (!r) return fail(rpc_failure(r.error()));
   // The node's text usually ends with a newline already: do not add a blank line.
   if (const json::string* text = r->if_string(); text != nullptr && text->ends_with('\n'))
@@ -749,6 +801,8 @@ int run_cli(const std::vector<std::string>& args, CliIo io) {
     r = cmd_sendtx(rest, *globals, io);
   else if (command == "inject")
     r = cmd_inject(rest, *globals, io);
+  else if (command == "flood")
+    r = cmd_flood(rest, *globals, io);
   else if (command == "network")
     r = cmd_network(rest, io);
   else

@@ -13,6 +13,8 @@
 //   sendtx (the options of tx; --nonce defaults to getnextnonce, --network to the node's
 //          getnetworkinfo magic)              submit; print the id
 //   inject ...                                load generator (node/inject.h)
+//   flood [PUBKEY@]HOST:PORT ...              load generator through the P2P port, as a peer
+//                                             (node/flood.h)
 //   network new --producers N --out DIR [--name NAME] [--magic HEX] [--block-interval S]
 //               [--max-block-size BYTES]      write DIR/network.json and DIR/producer-<i>.key
 //                                             (chainstub/params.h create_network); print the

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <ostream>
 #include <thread>
+#include <tuple>
 
 #include "chainstub/params.h"
 #include "crypto/hash.h"
@@ -123,10 +124,11 @@ void print_progress(std::ostream& os, bool tty, uint64_t count, const Progress& 
   os.flush();
 }
 
-// Asks endpoint 0 for each sender's next nonce, in batches.
-Result<std::vector<uint64_t>, std::string> query_next_nonces(const InjectOptions& o,
-                                                             const std::vector<KeyPair>& keys) {
-  RpcClientConfig c = o.endpoints.front();
+// Asks the node behind `source` for each sender's next nonce, in batches.
+Result<std::vector<uint64_t>, std::string> query_next_nonces(RpcClientConfig c,
+                                                             const std::vector<KeyPair>& keys,
+                                                             std::string_view tool) {
+  const std::string what = std::string(tool) + ": getnextnonce";
   c.keep_alive = true;
   RpcClient client(c);
   std::vector<uint64_t> out;
@@ -137,13 +139,13 @@ Result<std::vector<uint64_t>, std::string> query_next_nonces(const InjectOptions
       calls.push_back(
           RpcCall{"getnextnonce", json::array{json::string(to_hex(keys[i].public_key()))}});
     auto r = client.call_batch(calls);
-    if (!r) return fail("inject: getnextnonce: " + r.error().one_line());
+    if (!r) return fail(what + ": " + r.error().one_line());
     for (auto& one : *r) {
-      if (!one) return fail("inject: getnextnonce: " + one.error().one_line());
+      if (!one) return fail(what + ": " + one.error().one_line());
       json::error_code ec;
       uint64_t n = one->is_number() ? one->to_number<uint64_t>(ec) : 0;
       if (!one->is_number() || ec)
-        return fail("inject: getnextnonce answered " + json::serialize(*one) +
+        return fail(what + " answered " + json::serialize(*one) +
                     ", not a nonce (use --start-nonce N)");
       out.push_back(n);
     }
@@ -152,7 +154,7 @@ Result<std::vector<uint64_t>, std::string> query_next_nonces(const InjectOptions
 }
 
 // Builds and signs every transaction, `threads` at a time.
-std::vector<TxRef> sign_all(const InjectOptions& o, const std::vector<KeyPair>& keys,
+std::vector<TxRef> sign_all(const LoadOptions& o, const std::vector<KeyPair>& keys,
                             const std::vector<uint64_t>& first_nonce, size_t payload_len,
                             unsigned threads) {
   std::vector<TxRef> txs(o.count);
@@ -160,16 +162,10 @@ std::vector<TxRef> sign_all(const InjectOptions& o, const std::vector<KeyPair>& 
   t.network = o.network.value_or(kDevnetMagic);
   t.fee = o.fee;
   t.payload.assign(payload_len, 0);
-  std::vector<std::thread> pool;
-  for (unsigned w = 0; w < threads; ++w)
-    pool.emplace_back([&, w] {
-      for (uint64_t i = w; i < o.count; i += threads) {
-        const size_t s = i % keys.size();
-        txs[i] = build_tx(t, keys[s], first_nonce[s] + i / keys.size());
-      }
-    });
-  for (auto& th : pool)
-    th.join();
+  for_each_striped(o.count, threads, [&](uint64_t i) {
+    const size_t s = i % keys.size();
+    txs[i] = build_tx(t, keys[s], first_nonce[s] + i / keys.size());
+  });
   return txs;
 }
 
@@ -444,8 +440,7 @@ Result<InjectOptions, ToolError> resolve_inject_options(InjectOptions o, std::os
   const uint64_t limit = facts->max_per_sender;
   const uint64_t needed = (o.count + limit - 1) / limit;
   if (o.senders == 0) {
-    o.senders = static_cast<uint32_t>(
-        std::clamp<uint64_t>(needed, kInjectDefaultSenders, kInjectMaxSenders));
+    o.senders = load_sender_count(o.count, limit);
     if (needed <= kInjectMaxSenders) return o;
   }
   const uint64_t per_sender = (o.count + o.senders - 1) / o.senders;
@@ -485,6 +480,54 @@ KeyPair inject_sender_key(uint64_t seed, uint32_t index) {
   return KeyPair::from_seed(sha256(msg));
 }
 
+uint32_t load_sender_count(uint64_t count, uint64_t per_sender_limit) {
+  const uint64_t needed = (count + per_sender_limit - 1) / per_sender_limit;
+  return static_cast<uint32_t>(
+      std::clamp<uint64_t>(needed, kInjectDefaultSenders, kInjectMaxSenders));
+}
+
+unsigned load_sign_threads(const LoadOptions& o) {
+  return o.sign_threads > 0 ? o.sign_threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
+void for_each_striped(uint64_t count, unsigned threads, const std::function<void(uint64_t)>& fn) {
+  std::vector<std::thread> pool;
+  for (unsigned w = 0; w < threads; ++w)
+    pool.emplace_back([&, w] {
+      for (uint64_t i = w; i < count; i += threads)
+        fn(i);
+    });
+  for (auto& th : pool)
+    th.join();
+}
+
+Result<SignedLoad, std::string> sign_load(const LoadOptions& o, const RpcClientConfig* nonce_source,
+                                          std::string_view tool, std::ostream& progress) {
+  auto payload_len = payload_size_for(o.size);
+  if (!payload_len) return fail(payload_len.error());
+  std::vector<KeyPair> keys;
+  keys.reserve(o.senders);
+  for (uint32_t s = 0; s < o.senders; ++s)
+    keys.push_back(inject_sender_key(o.seed, s));
+  std::vector<uint64_t> first_nonce(o.senders, o.start_nonce.value_or(0));
+  if (!o.start_nonce) {
+    if (nonce_source == nullptr)
+      return fail(std::string(tool) + ": --start-nonce next needs a node to ask (--rpc)");
+    auto n = query_next_nonces(*nonce_source, keys, tool);
+    if (!n) return fail(n.error());
+    first_nonce = std::move(*n);
+  }
+  const unsigned threads = load_sign_threads(o);
+  progress << tool << ": signing " << o.count << " transactions of " << o.size << " bytes from "
+           << o.senders << " senders on " << threads << " threads\n";
+  progress.flush();
+  const auto start = Clock::now();
+  SignedLoad load;
+  load.txs = sign_all(o, keys, first_nonce, *payload_len, threads);
+  load.sign_seconds = seconds_since(start);
+  return load;
+}
+
 size_t inject_batch_size(const InjectOptions& o) {
   // Keep a batch request well under the server's body limit: hex doubles the size, and each
   // call's JSON wrapping adds ~100 bytes.
@@ -508,8 +551,6 @@ Result<InjectSummary, std::string> run_inject(const InjectOptions& options, std:
     if (!resolved) return fail(resolved.error().message);
     o = std::move(*resolved);
   }
-  auto payload_len = payload_size_for(o.size);
-  if (!payload_len) return fail(payload_len.error());
   crypto_init();
 
   std::ofstream out;
@@ -520,27 +561,12 @@ Result<InjectSummary, std::string> run_inject(const InjectOptions& options, std:
                   " (check the directory, or change --out)");
   }
 
-  std::vector<KeyPair> keys;
-  keys.reserve(o.senders);
-  for (uint32_t s = 0; s < o.senders; ++s)
-    keys.push_back(inject_sender_key(o.seed, s));
-  std::vector<uint64_t> first_nonce(o.senders, o.start_nonce.value_or(0));
-  if (!o.start_nonce) {
-    auto n = query_next_nonces(o, keys);
-    if (!n) return fail(n.error());
-    first_nonce = std::move(*n);
-  }
-
+  auto signed_load = sign_load(o, &o.endpoints.front(), "inject", progress);
+  if (!signed_load) return fail(signed_load.error());
+  const std::vector<TxRef>& txs = signed_load->txs;
   InjectSummary summary;
   summary.count = o.count;
-  const unsigned threads =
-      o.sign_threads > 0 ? o.sign_threads : std::max(1u, std::thread::hardware_concurrency());
-  progress << "inject: signing " << o.count << " transactions of " << o.size << " bytes from "
-           << o.senders << " senders on " << threads << " threads\n";
-  progress.flush();
-  const auto sign_start = Clock::now();
-  std::vector<TxRef> txs = sign_all(o, keys, first_nonce, *payload_len, threads);
-  summary.sign_seconds = seconds_since(sign_start);
+  summary.sign_seconds = signed_load->sign_seconds;
 
   SendState st{o,  txs, inject_batch_size(o), std::vector<Record>(o.count), {}, {}, {}, {},
                {}, 0,   Clock::now()};
@@ -562,21 +588,8 @@ Result<InjectSummary, std::string> run_inject(const InjectOptions& options, std:
   return summary;
 }
 
-Result<InjectOptions, std::string> parse_inject_args(const std::vector<std::string>& args,
-                                                     const RpcClientConfig& base) {
-  static const CliOptionSpec kSpecs[] = {
-      {"count", true},     {"rate", true},          {"size", true},        {"senders", true},
-      {"seed", true},      {"fee", true},           {"start-nonce", true}, {"network", true},
-      {"rpc", true, true}, {"datadir", true, true}, {"connections", true}, {"batch", true},
-      {"out", true},       {"sign-threads", true},
-  };
-  auto parsed = parse_cli_options("inject", args, kSpecs);
-  if (!parsed) return fail(parsed.error());
-  const CliParsedArgs& p = *parsed;
-  if (!p.positional.empty())
-    return fail("inject: unexpected argument '" + p.positional[0] +
-                "' (see hearsay-cli help inject)");
-  InjectOptions o;
+Result<LoadOptions, std::string> parse_load_options(const CliParsedArgs& p) {
+  LoadOptions o;
   auto uint_opt = [&](const char* name, uint64_t min, uint64_t max,
                       auto& field) -> Result<bool, std::string> {
     const std::string* v = p.get(name);
@@ -591,8 +604,6 @@ Result<InjectOptions, std::string> parse_inject_args(const std::vector<std::stri
                         uint_opt("size", kMinTxSize, kMaxTxSize, o.size),
                         uint_opt("senders", 1, kInjectMaxSenders, o.senders),
                         uint_opt("seed", 0, UINT64_MAX, o.seed),
-                        uint_opt("connections", 1, kInjectMaxConnections, o.connections),
-                        uint_opt("batch", 1, kInjectMaxBatch, o.batch),
                         uint_opt("sign-threads", 1, 1024, o.sign_threads)}) {
     if (!r) return fail(r.error());
   }
@@ -627,6 +638,36 @@ Result<InjectOptions, std::string> parse_inject_args(const std::vector<std::stri
   }
   auto payload = payload_size_for(o.size);
   if (!payload) return fail(payload.error());
+  return o;
+}
+
+Result<InjectOptions, std::string> parse_inject_args(const std::vector<std::string>& args,
+                                                     const RpcClientConfig& base) {
+  static const CliOptionSpec kSpecs[] = {
+      {"count", true},     {"rate", true},          {"size", true},        {"senders", true},
+      {"seed", true},      {"fee", true},           {"start-nonce", true}, {"network", true},
+      {"rpc", true, true}, {"datadir", true, true}, {"connections", true}, {"batch", true},
+      {"out", true},       {"sign-threads", true},
+  };
+  auto parsed = parse_cli_options("inject", args, kSpecs);
+  if (!parsed) return fail(parsed.error());
+  const CliParsedArgs& p = *parsed;
+  if (!p.positional.empty())
+    return fail("inject: unexpected argument '" + p.positional[0] +
+                "' (see hearsay-cli help inject)");
+  auto load = parse_load_options(p);
+  if (!load) return fail(load.error());
+  InjectOptions o;
+  static_cast<LoadOptions&>(o) = std::move(*load);
+  for (const auto& [name, max, field] :
+       {std::tuple{"connections", kInjectMaxConnections, &o.connections},
+        std::tuple{"batch", kInjectMaxBatch, &o.batch}}) {
+    if (const std::string* v = p.get(name)) {
+      auto n = parse_uint(std::string("--") + name, *v, 1, max);
+      if (!n) return fail(n.error());
+      *field = static_cast<size_t>(*n);
+    }
+  }
 
   auto endpoints = inject_endpoints(p, base);
   if (!endpoints) return fail(endpoints.error());

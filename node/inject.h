@@ -37,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <optional>
@@ -66,20 +67,25 @@ inline constexpr size_t kInjectMaxBatch = 100;
 // Most connections in flight.
 inline constexpr size_t kInjectMaxConnections = 64;
 
-struct InjectOptions {
+// The options of a load that inject and flood share: which transactions to sign before the clock
+// starts, how fast to offer them, where to record them.
+struct LoadOptions {
   uint64_t count = 1000;
   double rate = 0;       // transactions per second; 0: as fast as possible
   size_t size = 250;     // encoded transaction size, bytes
-  uint32_t senders = 0;  // 0: chosen from the nodes' per-sender limit (resolve_inject_options)
+  uint32_t senders = 0;  // 0: chosen from the per-sender limit (load_sender_count)
   uint64_t seed = 1;
-  std::optional<uint32_t> network;          // unset: the nodes' network (resolve_inject_options)
+  std::optional<uint32_t> network;          // unset: inject asks the nodes; flood uses devnet
   std::optional<uint64_t> fee;              // default: the default minimum fee rate for `size`
   std::optional<uint64_t> start_nonce = 0;  // nullopt: getnextnonce per sender
-  std::vector<RpcClientConfig> endpoints;   // at least one
-  size_t connections = 4;
-  size_t batch = 0;  // 0: automatic
   std::string out_file;
   unsigned sign_threads = 0;  // 0: one per core
+};
+
+struct InjectOptions : LoadOptions {
+  std::vector<RpcClientConfig> endpoints;  // at least one
+  size_t connections = 4;
+  size_t batch = 0;  // 0: automatic
 };
 
 struct InjectSummary {
@@ -98,6 +104,33 @@ struct InjectSummary {
 
 // Sender key `index` of seed `seed`: SHA-256 of a tagged (seed, index) encoding as the seed.
 KeyPair inject_sender_key(uint64_t seed, uint32_t index);
+
+// The senders a load of `count` needs to keep every sender within `per_sender_limit`:
+// ceil(count / limit), at least kInjectDefaultSenders, at most kInjectMaxSenders.
+uint32_t load_sender_count(uint64_t count, uint64_t per_sender_limit);
+
+// The threads that prepare a load: o.sign_threads, or one per core when 0.
+unsigned load_sign_threads(const LoadOptions& o);
+// Calls fn(i) for every i < count, on `threads` threads (thread w takes w, w + threads, ...);
+// returns when all are done.
+void for_each_striped(uint64_t count, unsigned threads, const std::function<void(uint64_t)>& fn);
+
+// Transactions signed before a run starts.
+struct SignedLoad {
+  std::vector<TxRef> txs;  // transaction i: sender i mod S's, nonce first + i div S
+  double sign_seconds = 0;
+};
+// Derives o.senders (> 0) keys from o.seed, asks `nonce_source` for each sender's next nonce
+// when o.start_nonce is unset (--start-nonce next; an error without a source), then builds and
+// signs o.count transactions of o.size bytes on o.sign_threads threads (0: one per core),
+// announcing it on `progress` as "TOOL: signing ...". The error is one line naming `tool`.
+Result<SignedLoad, std::string> sign_load(const LoadOptions& o, const RpcClientConfig* nonce_source,
+                                          std::string_view tool, std::ostream& progress);
+
+// Reads the LoadOptions a command was given (--count, --rate, --size, --senders, --seed, --fee,
+// --start-nonce, --network, --out, --sign-threads), checking each against its range; the
+// command's spec table must declare them. The error names the option.
+Result<LoadOptions, std::string> parse_load_options(const CliParsedArgs& p);
 
 // The batch size used for `options` (resolves batch = 0).
 size_t inject_batch_size(const InjectOptions& options);
