@@ -1239,6 +1239,32 @@ class ReconEndToEndTest(unittest.TestCase):
                               "reconciling peer,", f.read())
 
 
+class ThroughputEndToEndTest(unittest.TestCase):
+    def test_burst_sweep_and_flood_are_all_accepted_and_reported(self):
+        """testnet.py throughput, small: every phase's transactions reach the measured node; the
+        flood phase (hearsay-cli flood pushing as a peer) is reported with its offered rate."""
+        with tempfile.TemporaryDirectory(prefix="throughput-test-") as d:
+            out = os.path.join(d, "tp")
+            cmd = [sys.executable, os.path.join(TOOL_DIR, "testnet.py"), "throughput",
+                   "--bin", BIN_DIR, "--out", out, "--load-peers", "1", "--backlog", "200",
+                   "--rates", "200", "--step-seconds", "1", "--flood-count", "2000"]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=E2E_TIMEOUT_S)
+            msg = f"testnet.py failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+            self.assertEqual(p.returncode, 0, msg)
+            with open(os.path.join(out, "throughput.json")) as f:
+                r = json.load(f)
+            self.assertEqual(r["burst"]["accepted"], r["burst"]["transactions"], msg)
+            self.assertEqual(r["burst"]["transactions"], 200, msg)
+            self.assertEqual(r["sweep"][0]["measured_received"], r["sweep"][0]["injected"], msg)
+            fl = r["flood"]
+            self.assertEqual((fl["transactions"], fl["accepted"]), (2000, 2000), msg)
+            self.assertGreater(fl["offered_rate"], 0, msg)
+            self.assertGreater(fl["accept_rate"], 0, msg)
+            self.assertGreaterEqual(r["max_accept_rate"], fl["accept_rate"])
+            with open(os.path.join(out, "throughput.md")) as f:
+                self.assertIn("| flood of 2000 pushed by hearsay-cli flood |", f.read())
+
+
 class CompareSimEndToEndTest(unittest.TestCase):
     def test_compare_sim_on_five_real_nodes(self):
         """testnet.py run --compare-sim end to end with the build's own programs: the simulation
