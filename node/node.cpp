@@ -578,10 +578,8 @@ std::string Node::metrics() {
               .partial_frame_bytes = net.partial_frame_bytes,
               .partial_frame_bytes_peak = net.partial_frame_bytes_peak,
               .partial_frame_cap = net.partial_frame_cap};
-  const EvictionStats eviction =
-      m_host->with_peer_manager([](PeerManager& pm) { return pm.eviction_stats(); });
-  s.inbound_evicted = eviction.evicted;
-  s.inbound_all_protected = eviction.all_protected;
+  s.inbound_evicted = m_host->with_peer_manager([](PeerManager& pm) { return pm.evictions(); });
+  s.inbound_all_protected = net.refused_inbound_cap;
   s.relay_latency_peer = m_counter->latency().snapshot(RelaySource::kPeer);
   s.relay_latency_rpc = m_counter->latency().snapshot(RelaySource::kRpc);
   s.relay_mode = relay_mode_name(m_cfg);

@@ -174,11 +174,8 @@ std::optional<PeerId> PeerManager::evict_inbound() {
                                            p.last_novel_block, p.net_group});
   }
   const std::optional<PeerId> victim = select_peer_to_evict(std::move(candidates));
-  if (!victim) {
-    ++m_eviction.all_protected;
-    return std::nullopt;
-  }
-  ++m_eviction.evicted;
+  if (!victim) return std::nullopt;
+  ++m_evictions;
   disconnect(*victim, "evicted: inbound slots full, a newcomer takes this unprotected slot");
   return victim;
 }

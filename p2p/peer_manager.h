@@ -249,12 +249,6 @@ struct PeerInfo {
   Time last_novel_block{};
 };
 
-// Inbound eviction outcomes since start (metrics).
-struct EvictionStats {
-  uint64_t evicted = 0;        // an inbound peer made room for a newcomer
-  uint64_t all_protected = 0;  // every inbound peer was protected: the newcomer was refused
-};
-
 // The hook for the relay logic (transaction and block relay). PeerManager owns the handshake,
 // liveness and gossip messages; every other message from a ready peer goes to a handler. The
 // handler emits actions through the PeerManager it was built with (send, broadcast,
@@ -356,7 +350,9 @@ class PeerManager {
   size_t peer_count() const { return m_peers.size(); }
   size_t outbound_count() const;  // live outbound connections (handshaking or ready)
   size_t pending_dials() const { return m_pending.size(); }
-  const EvictionStats& eviction_stats() const { return m_eviction; }
+  // Inbound peers evicted for a newcomer since start (net/ counts the newcomers it refused
+  // because every inbound peer was protected: NetStats::refused_inbound_cap).
+  uint64_t evictions() const { return m_evictions; }
   const PublicKey& identity() const { return m_identity.public_key(); }
   const PeerManagerConfig& config() const { return m_cfg; }
   uint32_t magic() const { return m_cfg.network_magic; }
@@ -474,7 +470,7 @@ class PeerManager {
   std::optional<PeerRecord> m_own_record;
   Time m_next_expire{};
   Time m_next_advertise{};
-  EvictionStats m_eviction;
+  uint64_t m_evictions = 0;
   std::vector<Action> m_actions;
 };
 
