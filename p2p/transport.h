@@ -74,7 +74,7 @@ class FrameDecoder {
   bool parse_header();
 
   uint32_t m_magic;
-  uint8_t m_header[kFrameHeaderSize];
+  uint8_t m_header[kFrameHeaderSize]{};
   size_t m_header_len = 0;
   MsgType m_type = MsgType::kVersion;
   uint32_t m_length = 0;
