@@ -141,7 +141,7 @@ void Connection::on_handshake(const error_code& ec) {
 }
 
 void Connection::do_read() {
-  if (m_reading || m_read_paused || m_read_broken || m_state != State::kOpen) return;
+  if (m_reading || reads_stopped() || m_read_broken || m_state != State::kOpen) return;
   m_reading = true;
   m_stream.async_read_some(
       asio::buffer(m_read_buf),
@@ -166,12 +166,32 @@ void Connection::on_read(const error_code& ec, size_t n) {
   if (!process_bytes(std::span<const uint8_t>(m_read_buf.data(), n), m_last_read)) return;
   if (m_state != State::kOpen) return;
   if (queued_bytes() > m_opt.limits.send_high_watermark) {
-    m_read_paused = true;
-    m_read_paused_at = m_last_read;
     spdlog::debug("{} reading paused: {} bytes queued", log_prefix(), queued_bytes());
+    set_read_stop(m_read_paused, true);
     return;
   }
   do_read();
+}
+
+void Connection::hold_reading(bool hold) {
+  set_read_stop(m_read_held, hold);
+}
+
+// Sets one of the two reasons to stop reading. When the first starts, the clocks stop; when
+// the last ends, neither the idle clock nor the frame's deadline counts the time we did not read,
+// and reading resumes.
+void Connection::set_read_stop(bool& reason, bool stop) {
+  if (reason == stop) return;
+  const bool was = reads_stopped();
+  reason = stop;
+  const SteadyTime now = SteadyClock::now();
+  if (!was && reads_stopped()) {
+    m_read_paused_at = now;
+  } else if (was && !reads_stopped()) {
+    m_last_read = now;
+    m_frame_started += now - m_read_paused_at;
+    do_read();
+  }
 }
 
 // Hands each complete message to the observer, and reports what does not decode: the observer
@@ -322,13 +342,8 @@ void Connection::on_write(const error_code& ec, size_t n) {
     return;
   }
   m_queue.mark_bytes_sent(n);
-  if (m_read_paused && queued_bytes() <= m_opt.limits.send_low_watermark) {
-    m_read_paused = false;
-    // Neither the idle clock nor the frame's deadline ran while we did not read.
-    m_last_read = SteadyClock::now();
-    m_frame_started += m_last_read - m_read_paused_at;
-    do_read();
-  }
+  if (m_read_paused && queued_bytes() <= m_opt.limits.send_low_watermark)
+    set_read_stop(m_read_paused, false);
   do_write();
 }
 
@@ -396,7 +411,7 @@ void Connection::finish(const std::string& reason) {
 // Why the frame in progress is past its deadline; nullopt when it is not, or when there is no
 // frame in progress or we are not reading.
 std::optional<std::string> Connection::frame_overdue(SteadyTime now) const {
-  if (!m_decoder.in_frame() || m_read_paused) return std::nullopt;
+  if (!m_decoder.in_frame() || reads_stopped()) return std::nullopt;
   const size_t declared = m_decoder.declared_length();
   const auto deadline = frame_deadline(m_opt.limits, declared);
   if (now - m_frame_started <= deadline) return std::nullopt;
@@ -418,7 +433,7 @@ void Connection::check_timeouts(SteadyTime now) {
         close(CloseMode::kAbort, "TLS handshake timeout");
       break;
     case State::kOpen:
-      if (!m_read_paused && now - m_last_read > m_opt.limits.idle_timeout) {
+      if (!reads_stopped() && now - m_last_read > m_opt.limits.idle_timeout) {
         close(CloseMode::kAbort, "idle: nothing received within the timeout");
       } else if (m_writing && now - m_write_started > m_opt.limits.write_stall_timeout) {
         close(CloseMode::kAbort, "write stalled: the peer does not read");

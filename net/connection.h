@@ -179,6 +179,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void send(SharedBytes frame, MsgType type);
   // Idempotent; the first call's mode and reason win (an abort may upgrade a flush).
   void close(CloseMode mode, std::string reason);
+  // Stops (true) or resumes (false) reading for the protocol's flow control (ReadHoldAction).
+  // Independent of the send-queue pause: reading resumes once neither holds it. The idle and
+  // frame-deadline clocks stop while reading is stopped for either reason.
+  void hold_reading(bool hold);
   // Enforces the time limits; called periodically by the Host.
   void check_timeouts(SteadyTime now);
 
@@ -192,6 +196,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // Bytes charged to this peer's send side: queued plus delayed by link emulation.
   size_t queued_bytes() const { return m_queue.queued_bytes() + m_delayed_bytes; }
   bool read_paused() const { return m_read_paused; }
+  bool read_held() const { return m_read_held; }
   FrameCut frame_cut() const { return m_frame_cut; }
   const LinkEmulation& link() const { return m_opt.link; }
   // "a1b2c3d4 127.0.0.1:1234 in": the prefix of every log line about this peer.
@@ -202,6 +207,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
              Options options);
   void on_handshake(const boost::system::error_code& ec);
   void do_read();
+  bool reads_stopped() const { return m_read_paused || m_read_held; }
+  void set_read_stop(bool& reason, bool stop);
   void on_read(const boost::system::error_code& ec, size_t n);
   bool process_bytes(std::span<const uint8_t> data, SteadyTime now);
   bool reserve_frame_memory(std::span<const uint8_t> data, SteadyTime now);
@@ -233,7 +240,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   FrameDecoder m_decoder;
   std::array<uint8_t, kReadBufferBytes> m_read_buf{};
   bool m_reading = false;
-  bool m_read_paused = false;
+  bool m_read_paused = false;    // the send queue is over its high watermark
+  bool m_read_held = false;      // the protocol holds reading (hold_reading)
   bool m_read_broken = false;    // a bad frame: nothing after it can be parsed, so no more reads
   SteadyTime m_frame_started{};  // the first header byte of the frame in progress
   SteadyTime m_read_paused_at{};

@@ -261,6 +261,7 @@ void Host::on_established(const std::shared_ptr<Connection>& c) {
                                     " s: it stalled frames repeatedly");
     return;
   }
+  if (m_stats.reads_held) c->hold_reading(true);
   PeerConnected pc;
   pc.id = c->id();
   pc.identity = who;
@@ -338,7 +339,18 @@ void Host::execute(Action& a) {
     dial(*dial_action);
   } else if (auto* v = std::get_if<VerifyAction>(&a)) {
     queue_verify(std::move(v->txs));
+  } else if (auto* h = std::get_if<ReadHoldAction>(&a)) {
+    hold_reads(h->hold);
   }
+}
+
+void Host::hold_reads(bool hold) {
+  if (hold == m_stats.reads_held) return;
+  m_stats.reads_held = hold;
+  if (hold) ++m_stats.read_holds;
+  spdlog::debug("reading from peers {}", hold ? "held: verification is behind" : "resumed");
+  for (auto& [id, slot] : m_slots)
+    slot.conn->hold_reading(hold);
 }
 
 // --- signature verification ---------------------------------------------------------------

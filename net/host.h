@@ -185,6 +185,9 @@ struct NetStats {
   size_t partial_frame_bytes = 0;      // held in partial frames now (the budget's accounting)
   size_t partial_frame_bytes_peak = 0;
   size_t partial_frame_cap = 0;
+  // Flow control (ReadHoldAction): reading from every peer is held now; holds since start.
+  bool reads_held = false;
+  uint64_t read_holds = 0;
 };
 
 class Host : private ConnectionObserver {
@@ -293,6 +296,7 @@ class Host : private ConnectionObserver {
   bool is_banned(const PublicKey& id) const;
   bool is_banned_ip(const NetAddress& addr) const;
   void queue_verify(std::vector<TxRef>&& txs);
+  void hold_reads(bool hold);
   void dispatch_verify();
   void on_verdicts(std::span<const TxRef> txs, std::span<const uint8_t> valid);
   std::optional<std::string> discouraged_refusal(const NetAddress& remote);

@@ -56,7 +56,7 @@ void VerifyPool::work() {
     Chunk c;
     {
       std::unique_lock lock(m_mutex);
-      m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+      m_wake.wait(lock, [this] { return m_stopping || (!m_paused && !m_queue.empty()); });
       if (m_stopping) return;
       c = std::move(m_queue.front());
       m_queue.pop_front();
@@ -76,6 +76,14 @@ void VerifyPool::work() {
     m_chunks.fetch_add(1, std::memory_order_relaxed);
     m_depth.fetch_sub(n, std::memory_order_relaxed);
   }
+}
+
+void VerifyPool::pause(bool paused) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_paused = paused;
+  }
+  if (!paused) m_wake.notify_all();
 }
 
 void VerifyPool::stop() {

@@ -68,6 +68,10 @@ class VerifyPool {
   // Returns false (nothing queued, `done` never called) after stop(). Thread-safe.
   bool submit(std::vector<TxRef> txs, Done done);
 
+  // Paused workers take no new chunk (those under way finish); submit() still queues. For tests
+  // that need verification to fall behind on cue (the node never pauses its pool).
+  void pause(bool paused);
+
   // Idempotent (from one thread at a time); see the rules above. Never call it from a
   // completion callback.
   void stop();
@@ -100,6 +104,7 @@ class VerifyPool {
   std::deque<Chunk> m_queue;  // guarded by m_mutex
   size_t m_queued_txs = 0;    // transactions in m_queue, guarded by m_mutex
   bool m_stopping = false;    // guarded by m_mutex
+  bool m_paused = false;      // guarded by m_mutex
   std::atomic<size_t> m_depth{0};
   std::atomic<uint64_t> m_verified{0};
   std::atomic<uint64_t> m_invalid{0};

@@ -51,6 +51,9 @@ constexpr std::chrono::milliseconds kPollInterval{20};
 // The RPC calls of --wait-accepted answer at once; a node that does not is not waited for long.
 constexpr std::chrono::seconds kRpcTimeout{10};
 constexpr size_t kReadBufferBytes = 16 * 1024;
+// What a hearsay node keeps of one peer's announcements: tracked, then deferred (beyond, it
+// ignores them).
+constexpr uint64_t kFloodMaxUnfetched = kMaxPeerAnnouncements + kMaxDeferredPerPeer;
 static_assert(kMaxInvPerMessage <= kMaxPeerAnnouncements,
               "one inv must fit under the node's per-peer announcement cap");
 static_assert(kInjectMaxCount <= UINT32_MAX, "transactions are indexed by 32 bits");
@@ -407,7 +410,7 @@ class FloodSession : public std::enable_shared_from_this<FloodSession> {
         const uint64_t len = std::min(size, m_o.count - m_announced);
         // Ids asked for are answered in this write or an earlier one, ahead of this inv: the
         // node has dropped their announcements by the time it reads it.
-        if (m_announced - m_requested + len > kMaxPeerAnnouncements) break;
+        if (m_announced - m_requested + len > kFloodMaxUnfetched) break;
         take_frames(m_plan.invs, m_announced / size, m_announced / size + 1, bytes);
         m_announced += len;
       }

@@ -25,9 +25,10 @@
 //  - push (default): `tx` frames are streamed in order. The node handles an unannounced `tx`
 //    from a peer that set kServicePushTx as a requested one (p2p/tx_relay.h).
 //  - announce: ids go out in `inv` messages (at most kMaxInvPerMessage each) and `getdata` is
-//    answered with the prepared frames (`notfound` for ids flood does not have). A node keeps
-//    at most kMaxPeerAnnouncements announcements per peer and drops the rest for good, so flood
-//    keeps at most that many ids announced and not yet answered.
+//    answered with the prepared frames (`notfound` for ids flood does not have). A node tracks
+//    kMaxPeerAnnouncements announcements per peer and defers up to kMaxDeferredPerPeer more
+//    (fetched later); it ignores the rest, so flood keeps at most that many ids announced and
+//    not yet asked for.
 // --rate R paces the offers (frames in push mode, inv entries in announce mode) with a steady
 // timer in batches of about a millisecond's worth; 0 offers as fast as the socket takes them.
 // One write is in flight at a time, gathering up to kFloodMaxWriteBytes; TCP backpressure from

@@ -393,6 +393,32 @@ void render_inbound_limits(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.sample(s.inbound_all_protected, {{"outcome", "all_protected"}});
 }
 
+void render_flow(MetricsWriter& w, const NodeMetricsSnapshot& s) {
+  const NodeMetricsSnapshot::FlowStats& f = s.flow;
+  w.family("hearsay_reads_held", MetricType::kGauge,
+           "1 while the node reads nothing from its peers because signature verification is "
+           "behind (flow control: what peers send waits in TCP), else 0.");
+  w.sample(f.reads_held ? 1 : 0);
+  w.family("hearsay_read_holds_total", MetricType::kCounter,
+           "Times reading from peers was held for verification to catch up.");
+  w.sample(f.read_holds);
+  w.family("hearsay_verify_backlog_peak", MetricType::kGauge,
+           "The most transactions ever waiting for or under signature verification at once.");
+  w.sample(f.verify_backlog_peak);
+  w.family("hearsay_deferred_announcements", MetricType::kGauge,
+           "Announcements over a peer's tracked cap, waiting to be tracked and fetched.");
+  w.sample(f.deferred_now);
+  w.family("hearsay_deferred_announcements_total", MetricType::kCounter,
+           "Announcements over a peer's tracked cap, by outcome: deferred, kept to be fetched "
+           "later; dropped, lost because that peer's deferred queue was full too.");
+  w.sample(f.deferred, {{"outcome", "deferred"}});
+  w.sample(f.deferred_dropped, {{"outcome", "dropped"}});
+  w.family("hearsay_expedited_announcements_total", MetricType::kCounter,
+           "Announcements delayed because their peer looked overloaded, brought forward once "
+           "its measured rate showed it keeps up.");
+  w.sample(f.expedited);
+}
+
 // The families and names of Prometheus' client libraries, so that their dashboards work.
 void render_process(MetricsWriter& w, const ProcessMetrics& p) {
   w.family("process_cpu_seconds_total", MetricType::kCounter,
@@ -421,6 +447,7 @@ std::string render_node_metrics(const NodeMetricsSnapshot& s) {
   render_recon(w, s);
   render_blocks(w, s);
   render_inbound_limits(w, s);
+  render_flow(w, s);
   w.family("hearsay_build_info", MetricType::kGauge,
            "Always 1; the labels say which build runs: version, network, compiler.");
   w.sample(1, {{"version", s.version}, {"network", s.network}, {"compiler", s.compiler}});

@@ -187,6 +187,19 @@ struct NodeMetricsSnapshot {
   // those refused because every inbound peer was protected.
   uint64_t inbound_evicted = 0;
   uint64_t inbound_all_protected = 0;
+  // Flow control (p2p/tx_relay.h): reading from peers held now, holds since start; the peak
+  // verification backlog; deferred announcements now, deferred and dropped since start; delayed
+  // announcements brought forward.
+  struct FlowStats {
+    bool reads_held = false;
+    uint64_t read_holds = 0;
+    uint64_t verify_backlog_peak = 0;
+    uint64_t deferred_now = 0;
+    uint64_t deferred = 0;
+    uint64_t deferred_dropped = 0;
+    uint64_t expedited = 0;
+  };
+  FlowStats flow;
   // hearsay_build_info's labels.
   std::string version;
   std::string network;

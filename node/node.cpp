@@ -494,24 +494,30 @@ TxRelayStats Node::relay_stats() {
   return m_host->run([&] { return m_relay->stats(); });
 }
 
-std::vector<std::optional<TxRelay::TreeLink>> Node::tree_links(const std::vector<PeerId>& peers) {
+// One relay view per peer, read on the network thread in one go.
+template <class T>
+std::vector<std::optional<T>> Node::relay_per_peer(const std::vector<PeerId>& peers,
+                                                   std::optional<T> (TxRelay::*view)(PeerId)
+                                                       const) {
   return m_host->run([&] {
-    std::vector<std::optional<TxRelay::TreeLink>> out;
+    std::vector<std::optional<T>> out;
     out.reserve(peers.size());
     for (const PeerId p : peers)
-      out.push_back(m_relay->tree_link(p));
+      out.push_back((m_relay->*view)(p));
     return out;
   });
 }
 
+std::vector<std::optional<TxRelay::TreeLink>> Node::tree_links(const std::vector<PeerId>& peers) {
+  return relay_per_peer(peers, &TxRelay::tree_link);
+}
+
 std::vector<std::optional<TxRelay::ReconLink>> Node::recon_links(const std::vector<PeerId>& peers) {
-  return m_host->run([&] {
-    std::vector<std::optional<TxRelay::ReconLink>> out;
-    out.reserve(peers.size());
-    for (const PeerId p : peers)
-      out.push_back(m_relay->recon_link(p));
-    return out;
-  });
+  return relay_per_peer(peers, &TxRelay::recon_link);
+}
+
+std::vector<std::optional<TxRelay::PeerFlow>> Node::peer_flows(const std::vector<PeerId>& peers) {
+  return relay_per_peer(peers, &TxRelay::peer_flow);
 }
 
 NodeTxCounters Node::tx_counters() {
@@ -538,6 +544,42 @@ Result<BlockRef, std::string> Node::generate_block() {
 AcceptResult Node::submit_block(const BlockRef& block) {
   return m_host->run([&] { return m_block_relay->submit_block(block, wall_now()); });
 }
+
+namespace {
+
+// The relay's counters as /metrics groups them (tree, reconciliation, flow control).
+void relay_metrics(const TxRelayStats& r, const NetStats& net, NodeMetricsSnapshot& s) {
+  s.tree = {.peers = r.tree_peers,
+            .pushed = r.tree_pushed,
+            .prunes_sent = r.prunes_sent,
+            .prunes_received = r.prunes_received,
+            .grafts_sent = r.grafts_sent,
+            .grafts_received = r.grafts_received,
+            .swaps = r.tree_swaps,
+            .withheld = r.withheld};
+  s.recon = {.peers = r.recon_peers,
+             .rounds = r.recon_rounds,
+             .requests_sent = r.recon_requests_sent,
+             .requests_received = r.recon_requests_received,
+             .sketch_bytes_sent = r.recon_sketch_bytes_sent,
+             .sketch_bytes_received = r.recon_sketch_bytes_received,
+             .differences = r.recon_differences,
+             .failures = r.recon_failures,
+             .bisections = r.recon_bisections,
+             .exchanges = r.recon_exchanges,
+             .refused = r.recon_refused,
+             .timeouts = r.recon_timeouts,
+             .announced = r.recon_announced};
+  s.flow = {.reads_held = net.reads_held,
+            .read_holds = net.read_holds,
+            .verify_backlog_peak = r.verifying_peak,
+            .deferred_now = r.deferred_now,
+            .deferred = r.deferred,
+            .deferred_dropped = r.deferred_dropped,
+            .expedited = r.expedited};
+}
+
+}  // namespace
 
 std::string Node::metrics() {
   NodeMetricsSnapshot s;
@@ -583,27 +625,7 @@ std::string Node::metrics() {
   s.relay_latency_peer = m_counter->latency().snapshot(RelaySource::kPeer);
   s.relay_latency_rpc = m_counter->latency().snapshot(RelaySource::kRpc);
   s.relay_mode = relay_mode_name(m_cfg);
-  s.tree = {.peers = in.relay.tree_peers,
-            .pushed = in.relay.tree_pushed,
-            .prunes_sent = in.relay.prunes_sent,
-            .prunes_received = in.relay.prunes_received,
-            .grafts_sent = in.relay.grafts_sent,
-            .grafts_received = in.relay.grafts_received,
-            .swaps = in.relay.tree_swaps,
-            .withheld = in.relay.withheld};
-  s.recon = {.peers = in.relay.recon_peers,
-             .rounds = in.relay.recon_rounds,
-             .requests_sent = in.relay.recon_requests_sent,
-             .requests_received = in.relay.recon_requests_received,
-             .sketch_bytes_sent = in.relay.recon_sketch_bytes_sent,
-             .sketch_bytes_received = in.relay.recon_sketch_bytes_received,
-             .differences = in.relay.recon_differences,
-             .failures = in.relay.recon_failures,
-             .bisections = in.relay.recon_bisections,
-             .exchanges = in.relay.recon_exchanges,
-             .refused = in.relay.recon_refused,
-             .timeouts = in.relay.recon_timeouts,
-             .announced = in.relay.recon_announced};
+  relay_metrics(in.relay, net, s);
   s.chain_height = in.height;
   s.blocks_connected = in.blocks.connected;
   s.block_reorgs = in.blocks.reorgs;

@@ -143,6 +143,8 @@ class Node {
   std::vector<std::optional<TxRelay::TreeLink>> tree_links(const std::vector<PeerId>& peers);
   // The same for reconciliation (TxRelay::recon_link).
   std::vector<std::optional<TxRelay::ReconLink>> recon_links(const std::vector<PeerId>& peers);
+  // And for flow control (TxRelay::peer_flow): request window, measured link, deferred.
+  std::vector<std::optional<TxRelay::PeerFlow>> peer_flows(const std::vector<PeerId>& peers);
   NodeTxCounters tx_counters();
   NodeBlockCounters block_counters();
   BlockRelayStats block_stats();
@@ -177,6 +179,9 @@ class Node {
   class BlockCounter;
   Node(NodeConfig cfg, const KeyPair& identity);
   // The steps of start(), in order; each sets up what the next one uses.
+  template <class T>
+  std::vector<std::optional<T>> relay_per_peer(const std::vector<PeerId>& peers,
+                                               std::optional<T> (TxRelay::*view)(PeerId) const);
   Status open_chain();
   Status open_mempool(Time now);  // reloaded against the chain
   Status start_network();         // the trace, the counters, the host and its relays

@@ -211,6 +211,7 @@ RpcResult peer_info(Node& node) {
     ids.push_back(p.id);
   const auto links = node.tree_links(ids);
   const auto recon = node.recon_links(ids);
+  const auto flows = node.peer_flows(ids);
   json::array a;
   for (size_t i = 0; i < peers.size(); ++i) {
     json::object o = peer_json(peers[i]);
@@ -223,6 +224,12 @@ RpcResult peer_info(Node& node) {
       o["reconciles"] = r->reconciles;
       o["recon_asker"] = r->asker;
       o["flood"] = r->flood;
+    }
+    if (const auto& f = flows[i]) {
+      o["request_window"] = f->window;
+      o["link_rate_tps"] = f->rate;
+      o["link_min_rtt_ms"] = f->min_rtt ? json::value(ms(*f->min_rtt)) : json::value(nullptr);
+      o["deferred_announcements"] = f->deferred;
     }
     a.push_back(std::move(o));
   }
@@ -246,7 +253,11 @@ std::vector<RpcMethodSpec> peer_methods(Node& node) {
                  "us), reconciles (the link reconciles mempools: both ends set the service and "
                  "short ids are on), recon_asker (we ask for the rounds: we dialled) and flood "
                  "(new transactions are announced to it; false: it learns them by "
-                 "reconciliation, --flood-peers).",
+                 "reconciliation, --flood-peers); and its flow control: request_window "
+                 "(getdata entries it may have in flight: twice its link's measured "
+                 "bandwidth-delay product, 100 to 1000), link_rate_tps and link_min_rtt_ms "
+                 "(what its answers showed; 0 and null until measured) and "
+                 "deferred_announcements (over its tracked cap, to be fetched later).",
        .example = "hearsay-cli getpeerinfo",
        .handler = [&node](const json::value&) -> RpcResult { return peer_info(node); }});
   m.push_back(

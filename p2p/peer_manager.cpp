@@ -144,6 +144,12 @@ void PeerManager::verify(std::vector<TxRef> txs) {
   if (!txs.empty()) push(VerifyAction{std::move(txs)});
 }
 
+void PeerManager::hold_reads(bool hold) {
+  if (hold == m_reads_held) return;
+  m_reads_held = hold;
+  push(ReadHoldAction{hold});
+}
+
 void PeerManager::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> valid,
                               Time now) {
   HEARSAY_CHECK(txs.size() == valid.size());

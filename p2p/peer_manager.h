@@ -122,7 +122,16 @@ struct DialAction {
 struct VerifyAction {
   std::vector<TxRef> txs;
 };
-using Action = std::variant<SendAction, DisconnectAction, BanAction, DialAction, VerifyAction>;
+// Flow control: stop (hold) or resume reading from every connection, so that what peers send
+// waits in TCP (their send buffers, then their own queues) instead of in our memory. The
+// relay holds while its verification backlog is over a high watermark and resumes below a low
+// one (p2p/tx_relay.h); what is already read is still handled. Connections made while held
+// start held. Pings go unanswered meanwhile, which is why a hold lasts seconds, not minutes.
+struct ReadHoldAction {
+  bool hold = false;
+};
+using Action =
+    std::variant<SendAction, DisconnectAction, BanAction, DialAction, VerifyAction, ReadHoldAction>;
 
 // --- limits and defaults ---------------------------------------------------------------------
 inline constexpr uint32_t kProtocolVersion = 1;
@@ -334,6 +343,9 @@ class PeerManager {
   std::optional<PeerId> evict_inbound();
   // Asks net/ to verify these signatures (see VerifyAction).
   void verify(std::vector<TxRef> txs);
+  // Asks net/ to stop or resume reading from every peer (ReadHoldAction); repeats are ignored.
+  void hold_reads(bool hold);
+  bool reads_held() const { return m_reads_held; }
   // Asks every peer to close (graceful shutdown; net/ flushes then closes).
   void disconnect_all(const std::string& reason);
   // Adds a peer to keep connected, like --connect (RPC addpeer): dialled at the next tick and
@@ -471,6 +483,7 @@ class PeerManager {
   Time m_next_expire{};
   Time m_next_advertise{};
   uint64_t m_evictions = 0;
+  bool m_reads_held = false;
   std::vector<Action> m_actions;
 };
 

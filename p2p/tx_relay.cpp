@@ -107,7 +107,9 @@ TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver
       m_salt(draw_key(m_rng)),
       m_seen(m_salt,
              SeenSetOptions{m_cfg.seen_expiry, m_cfg.seen_max_entries, kDefaultSeenGenerations}),
-      m_tracker(draw_key(m_rng), m_cfg.tracker),
+      m_tracker(draw_key(m_rng), TxRequestOptions{m_cfg.tracker.max_announcements,
+                                                  std::max(m_cfg.tracker.max_in_flight,
+                                                           m_cfg.max_in_flight_ceiling)}),
       m_verifying(0, IdHash(m_salt)),
       m_frames(0, IdHash(m_salt)),
       m_short_ids((pm.config().services & kServiceShortIds) != 0),
@@ -118,6 +120,9 @@ TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver
       m_origin_tag(static_cast<uint32_t>(m_rng())) {
   for (uint8_t& b : m_unknown_tag)
     b = static_cast<uint8_t>(m_rng());
+  HEARSAY_CHECK(m_cfg.max_in_flight_ceiling <= kMaxRequestedPerPeer);
+  HEARSAY_CHECK(m_cfg.verify_hold_low < m_cfg.verify_hold_high &&
+                m_cfg.verify_hold_high < kMaxVerifying);
   m_pm.set_relay(this);
 }
 
@@ -143,6 +148,7 @@ void TxRelay::on_peer_ready(PeerId peer, Time now) {
   ps.preferred = !info->inbound || info->trusted;
   ps.outbound = !info->inbound;
   ps.pushes = (info->services & kServicePushTx) != 0;
+  ps.window = m_cfg.tracker.max_in_flight;
   ps.tree = m_tree && (info->services & kServiceTree) != 0;
   if (ps.tree) ++m_stats.tree_peers;
   ps.next_inv = next_trickle(ps, now);
@@ -182,6 +188,7 @@ void TxRelay::on_peer_gone(PeerId peer, Time now) {
   bool recon = false;
   if (gone != m_peers.end()) {
     recon = gone->second.recon;
+    m_deferred -= gone->second.deferred.size();
     m_peers.erase(gone);
   }
   if (recon) choose_flood_peers();
@@ -194,6 +201,9 @@ void TxRelay::on_peer_gone(PeerId peer, Time now) {
 }
 
 void TxRelay::on_tick(Time now) {
+  // A sample whose answers stopped (everything else was delayed) closes on the clock.
+  for (auto& [id, ps] : m_peers)
+    if (ps.link.close_sample(now)) adapt(id, ps, now);
   request_all(now);
   for (auto& [id, ps] : m_peers) {
     for (auto it = ps.requested.begin(); it != ps.requested.end();)
@@ -283,25 +293,83 @@ void TxRelay::handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now) 
     settle_offer(ps, e.hash);
     ps.owed.erase(e.hash);  // it has it, and treats us as lazy: not withholding
     if (m_seen.contains(e.hash, now) || m_pool.contains(e.hash)) continue;
-    if (m_tracker.received_inv(peer, e.hash, ps.preferred, request_time(peer, ps, now)) ==
-        TxRequestTracker::InvResult::kAdded) {
-      added = true;
-      remember_id(e.hash);  // a short id for it from another peer now finds it
+    switch (m_tracker.received_inv(peer, e.hash, ps.preferred, request_time(peer, ps, now))) {
+      case TxRequestTracker::InvResult::kAdded:
+        added = true;
+        remember_id(e.hash);  // a short id for it from another peer now finds it
+        break;
+      case TxRequestTracker::InvResult::kPeerFull:
+        defer(ps, e.hash);
+        break;
+      case TxRequestTracker::InvResult::kDuplicate:
+        break;
     }
   }
   if (added) request_from(peer, ps, now);
 }
 
+// The tracker holds as many of the peer's announcements as it may: keep the id for later.
+void TxRelay::defer(PeerState& ps, const TxId& id) {
+  if (ps.deferred.size() >= m_cfg.max_deferred_per_peer) {
+    ++m_stats.deferred_dropped;
+    return;
+  }
+  ps.deferred.push_back(id);
+  ++m_stats.deferred;
+  ++m_deferred;
+  m_stats.deferred_peak = std::max(m_stats.deferred_peak, m_deferred);
+}
+
+// Moves deferred announcements into the tracker while the peer is below its cap there (those
+// we have meanwhile seen or hold are done with). They were announced a while ago: no overload
+// delay (the peer has room now; that delay is for announcements arriving while it has none).
+void TxRelay::track_deferred(PeerId peer, PeerState& ps, Time now) {
+  while (!ps.deferred.empty() && m_tracker.count(peer) < m_cfg.tracker.max_announcements) {
+    const TxId id = ps.deferred.front();
+    ps.deferred.pop_front();
+    --m_deferred;
+    if (m_seen.contains(id, now) || m_pool.contains(id)) continue;
+    if (m_tracker.received_inv(peer, id, ps.preferred, first_request_time(ps, now)) ==
+        TxRequestTracker::InvResult::kAdded)
+      remember_id(id);
+  }
+}
+
+// A request to `peer` sent at `asked` was answered now: the meter learns from it, the window
+// follows, and announcements delayed because the peer looked overloaded are brought forward
+// once it shows it answers them within that delay anyway (only those of a preferred peer off
+// the tree: that delay was their only one).
+void TxRelay::answered(PeerId peer, PeerState& ps, Time asked, Time now) {
+  if (ps.link.delivered(asked, now)) adapt(peer, ps, now);
+}
+
+// A rate sample closed: the window follows the link, and the overload delay may be lifted.
+void TxRelay::adapt(PeerId peer, PeerState& ps, Time now) {
+  ps.window = ps.link.window(m_cfg.tracker.max_in_flight, m_cfg.max_in_flight_ceiling);
+  if (!ps.overload_delayed || !ps.preferred || ps.tree) return;
+  const size_t backlog = m_tracker.count_candidates(peer) + m_tracker.count_in_flight(peer);
+  if (!ps.link.drains_within(backlog, kOverloadedPeerDelay)) return;
+  ps.overload_delayed = false;
+  m_stats.expedited += m_tracker.expedite(peer, now);
+}
+
 // When an announcement from this peer may first be requested: outbound (and allow-listed) peers
 // at once, others after non_preferred_delay, a peer at its in-flight cap a while later still.
-Time TxRelay::request_time(PeerId peer, const PeerState& ps, Time now) const {
-  Time reqtime = now;
-  if (ps.tree)
-    reqtime += m_cfg.graft_timeout;  // the eager path's time to deliver; asking grafts
-  else if (!ps.preferred)
-    reqtime += m_cfg.non_preferred_delay;
-  if (m_tracker.count_in_flight(peer) >= m_cfg.tracker.max_in_flight)
+Time TxRelay::first_request_time(const PeerState& ps, Time now) const {
+  if (ps.tree) return now + m_cfg.graft_timeout;  // the eager path's time to deliver; asking grafts
+  return ps.preferred ? now : now + m_cfg.non_preferred_delay;
+}
+
+Time TxRelay::request_time(PeerId peer, PeerState& ps, Time now) {
+  Time reqtime = first_request_time(ps, now);
+  // At its window, and (as far as its link has been measured) not answering what it was asked
+  // within the delay: Bitcoin's OVERLOADED_PEER_TX_DELAY, so that other announcers win.
+  const size_t in_flight = m_tracker.count_in_flight(peer);
+  if (in_flight >= ps.window &&
+      !ps.link.drains_within(m_tracker.count_candidates(peer) + in_flight, kOverloadedPeerDelay)) {
     reqtime += kOverloadedPeerDelay;
+    ps.overload_delayed = true;
+  }
   return reqtime;
 }
 
@@ -362,11 +430,18 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, std::optional<uint
                         Time now) {
   ++m_stats.bodies_received;
   const TxId& id = tx->id();
-  bool requested = ps.requested.erase(id) != 0;
+  bool requested = false;
+  Time asked{};
+  if (auto req = ps.requested.find(id); req != ps.requested.end()) {
+    requested = true;
+    asked = req->second;
+    ps.requested.erase(req);
+  }
   if (ps.short_ids == ShortIds::kOn) {
     auto it = ps.short_requested.find(short_from(ps, id));
     if (it != ps.short_requested.end()) {
       requested = true;
+      asked = it->second.at;
       if (it->second.key) {
         m_tracker.received_response(peer, *it->second.key);
         auto entry = ps.entry_of.find(*it->second.key);
@@ -386,6 +461,7 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, std::optional<uint
   if (requested) {
     ps.request_due = true;
     m_request_due = true;
+    answered(peer, ps, asked, now);
   }
   ps.owed.erase(id);  // late, but sent
   if (m_seen.contains(id, now) || m_pool.contains(id)) {
@@ -398,8 +474,10 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, std::optional<uint
     return;
   }
   if (m_verifying.size() >= kMaxVerifying) {
-    // Not the peer's fault, and not remembered as seen: another announcement fetches it again.
+    // Not the peer's fault, and not remembered as seen: it has the body, so the id waits as its
+    // announcement and is fetched again (as are other peers' announcements of it).
     ++m_stats.verify_dropped;
+    defer(ps, id);
     return;
   }
   if (m_observer) m_observer->tx_first_seen(id, TxSource{false, ps.identity}, now);
@@ -424,6 +502,7 @@ void TxRelay::handle_tx(PeerId peer, PeerState& ps, TxRef tx, std::optional<uint
     return;
   }
   m_verifying.emplace(id, Verifying{tx, peer, now, ps.identity, ps.address, origin});
+  m_stats.verifying_peak = std::max(m_stats.verifying_peak, m_verifying.size());
   m_to_verify.push_back(std::move(tx));
 }
 
@@ -610,9 +689,15 @@ void TxRelay::handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time n
     // What a reconciliation found we lack and asked for, we request at once.
     const bool asked = !ps.recon_asked.empty() &&
                        ps.recon_asked.erase(recon_element(static_cast<uint32_t>(e))) != 0;
-    added |= m_tracker.received_inv(peer, key, ps.preferred || asked,
-                                    asked ? now : request_time(peer, ps, now)) ==
-             TxRequestTracker::InvResult::kAdded;
+    const auto result = m_tracker.received_inv(peer, key, ps.preferred || asked,
+                                               asked ? now : request_time(peer, ps, now));
+    added |= result == TxRequestTracker::InvResult::kAdded;
+    if (result == TxRequestTracker::InvResult::kPeerFull) {
+      // Over the cap: a known id waits (and is asked for by full id later, when its short id
+      // may be forgotten at the sender); an unknown short id cannot be asked for later at all.
+      if (fresh) ps.entry_of.erase(key);
+      if (matches == 1) defer(ps, key);
+    }
   }
   if (!at_once.ids.empty()) {
     m_stats.getdata_sent += at_once.ids.size();
@@ -977,11 +1062,7 @@ void TxRelay::flush(Time now) {
       request_from(peer, ps, now);
     }
   }
-  if (!m_to_verify.empty()) {
-    std::vector<TxRef> batch;
-    batch.swap(m_to_verify);
-    m_pm.verify(std::move(batch));
-  }
+  flow_control();
   if (!m_dirty) return;
   m_dirty = false;
   // Peers whose queues are due get their inv; equal queues share one serialisation.
@@ -1050,14 +1131,34 @@ void TxRelay::flush(Time now) {
   m_last_sent.clear();
 }
 
+// Hands this event's bodies to verification; then holds reading from every peer while
+// verification is behind (the backlog at or over its high watermark), and resumes at the low one.
+void TxRelay::flow_control() {
+  if (!m_to_verify.empty()) {
+    std::vector<TxRef> batch;
+    batch.swap(m_to_verify);
+    m_pm.verify(std::move(batch));
+  }
+  const size_t backlog = m_verifying.size();
+  if (!m_pm.reads_held() && backlog >= m_cfg.verify_hold_high) {
+    ++m_stats.read_holds;
+    m_pm.hold_reads(true);
+  } else if (m_pm.reads_held() && backlog <= m_cfg.verify_hold_low) {
+    m_pm.hold_reads(false);
+  }
+}
+
 bool TxRelay::loses_announcements(const PeerState& ps) const {
   const auto& lose = m_lose_announcements_to;
   return !lose.empty() && std::find(lose.begin(), lose.end(), ps.identity) != lose.end();
 }
 
 void TxRelay::request_from(PeerId peer, PeerState& ps, Time now) {
+  track_deferred(peer, ps, now);
   std::vector<std::pair<PeerId, Hash256>> expired;
-  std::vector<Hash256> ids = m_tracker.get_requestable(peer, now, &expired);
+  const size_t in_flight = m_tracker.count_in_flight(peer);
+  const size_t room = ps.window > in_flight ? ps.window - in_flight : 0;
+  std::vector<Hash256> ids = m_tracker.get_requestable(peer, now, &expired, room);
   m_stats.request_timeouts += expired.size();
   if (ids.empty()) return;
   GetDataMsg gd;
@@ -1150,10 +1251,18 @@ uint32_t TxRelay::origin_of(const TxId& id) const {
 
 const TxRelayStats& TxRelay::stats() const {
   m_stats.verifying = m_verifying.size();
+  m_stats.deferred_now = m_deferred;
   m_stats.seen_size = m_seen.size();
   m_stats.seen_memory_bytes = m_seen.memory_bytes();
   m_stats.tracked_announcements = m_tracker.size();
   return m_stats;
+}
+
+std::optional<TxRelay::PeerFlow> TxRelay::peer_flow(PeerId peer) const {
+  auto it = m_peers.find(peer);
+  if (it == m_peers.end()) return std::nullopt;
+  const PeerState& ps = it->second;
+  return PeerFlow{ps.window, ps.link.rate(), ps.link.min_rtt(), ps.deferred.size()};
 }
 
 bool TxRelay::known_to_peer(PeerId peer, const TxId& id, Time now) const {
@@ -1167,12 +1276,18 @@ void TxRelay::sanity_check() const {
   m_recent.sanity_check();
   HEARSAY_CHECK(m_verifying.size() <= kMaxVerifying);
   HEARSAY_CHECK(m_frames.size() <= kFrameCacheSize);
+  size_t deferred = 0;
   for (const auto& [peer, ps] : m_peers) {
     HEARSAY_CHECK(m_pm.peer_info(peer).has_value());
     HEARSAY_CHECK(ps.queue.size() <= kMaxAnnounceQueue);
     HEARSAY_CHECK(ps.requested.size() <= kMaxRequestedPerPeer);
     HEARSAY_CHECK(m_tracker.count(peer) <= m_cfg.tracker.max_announcements);
-    HEARSAY_CHECK(m_tracker.count_in_flight(peer) <= m_cfg.tracker.max_in_flight);
+    HEARSAY_CHECK(m_tracker.count_in_flight(peer) <=
+                  std::max(m_cfg.tracker.max_in_flight, m_cfg.max_in_flight_ceiling));
+    HEARSAY_CHECK(ps.window >= m_cfg.tracker.max_in_flight &&
+                  ps.window <= std::max(m_cfg.tracker.max_in_flight, m_cfg.max_in_flight_ceiling));
+    HEARSAY_CHECK(ps.deferred.size() <= m_cfg.max_deferred_per_peer);
+    deferred += ps.deferred.size();
     ps.known.sanity_check();
     HEARSAY_CHECK(ps.announced.size() <= ps.announced_order.size());
     HEARSAY_CHECK(ps.announced_order.size() <= kAnnouncedShortIdsPerPeer);
@@ -1186,6 +1301,7 @@ void TxRelay::sanity_check() const {
     if (!ps.tree) HEARSAY_CHECK(ps.lazy_out.size() == 0 && ps.pruned_in.size() == 0);
     if (!ps.tree) HEARSAY_CHECK(ps.owed.empty());
   }
+  HEARSAY_CHECK(deferred == m_deferred);
   size_t snapshots = 0;
   for (const auto& [peer, ps] : m_peers) {
     HEARSAY_CHECK(ps.recon_offered.size() <= ps.recon_offered_order.size());

@@ -23,7 +23,17 @@
 //    others after non_preferred_delay, peers at their in-flight cap after a further
 //    kOverloadedPeerDelay; an unanswered request times out after request_timeout and a
 //    notfound at once, and the next announcer is asked. Caps (TxRelayConfig::tracker):
-//    kMaxPeerAnnouncements tracked and kMaxPeerInFlight requested per peer.
+//    kMaxPeerAnnouncements tracked per peer; announcements beyond wait in the peer's deferred
+//    queue (kMaxDeferredPerPeer) and are tracked as its count falls: fetched later, not lost.
+//  * Flow control. Each peer's request window (requests in flight) follows its link: twice the
+//    bandwidth-delay product its answers show (p2p/link_meter.h), between kMaxPeerInFlight and
+//    kMaxPeerInFlightCeiling. "At its in-flight cap" above means at its window, and only while
+//    the measured rate would not clear what it has in flight and waiting within
+//    kOverloadedPeerDelay; once a preferred peer's rate shows it would, the announcements that
+//    delay held back are brought forward (TxRequestTracker::expedite). While kVerifyHoldHigh or
+//    more transactions wait for verification the relay asks net/ to stop reading from every
+//    peer (PeerManager::hold_reads), and to resume at kVerifyHoldLow: overload waits in TCP,
+//    not in our memory, and nothing offered is dropped.
 //  * Answers: getdata for held transactions is answered with `tx` (one frame per transaction,
 //    cached for kFrameCacheSize transactions, however many peers ask), the rest with one
 //    `notfound`. At most kMaxGetDataTx tx entries of one getdata are answered; beyond, the rest
@@ -140,8 +150,9 @@
 // the announcement queue (kMaxAnnounceQueue), the outstanding-request memory (kMaxRequestedPerPeer,
 // full and short ids each), the announced short ids (kAnnouncedShortIdsPerPeer), the short ids of
 // tracked announcements (twice the tracker's announcement cap) and the tracker's caps; transactions
-// under verification (kMaxVerifying: beyond it new bodies are dropped unscored and fetched
-// again later from another announcer); the frame cache (kFrameCacheSize). Every message costs
+// under verification (kMaxVerifying, a bound the read hold keeps far off: beyond it new bodies
+// are not verified, their ids deferred to be fetched again); the deferred queues
+// (kMaxDeferredPerPeer); the frame cache (kFrameCacheSize). Every message costs
 // O(its entries), a short id at most kMaxCandidates SipHash pairs; a disconnect costs
 // O(kMaxTreeOrigins × tree peers).
 #pragma once
@@ -159,6 +170,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "p2p/link_meter.h"
 #include "p2p/peer_manager.h"
 #include "p2p/seen_set.h"
 #include "p2p/tx_pool.h"
@@ -178,10 +190,27 @@ inline constexpr Duration kKnownExpiry = std::chrono::minutes(2);
 // Our own getdata entries we remember per peer (to tell a late answer from unrequested data).
 inline constexpr size_t kMaxRequestedPerPeer = 1'000;
 inline constexpr Duration kRequestedMemory = 2 * kRequestTimeout;
-// Transactions whose signatures are being verified.
+// Transactions whose signatures are being verified: the hard bound. Bodies beyond it are not
+// verified; their ids wait with the sender's deferred announcements (fetched again later).
 inline constexpr size_t kMaxVerifying = 100'000;
+// Flow control: at this verification backlog the node stops reading from its peers
+// (PeerManager::hold_reads), and resumes at the low one. What peers send meanwhile waits in TCP
+// and in their own queues, not in our memory, and nothing is dropped. 20,000 transactions keep
+// 16 cores busy for about 60 ms; a read under way when the hold starts adds at most one TLS
+// record per connection (net/'s kReadBufferBytes) beyond it.
+inline constexpr size_t kVerifyHoldHigh = 20'000;
+inline constexpr size_t kVerifyHoldLow = kVerifyHoldHigh / 2;
+static_assert(kVerifyHoldLow < kVerifyHoldHigh && kVerifyHoldHigh < kMaxVerifying);
+// Requests in flight per peer adapt to its link (p2p/link_meter.h): twice the measured
+// bandwidth-delay product, never below the tracker's cap (Bitcoin's kMaxPeerInFlight, the floor
+// for every peer) and never above this ceiling (one getdata's worth: kMaxGetDataTx).
+inline constexpr size_t kMaxPeerInFlightCeiling = 1'000;
+// Announcements the tracker refused at its per-peer cap wait here (per peer, oldest first) and
+// are tracked as the peer's count falls: an announcement dropped at a cap is fetched later, not
+// lost. The bound is a sender's own announcement queue (kMaxAnnounceQueue): 1.6 MB per peer.
 // Pre-serialised tx frames kept for answering getdata and pushing (recent transactions).
 inline constexpr size_t kFrameCacheSize = 8'192;
+inline constexpr size_t kMaxDeferredPerPeer = 50'000;
 // Transactions announced to a new peer (anti-entropy), newest first: the receiver's per-peer
 // announcement cap.
 inline constexpr size_t kAntiEntropyMax = kMaxPeerAnnouncements;
@@ -279,7 +308,14 @@ struct TxRelayConfig {
   // few messages reach a known set's rotation and the tracker's caps (and sanity_check(),
   // O(these bounds), stays cheap enough to run after every step).
   size_t known_per_peer = kKnownPerPeer;
+  // tracker.max_in_flight is the floor of each peer's request window; the window grows with the
+  // link up to max_in_flight_ceiling (kMaxPeerInFlightCeiling; at most kMaxRequestedPerPeer).
   TxRequestOptions tracker{};
+  size_t max_in_flight_ceiling = kMaxPeerInFlightCeiling;
+  size_t max_deferred_per_peer = kMaxDeferredPerPeer;
+  // Verification backlog at which reading from peers is held, and resumed (low < high).
+  size_t verify_hold_high = kVerifyHoldHigh;
+  size_t verify_hold_low = kVerifyHoldLow;
   // The bits of the short ids we send and match on the links to `short_id_mask_peers` (all
   // links when empty). Always kShortIdMask in a node; collision tests narrow it on both ends of
   // a link so that ids collide at will there (0: every id collides).
@@ -303,7 +339,11 @@ struct TxRelayStats {
   uint64_t served = 0;             // tx messages sent in answer to getdata
   uint64_t request_timeouts = 0;
   uint64_t announce_dropped = 0;  // queue full
-  uint64_t verify_dropped = 0;    // kMaxVerifying reached
+  uint64_t verify_dropped = 0;    // kMaxVerifying reached (the id is deferred, not lost)
+  uint64_t deferred = 0;          // announcements deferred at the tracker's per-peer cap
+  uint64_t deferred_dropped = 0;  // of which lost: the peer's deferred queue was full too
+  uint64_t expedited = 0;         // announcements brought forward: the peer was not overloaded
+  uint64_t read_holds = 0;        // times reading from peers was held (verification behind)
   uint64_t accepted = 0;          // from peers and local
   uint64_t rejected = 0;          // by precheck or admission
   uint64_t bad_signatures = 0;    // forgeries (each banned its sender)
@@ -334,6 +374,9 @@ struct TxRelayStats {
   uint64_t recon_timeouts = 0;     // rounds abandoned unanswered
   uint64_t recon_announced = 0;    // ids announced because a peer lacked them
   size_t verifying = 0;            // now under verification (the verify queue depth)
+  size_t verifying_peak = 0;       // the most ever under verification at once
+  size_t deferred_now = 0;         // deferred announcements waiting, all peers
+  size_t deferred_peak = 0;        // the most ever waiting at once
   size_t seen_size = 0;
   size_t seen_memory_bytes = 0;
   size_t tracked_announcements = 0;
@@ -358,6 +401,10 @@ void for_each_relay_stat(const TxRelayStats& s, F&& f) {
   f("request_timeouts", s.request_timeouts);
   f("announce_dropped", s.announce_dropped);
   f("verify_dropped", s.verify_dropped);
+  f("deferred", s.deferred);
+  f("deferred_dropped", s.deferred_dropped);
+  f("expedited", s.expedited);
+  f("read_holds", s.read_holds);
   f("accepted", s.accepted);
   f("rejected", s.rejected);
   f("bad_signatures", s.bad_signatures);
@@ -431,6 +478,15 @@ class TxRelay : public RelayHandler {
   PoolResult submit(const TxRef& tx, bool signature_verified, Time now);
 
   const TxRelayStats& stats() const;
+  // One peer's flow control (getpeerinfo): its request window, what its link was measured to
+  // deliver, and its deferred announcements. nullopt for a peer the relay does not know.
+  struct PeerFlow {
+    size_t window = 0;
+    double rate = 0;  // answers per second (0: not measured yet)
+    std::optional<Duration> min_rtt;
+    size_t deferred = 0;
+  };
+  std::optional<PeerFlow> peer_flow(PeerId peer) const;
 
   void sanity_check() const;
 
@@ -561,7 +617,12 @@ class TxRelay : public RelayHandler {
     SeenSet known;
     std::vector<TxId> queue;  // to announce
     Time next_inv{};
-    IdSet requested;  // getdata sent, at
+    IdSet requested;    // getdata sent, at
+    LinkMeter link;     // what its answers show of the link
+    size_t window = 0;  // requests it may have in flight (the tracker's cap at first)
+    // Announcements got kOverloadedPeerDelay since the meter last showed the peer keeps up.
+    bool overload_delayed = false;
+    std::deque<TxId> deferred;  // refused at the tracker's cap, oldest first
     // An answer freed one of its in-flight slots: ask it for more at the end of the event
     // (else the next getdata waits for the tick, capping a peer at kMaxPeerInFlight per tick).
     bool request_due = false;
@@ -676,7 +737,13 @@ class TxRelay : public RelayHandler {
   void grafted_by(PeerId peer, PeerState& ps, uint32_t origin);
   void check_owed(PeerId peer, PeerState& ps, Time now);
   uint32_t origin_of(const TxId& id) const;
-  Time request_time(PeerId peer, const PeerState& ps, Time now) const;
+  Time request_time(PeerId peer, PeerState& ps, Time now);
+  Time first_request_time(const PeerState& ps, Time now) const;
+  void defer(PeerState& ps, const TxId& id);
+  void track_deferred(PeerId peer, PeerState& ps, Time now);
+  void answered(PeerId peer, PeerState& ps, Time asked, Time now);
+  void adapt(PeerId peer, PeerState& ps, Time now);
+  void flow_control();
   bool serve(PeerId peer, PeerState& ps, const TxId& id, Time now);
   void handle_sendshortids(PeerId peer, PeerState& ps, const SendShortIdsMsg& m, Time now);
   void handle_txinv(PeerId peer, PeerState& ps, const TxInvMsg& m, Time now);
@@ -756,6 +823,7 @@ class TxRelay : public RelayHandler {
   size_t m_frame_next = 0;
   bool m_dirty = false;           // some queue got entries during this event
   bool m_request_due = false;     // some peer's request_due is set
+  size_t m_deferred = 0;          // deferred announcements, all peers
   Time m_next_pool_expire{};      // when on_tick next drops expired transactions from the pool
   std::vector<TxId> m_last_sent;  // flush(): the queue last serialised
   bool m_short_ids = false;       // we set kServiceShortIds

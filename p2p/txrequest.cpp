@@ -160,17 +160,37 @@ class TxRequestTracker::Impl {
   }
 
   std::vector<Hash256> get_requestable(PeerId peer, Time now,
-                                       std::vector<std::pair<PeerId, Hash256>>* expired) {
+                                       std::vector<std::pair<PeerId, Hash256>>* expired,
+                                       size_t max_count) {
     advance(now, expired);
     std::vector<Hash256> out;
     auto pit = m_peers.find(peer);
     if (pit == m_peers.end()) return out;
-    const size_t room = m_options.max_in_flight - pit->second.in_flight;
+    const size_t room = std::min(max_count, m_options.max_in_flight - pit->second.in_flight);
     for (const auto& [seq, txid] : pit->second.best) {
       if (out.size() >= room) break;
       out.push_back(txid);
     }
     return out;
+  }
+
+  size_t expedite(PeerId peer, Time reqtime) {
+    auto pit = m_peers.find(peer);
+    if (pit == m_peers.end()) return 0;
+    size_t moved = 0;
+    for (const auto& [seq, txid] : pit->second.all) {
+      auto it = m_txs.find(txid);
+      Ann* a = it->second.find(peer);
+      if (a->state != State::kCandidateDelayed || a->time <= reqtime) continue;
+      ++moved;
+      if (reqtime > m_now) {
+        set_state(txid, *a, State::kCandidateDelayed, reqtime);  // READY when advance() gets there
+      } else {
+        set_state(txid, *a, State::kCandidateReady, m_now);
+        reselect(it);  // a candidate is live: the entry stays
+      }
+    }
+    return moved;
   }
 
   size_t count_in_flight(PeerId peer) const {
@@ -367,8 +387,11 @@ void TxRequestTracker::disconnected_peer(PeerId peer) {
   m_impl->disconnected_peer(peer);
 }
 std::vector<Hash256> TxRequestTracker::get_requestable(
-    PeerId peer, Time now, std::vector<std::pair<PeerId, Hash256>>* expired) {
-  return m_impl->get_requestable(peer, now, expired);
+    PeerId peer, Time now, std::vector<std::pair<PeerId, Hash256>>* expired, size_t max_count) {
+  return m_impl->get_requestable(peer, now, expired, max_count);
+}
+size_t TxRequestTracker::expedite(PeerId peer, Time reqtime) {
+  return m_impl->expedite(peer, reqtime);
 }
 size_t TxRequestTracker::count_in_flight(PeerId peer) const {
   return m_impl->count_in_flight(peer);

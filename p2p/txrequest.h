@@ -122,8 +122,15 @@ class TxRequestTracker {
   // txids that `peer` is the BEST announcer of, in the order it announced them, at most the
   // room left under its in-flight cap. The caller sends one getdata for them and calls
   // requested_tx for each.
+  // `max_count` lowers the room further (the caller's own, adaptive window: TxRelay).
   std::vector<Hash256> get_requestable(PeerId peer, Time now,
-                                       std::vector<std::pair<PeerId, Hash256>>* expired = nullptr);
+                                       std::vector<std::pair<PeerId, Hash256>>* expired = nullptr,
+                                       size_t max_count = SIZE_MAX);
+  // Brings every CANDIDATE_DELAYED announcement of `peer` whose reqtime is later than `reqtime`
+  // forward to it (READY at once if it is not after the tracker's clock): the caller delayed
+  // them for a reason that no longer holds (TxRelay: the peer looked overloaded until its
+  // measured rate showed otherwise). Returns how many moved. O(announcements of the peer).
+  size_t expedite(PeerId peer, Time reqtime);
 
   size_t count_in_flight(PeerId peer) const;   // REQUESTED announcements of the peer
   size_t count_candidates(PeerId peer) const;  // CANDIDATE_* announcements of the peer

@@ -13,4 +13,10 @@ bool HostTestAccess::send(Host& host, PeerId peer, SharedBytes frame, MsgType ty
   });
 }
 
+void HostTestAccess::pause_verification(Host& host, bool paused) {
+  host.run_on_io([&] {
+    if (host.m_verify) host.m_verify->pause(paused);
+  });
+}
+
 }  // namespace hearsay::test

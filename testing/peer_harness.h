@@ -47,6 +47,7 @@ struct Actions {
   std::vector<BanAction> bans;
   std::vector<DialAction> dials;
   std::vector<VerifyAction> verifies;
+  std::vector<ReadHoldAction> holds;
 
   explicit Actions(std::vector<Action> all) {
     for (Action& a : all) {
@@ -60,6 +61,8 @@ struct Actions {
         bans.push_back(*b);
       } else if (auto* v = std::get_if<VerifyAction>(&a)) {
         verifies.push_back(std::move(*v));
+      } else if (auto* h = std::get_if<ReadHoldAction>(&a)) {
+        holds.push_back(*h);
       } else {
         dials.push_back(std::get<DialAction>(a));
       }

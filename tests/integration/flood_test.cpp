@@ -1,6 +1,7 @@
 // hearsay-cli flood, the real program, against an in-process node: it connects as a peer with
 // its own identity, and every transaction it pushes or announces ends up in the node's mempool;
-// a node that proves another identity than the pinned one, and a bad option, are refused.
+// a node that proves another identity than the pinned one, and a bad option, are refused. Under
+// overload (verification behind, announcements over the tracker's cap) nothing is lost.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -9,6 +10,8 @@
 
 #include "crypto/hex.h"
 #include "net/address.h"
+#include "net/connection.h"
+#include "testing/host_access.h"
 #include "testing/process.h"
 #include "testing/testnet.h"
 #include "testing/tx_factory.h"
@@ -115,6 +118,57 @@ TEST(Flood, AnnounceModeAnswersEveryGetdata) {
     EXPECT_GT(times.first, 0);
     EXPECT_GE(times.second, times.first) << "requested before it was announced: " << to_hex(id);
   }
+}
+
+// Verification falls behind (its workers paused) while one peer pushes 10,000 transactions: the
+// node holds reading at its high watermark, so what it has not verified waits in TCP, not in its
+// memory; once verification resumes every transaction arrives, none dropped.
+TEST(Flood, OverloadIsHeldBackInTcpAndNothingIsLost) {
+  constexpr size_t kCount = 10'000, kHigh = 1'000;
+  TestNet net(1);
+  Node& node = net.start(0, {}, [](NodeConfig& c) {
+    c.host.verify_threads = 1;
+    c.relay.verify_hold_high = kHigh;
+    c.relay.verify_hold_low = kHigh / 2;
+  });
+  HostTestAccess::pause_verification(node.host(), true);
+  TempDir dir;
+  Process p({bin_path("hearsay-cli"), "flood", pinned(node), "--count", std::to_string(kCount)},
+            dir.file("overload.out"), dir.file("overload.err"));
+  ASSERT_TRUE(wait_until([&] { return node.host().net_stats().reads_held; }, 60s))
+      << node.relay_stats().verifying << " under verification";
+  EXPECT_GE(node.relay_stats().verifying, kHigh);
+  HostTestAccess::pause_verification(node.host(), false);
+  ASSERT_EQ(p.wait(120s), std::optional<int>(0)) << p.err();
+  ASSERT_TRUE(wait_until([&] { return node.mempool_size() == kCount; }, 120s))
+      << node.mempool_size() << " of " << kCount;
+  const TxRelayStats s = node.relay_stats();
+  EXPECT_EQ(s.verify_dropped, 0u);
+  EXPECT_GE(s.read_holds, 1u);
+  // The node's own accounting: never more under verification than the high watermark plus
+  // what one read (a TLS record) already held when the hold began — each frame at least a header.
+  EXPECT_LE(s.verifying_peak, kHigh + kReadBufferBytes / kFrameHeaderSize);
+  EXPECT_FALSE(node.host().net_stats().reads_held);
+}
+
+// 12,000 announcements at once from one peer: the tracker takes 5,000 (its per-peer cap), the
+// rest wait as deferred announcements, and every one is fetched.
+TEST(Flood, AnnouncementsOverThePerPeerCapAreAllFetched) {
+  constexpr size_t kCount = 12'000;
+  TestNet net(1);
+  Node& node = net.start(0, {});
+  TempDir dir;
+  const FloodRun r = flood(dir, "announce",
+                           {pinned(node), "--mode", "announce", "--count", std::to_string(kCount)});
+  ASSERT_EQ(r.status, std::optional<int>(0)) << r.err;
+  const json::value s = json::parse(r.out);
+  EXPECT_EQ(s.at("requested").to_number<uint64_t>(), kCount);
+  ASSERT_TRUE(wait_until([&] { return node.mempool_size() == kCount; }, 120s))
+      << node.mempool_size() << " of " << kCount;
+  const TxRelayStats st = node.relay_stats();
+  EXPECT_GE(st.deferred, kCount - kMaxPeerAnnouncements);
+  EXPECT_EQ(st.deferred_dropped, 0u);
+  EXPECT_EQ(st.deferred_now, 0u);
 }
 
 TEST(Flood, PinnedIdentityThatTheNodeDoesNotProveIsRefused) {

@@ -79,6 +79,13 @@ NodeMetricsSnapshot fake_snapshot() {
               .partial_frame_cap = 67'108'864};
   s.inbound_evicted = 7;
   s.inbound_all_protected = 8;
+  s.flow = {.reads_held = true,
+            .read_holds = 3,
+            .verify_backlog_peak = 20'040,
+            .deferred_now = 12,
+            .deferred = 7'000,
+            .deferred_dropped = 5,
+            .expedited = 4'000};
   s.version = "0.1.0";
   s.network = "devnet";
   s.compiler = compiler_version();
@@ -146,6 +153,12 @@ TEST(Metrics, NodeMetricsPassPromtool) {
                              "hearsay_partial_frame_bytes_peak",
                              "hearsay_partial_frame_bytes_cap",
                              "hearsay_inbound_evictions_total",
+                             "hearsay_reads_held",
+                             "hearsay_read_holds_total",
+                             "hearsay_verify_backlog_peak",
+                             "hearsay_deferred_announcements",
+                             "hearsay_deferred_announcements_total",
+                             "hearsay_expedited_announcements_total",
                              "hearsay_build_info",
                              "process_cpu_seconds_total",
                              "process_resident_memory_bytes",
@@ -159,6 +172,10 @@ TEST(Metrics, NodeMetricsPassPromtool) {
   EXPECT_EQ(value_of(text, "hearsay_partial_frame_bytes_peak"), 9'000);
   EXPECT_EQ(value_of(text, "hearsay_inbound_evictions_total{outcome=\"evicted\"}"), 7);
   EXPECT_EQ(value_of(text, "hearsay_inbound_evictions_total{outcome=\"all_protected\"}"), 8);
+  EXPECT_EQ(value_of(text, "hearsay_reads_held"), 1);
+  EXPECT_EQ(value_of(text, "hearsay_verify_backlog_peak"), 20'040);
+  EXPECT_EQ(value_of(text, "hearsay_deferred_announcements_total{outcome=\"dropped\"}"), 5);
+  EXPECT_EQ(value_of(text, "hearsay_expedited_announcements_total"), 4'000);
   EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"peer\"}"), 8);
   EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"rpc\"}"), 0);
   EXPECT_EQ(value_of(text, "hearsay_build_info{version=\"0.1.0\",network=\"devnet\",compiler=\"" +

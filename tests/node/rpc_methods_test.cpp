@@ -205,6 +205,9 @@ TEST(RpcMethodsRecon, ReconciliationLinkAndCountersAreReported) {
   EXPECT_FALSE(p0.at("recon_asker").as_bool());
   EXPECT_TRUE(p0.at("flood").as_bool());  // --flood-peers 0: every peer gets announcements
   EXPECT_TRUE(p1.at("flood").as_bool());
+  EXPECT_EQ(p0.at("request_window").to_number<uint64_t>(), kMaxPeerInFlight);  // the floor
+  EXPECT_EQ(p0.at("deferred_announcements").to_number<uint64_t>(), 0u);
+  EXPECT_TRUE(p0.contains("link_rate_tps") && p0.contains("link_min_rtt_ms"));
 
   ASSERT_TRUE(wait_until([&] { return net[1].has_transaction(tx->id()); }));
   json::value relay1;

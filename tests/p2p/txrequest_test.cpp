@@ -244,5 +244,36 @@ TEST(TxRequest, UnexpectedRequestCompletesTheOldOne) {
   t.sanity_check();
 }
 
+TEST(TxRequest, MaxCountLowersTheRoomLeft) {
+  TxRequestTracker t(seed(7));
+  for (uint64_t n = 1; n <= 20; ++n)
+    t.received_inv(1, txid(n), true, kT0);
+  EXPECT_EQ(t.get_requestable(1, kT0, nullptr, 3), (Txids{txid(1), txid(2), txid(3)}));
+  EXPECT_TRUE(t.get_requestable(1, kT0, nullptr, 0).empty());
+  EXPECT_EQ(t.get_requestable(1, kT0).size(), 20u);
+  t.sanity_check();
+}
+
+TEST(TxRequest, ExpediteBringsOnlyLaterDelayedAnnouncementsOfThatPeerForward) {
+  TxRequestTracker t(seed(8));
+  t.received_inv(1, txid(1), true, kT0 + 2s);
+  t.received_inv(1, txid(2), true, kT0 + 500ms);
+  t.received_inv(2, txid(3), true, kT0 + 2s);  // another peer's: untouched
+  t.received_inv(1, txid(4), true, kT0);       // ready already: untouched
+  EXPECT_EQ(t.get_requestable(1, kT0), Txids{txid(4)});
+  // Forward to kT0 + 1 s: only the one due later than that moves, and stays delayed till then.
+  EXPECT_EQ(t.expedite(1, kT0 + 1s), 1u);
+  t.sanity_check();
+  EXPECT_EQ(t.get_requestable(1, kT0 + 999ms), (Txids{txid(2), txid(4)}));
+  EXPECT_EQ(t.get_requestable(1, kT0 + 1s), (Txids{txid(1), txid(2), txid(4)}));
+  EXPECT_TRUE(t.get_requestable(2, kT0 + 1s).empty());
+  // Forward to the tracker's own clock: ready at once.
+  t.received_inv(1, txid(5), true, kT0 + 10s);
+  EXPECT_EQ(t.expedite(1, kT0), 1u);  // earlier than the clock counts as the clock
+  EXPECT_EQ(t.state(1, txid(5)), AnnouncementState::kCandidateBest);
+  EXPECT_EQ(t.state(2, txid(3)), AnnouncementState::kCandidateDelayed);
+  t.sanity_check();
+}
+
 }  // namespace
 }  // namespace hearsay
