@@ -757,6 +757,12 @@ void TxRelay::send_short_announcements(PeerId peer, PeerState& ps, std::span<con
   std::vector<InvEntry> full;
   shorts.reserve(ids.size());
   for (const TxId& id : ids) {
+    if (shorts.size() >= kAnnouncedShortIdsPerPeer) {
+      // The map would forget short ids of this very announcement before the peer can ask for
+      // them (a reconciliation or catch-up of thousands): the rest go by full id.
+      full.push_back(tx_entry(id));
+      continue;
+    }
     const uint64_t e = short_to(ps, id);
     auto [it, fresh] = ps.announced.try_emplace(e, Announced{id, now, false});
     if (fresh) {

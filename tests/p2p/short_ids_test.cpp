@@ -134,6 +134,22 @@ TEST(ShortIds, CollisionsWithinOneAnnouncementGoByFullIdAndLoseNothing) {
   EXPECT_GT(net.sent(MsgType::kInv), 0u);
 }
 
+// A catch-up larger than the short ids a sender remembers per peer: the ids beyond go by full
+// id, so none is forgotten before the receiver asks for it (it would be answered txnotfound and,
+// with no other announcer, not fetched at all).
+TEST(ShortIds, AnAnnouncementLargerThanTheShortIdMemoryLosesNothing) {
+  RelayNetwork net(2, short_ids_on());
+  const std::vector<TxRef> batch = block_txs(kAnnouncedShortIdsPerPeer + 100, 10);
+  for (const TxRef& tx : batch)
+    ASSERT_TRUE(net.node(0).relay->submit(tx, true, net.now).ok());
+  net.link(0, 1);
+  net.run(std::chrono::seconds(5));  // well within the 60 s request timeout
+  EXPECT_TRUE(net.all_hold(batch));
+  EXPECT_EQ(net.node(0).relay->stats().short_id_collisions, 0u);
+  EXPECT_GE(net.sent(MsgType::kInv), 1u);
+  EXPECT_EQ(net.sent(MsgType::kTxNotFound), 0u);
+}
+
 TEST(ShortIds, UnknownIdsOfOneBucketFromOnePeerAreAskedForInOneGetTx) {
   // The bucket part is cut to nothing on the link, the link part to 8 bits: ten new ids from one
   // peer all fall in one bucket, which the tracker holds one of; the rest go in one gettx at once.
