@@ -71,8 +71,8 @@ class LinkMeter {
     if (!rtt || rate() <= 0) return floor;
     const double bdp = rate() * std::chrono::duration<double>(*rtt).count();
     const double w = std::ceil(2 * bdp);
-    if (w >= double(ceiling)) return std::max(floor, ceiling);
-    return std::clamp(size_t(w), floor, std::max(floor, ceiling));
+    const size_t top = std::max(floor, ceiling);
+    return w >= double(top) ? top : std::max(floor, size_t(w));
   }
 
   // True when `backlog` requests would be answered within `within` at the measured rate

@@ -10,6 +10,12 @@ namespace hearsay {
 
 namespace {
 
+// The window's ceiling is never below its floor (the tracker's cap): one bound for every check.
+TxRelayConfig with_window_bounds(TxRelayConfig cfg) {
+  cfg.max_in_flight_ceiling = std::max(cfg.max_in_flight_ceiling, cfg.tracker.max_in_flight);
+  return cfg;
+}
+
 SipKey draw_key(std::mt19937_64& rng) {
   SipKey k{};
   for (uint8_t& b : k)
@@ -100,16 +106,15 @@ TxRelay::TxRelay(PeerManager& pm, TxPool& pool, TxRelayConfig cfg, RelayObserver
                  RelayLatencySink* latency)
     : m_pm(pm),
       m_pool(pool),
-      m_cfg(std::move(cfg)),
+      m_cfg(with_window_bounds(std::move(cfg))),
       m_observer(observer),
       m_latency(latency),
       m_rng(m_cfg.rng_seed),
       m_salt(draw_key(m_rng)),
       m_seen(m_salt,
              SeenSetOptions{m_cfg.seen_expiry, m_cfg.seen_max_entries, kDefaultSeenGenerations}),
-      m_tracker(draw_key(m_rng), TxRequestOptions{m_cfg.tracker.max_announcements,
-                                                  std::max(m_cfg.tracker.max_in_flight,
-                                                           m_cfg.max_in_flight_ceiling)}),
+      m_tracker(draw_key(m_rng),
+                TxRequestOptions{m_cfg.tracker.max_announcements, m_cfg.max_in_flight_ceiling}),
       m_verifying(0, IdHash(m_salt)),
       m_frames(0, IdHash(m_salt)),
       m_short_ids((pm.config().services & kServiceShortIds) != 0),
@@ -188,7 +193,6 @@ void TxRelay::on_peer_gone(PeerId peer, Time now) {
   bool recon = false;
   if (gone != m_peers.end()) {
     recon = gone->second.recon;
-    m_deferred -= gone->second.deferred.size();
     m_peers.erase(gone);
   }
   if (recon) choose_flood_peers();
@@ -316,8 +320,6 @@ void TxRelay::defer(PeerState& ps, const TxId& id) {
   }
   ps.deferred.push_back(id);
   ++m_stats.deferred;
-  ++m_deferred;
-  m_stats.deferred_peak = std::max(m_stats.deferred_peak, m_deferred);
 }
 
 // Moves deferred announcements into the tracker while the peer is below its cap there (those
@@ -327,7 +329,6 @@ void TxRelay::track_deferred(PeerId peer, PeerState& ps, Time now) {
   while (!ps.deferred.empty() && m_tracker.count(peer) < m_cfg.tracker.max_announcements) {
     const TxId id = ps.deferred.front();
     ps.deferred.pop_front();
-    --m_deferred;
     if (m_seen.contains(id, now) || m_pool.contains(id)) continue;
     if (m_tracker.received_inv(peer, id, ps.preferred, first_request_time(ps, now)) ==
         TxRequestTracker::InvResult::kAdded)
@@ -1147,7 +1148,6 @@ void TxRelay::flow_control() {
   }
   const size_t backlog = m_verifying.size();
   if (!m_pm.reads_held() && backlog >= m_cfg.verify_hold_high) {
-    ++m_stats.read_holds;
     m_pm.hold_reads(true);
   } else if (m_pm.reads_held() && backlog <= m_cfg.verify_hold_low) {
     m_pm.hold_reads(false);
@@ -1257,7 +1257,9 @@ uint32_t TxRelay::origin_of(const TxId& id) const {
 
 const TxRelayStats& TxRelay::stats() const {
   m_stats.verifying = m_verifying.size();
-  m_stats.deferred_now = m_deferred;
+  m_stats.deferred_now = 0;
+  for (const auto& [peer, ps] : m_peers)
+    m_stats.deferred_now += ps.deferred.size();
   m_stats.seen_size = m_seen.size();
   m_stats.seen_memory_bytes = m_seen.memory_bytes();
   m_stats.tracked_announcements = m_tracker.size();
@@ -1282,18 +1284,15 @@ void TxRelay::sanity_check() const {
   m_recent.sanity_check();
   HEARSAY_CHECK(m_verifying.size() <= kMaxVerifying);
   HEARSAY_CHECK(m_frames.size() <= kFrameCacheSize);
-  size_t deferred = 0;
   for (const auto& [peer, ps] : m_peers) {
     HEARSAY_CHECK(m_pm.peer_info(peer).has_value());
     HEARSAY_CHECK(ps.queue.size() <= kMaxAnnounceQueue);
     HEARSAY_CHECK(ps.requested.size() <= kMaxRequestedPerPeer);
     HEARSAY_CHECK(m_tracker.count(peer) <= m_cfg.tracker.max_announcements);
-    HEARSAY_CHECK(m_tracker.count_in_flight(peer) <=
-                  std::max(m_cfg.tracker.max_in_flight, m_cfg.max_in_flight_ceiling));
+    HEARSAY_CHECK(m_tracker.count_in_flight(peer) <= m_cfg.max_in_flight_ceiling);
     HEARSAY_CHECK(ps.window >= m_cfg.tracker.max_in_flight &&
-                  ps.window <= std::max(m_cfg.tracker.max_in_flight, m_cfg.max_in_flight_ceiling));
+                  ps.window <= m_cfg.max_in_flight_ceiling);
     HEARSAY_CHECK(ps.deferred.size() <= m_cfg.max_deferred_per_peer);
-    deferred += ps.deferred.size();
     ps.known.sanity_check();
     HEARSAY_CHECK(ps.announced.size() <= ps.announced_order.size());
     HEARSAY_CHECK(ps.announced_order.size() <= kAnnouncedShortIdsPerPeer);
@@ -1307,7 +1306,6 @@ void TxRelay::sanity_check() const {
     if (!ps.tree) HEARSAY_CHECK(ps.lazy_out.size() == 0 && ps.pruned_in.size() == 0);
     if (!ps.tree) HEARSAY_CHECK(ps.owed.empty());
   }
-  HEARSAY_CHECK(deferred == m_deferred);
   size_t snapshots = 0;
   for (const auto& [peer, ps] : m_peers) {
     HEARSAY_CHECK(ps.recon_offered.size() <= ps.recon_offered_order.size());

@@ -208,9 +208,9 @@ inline constexpr size_t kMaxPeerInFlightCeiling = 1'000;
 // Announcements the tracker refused at its per-peer cap wait here (per peer, oldest first) and
 // are tracked as the peer's count falls: an announcement dropped at a cap is fetched later, not
 // lost. The bound is a sender's own announcement queue (kMaxAnnounceQueue): 1.6 MB per peer.
+inline constexpr size_t kMaxDeferredPerPeer = 50'000;
 // Pre-serialised tx frames kept for answering getdata and pushing (recent transactions).
 inline constexpr size_t kFrameCacheSize = 8'192;
-inline constexpr size_t kMaxDeferredPerPeer = 50'000;
 // Transactions announced to a new peer (anti-entropy), newest first: the receiver's per-peer
 // announcement cap.
 inline constexpr size_t kAntiEntropyMax = kMaxPeerAnnouncements;
@@ -309,7 +309,8 @@ struct TxRelayConfig {
   // O(these bounds), stays cheap enough to run after every step).
   size_t known_per_peer = kKnownPerPeer;
   // tracker.max_in_flight is the floor of each peer's request window; the window grows with the
-  // link up to max_in_flight_ceiling (kMaxPeerInFlightCeiling; at most kMaxRequestedPerPeer).
+  // link up to max_in_flight_ceiling (kMaxPeerInFlightCeiling; at most kMaxRequestedPerPeer; a
+  // ceiling below the floor is the floor).
   TxRequestOptions tracker{};
   size_t max_in_flight_ceiling = kMaxPeerInFlightCeiling;
   size_t max_deferred_per_peer = kMaxDeferredPerPeer;
@@ -343,7 +344,6 @@ struct TxRelayStats {
   uint64_t deferred = 0;          // announcements deferred at the tracker's per-peer cap
   uint64_t deferred_dropped = 0;  // of which lost: the peer's deferred queue was full too
   uint64_t expedited = 0;         // announcements brought forward: the peer was not overloaded
-  uint64_t read_holds = 0;        // times reading from peers was held (verification behind)
   uint64_t accepted = 0;          // from peers and local
   uint64_t rejected = 0;          // by precheck or admission
   uint64_t bad_signatures = 0;    // forgeries (each banned its sender)
@@ -376,7 +376,6 @@ struct TxRelayStats {
   size_t verifying = 0;            // now under verification (the verify queue depth)
   size_t verifying_peak = 0;       // the most ever under verification at once
   size_t deferred_now = 0;         // deferred announcements waiting, all peers
-  size_t deferred_peak = 0;        // the most ever waiting at once
   size_t seen_size = 0;
   size_t seen_memory_bytes = 0;
   size_t tracked_announcements = 0;
@@ -404,7 +403,6 @@ void for_each_relay_stat(const TxRelayStats& s, F&& f) {
   f("deferred", s.deferred);
   f("deferred_dropped", s.deferred_dropped);
   f("expedited", s.expedited);
-  f("read_holds", s.read_holds);
   f("accepted", s.accepted);
   f("rejected", s.rejected);
   f("bad_signatures", s.bad_signatures);
@@ -823,7 +821,6 @@ class TxRelay : public RelayHandler {
   size_t m_frame_next = 0;
   bool m_dirty = false;           // some queue got entries during this event
   bool m_request_due = false;     // some peer's request_due is set
-  size_t m_deferred = 0;          // deferred announcements, all peers
   Time m_next_pool_expire{};      // when on_tick next drops expired transactions from the pool
   std::vector<TxId> m_last_sent;  // flush(): the queue last serialised
   bool m_short_ids = false;       // we set kServiceShortIds
