@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <queue>
+#include <utility>
 
 namespace hearsay {
 
@@ -203,7 +204,7 @@ void Mempool::remove(const TxId& id, RemovalReason why, std::vector<Change>& jou
   journal.push_back(Change{false, std::move(e), false});
 }
 
-Status Mempool::commit(std::vector<Change>& journal) {
+std::vector<StoreOp> Mempool::ops_of(const std::vector<Change>& journal) {
   std::vector<StoreOp> ops;
   ops.reserve(journal.size());
   for (const Change& c : journal) {
@@ -211,6 +212,11 @@ Status Mempool::commit(std::vector<Change>& journal) {
     ops.push_back(StoreOp{c.inserted ? StoreOp::Kind::kPut : StoreOp::Kind::kDelete, c.entry.tx,
                           c.entry.admitted});
   }
+  return ops;
+}
+
+Status Mempool::commit(std::vector<Change>& journal) {
+  std::vector<StoreOp> ops = ops_of(journal);
   if (ops.empty()) return {};
   Status s = m_store->apply(ops);
   if (s) {
@@ -228,6 +234,73 @@ Status Mempool::commit(std::vector<Change>& journal) {
   return s;
 }
 
+uint64_t Mempool::submit(const std::vector<Change>& journal) {
+  std::vector<StoreOp> ops = ops_of(journal);
+  if (ops.empty()) return 0;
+  m_last_ticket = m_writer->submit(std::move(ops));
+  return m_last_ticket;
+}
+
+void Mempool::pipeline_writes(std::function<void()> notify) {
+  if (m_writer) return;
+  m_writer = std::make_unique<StoreWriter>(*m_store, std::move(notify));
+  m_settled = m_doomed_upto = m_last_ticket = 0;
+}
+
+void Mempool::stop_pipelining() {
+  if (!m_writer) return;
+  m_writer->wait_settled(m_last_ticket);
+  poll_writer();
+  m_writer.reset();
+}
+
+void Mempool::poll_writer() {
+  if (!m_writer) return;
+  for (const WriteReport& r : m_writer->take_reports())
+    settle(r);
+}
+
+void Mempool::wait_written(uint64_t ticket) {
+  if (m_writer) m_writer->wait_settled(ticket);
+}
+
+WriteProgress Mempool::take_write_progress() {
+  poll_writer();
+  WriteProgress out;
+  out.settled = std::max(m_settled, m_doomed_upto);
+  out.undone = std::exchange(m_undone, {});
+  return out;
+}
+
+void Mempool::settle(const WriteReport& r) {
+  const uint64_t batches = r.upto - m_settled;
+  m_settled = r.upto;
+  if (r.ok) {
+    m_store_batches += batches;
+    while (!m_pending.empty() && m_pending.front().ticket <= r.upto)
+      m_pending.pop_front();
+    return;
+  }
+  m_store_failures += batches;
+  // Refused after the last refusal was handled: the writer refuses everything submitted so far
+  // until resume(), so every batch not yet written is undone now, newest first.
+  if (r.upto <= m_doomed_upto) return;
+  for (auto p = m_pending.rbegin(); p != m_pending.rend(); ++p) {
+    for (auto it = p->inserted.rbegin(); it != p->inserted.rend(); ++it) {
+      auto e = m_by_id.find(it->first);
+      // Replaced or removed since: nothing of this admission is left to undo.
+      if (e == m_by_id.end() || e->second.seq != it->second) continue;
+      erase_entry(it->first);
+      m_undone.push_back(it->first);
+      --m_admits[static_cast<size_t>(AdmitCode::kAccepted)];
+      ++m_admits[static_cast<size_t>(AdmitCode::kStoreFailed)];
+    }
+  }
+  m_pending.clear();
+  m_doomed_upto = m_last_ticket;
+  m_writer->resume();
+}
+
 AdmitResult Mempool::admit(const TxRef& tx, Time now, bool signature_verified) {
   Candidate c{tx, signature_verified};
   return std::move(admit_batch(std::span(&c, 1), now).front());
@@ -239,6 +312,19 @@ std::vector<AdmitResult> Mempool::admit_batch(std::span<const Candidate> candida
   results.reserve(candidates.size());
   for (const Candidate& c : candidates)
     results.push_back(check_and_apply(c, now, now, false, journal));
+  if (m_writer) {
+    Pending p{submit(journal), {}};
+    for (const Change& c : journal)
+      if (c.inserted) p.inserted.emplace_back(c.entry.tx->id(), c.entry.seq);
+    if (!p.inserted.empty()) m_pending.push_back(std::move(p));
+    for (AdmitResult& r : results) {
+      if (r.ok()) r.ticket = m_last_ticket;
+      ++m_admits[static_cast<size_t>(r.code)];
+      for (const Removed& rm : r.removed)
+        ++m_removals[static_cast<size_t>(rm.reason)];
+    }
+    return results;
+  }
   const bool written = commit(journal).ok();
   for (AdmitResult& r : results) {
     if (r.ok() && !written) {
@@ -261,7 +347,9 @@ std::vector<Removed> Mempool::commit_removals(std::vector<Change>& journal,
     ops.push_back(StoreOp{StoreOp::Kind::kDelete, c.entry.tx, Time(0)});
   // Memory keeps the removal even if the store refuses it: a confirmed or expired transaction
   // must not be mined again, and the next reload drops it from the store by the same rules.
-  if (!ops.empty()) {
+  if (m_writer) {
+    if (!ops.empty()) m_last_ticket = m_writer->submit(std::move(ops));
+  } else if (!ops.empty()) {
     if (m_store->apply(ops))
       ++m_store_batches;
     else
@@ -394,6 +482,12 @@ MempoolInfo Mempool::info(Time now) const {
   i.removals = m_removals;
   i.store_batches = m_store_batches;
   i.store_failures = m_store_failures;
+  if (m_writer) {
+    const StoreWriterStats w = m_writer->stats();
+    i.store_writes = w.writes;
+    i.store_largest_group = w.largest_group;
+    i.store_queued = w.queued;
+  }
   return i;
 }
 

@@ -24,6 +24,15 @@
 // passes (expired, confirmed,
 // ...). A store that cannot be read fails open(): the node never starts empty over it.
 //
+// Pipelined writes (pipeline_writes(), what hearsayd runs): memory changes at once as above, and
+// each batch goes to a StoreWriter thread (mempool/store_writer.h) that group-commits whatever
+// is queued; admit_batch() returns without waiting, each acceptance carrying the ticket of its
+// batch. An acceptance is durable once take_write_progress() says its ticket settled and does not
+// list its id as undone: only then may the caller acknowledge or relay it. A refused write undoes
+// in memory every admission not yet written (its victims stay removed: the store still holds
+// them, and the next reload decides again) and lists them in the progress as undone; removals
+// keep the rule above. Batches reach the store in the order they were made.
+//
 // Adversary: peers choose every byte of a transaction. Memory is bounded by max_bytes (estimate
 // of everything the mempool owns: encodings, objects, index nodes); one sender holds at most
 // max_per_sender entries; hash tables are keyed by SipHash with options.hash_key, so ids
@@ -34,11 +43,14 @@
 // Costs (n entries): admit O(log n) plus O(k log n) for k evictions; select_for_block O(n log n)
 // worst; expire O(log n) per removal; reload O(n log n); sanity_check O(n log n).
 //
-// Threading: none. The caller serialises every call (the relay logic is single-threaded).
+// Threading: the caller serialises every call (the relay logic is single-threaded); pipelined
+// writes add the writer thread, which touches only the store.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,6 +62,8 @@
 #include "mempool/chain_view.h"
 #include "mempool/policy.h"
 #include "mempool/store.h"
+#include "mempool/store_writer.h"
+#include "p2p/tx_pool.h"
 
 namespace hearsay {
 
@@ -72,6 +86,7 @@ struct Candidate {
 struct AdmitResult {
   AdmitCode code = AdmitCode::kAccepted;
   std::vector<Removed> removed;  // replaced or evicted to make room (empty when refused)
+  uint64_t ticket = 0;  // pipelined writes: the batch's ticket (durable once settled); else 0
   bool ok() const { return code == AdmitCode::kAccepted; }
 };
 
@@ -87,6 +102,11 @@ struct MempoolInfo {
   std::array<uint64_t, kRemovalReasonCount> removals{};  // removals, by reason
   uint64_t store_batches = 0;                            // batches written
   uint64_t store_failures = 0;                           // batches refused by the store
+  // Pipelined writes only: store writes made (each carries one or more batches), the most
+  // batches one write carried, and the batches waiting for the writer thread now.
+  uint64_t store_writes = 0;
+  uint64_t store_largest_group = 0;
+  size_t store_queued = 0;
 };
 
 struct ReloadReport {
@@ -135,6 +155,19 @@ class Mempool {
   std::vector<TxRef> newest(size_t n) const;
   // Held transactions of `sender`, by nonce.
   std::vector<TxRef> by_sender(const PublicKey& sender) const;
+
+  // Pipelined writes (see the header comment). `notify` runs on the writer thread whenever
+  // reports wait; the owner then calls take_write_progress() on the mempool's thread.
+  void pipeline_writes(std::function<void()> notify);
+  // Waits for every batch made, settles it, and stops the writer thread: later writes are
+  // synchronous again. Idempotent.
+  void stop_pipelining();
+  bool pipelined() const { return m_writer != nullptr; }
+  // Settles what the writer reported: the highest ticket settled (written, or undone), and the
+  // ids of admissions undone since the last call (what stop_pipelining() settled included).
+  WriteProgress take_write_progress();
+  // Blocks until the batch `ticket` settled (then call take_write_progress()).
+  void wait_written(uint64_t ticket);
 
   MempoolInfo info(Time now) const;
   size_t size() const { return m_by_id.size(); }
@@ -199,8 +232,13 @@ class Mempool {
   Entry erase_entry(const TxId& id);
   void remove(const TxId& id, RemovalReason why, std::vector<Change>& journal,
               std::vector<Removed>& out);
+  static std::vector<StoreOp> ops_of(const std::vector<Change>& journal);
   // Writes the journal to the store as one batch; on failure undoes it in memory.
   Status commit(std::vector<Change>& journal);
+  // Pipelined: hands the journal's writes to the writer; returns the ticket (0: nothing to write).
+  uint64_t submit(const std::vector<Change>& journal);
+  void poll_writer();  // settles every report waiting
+  void settle(const WriteReport& r);
   std::vector<Removed> commit_removals(std::vector<Change>& journal, std::vector<Removed> out);
   void remove_nonces_up_to(const PublicKey& sender, uint64_t last, std::vector<Change>& journal,
                            std::vector<Removed>& out);
@@ -225,6 +263,18 @@ class Mempool {
   uint64_t m_store_batches = 0;
   uint64_t m_store_failures = 0;
   ReloadReport m_reload;
+
+  // Pipelined writes. An admission batch not yet written: what it inserted, as (id, seq).
+  struct Pending {
+    uint64_t ticket;
+    std::vector<std::pair<TxId, uint64_t>> inserted;
+  };
+  std::unique_ptr<StoreWriter> m_writer;  // after m_store: stopped before it goes
+  std::deque<Pending> m_pending;          // ticket order
+  uint64_t m_last_ticket = 0;             // the last batch submitted
+  uint64_t m_settled = 0;                 // reported by the writer
+  uint64_t m_doomed_upto = 0;             // a refusal undid every batch up to here
+  std::vector<TxId> m_undone;             // since the last take_write_progress()
 };
 
 }  // namespace hearsay

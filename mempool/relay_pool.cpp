@@ -24,8 +24,10 @@ std::vector<PoolResult> MempoolTxPool::admit_verified(std::span<const TxRef> txs
     candidates.push_back(Candidate{tx, true});
   std::vector<PoolResult> out;
   out.reserve(txs.size());
-  for (const AdmitResult& r : m_mempool.admit_batch(candidates, now))
+  for (const AdmitResult& r : m_mempool.admit_batch(candidates, now)) {
     out.push_back(to_pool_result(r.code));
+    out.back().ticket = r.ticket;
+  }
   return out;
 }
 

@@ -23,6 +23,8 @@ class MempoolTxPool : public TxPool {
   std::vector<TxRef> newest(size_t n) const override { return m_mempool.newest(n); }
   size_t size() const override { return m_mempool.size(); }
   size_t expire(Time now) override { return m_mempool.expire(now).size(); }
+  WriteProgress take_write_progress() override { return m_mempool.take_write_progress(); }
+  void wait_written(uint64_t ticket) override { m_mempool.wait_written(ticket); }
 
  private:
   Mempool& m_mempool;

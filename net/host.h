@@ -242,6 +242,16 @@ class Host : private ConnectionObserver {
     });
   }
 
+  // Queues f() to run on the io thread, then carries out the actions it produced; returns at
+  // once (any thread). Never runs once the io thread has stopped.
+  template <class F>
+  void post(F f) {
+    boost::asio::post(m_ioc, [this, f = std::move(f)]() mutable {
+      f();
+      run_actions();
+    });
+  }
+
   // --- bans (thread-safe; for RPC) ---
   // Bans in force now: identities first, then IPs.
   std::vector<BanEntry> list_bans();

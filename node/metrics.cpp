@@ -249,6 +249,16 @@ void render_relay(MetricsWriter& w, const NodeMetricsSnapshot& s) {
   w.family("hearsay_mempool_bytes", MetricType::kGauge,
            "Encoded size of the transactions in the mempool.");
   w.sample(s.mempool_bytes);
+  w.family("hearsay_mempool_store_writes_total", MetricType::kCounter,
+           "Writes of the mempool's store (LevelDB); each carries one or more batches.");
+  w.sample(s.mempool_store_writes);
+  w.family("hearsay_mempool_store_batches_total", MetricType::kCounter,
+           "Batches of mempool changes written (an admission burst, or removals).");
+  w.sample(s.mempool_store_batches);
+  w.family("hearsay_mempool_unwritten", MetricType::kGauge,
+           "Transactions accepted whose store write has not completed: not yet relayed or "
+           "acknowledged.");
+  w.sample(s.mempool_unwritten);
   w.family("hearsay_seen_set_entries", MetricType::kGauge, "Item ids in the seen-set.");
   w.sample(s.seen_set_entries);
   w.family("hearsay_verify_queue_depth", MetricType::kGauge,

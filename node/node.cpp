@@ -393,7 +393,9 @@ Status Node::start_network() {
     return std::unique_ptr<RelayHandler>(std::move(relay));
   };
   m_host = std::make_unique<Host>(m_identity, std::move(hc));
-  return m_host->start();
+  if (Status s = m_host->start(); !s) return s;
+  pipeline_mempool_writes();
+  return {};
 }
 
 Status Node::start_rpc() {
@@ -422,6 +424,8 @@ void Node::stop() {
   if (m_stopped.exchange(true)) return;
   if (m_rpc) m_rpc->stop();
   if (m_host) m_host->stop();
+  // Writes what is queued; its reports' handlers, posted to the stopped io thread, never run.
+  if (m_mempool) m_mempool->stop_pipelining();
   m_relay = nullptr;
   m_block_relay = nullptr;
   m_host.reset();  // the relays go with it, before the pool, mempool and chain they use
@@ -441,6 +445,17 @@ std::optional<uint16_t> Node::rpc_port() const {
 
 static Time wall_now() {
   return std::chrono::duration_cast<Time>(std::chrono::system_clock::now().time_since_epoch());
+}
+
+void Node::pipeline_mempool_writes() {
+  // The writer thread's reports wake the io thread, where the relay announces what was written.
+  m_host->run([this] {
+    m_mempool->pipeline_writes([this] {
+      m_host->post([this] {
+        if (m_relay) m_relay->on_written(wall_now());
+      });
+    });
+  });
 }
 
 PoolResult Node::submit(const TxRef& tx) {
@@ -610,6 +625,9 @@ std::string Node::metrics() {
   s.tx_rejected = counters.rejected;
   s.mempool_transactions = in.mempool.count;
   s.mempool_bytes = in.mempool.bytes;
+  s.mempool_store_writes = in.mempool.store_writes;
+  s.mempool_store_batches = in.mempool.store_batches;
+  s.mempool_unwritten = in.relay.unwritten;
   s.seen_set_entries = in.relay.seen_size;
   const NetStats net = m_host->net_stats();
   s.verify_queue_depth = net.verify_queue_depth;

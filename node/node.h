@@ -183,9 +183,10 @@ class Node {
   std::vector<std::optional<T>> relay_per_peer(const std::vector<PeerId>& peers,
                                                std::optional<T> (TxRelay::*view)(PeerId) const);
   Status open_chain();
-  Status open_mempool(Time now);  // reloaded against the chain
-  Status start_network();         // the trace, the counters, the host and its relays
-  Status start_rpc();             // when the config has an RPC address
+  Status open_mempool(Time now);   // reloaded against the chain
+  Status start_network();          // the trace, the counters, the host and its relays
+  void pipeline_mempool_writes();  // mempool writes on their own thread (mempool/store_writer.h)
+  Status start_rpc();              // when the config has an RPC address
 
   NodeConfig m_cfg;
   KeyPair m_identity;

@@ -24,7 +24,22 @@ enum class PoolAnswer : uint8_t {
 struct PoolResult {
   PoolAnswer answer = PoolAnswer::kAccepted;
   const char* reason = "";  // static string, for kRejected (e.g. "fee-rate-too-low")
+  // kAccepted by a pool that writes behind (a pipelined mempool): the write's ticket; the
+  // acceptance is durable, and may be acknowledged or relayed, once take_write_progress()
+  // settles it. 0: durable already.
+  uint64_t ticket = 0;
   bool ok() const { return answer == PoolAnswer::kAccepted; }
+};
+
+// What a pool that writes behind reports: every ticket ≤ `settled` is settled; the acceptances
+// listed in `undone` (since the previous report) were refused by the store and are not held.
+// The reason an acceptance undone by a refused write is reported with (the mempool's name for
+// AdmitCode::kStoreFailed).
+inline constexpr const char* kStoreFailedReason = "store-failed";
+
+struct WriteProgress {
+  uint64_t settled = 0;
+  std::vector<TxId> undone;
 };
 
 class TxPool {
@@ -34,8 +49,12 @@ class TxPool {
   // expiry, fee rate, nonce, conflicts, the sender's cap): kAccepted if `tx` may be admitted.
   virtual PoolResult precheck(const Transaction& tx, Time now) const = 0;
   // Admits transactions whose signatures were verified, in order, as one durable batch (a
-  // success means the transaction survives a crash of the process). One result per tx.
+  // success means the transaction survives a crash of the process, or will once its ticket
+  // settles). One result per tx.
   virtual std::vector<PoolResult> admit_verified(std::span<const TxRef> txs, Time now) = 0;
+  // Pools that write behind: the writes settled since the last call, and a wait for one.
+  virtual WriteProgress take_write_progress() { return {}; }
+  virtual void wait_written(uint64_t ticket) { (void)ticket; }
   virtual bool contains(const TxId& id) const = 0;
   virtual TxRef get(const TxId& id) const = 0;
   // Up to n held transactions, newest admission first (anti-entropy on connect).

@@ -205,6 +205,7 @@ void TxRelay::on_peer_gone(PeerId peer, Time now) {
 }
 
 void TxRelay::on_tick(Time now) {
+  if (!m_unwritten.empty()) settle_writes(now);  // the node reports writes too; this is the net
   // A sample whose answers stopped (everything else was delayed) closes on the clock.
   for (auto& [id, ps] : m_peers)
     if (ps.link.close_sample(now)) adapt(id, ps, now);
@@ -535,8 +536,12 @@ void TxRelay::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> v
     HEARSAY_CHECK(results.size() == good.size());
     for (size_t i = 0; i < good.size(); ++i) {
       if (results[i].ok()) {
-        admitted(good[i], origin[i].from, origin[i].origin, now);
-        if (m_latency) m_latency->tx_relay_latency(now - origin[i].first_seen);
+        Unwritten u{results[i].ticket, good[i], origin[i].from, origin[i].origin,
+                    origin[i].first_seen};
+        if (u.ticket != 0)
+          m_unwritten.push_back(std::move(u));
+        else
+          accepted(std::move(u), now);
       } else if (results[i].answer == PoolAnswer::kRejected) {
         ++m_stats.rejected;
         if (m_observer) m_observer->tx_rejected(good[i]->id(), results[i].reason, now);
@@ -549,6 +554,12 @@ void TxRelay::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> v
 PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
   ++m_stats.local_submitted;
   const TxId& id = tx->id();
+  if (m_pool.contains(id) && !m_unwritten.empty()) {
+    // Held, maybe not yet written: "already have" is an acknowledgement too.
+    m_pool.wait_written(m_unwritten.back().ticket);
+    settle_writes(now);
+    flush(now);
+  }
   if (m_pool.contains(id)) return {PoolAnswer::kAlreadyHave, "txn-already-in-mempool"};
   if (!m_seen.contains(id, now) && m_observer) m_observer->tx_first_seen(id, TxSource{}, now);
   m_seen.insert(id, now);
@@ -561,6 +572,17 @@ PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
     const TxRef batch[] = {tx};
     r = m_pool.admit_verified(batch, now).at(0);
   }
+  if (r.ok() && r.ticket != 0) {
+    // Acknowledged only once written: wait for it (the writes queued before it go first).
+    m_unwritten.push_back(Unwritten{r.ticket, tx, std::nullopt, std::nullopt, now, true});
+    m_pool.wait_written(r.ticket);
+    m_verifying.erase(id);
+    const std::vector<TxId> undone = settle_writes(now);
+    if (std::find(undone.begin(), undone.end(), id) != undone.end())
+      return {PoolAnswer::kRejected, kStoreFailedReason};
+    flush(now);
+    return r;
+  }
   if (r.ok()) {
     m_verifying.erase(id);  // a peer's copy under verification needs no admission any more
     admitted(tx, std::nullopt, std::nullopt, now);
@@ -570,6 +592,39 @@ PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
     if (m_observer) m_observer->tx_rejected(id, r.reason, now);
   }
   return r;
+}
+
+void TxRelay::accepted(Unwritten u, Time now) {
+  admitted(u.tx, u.from, u.origin, now);
+  if (!u.local && m_latency) m_latency->tx_relay_latency(now - u.first_seen);
+}
+
+std::vector<TxId> TxRelay::settle_writes(Time now) {
+  WriteProgress p = m_pool.take_write_progress();
+  std::sort(p.undone.begin(), p.undone.end());
+  while (!m_unwritten.empty() && m_unwritten.front().ticket <= p.settled) {
+    Unwritten u = std::move(m_unwritten.front());
+    m_unwritten.pop_front();
+    if (std::binary_search(p.undone.begin(), p.undone.end(), u.tx->id())) {
+      ++m_stats.rejected;
+      ++m_stats.store_failed;
+      if (m_observer) m_observer->tx_rejected(u.tx->id(), kStoreFailedReason, now);
+      continue;
+    }
+    if (u.from && !m_peers.count(*u.from)) u.from.reset();  // it disconnected meanwhile
+    accepted(std::move(u), now);
+  }
+  return std::move(p.undone);
+}
+
+void TxRelay::on_written(Time now) {
+  if (m_unwritten.empty()) {
+    m_pool.take_write_progress();  // keeps the pool's list of undone ids short
+    return;
+  }
+  settle_writes(now);
+  flow_control();
+  flush(now);
 }
 
 // --- short ids --------------------------------------------------------------------------------
@@ -1146,7 +1201,7 @@ void TxRelay::flow_control() {
     batch.swap(m_to_verify);
     m_pm.verify(std::move(batch));
   }
-  const size_t backlog = m_verifying.size();
+  const size_t backlog = m_verifying.size() + m_unwritten.size();
   if (!m_pm.reads_held() && backlog >= m_cfg.verify_hold_high) {
     m_pm.hold_reads(true);
   } else if (m_pm.reads_held() && backlog <= m_cfg.verify_hold_low) {
@@ -1257,6 +1312,7 @@ uint32_t TxRelay::origin_of(const TxId& id) const {
 
 const TxRelayStats& TxRelay::stats() const {
   m_stats.verifying = m_verifying.size();
+  m_stats.unwritten = m_unwritten.size();
   m_stats.deferred_now = 0;
   for (const auto& [peer, ps] : m_peers)
     m_stats.deferred_now += ps.deferred.size();

@@ -32,7 +32,8 @@
 //    kOverloadedPeerDelay; once a preferred peer's rate shows it would, the announcements that
 //    delay held back are brought forward (TxRequestTracker::expedite). While kVerifyHoldHigh or
 //    more transactions wait for verification the relay asks net/ to stop reading from every
-//    peer (PeerManager::hold_reads), and to resume at kVerifyHoldLow: overload waits in TCP,
+//    peer (PeerManager::hold_reads), and to resume at kVerifyHoldLow (admissions waiting for
+//    their write count as waiting for verification): overload waits in TCP,
 //    not in our memory, and nothing offered is dropped.
 //  * Answers: getdata for held transactions is answered with `tx` (one frame per transaction,
 //    cached for kFrameCacheSize transactions, however many peers ask), the rest with one
@@ -40,12 +41,14 @@
 //    are ignored and the peer is scored kScoreOversizedGetData.
 //  * Validation: a `tx` body goes through TxPool::precheck (cheap rules) on this thread, then
 //    its signature through a VerifyAction (net/'s worker threads), then admission in a batch
-//    (TxPool::admit_verified) in on_verified. Accepted → announced. An invalid signature is a
-//    forgery: the sender is banned (PeerManager::ban: identity and IP, --ban-time). A `tx` we
-//    did not request from a peer that did not set kServicePushTx is dropped and scored
+//    (TxPool::admit_verified) in on_verified. Accepted → announced, by a pool that writes behind
+//    (a pipelined mempool: PoolResult::ticket) only once its write settled (on_written). An invalid
+//    signature is a forgery: the sender is banned (PeerManager::ban: identity and IP, --ban-time).
+//    A `tx` we did not request from a peer that did not set kServicePushTx is dropped and scored
 //    kScoreUnrequestedTx. Policy refusals (fee, nonce, conflict, full) never score: an honest
 //    peer may relay a transaction that our mempool refuses.
-//  * Local transactions (RPC) enter through submit(): same rules, admitted at once, announced.
+//  * Local transactions (RPC) enter through submit(): same rules, admitted at once (waiting for
+//    the write, when the pool writes behind), announced.
 //  * Expiry: every kPoolExpireInterval (on_tick) the pool drops what expired.
 //  * Blocks are not ours: with a block relay registered (PeerManager::set_block_relay) the
 //    PeerManager hands us only kTx inventory entries; without one, block entries of inv and
@@ -376,6 +379,8 @@ struct TxRelayStats {
   size_t verifying = 0;            // now under verification (the verify queue depth)
   size_t verifying_peak = 0;       // the most ever under verification at once
   size_t deferred_now = 0;         // deferred announcements waiting, all peers
+  size_t unwritten = 0;            // accepted, waiting for the pool's write (not yet relayed)
+  uint64_t store_failed = 0;       // accepted, then undone: the pool's write was refused
   size_t seen_size = 0;
   size_t seen_memory_bytes = 0;
   size_t tracked_announcements = 0;
@@ -433,6 +438,8 @@ void for_each_relay_stat(const TxRelayStats& s, F&& f) {
   f("recon_timeouts", s.recon_timeouts);
   f("recon_announced", s.recon_announced);
   f("verifying", s.verifying);
+  f("unwritten", s.unwritten);
+  f("store_failed", s.store_failed);
   f("seen_entries", s.seen_size);
   f("seen_memory_bytes", s.seen_memory_bytes);
   f("tracked_announcements", s.tracked_announcements);
@@ -474,6 +481,10 @@ class TxRelay : public RelayHandler {
   // thread); otherwise it is verified here. Answers as TxPool does; kAccepted means held
   // durably and announced.
   PoolResult submit(const TxRef& tx, bool signature_verified, Time now);
+  // The pool's writes progressed (TxPool::take_write_progress): admissions whose write settled
+  // are announced, or reported rejected ("store-failed") when it was refused. The node calls it
+  // when the pool's writer reports; on_tick calls it too.
+  void on_written(Time now);
 
   const TxRelayStats& stats() const;
   // One peer's flow control (getpeerinfo): its request window, what its link was measured to
@@ -718,7 +729,20 @@ class TxRelay : public RelayHandler {
     std::optional<uint32_t> origin;  // its tree, when it came by treetx
   };
 
+  // Accepted by a pool that writes behind, announced once the write settles.
+  struct Unwritten {
+    uint64_t ticket;
+    TxRef tx;
+    std::optional<PeerId> from;
+    std::optional<uint32_t> origin;
+    Time first_seen{};
+    bool local = false;  // submit(): no relay latency to report
+  };
+
   PeerState* find(PeerId peer);
+  void accepted(Unwritten u, Time now);
+  // Settles the admissions whose writes did; returns the ids undone among them.
+  std::vector<TxId> settle_writes(Time now);
   void handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now);
   void handle_getdata(PeerId peer, PeerState& ps, const GetDataMsg& m, Time now);
   void handle_notfound(PeerId peer, PeerState& ps, const NotFoundMsg& m, Time now);
@@ -815,7 +839,8 @@ class TxRelay : public RelayHandler {
   TxRequestTracker m_tracker;
   std::map<PeerId, PeerState> m_peers;
   std::unordered_map<TxId, Verifying, IdHash> m_verifying;
-  std::vector<TxRef> m_to_verify;  // collected during an event, sent as one VerifyAction
+  std::vector<TxRef> m_to_verify;     // collected during an event, sent as one VerifyAction
+  std::deque<Unwritten> m_unwritten;  // ticket order
   std::unordered_map<TxId, Cached, IdHash> m_frames;
   std::vector<TxId> m_frame_order;  // FIFO ring of m_frames' keys
   size_t m_frame_next = 0;

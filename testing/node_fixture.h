@@ -24,10 +24,12 @@ struct TxRelayNode {
   std::unique_ptr<TxRelay> relay;  // destroyed first
   Time now;
 
+  // `store`: the mempool's (null: a MemoryStore of its own).
   TxRelayNode(PeerManagerConfig pmc, KeyPair self, const MempoolOptions& mo, TxRelayConfig cfg,
-              Time start)
+              Time start, std::unique_ptr<MempoolStore> store = nullptr)
       : pm(std::move(pmc), std::move(self)), now(start) {
-    auto opened = Mempool::open(mo, chain, std::make_unique<MemoryStore>(), now);
+    if (!store) store = std::make_unique<MemoryStore>();
+    auto opened = Mempool::open(mo, chain, std::move(store), now);
     HEARSAY_EXPECT(opened.ok(), "the mempool opens");
     mempool = std::move(*opened);
     pool = std::make_unique<MempoolTxPool>(*mempool);

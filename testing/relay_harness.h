@@ -63,8 +63,10 @@ struct RelayNode : TxRelayNode {
 
   explicit RelayNode(TxRelayConfig cfg = test_relay_config(),
                      MempoolOptions mo = relay_mempool_options(),
-                     PeerManagerConfig pmc = test_config(), uint8_t self_key = 1)
-      : TxRelayNode(std::move(pmc), test_key(self_key), mo, std::move(cfg), kT0) {}
+                     PeerManagerConfig pmc = test_config(), uint8_t self_key = 1,
+                     std::unique_ptr<MempoolStore> store = nullptr)
+      : TxRelayNode(std::move(pmc), test_key(self_key), mo, std::move(cfg), kT0, std::move(store)) {
+  }
 
   // Connects fake peer `id` with identity test_key(key), completes its handshake (its version
   // carries `services`) and returns everything that followed, the relay's anti-entropy included.

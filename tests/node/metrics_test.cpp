@@ -117,6 +117,9 @@ TEST(Metrics, NodeMetricsPassPromtool) {
                              "hearsay_transactions_rejected_total",
                              "hearsay_mempool_transactions",
                              "hearsay_mempool_bytes",
+                             "hearsay_mempool_store_writes_total",
+                             "hearsay_mempool_store_batches_total",
+                             "hearsay_mempool_unwritten",
                              "hearsay_seen_set_entries",
                              "hearsay_verify_queue_depth",
                              "hearsay_relay_latency_seconds",
@@ -359,6 +362,10 @@ TEST(NodeMetrics, RpcSubmissionTimedAndProcessFamiliesExported) {
   EXPECT_GT(value_of(text, "hearsay_relay_latency_seconds_sum{source=\"rpc\"}").value_or(0), 0);
   EXPECT_EQ(value_of(text, "hearsay_relay_latency_seconds_count{source=\"peer\"}"), 0);
   EXPECT_EQ(value_of(text, "hearsay_transactions_accepted_total"), 1);
+  // Answered only once written, by the mempool's writer thread.
+  EXPECT_EQ(value_of(text, "hearsay_mempool_unwritten"), 0);
+  EXPECT_GE(value_of(text, "hearsay_mempool_store_writes_total").value_or(0), 1);
+  EXPECT_GE(value_of(text, "hearsay_mempool_store_batches_total").value_or(0), 1);
   EXPECT_EQ(value_of(text, "hearsay_build_info{version=\"0.1.0\",network=\"devnet\",compiler=\"" +
                                compiler_version() + "\"}"),
             1)
