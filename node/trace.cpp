@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "crypto/hex.h"
 
@@ -94,7 +95,14 @@ TraceWriter::~TraceWriter() {
   close();
 }
 
-void TraceWriter::record(const std::string& line) {
+void TraceWriter::record(std::string line) {
+  Event e;
+  e.line = std::move(line);
+  record(std::move(e));
+}
+
+void TraceWriter::record(Event&& e) {
+  const size_t bytes = line_bytes(e);
   std::lock_guard lock(m_mutex);
   if (m_closed) {
     ++m_dropped;
@@ -106,52 +114,120 @@ void TraceWriter::record(const std::string& line) {
     add_number(note, "n", m_dropped_unreported);
     note = end_line(std::move(note));
   }
-  if (m_buffer.size() + m_in_flight + note.size() + line.size() > m_options.max_buffer_bytes) {
+  if (m_queued_bytes + m_in_flight + note.size() + bytes > m_options.max_buffer_bytes) {
     ++m_dropped;
     ++m_dropped_unreported;
     return;
   }
   if (!note.empty()) {
-    m_buffer += note;
+    m_queued_bytes += note.size();
+    m_queue.push_back(Event{.line = std::move(note)});
     m_dropped_unreported = 0;
   }
-  m_buffer += line;
+  m_queued_bytes += bytes;
+  m_queue.push_back(std::move(e));
   ++m_recorded;
-  if (m_buffer.size() >= m_options.flush_bytes) m_wake.notify_one();
+  if (m_queued_bytes >= m_options.flush_bytes) m_wake.notify_one();
+}
+
+size_t TraceWriter::line_bytes(const Event& e) {
+  // The fixed text of each line, plus 20 digits for each number and 64 for each hex field.
+  constexpr size_t kNumber = 20, kHex = 64;
+  switch (e.kind) {
+    case Event::Kind::kLine:
+      return e.line.size();
+    case Event::Kind::kTxFirstSeen:
+      return 48 + kNumber + 2 * kHex;
+    case Event::Kind::kTxAccepted:
+      return 40 + kNumber + kHex;
+    case Event::Kind::kTxRejected:
+      return 52 + kNumber + kHex + std::strlen(e.reason);
+    case Event::Kind::kInv:
+    case Event::Kind::kGetData:
+      return 48 + 2 * kNumber + kHex;
+  }
+  return 0;
+}
+
+void TraceWriter::format(const Event& e, std::string& out) {
+  switch (e.kind) {
+    case Event::Kind::kLine:
+      out += e.line;
+      return;
+    case Event::Kind::kTxFirstSeen: {
+      std::string s = begin_line("tx_first_seen", e.t);
+      add_string(s, "id", to_hex(e.id));
+      add_string(s, "from", e.local ? std::string("rpc") : to_hex(e.peer));
+      out += end_line(std::move(s));
+      return;
+    }
+    case Event::Kind::kTxAccepted: {
+      std::string s = begin_line("tx_accepted", e.t);
+      add_string(s, "id", to_hex(e.id));
+      out += end_line(std::move(s));
+      return;
+    }
+    case Event::Kind::kTxRejected: {
+      std::string s = begin_line("tx_rejected", e.t);
+      add_string(s, "id", to_hex(e.id));
+      add_string(s, "reason", e.reason);
+      out += end_line(std::move(s));
+      return;
+    }
+    case Event::Kind::kInv:
+    case Event::Kind::kGetData: {
+      std::string s = begin_line(e.kind == Event::Kind::kInv ? "inv_sent" : "getdata_sent", e.t);
+      add_string(s, "peer", to_hex(e.peer));
+      add_number(s, "n", e.n);
+      out += end_line(std::move(s));
+      return;
+    }
+  }
 }
 
 void TraceWriter::tx_first_seen(const TxId& id, const TxSource& from, Time now) {
-  std::string s = begin_line("tx_first_seen", now.count());
-  add_string(s, "id", to_hex(id));
-  add_string(s, "from", from.local ? std::string("rpc") : to_hex(from.peer));
-  record(end_line(std::move(s)));
+  Event e;
+  e.kind = Event::Kind::kTxFirstSeen;
+  e.local = from.local;
+  e.t = now.count();
+  e.id = id;
+  if (!from.local) e.peer = from.peer;
+  record(std::move(e));
 }
 
 void TraceWriter::tx_accepted(const TxId& id, Time now) {
-  std::string s = begin_line("tx_accepted", now.count());
-  add_string(s, "id", to_hex(id));
-  record(end_line(std::move(s)));
+  Event e;
+  e.kind = Event::Kind::kTxAccepted;
+  e.t = now.count();
+  e.id = id;
+  record(std::move(e));
 }
 
 void TraceWriter::tx_rejected(const TxId& id, const char* reason, Time now) {
-  std::string s = begin_line("tx_rejected", now.count());
-  add_string(s, "id", to_hex(id));
-  add_string(s, "reason", reason != nullptr ? reason : "");
-  record(end_line(std::move(s)));
+  Event e;
+  e.kind = Event::Kind::kTxRejected;
+  e.t = now.count();
+  e.reason = reason != nullptr ? reason : "";
+  e.id = id;
+  record(std::move(e));
 }
 
 void TraceWriter::inv_sent(const PublicKey& peer, size_t count, Time now) {
-  std::string s = begin_line("inv_sent", now.count());
-  add_string(s, "peer", to_hex(peer));
-  add_number(s, "n", count);
-  record(end_line(std::move(s)));
+  Event e;
+  e.kind = Event::Kind::kInv;
+  e.t = now.count();
+  e.n = count;
+  e.peer = peer;
+  record(std::move(e));
 }
 
 void TraceWriter::getdata_sent(const PublicKey& peer, size_t count, Time now) {
-  std::string s = begin_line("getdata_sent", now.count());
-  add_string(s, "peer", to_hex(peer));
-  add_number(s, "n", count);
-  record(end_line(std::move(s)));
+  Event e;
+  e.kind = Event::Kind::kGetData;
+  e.t = now.count();
+  e.n = count;
+  e.peer = peer;
+  record(std::move(e));
 }
 
 void TraceWriter::recon_round(const PublicKey& peer, const ReconReport& report, Time now) {
@@ -232,24 +308,29 @@ bool TraceWriter::write_all(const std::string& data) {
 }
 
 void TraceWriter::run() {
+  std::vector<Event> events;
+  std::string chunk;
   std::unique_lock lock(m_mutex);
   for (;;) {
     m_wake.wait_for(lock, m_options.flush_interval, [&] {
-      return m_stop || (!m_paused && (m_buffer.size() >= m_options.flush_bytes ||
-                                      m_taken_upto < m_flush_target));
+      return m_stop || (!m_paused &&
+                        (m_queued_bytes >= m_options.flush_bytes || m_taken_upto < m_flush_target));
     });
     if (m_paused && !m_stop) continue;
-    if (m_buffer.empty()) {
+    if (m_queue.empty()) {
       if (m_stop) return;
       continue;
     }
-    std::string chunk;
-    chunk.swap(m_buffer);
-    m_in_flight = chunk.size();
+    events.clear();
+    events.swap(m_queue);
+    m_in_flight = std::exchange(m_queued_bytes, 0);
     const uint64_t taken = m_recorded;
     const uint64_t events_in_chunk = taken - m_taken_upto;
     m_taken_upto = taken;
     lock.unlock();
+    chunk.clear();
+    for (const Event& e : events)
+      format(e, chunk);
     const bool ok = write_all(chunk);
     lock.lock();
     m_in_flight = 0;
@@ -275,7 +356,7 @@ void TraceWriter::close() {
     if (m_closed) return;
     std::string s = begin_line("stop", wall_now_us());
     add_number(s, "dropped", m_dropped);
-    m_buffer += end_line(std::move(s));  // past the bound if need be: one short line
+    m_queue.push_back(Event{.line = end_line(std::move(s))});  // past the bound if need be
     ++m_recorded;
     m_closed = true;
     m_stop = true;

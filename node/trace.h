@@ -27,11 +27,13 @@
 // Ids (transaction and block) are hex of the 32 id bytes in their stored order (as to_hex of
 // TxId / BlockId), as everywhere in hearsay's RPC.
 //
-// Buffering: an event is formatted on the caller's (relay) thread into a memory buffer under
-// a mutex held only for the append; a background thread swaps the buffer out and writes it,
-// at least every flush_interval (100 ms), at once when the buffer passes flush_bytes (64 KiB),
-// and at close(). So the relay thread never waits for the disk.
-// Bound: when the bytes buffered and being written exceed max_buffer_bytes (16 MiB: minutes of
+// Buffering: the caller's (relay) thread copies each event's fields into a queue under a mutex
+// held only for the append; a background thread swaps the queue out, formats the lines and
+// writes them, at least every flush_interval (100 ms), at once when the queue passes flush_bytes
+// (64 KiB, counted as each event's formatted size at most), and at close(). So the relay thread
+// neither formats (hex, numbers) nor waits for the disk. The rare events (reconciliation rounds,
+// blocks) are formatted by the caller.
+// Bound: when the bytes queued and being written exceed max_buffer_bytes (16 MiB: minutes of
 // a busy node's events), new events are dropped and counted; the next write says how many.
 // A write error (disk full) is logged once, and the events are counted as dropped.
 #pragma once
@@ -44,6 +46,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "chainstub/block_relay.h"
 #include "crypto/ed25519.h"
@@ -111,8 +114,26 @@ class TraceWriter final : public RelayObserver, public BlockObserver {
   // Each event's count is in events(); the start line counts as one.
 
  private:
+  // One event as queued: the hot ones by their fields, formatted by the writer thread; the
+  // rest (kLine) already formatted.
+  struct Event {
+    enum class Kind : uint8_t { kLine, kTxFirstSeen, kTxAccepted, kTxRejected, kInv, kGetData };
+    Kind kind = Kind::kLine;
+    bool local = false;            // kTxFirstSeen: from RPC
+    int64_t t = 0;                 // µs
+    uint64_t n = 0;                // kInv, kGetData: entries
+    const char* reason = nullptr;  // kTxRejected: a static string
+    Hash256 id{};                  // the transaction
+    PublicKey peer{};              // the peer (kTxFirstSeen, kInv, kGetData)
+    std::string line;              // kLine
+  };
+  // Bytes the event's line takes at most.
+  static size_t line_bytes(const Event& e);
+  static void format(const Event& e, std::string& out);
+
   TraceWriter(std::string path, int fd, TraceOptions options);
-  void record(const std::string& line);
+  void record(Event&& e);
+  void record(std::string line);
   void run();
   // Writes `data` fully; false on an error (logged once).
   bool write_all(const std::string& data);
@@ -124,8 +145,9 @@ class TraceWriter final : public RelayObserver, public BlockObserver {
   mutable std::mutex m_mutex;
   std::condition_variable m_wake;     // to the writer: work, or stop
   std::condition_variable m_written;  // from the writer: a write finished
-  std::string m_buffer;               // events not yet taken by the writer
-  size_t m_in_flight = 0;             // bytes the writer is writing now
+  std::vector<Event> m_queue;         // events not yet taken by the writer
+  size_t m_queued_bytes = 0;          // their line_bytes()
+  size_t m_in_flight = 0;             // bytes the writer is formatting and writing now
   uint64_t m_recorded = 0;            // events appended to m_buffer, ever
   uint64_t m_written_upto = 0;        // events written (or given up on), ever
   uint64_t m_taken_upto = 0;          // events taken by the writer, ever
