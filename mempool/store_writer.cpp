@@ -1,12 +1,17 @@
 #include "mempool/store_writer.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
 namespace hearsay {
 
 StoreWriter::StoreWriter(MempoolStore& store, std::function<void()> notify)
-    : m_store(store), m_notify(std::move(notify)), m_thread([this] { run(); }) {}
+    : m_store(store), m_notify(std::move(notify)), m_thread([this] {
+        pthread_setname_np(pthread_self(), "hs-store");
+        run();
+      }) {}
 
 StoreWriter::~StoreWriter() {
   {
@@ -47,6 +52,11 @@ void StoreWriter::wait_settled(uint64_t ticket) {
   m_settled.wait(lock, [&] { return m_settled_upto >= ticket; });
 }
 
+bool StoreWriter::idle() const {
+  std::lock_guard lock(m_mutex);
+  return m_queue.empty() && !m_busy;
+}
+
 StoreWriterStats StoreWriter::stats() const {
   std::lock_guard lock(m_mutex);
   StoreWriterStats s = m_stats;
@@ -82,6 +92,7 @@ void StoreWriter::run() {
       m_queue.pop_front();
     }
     const bool poisoned = m_poisoned;
+    m_busy = true;
     lock.unlock();
     const bool ok = !poisoned && (ops.empty() || m_store.apply(ops).ok());
     lock.lock();
@@ -93,6 +104,7 @@ void StoreWriter::run() {
     const bool was_empty = m_reports.empty();
     m_reports.push_back(WriteReport{upto, ok});
     m_settled_upto = upto;
+    m_busy = false;
     m_settled.notify_all();
     if (was_empty && m_notify) {
       lock.unlock();

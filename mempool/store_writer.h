@@ -62,6 +62,9 @@ class StoreWriter {
   std::vector<WriteReport> take_reports();
   // Blocks until the batch `ticket` has settled (its report is queued).
   void wait_settled(uint64_t ticket);
+  // Nothing is queued or being written. The submitting thread, the only one that queues, may
+  // then write to the store itself: no batch of its own is ahead of that write.
+  bool idle() const;
   StoreWriterStats stats() const;
 
  private:
@@ -81,6 +84,7 @@ class StoreWriter {
   uint64_t m_next_ticket = 1;
   uint64_t m_settled_upto = 0;
   bool m_poisoned = false;  // writer thread only
+  bool m_busy = false;      // the writer holds batches taken off the queue
   bool m_stop = false;
   StoreWriterStats m_stats;
   std::thread m_thread;  // last: started when everything else is ready

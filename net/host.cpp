@@ -1,5 +1,7 @@
 #include "net/host.h"
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/connect.hpp>
@@ -104,7 +106,10 @@ Status Host::start() {
     run_actions();
   });
   schedule_tick();
-  m_thread = std::thread([this] { m_ioc.run(); });
+  m_thread = std::thread([this] {
+    pthread_setname_np(pthread_self(), "hs-net");  // top -H, perf and testnet.py see it
+    m_ioc.run();
+  });
   return {};
 }
 

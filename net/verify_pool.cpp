@@ -1,5 +1,7 @@
 #include "net/verify_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "crypto/result.h"
@@ -15,7 +17,10 @@ VerifyPool::VerifyPool(size_t threads) {
   size_t n = resolve_threads(threads);
   m_workers.reserve(n);
   for (size_t i = 0; i < n; ++i)
-    m_workers.emplace_back([this] { work(); });
+    m_workers.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "hs-verify");
+      work();
+    });
 }
 
 VerifyPool::~VerifyPool() {

@@ -11,6 +11,8 @@
 // this file does the I/O and the threads.
 #include "node/rpc_server.h"
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -429,7 +431,10 @@ Status RpcServer::start() {
   m.workers = std::make_unique<asio::thread_pool>(c.handler_threads);
   m.work.emplace(m.ioc.get_executor());
   m.do_accept();
-  m.io_thread = std::thread([&m] { m.ioc.run(); });
+  m.io_thread = std::thread([&m] {
+    pthread_setname_np(pthread_self(), "hs-rpc");
+    m.ioc.run();
+  });
   spdlog::info("rpc: listening on {}", address());
   return Status();
 }

@@ -1,5 +1,7 @@
 #include "node/trace.h"
 
+#include <pthread.h>
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -84,7 +86,10 @@ Result<std::unique_ptr<TraceWriter>, std::string> TraceWriter::open(const std::s
   std::string start = begin_line("start", wall_now_us());
   add_string(start, "node", to_hex(node));
   w->record(end_line(std::move(start)));
-  w->m_thread = std::thread([p = w.get()] { p->run(); });
+  w->m_thread = std::thread([p = w.get()] {
+    pthread_setname_np(pthread_self(), "hs-trace");
+    p->run();
+  });
   return w;
 }
 

@@ -370,6 +370,16 @@ def counters_section(counters: dict, n: int, txs: int, size: int) -> dict:
         out["cpu_seconds"] = _r(sum(cpu_run), 2)
         out["cpu_seconds_since_start"] = _r(sum(cpu_total), 2)
         out["cpu_ms_per_tx_per_node"] = _r(sum(cpu_run) * 1000 / (txs * n), 4)
+    # By thread name (hearsayd names its threads). Signature checks run on hs-verify, except
+    # batches of at most two that arrive while the workers are idle: those run on hs-net.
+    by_thread: dict[str, float] = {}
+    for i, f in final.items():
+        before = base.get(i, {}).get("threads", {})
+        for name, sec in f.get("threads", {}).items():
+            by_thread[name] = by_thread.get(name, 0.0) + sec - before.get(name, 0.0)
+    if by_thread and txs:
+        per = {k: _r(v * 1e6 / (txs * n), 1) for k, v in sorted(by_thread.items()) if v > 0}
+        out["cpu_us_per_tx_per_node_by_thread"] = per
     hwm = [f.get("proc", {}).get("hwm_mb") for f in final.values()]
     rss = [f.get("proc", {}).get("rss_mb") for f in final.values()]
     hwm = [x for x in hwm if x is not None]

@@ -212,6 +212,36 @@ def read_proc_stats(pid: int) -> dict:
     return out
 
 
+def read_thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of a live process's threads, summed by thread name (hearsayd
+    names its own: hs-net, hs-verify, hs-store, hs-trace, hs-rpc; the rest keep the process's
+    name). Threads that ended are not counted. Empty when the process is gone."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_us_per_tx(before: dict[str, float], after: dict[str, float], txs: int) -> dict:
+    """Microseconds of CPU per transaction by thread name between two read_thread_cpu()s."""
+    if not txs:
+        return {}
+    return {name: round((after[name] - before.get(name, 0.0)) * 1e6 / txs, 1)
+            for name in sorted(after) if after[name] - before.get(name, 0.0) > 0}
+
+
 @dataclass
 class Node:
     index: int
@@ -426,6 +456,7 @@ class Cluster:
                 "peers": len(peers),
                 "mempool": {k: mp.get(k) for k in ("size", "bytes", "usage")},
                 "proc": read_proc_stats(n.proc.pid) if n.proc else {},
+                "threads": read_thread_cpu(n.proc.pid) if n.proc else {},
             }
             # TLS ciphertext over the same live peers as bytes_sent, so that the difference is
             # TLS's own cost; absent when the node does not count it (an older hearsayd).

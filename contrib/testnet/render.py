@@ -317,6 +317,9 @@ def markdown(report: dict, pngs: list[str], note: str | None,
         f"({_v(r.get('bytes_per_tx_per_node_over_size'))}) |",
         f"| tx bodies received per node per tx (ideal 1.0) | {_v(r.get('tx_bodies_per_node'))} |",
         f"| CPU seconds, all nodes, during the run | {_v(r.get('cpu_seconds'))} |",
+        f"| CPU per tx per node by thread, µs | "
+        + (", ".join(f"{k} {v}" for k, v in r["cpu_us_per_tx_per_node_by_thread"].items())
+           if r.get("cpu_us_per_tx_per_node_by_thread") else "n/a") + " |",
         f"| peak RSS of a node, MB (max / mean) | {_v(r.get('peak_rss_mb'))} / "
         f"{_v(r.get('peak_rss_mb_mean'))} |",
         "",

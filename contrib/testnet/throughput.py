@@ -36,7 +36,7 @@ import time
 
 from common import HelpFormatter, log, machine
 from cluster import Cluster, ClusterError, TraceTail, check_binaries, default_bin_dir, \
-    read_proc_stats, spawn, write_json
+    cpu_us_per_tx, read_proc_stats, read_thread_cpu, spawn, write_json
 
 # Per-peer anti-entropy cap (p2p/tx_relay.h kAntiEntropyMax = kMaxPeerAnnouncements).
 ANTI_ENTROPY_MAX = 5000
@@ -189,15 +189,18 @@ def cmd_throughput(a) -> int:
         cluster.start(only=[0])
         cluster.wait_ready(only=[0])
         cpu0 = read_proc_stats(cluster.nodes[0].proc.pid)["cpu_s"]
+        th0 = read_thread_cpu(cluster.nodes[0].proc.pid)
         t0 = time.monotonic()
         got = wait_for(tail, burst_ids, a.step_seconds * 10 + 30, cluster.check_alive)
         wall = time.monotonic() - t0
         cpu1 = read_proc_stats(cluster.nodes[0].proc.pid)["cpu_s"]
+        th1 = read_thread_cpu(cluster.nodes[0].proc.pid)
         rate = rate_of(got)
         result["burst"] = {
             "transactions": len(burst_ids), "accepted": len(got), "accept_rate": rate,
             "ratio_to_raw_verify": rate / (raw * ncpu) if rate and raw else None,
             "cores_busy": (cpu1 - cpu0) / wall if cpu0 is not None and cpu1 is not None else None,
+            "cpu_us_per_tx_by_thread": cpu_us_per_tx(th0, th1, len(got)),
         }
         log(f"burst: M accepted {len(got)}/{len(burst_ids)} at {rate or 0:.0f} tx/s"
             + (f" = {rate / (raw * ncpu):.2f} × raw verification" if rate and raw else ""))
@@ -240,11 +243,13 @@ def cmd_throughput(a) -> int:
         cluster.stop(only=loads[:1])
         f = os.path.join(out, "flood.jsonl")
         c0 = read_proc_stats(cluster.nodes[0].proc.pid)["cpu_s"]
+        th0 = read_thread_cpu(cluster.nodes[0].proc.pid)
         s = flood(cluster, 0, os.path.join(cluster.nodes[1].datadir, "identity.key"),
                   a.flood_count, a.size, 3000, f, os.path.join(out, "flood.log"), a.load_cpus)
         ids, first_sent = flood_ids(f)
         got = wait_for(tail, ids, a.step_seconds * 10 + 30, cluster.check_alive)
         c1 = read_proc_stats(cluster.nodes[0].proc.pid)["cpu_s"]
+        th1 = read_thread_cpu(cluster.nodes[0].proc.pid)
         rate = rate_of(got)
         span = (max(got) - first_sent) / 1e6 if got and first_sent else None
         result["flood"] = {
@@ -253,6 +258,7 @@ def cmd_throughput(a) -> int:
             "ratio_to_raw_verify": rate / (raw * ncpu) if rate and raw else None,
             "cores_busy": (c1 - c0) / span if span and c0 is not None and c1 is not None
             else None,
+            "cpu_us_per_tx_by_thread": cpu_us_per_tx(th0, th1, len(got)),
         }
         log(f"flood: offered {s.get('offered_rate') or 0:.0f} tx/s, M accepted "
             f"{len(got)}/{len(ids)} at {rate or 0:.0f} tx/s"
@@ -300,6 +306,15 @@ def markdown(r: dict) -> str:
         lines.append(f"| flood of {fl.get('transactions')} pushed by hearsay-cli flood | "
                      f"{f(fl.get('offered_rate'))} | — | {f(fl.get('accept_rate'))} | "
                      f"{f(fl.get('ratio_to_raw_verify'), 2)} | {f(fl.get('cores_busy'), 2)} |")
+    threads = [(name, p) for name, p in (("burst", b), ("flood", fl or {}))
+               if p.get("cpu_us_per_tx_by_thread")]
+    if threads:
+        lines += ["", "CPU per accepted transaction, by thread of the measured node (µs; "
+                  "hs-verify is the signature check, hs-net the protocol and network thread):", ""]
+        for name, p in threads:
+            per = p["cpu_us_per_tx_by_thread"]
+            lines.append(f"- {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in per.items())
+                         + f"; total {sum(per.values()):.1f}")
     lines += ["", f"Max accept rate: {f(r.get('max_accept_rate'))} tx/s = "
               f"{f(r.get('max_ratio_to_raw_verify'), 2)} × the raw verification rate.", ""]
     return "\n".join(lines)
