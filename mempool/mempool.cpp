@@ -218,6 +218,7 @@ std::vector<StoreOp> Mempool::ops_of(const std::vector<Change>& journal) {
 Status Mempool::commit(std::vector<Change>& journal) {
   std::vector<StoreOp> ops = ops_of(journal);
   if (ops.empty()) return {};
+  if (m_writer) ++m_inline_writes;  // pipelined, and the writer was idle
   Status s = m_store->apply(ops);
   if (s) {
     ++m_store_batches;
@@ -241,8 +242,13 @@ uint64_t Mempool::submit(const std::vector<Change>& journal) {
   return m_last_ticket;
 }
 
-void Mempool::pipeline_writes(std::function<void()> notify) {
+bool Mempool::writes_behind(size_t ops) const {
+  return m_writer && !(ops <= m_inline_max_ops && m_writer->idle());
+}
+
+void Mempool::pipeline_writes(std::function<void()> notify, size_t inline_max_ops) {
   if (m_writer) return;
+  m_inline_max_ops = inline_max_ops;
   m_writer = std::make_unique<StoreWriter>(*m_store, std::move(notify));
   m_settled = m_doomed_upto = m_last_ticket = 0;
 }
@@ -261,7 +267,7 @@ void Mempool::poll_writer() {
 }
 
 void Mempool::wait_written(uint64_t ticket) {
-  if (m_writer) m_writer->wait_settled(ticket);
+  if (m_writer) m_writer->wait_settled(std::min(ticket, m_last_ticket));
 }
 
 WriteProgress Mempool::take_write_progress() {
@@ -312,7 +318,7 @@ std::vector<AdmitResult> Mempool::admit_batch(std::span<const Candidate> candida
   results.reserve(candidates.size());
   for (const Candidate& c : candidates)
     results.push_back(check_and_apply(c, now, now, false, journal));
-  if (m_writer) {
+  if (writes_behind(journal.size())) {
     Pending p{submit(journal), {}};
     for (const Change& c : journal)
       if (c.inserted) p.inserted.emplace_back(c.entry.tx->id(), c.entry.seq);
@@ -347,9 +353,10 @@ std::vector<Removed> Mempool::commit_removals(std::vector<Change>& journal,
     ops.push_back(StoreOp{StoreOp::Kind::kDelete, c.entry.tx, Time(0)});
   // Memory keeps the removal even if the store refuses it: a confirmed or expired transaction
   // must not be mined again, and the next reload drops it from the store by the same rules.
-  if (m_writer) {
-    if (!ops.empty()) m_last_ticket = m_writer->submit(std::move(ops));
+  if (!ops.empty() && writes_behind(ops.size())) {
+    m_last_ticket = m_writer->submit(std::move(ops));
   } else if (!ops.empty()) {
+    if (m_writer) ++m_inline_writes;
     if (m_store->apply(ops))
       ++m_store_batches;
     else
@@ -485,6 +492,7 @@ MempoolInfo Mempool::info(Time now) const {
   if (m_writer) {
     const StoreWriterStats w = m_writer->stats();
     i.store_writes = w.writes;
+    i.store_inline_writes = m_inline_writes;
     i.store_largest_group = w.largest_group;
     i.store_queued = w.queued;
   }

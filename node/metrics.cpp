@@ -250,8 +250,11 @@ void render_relay(MetricsWriter& w, const NodeMetricsSnapshot& s) {
            "Encoded size of the transactions in the mempool.");
   w.sample(s.mempool_bytes);
   w.family("hearsay_mempool_store_writes_total", MetricType::kCounter,
-           "Writes of the mempool's store (LevelDB); each carries one or more batches.");
-  w.sample(s.mempool_store_writes);
+           "Writes of the mempool's store (LevelDB), each carrying one or more batches, by the "
+           "thread that made them: its writer, or the protocol thread (small batches while the "
+           "writer was idle).");
+  w.sample(s.mempool_store_writes, {{"thread", "writer"}});
+  w.sample(s.mempool_store_inline_writes, {{"thread", "protocol"}});
   w.family("hearsay_mempool_store_batches_total", MetricType::kCounter,
            "Batches of mempool changes written (an admission burst, or removals).");
   w.sample(s.mempool_store_batches);

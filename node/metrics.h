@@ -132,9 +132,11 @@ struct NodeMetricsSnapshot {
   std::vector<std::pair<std::string, uint64_t>> tx_rejected;  // by reason, e.g. "bad-signature"
   uint64_t mempool_transactions = 0;
   uint64_t mempool_bytes = 0;
-  // The mempool's writer thread (mempool/store_writer.h): writes made, batches they carried,
-  // and transactions accepted whose write has not settled yet (not yet relayed or answered).
+  // The mempool's store writes: by its writer thread (mempool/store_writer.h) and inline (small
+  // batches while the writer was idle); batches they carried; transactions accepted whose write
+  // has not settled yet (not yet relayed or answered).
   uint64_t mempool_store_writes = 0;
+  uint64_t mempool_store_inline_writes = 0;
   uint64_t mempool_store_batches = 0;
   uint64_t mempool_unwritten = 0;
   uint64_t seen_set_entries = 0;
@@ -215,7 +217,8 @@ struct NodeMetricsSnapshot {
 // Families (all prefixed hearsay_): peers{direction}, messages_total{type,direction},
 // message_bytes_total{type,direction}, transactions_accepted_total,
 // transactions_rejected_total{reason}, mempool_transactions, mempool_bytes,
-// mempool_store_writes_total, mempool_store_batches_total, mempool_unwritten, seen_set_entries,
+// mempool_store_writes_total{thread}, mempool_store_batches_total, mempool_unwritten,
+// seen_set_entries,
 // verify_queue_depth, relay_latency_seconds{source} (histogram; source "peer" or "rpc"),
 // relay_mode{mode} (always 1), tree_peers_total, tree_pushed_total,
 // tree_prunes_total{direction}, tree_grafts_total{direction}, tree_swaps_total,

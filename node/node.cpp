@@ -450,11 +450,14 @@ static Time wall_now() {
 void Node::pipeline_mempool_writes() {
   // The writer thread's reports wake the io thread, where the relay announces what was written.
   m_host->run([this] {
-    m_mempool->pipeline_writes([this] {
-      m_host->post([this] {
-        if (m_relay) m_relay->on_written(wall_now());
-      });
-    });
+    m_mempool->pipeline_writes(
+        [this] {
+          m_host->post([this] {
+            if (m_relay) m_relay->on_written(wall_now());
+          });
+        },
+        // fsync per write (--mempool-sync) is too slow for the protocol thread, even when idle.
+        m_cfg.mempool_sync ? 0 : kDefaultInlineWriteMaxOps);
   });
 }
 
@@ -626,6 +629,7 @@ std::string Node::metrics() {
   s.mempool_transactions = in.mempool.count;
   s.mempool_bytes = in.mempool.bytes;
   s.mempool_store_writes = in.mempool.store_writes;
+  s.mempool_store_inline_writes = in.mempool.store_inline_writes;
   s.mempool_store_batches = in.mempool.store_batches;
   s.mempool_unwritten = in.relay.unwritten;
   s.seen_set_entries = in.relay.seen_size;

@@ -37,6 +37,8 @@ struct PoolResult {
 // AdmitCode::kStoreFailed).
 inline constexpr const char* kStoreFailedReason = "store-failed";
 
+inline constexpr uint64_t kAllWrites = UINT64_MAX;
+
 struct WriteProgress {
   uint64_t settled = 0;
   std::vector<TxId> undone;
@@ -52,7 +54,8 @@ class TxPool {
   // success means the transaction survives a crash of the process, or will once its ticket
   // settles). One result per tx.
   virtual std::vector<PoolResult> admit_verified(std::span<const TxRef> txs, Time now) = 0;
-  // Pools that write behind: the writes settled since the last call, and a wait for one.
+  // Pools that write behind: the writes settled since the last call, and a wait for one
+  // (kAllWrites: for every write made so far).
   virtual WriteProgress take_write_progress() { return {}; }
   virtual void wait_written(uint64_t ticket) { (void)ticket; }
   virtual bool contains(const TxId& id) const = 0;

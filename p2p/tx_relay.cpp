@@ -541,7 +541,7 @@ void TxRelay::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> v
         if (u.ticket != 0)
           m_unwritten.push_back(std::move(u));
         else
-          accepted(std::move(u), now);
+          accepted(u, now);
       } else if (results[i].answer == PoolAnswer::kRejected) {
         ++m_stats.rejected;
         if (m_observer) m_observer->tx_rejected(good[i]->id(), results[i].reason, now);
@@ -554,10 +554,10 @@ void TxRelay::on_verified(std::span<const TxRef> txs, std::span<const uint8_t> v
 PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
   ++m_stats.local_submitted;
   const TxId& id = tx->id();
-  if (m_pool.contains(id) && !m_unwritten.empty()) {
+  if (m_pool.contains(id)) {
     // Held, maybe not yet written: "already have" is an acknowledgement too.
-    m_pool.wait_written(m_unwritten.back().ticket);
-    settle_writes(now);
+    m_pool.wait_written(kAllWrites);
+    settle_writes(now);  // a refused write undoes it here
     flush(now);
   }
   if (m_pool.contains(id)) return {PoolAnswer::kAlreadyHave, "txn-already-in-mempool"};
@@ -594,7 +594,7 @@ PoolResult TxRelay::submit(const TxRef& tx, bool signature_verified, Time now) {
   return r;
 }
 
-void TxRelay::accepted(Unwritten u, Time now) {
+void TxRelay::accepted(const Unwritten& u, Time now) {
   admitted(u.tx, u.from, u.origin, now);
   if (!u.local && m_latency) m_latency->tx_relay_latency(now - u.first_seen);
 }
@@ -612,7 +612,7 @@ std::vector<TxId> TxRelay::settle_writes(Time now) {
       continue;
     }
     if (u.from && !m_peers.count(*u.from)) u.from.reset();  // it disconnected meanwhile
-    accepted(std::move(u), now);
+    accepted(u, now);
   }
   return std::move(p.undone);
 }
@@ -1340,6 +1340,9 @@ void TxRelay::sanity_check() const {
   m_recent.sanity_check();
   HEARSAY_CHECK(m_verifying.size() <= kMaxVerifying);
   HEARSAY_CHECK(m_frames.size() <= kFrameCacheSize);
+  // Settled, and so relayed, in ticket order.
+  for (size_t i = 1; i < m_unwritten.size(); ++i)
+    HEARSAY_CHECK(m_unwritten[i - 1].ticket <= m_unwritten[i].ticket);
   for (const auto& [peer, ps] : m_peers) {
     HEARSAY_CHECK(m_pm.peer_info(peer).has_value());
     HEARSAY_CHECK(ps.queue.size() <= kMaxAnnounceQueue);

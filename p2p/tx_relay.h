@@ -740,7 +740,7 @@ class TxRelay : public RelayHandler {
   };
 
   PeerState* find(PeerId peer);
-  void accepted(Unwritten u, Time now);
+  void accepted(const Unwritten& u, Time now);
   // Settles the admissions whose writes did; returns the ids undone among them.
   std::vector<TxId> settle_writes(Time now);
   void handle_inv(PeerId peer, PeerState& ps, const InvMsg& m, Time now);

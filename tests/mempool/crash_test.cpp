@@ -90,7 +90,8 @@ void write_all(int fd, const std::string& s) {
   auto pool = Mempool::open(crash_options(), chain, std::move(*store), now);
   if (!pool) ::_exit(6);
   const bool pipelined = std::getenv(kEnvPipelined) != nullptr;
-  if (pipelined) (*pool)->pipeline_writes(nullptr);
+  // Every batch through the writer (never inline), so acknowledgements wait for its reports.
+  if (pipelined) (*pool)->pipeline_writes(nullptr, /*inline_max_ops=*/0);
   // Pipelined: admitted ids wait here, with their tickets, until their writes settle.
   std::deque<std::pair<uint64_t, TxId>> unwritten;
   auto acknowledge_written = [&](bool all) {

@@ -109,7 +109,9 @@ class PipelinedMempool : public ::testing::Test {
     auto m = Mempool::open(opts, chain, std::make_unique<StoreRef>(gate), kT0);
     ASSERT_TRUE(m.ok()) << m.error().message;
     pool = std::move(*m);
-    pool->pipeline_writes([this] { ++notified; });
+    // Every batch through the writer thread, so the gate decides what queues (small batches
+    // written inline while it is idle have a test of their own).
+    pool->pipeline_writes([this] { ++notified; }, /*inline_max_ops=*/0);
   }
   AdmitResult admit(const TxRef& tx) {
     Candidate c{tx, true};
@@ -205,6 +207,35 @@ TEST_F(PipelinedMempool, ARefusedWriteUndoesEveryAdmissionNotYetWritten) {
   EXPECT_TRUE(pool->contains(c->id()));
   EXPECT_TRUE(pool->contains(d->id()));
   EXPECT_FALSE(pool->contains(a->id()));
+}
+
+TEST_F(PipelinedMempool, SmallBatchesAreWrittenInlineOnlyWhileTheWriterIsIdle) {
+  pool->stop_pipelining();
+  pool->pipeline_writes(nullptr, /*inline_max_ops=*/2);
+  // Idle writer, one put: written here, durable on return.
+  const TxRef a = make_tx(1, 0);
+  const AdmitResult ra = admit(a);
+  ASSERT_TRUE(ra.ok());
+  EXPECT_EQ(ra.ticket, 0u);
+  EXPECT_TRUE(store.contains(a->id()));
+  // Three puts: more than inline_max_ops, so the writer takes them.
+  gate.shut();
+  std::vector<Candidate> cs{{make_tx(2, 0), true}, {make_tx(3, 0), true}, {make_tx(4, 0), true}};
+  const std::vector<AdmitResult> big = pool->admit_batch(cs, kT0);
+  ASSERT_TRUE(big[2].ok());
+  EXPECT_GT(big[2].ticket, 0u);
+  ASSERT_TRUE(gate.wait_entered(2));
+  // The writer is busy: a small batch now queues behind it instead of overtaking it.
+  const TxRef e = make_tx(5, 0);
+  const AdmitResult re = admit(e);
+  EXPECT_GT(re.ticket, big[2].ticket);
+  gate.open();
+  pool->wait_written(re.ticket);
+  EXPECT_TRUE(pool->take_write_progress().undone.empty());
+  EXPECT_EQ(gate.writes(), (std::vector<size_t>{1, 3, 1}));
+  const MempoolInfo i = pool->info(kT0);
+  EXPECT_EQ(i.store_inline_writes, 1u);
+  EXPECT_EQ(i.store_writes, 2u);
 }
 
 TEST_F(PipelinedMempool, RemovalsKeepTheirOrderBehindTheAdmissions) {

@@ -27,7 +27,7 @@ struct WritesNode {
 
   ~WritesNode() { gate.open(); }  // a write held at the gate would keep the writer from stopping
   WritesNode() {
-    n.mempool->pipeline_writes(nullptr);
+    n.mempool->pipeline_writes(nullptr, /*inline_max_ops=*/0);
     n.connect(kOut1, kOut1, false);
     n.connect(kIn1, kIn1, true);
   }
