@@ -29,6 +29,7 @@ uint64_t StoreWriter::submit(std::vector<StoreOp> ops) {
     ticket = m_next_ticket++;
     m_queue.push_back(Item{ticket, std::move(ops)});
     ++m_stats.batches;
+    ++m_queued_batches;
   }
   m_work.notify_one();
   return ticket;
@@ -38,6 +39,7 @@ void StoreWriter::resume() {
   {
     std::lock_guard lock(m_mutex);
     m_queue.push_back(Item{});
+    ++m_queued_resumes;
   }
   m_work.notify_one();
 }
@@ -54,14 +56,14 @@ void StoreWriter::wait_settled(uint64_t ticket) {
 
 bool StoreWriter::idle() const {
   std::lock_guard lock(m_mutex);
-  return m_queue.empty() && !m_busy;
+  // A resume marker still queued ends the refusal before anything submitted from now on.
+  return m_queued_batches == 0 && !m_busy && (!m_poisoned || m_queued_resumes > 0);
 }
 
 StoreWriterStats StoreWriter::stats() const {
   std::lock_guard lock(m_mutex);
   StoreWriterStats s = m_stats;
-  s.queued = static_cast<size_t>(
-      std::count_if(m_queue.begin(), m_queue.end(), [](const Item& i) { return i.ticket != 0; }));
+  s.queued = m_queued_batches;
   return s;
 }
 
@@ -74,6 +76,7 @@ void StoreWriter::run() {
     // One group: the batches up to the next resume marker, which ends a refusal.
     if (m_queue.front().ticket == 0) {
       m_queue.pop_front();
+      --m_queued_resumes;
       m_poisoned = false;
       continue;
     }
@@ -90,6 +93,7 @@ void StoreWriter::run() {
         ops.insert(ops.end(), std::make_move_iterator(item.ops.begin()),
                    std::make_move_iterator(item.ops.end()));
       m_queue.pop_front();
+      --m_queued_batches;
     }
     const bool poisoned = m_poisoned;
     m_busy = true;

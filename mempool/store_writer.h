@@ -62,8 +62,9 @@ class StoreWriter {
   std::vector<WriteReport> take_reports();
   // Blocks until the batch `ticket` has settled (its report is queued).
   void wait_settled(uint64_t ticket);
-  // Nothing is queued or being written. The submitting thread, the only one that queues, may
-  // then write to the store itself: no batch of its own is ahead of that write.
+  // Nothing is queued or being written, and no refusal waits for resume(). The submitting
+  // thread, the only one that queues, may then write to the store itself: no batch of its own
+  // is ahead of that write, and none it builds on was refused.
   bool idle() const;
   StoreWriterStats stats() const;
 
@@ -80,10 +81,12 @@ class StoreWriter {
   std::condition_variable m_work;     // the writer waits for items
   std::condition_variable m_settled;  // wait_settled() waits for reports
   std::deque<Item> m_queue;
+  size_t m_queued_batches = 0;  // items of m_queue that are batches
+  size_t m_queued_resumes = 0;  // and resume markers
   std::vector<WriteReport> m_reports;
   uint64_t m_next_ticket = 1;
   uint64_t m_settled_upto = 0;
-  bool m_poisoned = false;  // writer thread only
+  bool m_poisoned = false;  // a write was refused; until the next resume marker
   bool m_busy = false;      // the writer holds batches taken off the queue
   bool m_stop = false;
   StoreWriterStats m_stats;

@@ -238,6 +238,31 @@ TEST_F(PipelinedMempool, SmallBatchesAreWrittenInlineOnlyWhileTheWriterIsIdle) {
   EXPECT_EQ(i.store_writes, 2u);
 }
 
+TEST_F(PipelinedMempool, NothingIsWrittenInlineWhileARefusalWaitsToBeSettled) {
+  pool->stop_pipelining();
+  pool->pipeline_writes(nullptr, /*inline_max_ops=*/2);
+  gate.fail_next_writes(1);
+  std::vector<Candidate> cs{{make_tx(1, 0), true}, {make_tx(2, 0), true}, {make_tx(3, 0), true}};
+  const std::vector<AdmitResult> big = pool->admit_batch(cs, kT0);
+  ASSERT_GT(big[0].ticket, 0u);
+  pool->wait_written(big[0].ticket);  // refused; not yet settled by the mempool
+  // One write would be small enough to go inline, but it might build on the refused batch.
+  const TxRef d = make_tx(1, 1);
+  const AdmitResult rd = admit(d);
+  ASSERT_TRUE(rd.ok());
+  EXPECT_GT(rd.ticket, big[0].ticket) << "queued behind the refusal";
+  pool->wait_written(rd.ticket);
+  const WriteProgress p = pool->take_write_progress();
+  EXPECT_EQ(p.undone.size(), 4u);
+  EXPECT_EQ(pool->size(), 0u);
+  EXPECT_EQ(store.size(), 0u);
+  pool->sanity_check();
+  // Settled and resumed: small batches go inline again.
+  const TxRef e = make_tx(4, 0);
+  EXPECT_EQ(admit(e).ticket, 0u);
+  EXPECT_TRUE(store.contains(e->id()));
+}
+
 TEST_F(PipelinedMempool, RemovalsKeepTheirOrderBehindTheAdmissions) {
   const TxRef a = make_tx(1, 0, 1000, 100, 1);  // valid in the next block only
   gate.shut();
