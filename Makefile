@@ -9,7 +9,8 @@
 #   make bench-sim  the simulator at scale: SIM_NODES nodes (default 1000), degree 8, 1,000
 #                transactions at 100 tx/s, region latencies; prints events/s, wall time and peak
 #                RSS, and leaves the report in build/bench-sim/SIM_NODES
-#   make fuzz    libFuzzer targets, each run for FUZZ_SECONDS (default 30)
+#   make fuzz    libFuzzer targets, each run for FUZZ_SECONDS (default 30), FUZZ_JOBS at a time
+#                (default: one per core)
 #   make fuzz-coverage  replay every fuzz corpus under clang coverage; line coverage per file
 #   make tsan    ThreadSanitizer build, then the threaded tests (net, node, integration)
 #   make lint    clang-tidy (.clang-tidy) over the shipped code and testing/; LINT_ARGS=--changed for
@@ -17,6 +18,7 @@
 .PHONY: all deps build release programs debug devnet test tsan sim-fidelity bench bench-sim fuzz fuzz-coverage lint format clean
 
 FUZZ_SECONDS ?= 30
+FUZZ_JOBS ?= $(shell nproc)
 SIM_NODES ?= 1000
 JOBS ?= $(shell nproc)
 
@@ -68,7 +70,7 @@ bench-sim: programs
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
-	@contrib/run-fuzz.sh build/fuzz/bin $(FUZZ_SECONDS)
+	@FUZZ_JOBS=$(FUZZ_JOBS) contrib/run-fuzz.sh build/fuzz/bin $(FUZZ_SECONDS)
 
 fuzz-coverage: deps
 	@cmake --preset coverage >/dev/null

@@ -176,7 +176,6 @@ class Mempool {
   // Waits for every batch made, settles it, and stops the writer thread: later writes are
   // synchronous again. Idempotent.
   void stop_pipelining();
-  bool pipelined() const { return m_writer != nullptr; }
   // Settles what the writer reported: the highest ticket settled (written, or undone), and the
   // ids of admissions undone since the last call (what stop_pipelining() settled included).
   WriteProgress take_write_progress();

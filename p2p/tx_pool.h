@@ -31,14 +31,15 @@ struct PoolResult {
   bool ok() const { return answer == PoolAnswer::kAccepted; }
 };
 
-// What a pool that writes behind reports: every ticket ≤ `settled` is settled; the acceptances
-// listed in `undone` (since the previous report) were refused by the store and are not held.
 // The reason an acceptance undone by a refused write is reported with (the mempool's name for
 // AdmitCode::kStoreFailed).
 inline constexpr const char* kStoreFailedReason = "store-failed";
 
+// TxPool::wait_written's ticket for every write made so far.
 inline constexpr uint64_t kAllWrites = UINT64_MAX;
 
+// What a pool that writes behind reports: every ticket ≤ `settled` is settled; the acceptances
+// listed in `undone` (since the previous report) were refused by the store and are not held.
 struct WriteProgress {
   uint64_t settled = 0;
   std::vector<TxId> undone;
