@@ -7,6 +7,10 @@ set -euo pipefail
 bin_dir=${1:?usage: run-fuzz.sh BIN_DIR SECONDS}
 seconds=${2:-30}
 jobs=${FUZZ_JOBS:-$(nproc)}
+if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]]; then
+  echo "run-fuzz: FUZZ_JOBS=$jobs: expected a whole number of targets at a time, 1 or more" >&2
+  exit 2
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -217,22 +217,21 @@ void TraceWriter::tx_rejected(const TxId& id, const char* reason, Time now) {
   record(std::move(e));
 }
 
-void TraceWriter::inv_sent(const PublicKey& peer, size_t count, Time now) {
+void TraceWriter::record_sent(Event::Kind kind, const PublicKey& peer, size_t count, Time now) {
   Event e;
-  e.kind = Event::Kind::kInv;
+  e.kind = kind;
   e.t = now.count();
   e.n = count;
   e.peer = peer;
   record(std::move(e));
 }
 
+void TraceWriter::inv_sent(const PublicKey& peer, size_t count, Time now) {
+  record_sent(Event::Kind::kInv, peer, count, now);
+}
+
 void TraceWriter::getdata_sent(const PublicKey& peer, size_t count, Time now) {
-  Event e;
-  e.kind = Event::Kind::kGetData;
-  e.t = now.count();
-  e.n = count;
-  e.peer = peer;
-  record(std::move(e));
+  record_sent(Event::Kind::kGetData, peer, count, now);
 }
 
 void TraceWriter::recon_round(const PublicKey& peer, const ReconReport& report, Time now) {

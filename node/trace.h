@@ -134,6 +134,8 @@ class TraceWriter final : public RelayObserver, public BlockObserver {
   TraceWriter(std::string path, int fd, TraceOptions options);
   void record(Event&& e);
   void record(std::string line);
+  // inv_sent / getdata_sent.
+  void record_sent(Event::Kind kind, const PublicKey& peer, size_t count, Time now);
   void run();
   // Writes `data` fully; false on an error (logged once).
   bool write_all(const std::string& data);

@@ -618,11 +618,7 @@ std::vector<TxId> TxRelay::settle_writes(Time now) {
 }
 
 void TxRelay::on_written(Time now) {
-  if (m_unwritten.empty()) {
-    m_pool.take_write_progress();  // keeps the pool's list of undone ids short
-    return;
-  }
-  settle_writes(now);
+  settle_writes(now);  // with nothing waiting, it still drains the pool's list of undone ids
   flow_control();
   flush(now);
 }
