@@ -74,6 +74,7 @@ Connection::Connection(tcp::socket socket, TlsContext& tls, ConnectionObserver& 
       m_observer(observer),
       m_opt(std::move(options)),
       m_decoder(m_opt.magic),
+      m_read_held(m_opt.read_held),
       m_delay_timer(m_stream.get_executor()),
       m_rng(m_opt.id * 0x9e3779b97f4a7c15ULL + 1) {
   HEARSAY_CHECK(m_opt.frame_budget != nullptr && m_opt.limits.frame_min_rate > 0);
@@ -83,7 +84,7 @@ Connection::Connection(tcp::socket socket, TlsContext& tls, ConnectionObserver& 
   m_verify.pinned = m_opt.pinned;
   m_verify.allow = m_opt.allow;
   TlsContext::attach(m_stream.native_handle(), &m_verify);
-  m_created = m_last_read = SteadyClock::now();
+  m_created = m_last_read = m_read_paused_at = SteadyClock::now();
 }
 
 Connection::~Connection() {
@@ -97,6 +98,7 @@ Connection::~Connection() {
 // produced, what it read the ciphertext it consumed. Once the engine has flushed (no write in
 // flight) and drained (no record half read), these are the socket's bytes exactly.
 TrafficCounters Connection::counters() const {
+  if (m_finished) return m_counters;  // the socket's final counts, kept by finish()
   TrafficCounters c = m_counters;
   c.tls_bytes_out = BIO_number_written(SSL_get_wbio(m_ssl));
   c.tls_bytes_in = BIO_number_read(SSL_get_rbio(m_ssl));
@@ -110,7 +112,11 @@ std::string Connection::log_prefix() const {
 }
 
 void Connection::start() {
-  m_created = m_last_read = SteadyClock::now();
+  on_own_thread([self = shared_from_this()] { self->do_start(); });
+}
+
+void Connection::do_start() {
+  m_created = m_last_read = m_read_paused_at = SteadyClock::now();
   m_stream.async_handshake(
       m_opt.inbound ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
       [self = shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
@@ -163,8 +169,15 @@ void Connection::on_read(const error_code& ec, size_t n) {
     return;
   }
   m_last_read = SteadyClock::now();
-  if (!process_bytes(std::span<const uint8_t>(m_read_buf.data(), n), m_last_read)) return;
-  if (m_state != State::kOpen) return;
+  const bool more = process_bytes(std::span<const uint8_t>(m_read_buf.data(), n), m_last_read);
+  // One hand-over per read: the observer may be on another thread. Counted before it is made:
+  // an observer on this thread is done before on_input returns.
+  if (!m_input.empty()) {
+    m_input_in_flight.fetch_add(1);
+    m_observer.on_input(shared_from_this(), std::exchange(m_input, {}));
+    if (m_input_in_flight.load() >= kMaxInputInFlight) set_read_stop(m_input_full, true);
+  }
+  if (!more || m_state != State::kOpen) return;
   if (queued_bytes() > m_opt.limits.send_high_watermark) {
     spdlog::debug("{} reading paused: {} bytes queued", log_prefix(), queued_bytes());
     set_read_stop(m_read_paused, true);
@@ -174,10 +187,21 @@ void Connection::on_read(const error_code& ec, size_t n) {
 }
 
 void Connection::hold_reading(bool hold) {
-  set_read_stop(m_read_held, hold);
+  on_own_thread(
+      [self = shared_from_this(), hold] { self->set_read_stop(self->m_read_held, hold); });
 }
 
-// Sets one of the two reasons to stop reading. When the first starts, the clocks stop; when
+// From the observer's thread. The one that brings the count below the limit resumes reading:
+// if it came before this thread stopped, the resume is queued behind the stop.
+void Connection::input_delivered() {
+  if (m_input_in_flight.fetch_sub(1) != kMaxInputInFlight) return;
+  on_own_thread([self = shared_from_this()] {
+    if (self->m_input_in_flight.load() < kMaxInputInFlight)
+      self->set_read_stop(self->m_input_full, false);
+  });
+}
+
+// Sets one of the reasons to stop reading. When the first starts, the clocks stop; when
 // the last ends, neither the idle clock nor the frame's deadline counts the time we did not read,
 // and reading resumes.
 void Connection::set_read_stop(bool& reason, bool stop) {
@@ -194,12 +218,11 @@ void Connection::set_read_stop(bool& reason, bool stop) {
   }
 }
 
-// Hands each complete message to the observer, and reports what does not decode: the observer
+// Decodes each complete message into m_input, and what does not decode too: the observer
 // (through p2p) decides what becomes of the peer. The memory the decoder is about to take comes
 // from the frame budget first. False when reading must stop: the connection is no longer open,
 // the framing failed, or the budget had no room for this frame.
 bool Connection::process_bytes(std::span<const uint8_t> data, SteadyTime now) {
-  auto self = shared_from_this();
   while (!data.empty()) {
     if (!reserve_frame_memory(data, now)) return false;
     if (!m_decoder.in_frame()) m_frame_started = now;
@@ -209,7 +232,7 @@ bool Connection::process_bytes(std::span<const uint8_t> data, SteadyTime now) {
       m_read_broken = true;
       const DecodeError err = m_decoder.error();
       drop_partial_frame();  // nothing after a bad frame can be parsed
-      m_observer.on_bad_message(self, err, std::nullopt);
+      m_input.emplace_back(BadInput{err, std::nullopt});
       return false;
     }
     if (!m_decoder.message_complete()) continue;
@@ -221,9 +244,9 @@ bool Connection::process_bytes(std::span<const uint8_t> data, SteadyTime now) {
     const MsgType type = raw.type;
     auto msg = decode_payload(type, std::move(raw.payload));
     if (msg)
-      m_observer.on_message(self, std::move(*msg));
+      m_input.emplace_back(std::move(*msg));
     else
-      m_observer.on_bad_message(self, msg.error(), type);
+      m_input.emplace_back(BadInput{msg.error(), type});
     if (m_state != State::kOpen) return false;
   }
   return true;
@@ -235,17 +258,29 @@ bool Connection::reserve_frame_memory(std::span<const uint8_t> data, SteadyTime 
   const size_t want = m_decoder.reserved_after(data);
   if (m_opt.frame_budget->charge(id(), *this, want, now)) return true;
   m_frame_cut = FrameCut::kAtMemoryCap;
-  close(CloseMode::kAbort, "partial frames at their memory cap (" +
-                               std::to_string(m_opt.frame_budget->cap()) +
-                               " bytes): this frame's " + std::to_string(want) +
-                               " bytes found no larger or stalled frame to give way");
+  do_close(CloseMode::kAbort, "partial frames at their memory cap (" +
+                                  std::to_string(m_opt.frame_budget->cap()) +
+                                  " bytes): this frame's " + std::to_string(want) +
+                                  " bytes found no larger or stalled frame to give way");
   return false;
 }
 
+// Called by the budget, under its lock, from whichever thread grew a frame: the budget has
+// already taken the charge back. On another thread the Connection may be on its way out (its
+// destructor waits for the budget's lock in release()): then there is nothing left to cut.
 void Connection::cut_partial_frame(std::string reason, bool stalled) {
+  auto self = weak_from_this().lock();
+  if (!self) return;
+  on_own_thread([self, reason = std::move(reason), stalled]() mutable {
+    self->do_cut_partial_frame(std::move(reason), stalled);
+  });
+}
+
+void Connection::do_cut_partial_frame(std::string reason, bool stalled) {
+  if (m_state == State::kClosed) return;
   m_frame_cut = stalled ? FrameCut::kStalledAtMemoryCap : FrameCut::kAtMemoryCap;
   drop_partial_frame();
-  close(CloseMode::kAbort, std::move(reason));
+  do_close(CloseMode::kAbort, std::move(reason));
 }
 
 // Frees the frame in progress and its charge: the connection will read no more of it.
@@ -255,7 +290,23 @@ void Connection::drop_partial_frame() {
 }
 
 void Connection::send(SharedBytes frame, MsgType type) {
-  if (m_state != State::kOpen || !frame || frame->empty()) return;
+  on_own_thread([self = shared_from_this(), frame = std::move(frame), type]() mutable {
+    if (self->queue_frame(std::move(frame), type)) self->do_write();
+  });
+}
+
+void Connection::send(std::vector<OutFrame>&& frames) {
+  on_own_thread([self = shared_from_this(), frames = std::move(frames)]() mutable {
+    for (OutFrame& f : frames)
+      if (!self->queue_frame(std::move(f.frame), f.type)) return;
+    self->do_write();
+  });
+}
+
+// Queues one frame; false when the connection is not open (any more: over the cap it aborts).
+bool Connection::queue_frame(SharedBytes frame, MsgType type) {
+  if (m_state != State::kOpen) return false;
+  if (!frame || frame->empty()) return true;
   auto t = static_cast<size_t>(type);
   m_counters.msgs_out[t] += 1;
   m_counters.bytes_out[t] += frame->size();
@@ -264,12 +315,12 @@ void Connection::send(SharedBytes frame, MsgType type) {
   else
     m_queue.push(std::move(frame));
   if (queued_bytes() > m_opt.limits.send_queue_cap) {
-    close(CloseMode::kAbort, "send queue over its cap of " +
-                                 std::to_string(m_opt.limits.send_queue_cap) +
-                                 " bytes: the peer does not read");
-    return;
+    do_close(CloseMode::kAbort, "send queue over its cap of " +
+                                    std::to_string(m_opt.limits.send_queue_cap) +
+                                    " bytes: the peer does not read");
+    return false;
   }
-  do_write();
+  return true;
 }
 
 void Connection::delay(SharedBytes frame) {
@@ -348,6 +399,12 @@ void Connection::on_write(const error_code& ec, size_t n) {
 }
 
 void Connection::close(CloseMode mode, std::string reason) {
+  on_own_thread([self = shared_from_this(), mode, reason = std::move(reason)]() mutable {
+    self->do_close(mode, std::move(reason));
+  });
+}
+
+void Connection::do_close(CloseMode mode, std::string reason) {
   if (m_state == State::kClosed) return;
   if (m_state == State::kClosing &&
       (mode == CloseMode::kFlush || m_close_mode == CloseMode::kAbort))
@@ -396,6 +453,7 @@ void Connection::abort_now(const std::string& reason) {
 
 void Connection::finish(const std::string& reason) {
   if (m_finished) return;
+  m_counters = counters();  // the TLS counts, final: other threads read them after on_closed
   m_finished = true;
   // A peer reconnecting in a loop must not flood the log: rate-limited per identity (or IP).
   const std::string key = identity() ? to_hex(*identity()) : ip_to_string(remote());
@@ -423,6 +481,10 @@ std::optional<std::string> Connection::frame_overdue(SteadyTime now) const {
 }
 
 void Connection::check_timeouts(SteadyTime now) {
+  on_own_thread([self = shared_from_this(), now] { self->do_check_timeouts(now); });
+}
+
+void Connection::do_check_timeouts(SteadyTime now) {
   auto post_abort = [this](std::string why) {
     asio::post(m_stream.get_executor(),
                [self = shared_from_this(), why = std::move(why)] { self->abort_now(why); });
@@ -430,16 +492,16 @@ void Connection::check_timeouts(SteadyTime now) {
   switch (m_state) {
     case State::kTlsHandshake:
       if (now - m_created > m_opt.limits.tls_handshake_timeout)
-        close(CloseMode::kAbort, "TLS handshake timeout");
+        do_close(CloseMode::kAbort, "TLS handshake timeout");
       break;
     case State::kOpen:
       if (!reads_stopped() && now - m_last_read > m_opt.limits.idle_timeout) {
-        close(CloseMode::kAbort, "idle: nothing received within the timeout");
+        do_close(CloseMode::kAbort, "idle: nothing received within the timeout");
       } else if (m_writing && now - m_write_started > m_opt.limits.write_stall_timeout) {
-        close(CloseMode::kAbort, "write stalled: the peer does not read");
+        do_close(CloseMode::kAbort, "write stalled: the peer does not read");
       } else if (auto why = frame_overdue(now)) {
         m_frame_cut = FrameCut::kDeadline;
-        close(CloseMode::kAbort, std::move(*why));
+        do_close(CloseMode::kAbort, std::move(*why));
       }
       break;
     case State::kClosing:

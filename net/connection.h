@@ -1,15 +1,23 @@
 // Connection: one authenticated peer link — owns its TLS stream, reads frames, writes a bounded
 // queue of shared frames, counts traffic, enforces its own timeouts, and closes as told.
 //
-// Threading: every Connection of a Host runs on the Host's single io thread. With one thread
-// the io_context's implicit strand serialises all handlers, so no lock is taken here. Handlers
-// keep the Connection alive through shared_from_this(), never a raw this.
+// Threading: a Connection lives on one thread, its socket's: the io_context it was created on is
+// run by exactly one thread (the Host's network thread, or one of its I/O threads), so that
+// context's implicit strand serialises every handler and no lock is taken here. The commands
+// (start, send, close, hold_reading, check_timeouts, cut_partial_frame) may be given from any
+// thread: on the Connection's own thread they act at once, from another they are posted to it,
+// and commands from one thread are carried out in the order given. Observer calls are made on
+// the Connection's thread; an observer on another thread hands them over itself (the Host
+// posts them to its network thread). What another thread may read: id, inbound, remote, link
+// and state at any time; identity and log_prefix once on_established was called; counters and
+// frame_cut once on_closed was called; everything else through snapshot(), on its thread.
+// Handlers keep the Connection alive through shared_from_this(), never a raw this.
 //
 // Lifecycle: kTlsHandshake → kOpen → (kClosing →) kClosed. The observer (the Host) hears
-// on_established once the peer's identity is proven, on_message for each decoded message,
-// on_bad_message for what does not decode, and on_closed exactly once at the end, with the
-// reason. close() never acts inside the caller's stack: it marks the state and posts the work,
-// so the PeerManager may disconnect the peer whose message it is handling.
+// on_established once the peer's identity is proven, on_input with what one socket read
+// decoded (messages, and what did not decode, in order), and on_closed exactly once at the
+// end, with the reason. close() never acts inside the caller's stack: it marks the state and
+// posts the work, so the PeerManager may disconnect the peer whose message it is handling.
 //
 // Close is an explicit choice (Envoy): kFlush writes out what is queued, sends TLS
 // close_notify and then closes, bounded by the shutdown timeout; kAbort closes the socket now.
@@ -37,6 +45,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -46,6 +56,8 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "net/frame_budget.h"
 #include "net/tls.h"
@@ -59,6 +71,12 @@ using SteadyTime = SteadyClock::time_point;
 
 // One TLS record's worth of plaintext: Asio's ssl stream returns at most one record per read.
 inline constexpr size_t kReadBufferBytes = 16 * 1024;
+// Reads handed to the observer and not yet delivered (input_delivered) before the Connection
+// stops reading: one being handled on the network thread while the next is decoded. It bounds
+// what waits for the network thread (per connection: this many reads, each at most a read
+// buffer's worth of messages plus one message that completed in it) and how far reading runs
+// past a hold_reading(true) decided while handling them.
+inline constexpr uint32_t kMaxInputInFlight = 2;
 // Frames gathered into one async_write.
 inline constexpr size_t kMaxGatherFrames = 16;
 // Send queue watermarks and cap, bytes. The high watermark is Bitcoin's DEFAULT_MAXSENDBUFFER;
@@ -134,17 +152,30 @@ enum class CloseMode { kFlush, kAbort };
 
 class Connection;
 
-// Implemented by the Host. Called on the io thread only.
+// What the peer sent does not decode. `command`: the message's type when its frame was intact
+// and only the payload failed; nullopt when the framing failed (the Connection then reads no
+// more). The Connection closes nothing itself: the observer may call close().
+struct BadInput {
+  DecodeError error;
+  std::optional<MsgType> command;
+};
+// One item of what a socket read carried: a decoded message, or input that does not decode.
+using Inbound = std::variant<Message, BadInput>;
+
+// A frame to send, counted under `type`.
+struct OutFrame {
+  SharedBytes frame;
+  MsgType type;
+};
+
+// Implemented by the Host. Called on the Connection's thread.
 class ConnectionObserver {
  public:
   virtual ~ConnectionObserver() = default;
   virtual void on_established(const std::shared_ptr<Connection>& c) = 0;
-  virtual void on_message(const std::shared_ptr<Connection>& c, Message&& m) = 0;
-  // What the peer sent does not decode. `command`: the message's type when its frame was
-  // intact and only the payload failed; nullopt when the framing failed (the Connection then
-  // reads no more). The Connection closes nothing itself: the observer may call close().
-  virtual void on_bad_message(const std::shared_ptr<Connection>& c, DecodeError err,
-                              std::optional<MsgType> command) = 0;
+  // Everything one socket read decoded, in the order it arrived (never empty). Decoding, the
+  // checksum and transaction ids were computed on the Connection's thread.
+  virtual void on_input(const std::shared_ptr<Connection>& c, std::vector<Inbound>&& input) = 0;
   // Exactly once per connection. `established`: on_established was called before.
   virtual void on_closed(const std::shared_ptr<Connection>& c, const std::string& reason,
                          bool established) = 0;
@@ -165,6 +196,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
     ConnectionLimits limits;
     LinkEmulation link;
     FrameBudget* frame_budget = nullptr;  // the Host's; required, outlives the Connection
+    bool read_held = false;               // starts as hold_reading(true) would leave it
   };
 
   // `socket` is connected; the TLS handshake starts with start().
@@ -174,9 +206,12 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // --- commands: from any thread (see Threading) ---
   void start();
   // Queues a frame (counted under `type`). Ignored unless open; over the cap: abort.
   void send(SharedBytes frame, MsgType type);
+  // Queues frames in order, and writes them together.
+  void send(std::vector<OutFrame>&& frames);
   // Idempotent; the first call's mode and reason win (an abort may upgrade a flush).
   void close(CloseMode mode, std::string reason);
   // Stops (true) or resumes (false) reading for the protocol's flow control (ReadHoldAction).
@@ -185,29 +220,52 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void hold_reading(bool hold);
   // Enforces the time limits; called periodically by the Host.
   void check_timeouts(SteadyTime now);
+  // The observer is done with one on_input (kMaxInputInFlight).
+  void input_delivered();
+  // Runs f() on the Connection's thread: at once when called there, posted otherwise.
+  template <class F>
+  void on_own_thread(F f) {
+    boost::asio::dispatch(m_stream.get_executor(), std::move(f));
+  }
 
+  // --- any thread ---
   PeerId id() const { return m_opt.id; }
   bool inbound() const { return m_opt.inbound; }
-  State state() const { return m_state; }
+  State state() const { return m_state.load(std::memory_order_relaxed); }
   const NetAddress& remote() const { return m_remote; }
+  const LinkEmulation& link() const { return m_opt.link; }
+  // --- once on_established was called ---
   const std::optional<PublicKey>& identity() const { return m_verify.proven; }
-  // A snapshot, the TLS byte counts read from the SSL object now: on the io thread only.
+  // "a1b2c3d4 127.0.0.1:1234 in": the prefix of every log line about this peer.
+  std::string log_prefix() const;
+  // --- once on_closed was called (on its own thread: at any time) ---
+  // The TLS byte counts are read from the SSL object while open, kept from the close after.
   TrafficCounters counters() const;
+  FrameCut frame_cut() const { return m_frame_cut; }
+
+  // --- on its own thread ---
+  struct Snapshot {
+    TrafficCounters traffic;
+    size_t queued_bytes = 0;
+    bool read_paused = false;
+  };
+  Snapshot snapshot() const { return {counters(), queued_bytes(), m_read_paused}; }
   // Bytes charged to this peer's send side: queued plus delayed by link emulation.
   size_t queued_bytes() const { return m_queue.queued_bytes() + m_delayed_bytes; }
   bool read_paused() const { return m_read_paused; }
   bool read_held() const { return m_read_held; }
-  FrameCut frame_cut() const { return m_frame_cut; }
-  const LinkEmulation& link() const { return m_opt.link; }
-  // "a1b2c3d4 127.0.0.1:1234 in": the prefix of every log line about this peer.
-  std::string log_prefix() const;
 
  private:
   Connection(boost::asio::ip::tcp::socket socket, TlsContext& tls, ConnectionObserver& observer,
              Options options);
+  void do_start();
+  void do_close(CloseMode mode, std::string reason);
+  void do_check_timeouts(SteadyTime now);
+  bool queue_frame(SharedBytes frame, MsgType type);
+  void do_cut_partial_frame(std::string reason, bool stalled);
   void on_handshake(const boost::system::error_code& ec);
   void do_read();
-  bool reads_stopped() const { return m_read_paused || m_read_held; }
+  bool reads_stopped() const { return m_read_paused || m_read_held || m_input_full; }
   void set_read_stop(bool& reason, bool stop);
   void on_read(const boost::system::error_code& ec, size_t n);
   bool process_bytes(std::span<const uint8_t> data, SteadyTime now);
@@ -233,15 +291,18 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   Options m_opt;
   TlsVerify m_verify;
   NetAddress m_remote;
-  State m_state = State::kTlsHandshake;
+  std::atomic<State> m_state = State::kTlsHandshake;
   bool m_established = false;
   bool m_finished = false;
 
   FrameDecoder m_decoder;
+  std::vector<Inbound> m_input;  // what the read being processed decoded
   std::array<uint8_t, kReadBufferBytes> m_read_buf{};
   bool m_reading = false;
-  bool m_read_paused = false;    // the send queue is over its high watermark
-  bool m_read_held = false;      // the protocol holds reading (hold_reading)
+  bool m_read_paused = false;  // the send queue is over its high watermark
+  bool m_read_held = false;    // the protocol holds reading (hold_reading)
+  bool m_input_full = false;   // kMaxInputInFlight reads wait for the observer
+  std::atomic<uint32_t> m_input_in_flight{0};
   bool m_read_broken = false;    // a bad frame: nothing after it can be parsed, so no more reads
   SteadyTime m_frame_started{};  // the first header byte of the frame in progress
   SteadyTime m_read_paused_at{};

@@ -19,8 +19,11 @@
 //    nobody is cut, and the caller cuts its own connection. So a small frame (a transaction)
 //    never loses its connection while a larger frame is held, and what goes first is what is
 //    stalled.
-//  * A frame that gives way is cut: Holder::cut_partial_frame() drops it at once (its charge
-//    released before it returns) and closes the connection.
+//  * A frame that gives way is cut: its charge is taken back at once, and
+//    Holder::cut_partial_frame() drops the frame and closes the connection — at once when the
+//    holder is on the grower's thread, soon after when it is on another (its memory outlives
+//    the charge by one hand-over to that thread). Until it releases, a cut holder's charge()
+//    is refused and its settle() ignored.
 //
 // Adversary: peers that open frames and stall them, or trickle them to look alive. Stalled
 // frames go first; a trickled frame goes when it is the largest, and the frame deadline ends it
@@ -31,13 +34,16 @@
 //
 // Bounds: one entry per connection holding a partial frame. charge() is O(log n) within the
 // cap and O(n log n) when it must choose what gives way (n: holders); the rest O(log n).
-// Not thread-safe: the Host's io thread owns it, and every Connection it gives it to.
+// Thread-safe: Connections on different I/O threads share it. One lock, held while a cut is
+// handed to its holder, and taken again (recursively) when the holder releases at once.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,8 +71,10 @@ class FrameBudget {
   // What holds a charge: a Connection.
   class Holder {
    public:
-    // Drops the partial frame now (release() is called before this returns) and closes the
-    // connection with `reason`. `stalled`: the frame had received nothing for stalled_after.
+    // Drops the partial frame (calling release()) and closes the connection with `reason`,
+    // now or on the holder's own thread. Called with the budget's lock held: the holder stays
+    // alive meanwhile (its destructor calls release(), which waits for the lock). `stalled`:
+    // the frame had received nothing for stalled_after.
     virtual void cut_partial_frame(std::string reason, bool stalled) = 0;
 
    protected:
@@ -91,11 +99,11 @@ class FrameBudget {
   // nullopt when `peer` would be refused.
   std::optional<std::vector<PeerId>> victims(PeerId peer, size_t bytes, SteadyTime now) const;
 
-  size_t used() const { return m_used; }
-  size_t peak() const { return m_peak; }  // the most used() has been
+  size_t used() const;
+  size_t peak() const;  // the most used() has been
   size_t cap() const { return m_cap; }
   size_t charged(PeerId peer) const;
-  size_t holders() const { return m_entries.size(); }
+  size_t holders() const;
   // Aborts unless used() is the sum of the charges and within the cap, and no charge is 0.
   void sanity_check() const;
 
@@ -106,10 +114,16 @@ class FrameBudget {
     SteadyTime progress;  // when its last bytes arrived
   };
   bool stalled(const Entry& e, SteadyTime now) const { return now - e.progress >= m_stalled_after; }
+  size_t charged_locked(PeerId peer) const;
+  std::optional<std::vector<PeerId>> victims_locked(PeerId peer, size_t bytes,
+                                                    SteadyTime now) const;
+  void release_locked(PeerId peer);
 
-  size_t m_cap;
-  std::chrono::milliseconds m_stalled_after;
+  const size_t m_cap;
+  const std::chrono::milliseconds m_stalled_after;
+  mutable std::recursive_mutex m_mutex;
   std::map<PeerId, Entry> m_entries;
+  std::set<PeerId> m_cut;  // cut, and not released since
   size_t m_used = 0;
   size_t m_peak = 0;
 };

@@ -1,10 +1,13 @@
 #include "net/host.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <latch>
 #include <random>
 
 #include "crypto/hex.h"
@@ -96,6 +99,13 @@ Status Host::start() {
       spdlog::info("ban list: {} bans loaded, {} ended and dropped", m_bans.size(), bans.expired);
   }
   m_verify = std::make_unique<VerifyPool>(m_cfg.verify_threads);
+  for (size_t i = 0; i < m_cfg.io_threads; ++i) {
+    auto& io = *m_io.emplace_back(std::make_unique<IoThread>());
+    io.thread = std::thread([&io] {
+      pthread_setname_np(pthread_self(), "hs-io");
+      io.ctx.run();
+    });
+  }
 
   spdlog::info("node {} {}", to_hex(identity()),
                m_listen ? "listening on " + to_string(*m_listen) : std::string("not listening"));
@@ -188,6 +198,31 @@ void Host::on_accept(const error_code& ec, tcp::socket socket) {
   do_accept();
 }
 
+// Moves an accepted or connected socket to the I/O thread with the fewest connections (its
+// index in `io`). Without I/O threads, or should the move fail, it stays on the network thread,
+// where a Connection works just as well.
+tcp::socket Host::to_io_thread(tcp::socket socket, size_t& io) {
+  if (m_io.empty()) return socket;
+  size_t least = 0;
+  for (size_t i = 1; i < m_io.size(); ++i)
+    if (m_io[i]->connections < m_io[least]->connections) least = i;
+  error_code ec;
+  const tcp::endpoint local = socket.local_endpoint(ec);
+  if (ec) return socket;
+  tcp::socket moved(m_io[least]->ctx);
+  const auto fd = socket.release(ec);
+  if (ec) return socket;
+  moved.assign(local.protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    spdlog::warn("cannot hand a socket to an I/O thread: {}", ec.message());
+    return tcp::socket(m_ioc);  // closed: the handshake fails at once and is reported
+  }
+  ++m_io[least]->connections;
+  io = least;
+  return moved;
+}
+
 void Host::add_connection(tcp::socket socket, bool inbound, std::optional<NetAddress> dialled,
                           std::optional<PublicKey> pinned) {
   // Nagle's algorithm would hold a small inv or getdata back for up to an ACK delay (40 ms on
@@ -204,8 +239,14 @@ void Host::add_connection(tcp::socket socket, bool inbound, std::optional<NetAdd
   o.limits = m_cfg.limits;
   o.link = m_cfg.link;
   o.frame_budget = &m_frames;
+  o.read_held = m_stats.reads_held;  // hold_reads() reaches it from now on, in order
+  size_t io = m_io.size();           // none: the network thread
+  socket = to_io_thread(std::move(socket), io);
   auto conn = Connection::create(std::move(socket), *m_tls, *this, std::move(o));
-  m_slots[conn->id()] = Slot{conn, dialled, false};
+  Slot& slot = m_slots[conn->id()];
+  slot.conn = conn;
+  slot.dialled = dialled;
+  slot.io = io;
   conn->start();
 }
 
@@ -252,21 +293,42 @@ void Host::dial(const DialAction& d) {
 // --- connection events --------------------------------------------------------------------
 
 void Host::on_established(const std::shared_ptr<Connection>& c) {
+  asio::dispatch(m_ioc, [this, c] { established(c); });
+}
+
+void Host::on_input(const std::shared_ptr<Connection>& c, std::vector<Inbound>&& input) {
+  asio::dispatch(m_ioc, [this, c, input = std::move(input)]() mutable {
+    deliver(c, input);
+    c->input_delivered();
+  });
+}
+
+void Host::on_closed(const std::shared_ptr<Connection>& c, const std::string& reason,
+                     bool established) {
+  asio::dispatch(m_ioc, [this, c, reason, established] { closed(c, reason, established); });
+}
+
+void Host::close(Slot& slot, CloseMode mode, std::string reason) {
+  slot.closing = true;
+  slot.conn->close(mode, std::move(reason));
+}
+
+void Host::established(const std::shared_ptr<Connection>& c) {
   auto it = m_slots.find(c->id());
-  if (it == m_slots.end()) return;
+  if (it == m_slots.end() || it->second.closing) return;
   const PublicKey& who = *c->identity();
+  it->second.identity = who;
   if (is_banned(who)) {
-    c->close(CloseMode::kAbort, "identity " + short_id(who) + " is banned");
+    close(it->second, CloseMode::kAbort, "identity " + short_id(who) + " is banned");
     return;
   }
   if (auto until = m_stall_guard.discouraged(who, now())) {
     ++m_stats.refused_discouraged;
-    c->close(CloseMode::kAbort, "identity " + short_id(who) + " is discouraged until unix time " +
-                                    std::to_string(whole_seconds(*until)) +
-                                    " s: it stalled frames repeatedly");
+    close(it->second, CloseMode::kAbort,
+          "identity " + short_id(who) + " is discouraged until unix time " +
+              std::to_string(whole_seconds(*until)) + " s: it stalled frames repeatedly");
     return;
   }
-  if (m_stats.reads_held) c->hold_reading(true);
   PeerConnected pc;
   pc.id = c->id();
   pc.identity = who;
@@ -279,28 +341,35 @@ void Host::on_established(const std::shared_ptr<Connection>& c) {
   run_actions();
 }
 
-void Host::on_message(const std::shared_ptr<Connection>& c, Message&& m) {
+// Each message goes to the PeerManager, and its actions are carried out before the next: once
+// they close the peer, what it sent after is not read. What does not decode is scored by the
+// PeerManager too (on_bad_message); net/ carries out its decision.
+void Host::deliver(const std::shared_ptr<Connection>& c, std::vector<Inbound>& input) {
   auto it = m_slots.find(c->id());
   if (it == m_slots.end() || !it->second.reported) return;
-  m_pm->on_message(c->id(), std::move(m), now());
-  run_actions();
+  const Time t = now();
+  m_holding_sends = true;  // the whole read's answers leave together
+  for (Inbound& in : input) {
+    if (it->second.closing) break;  // m_slots' entries stay put until closed() erases them
+    if (auto* m = std::get_if<Message>(&in)) {
+      m_pm->on_message(c->id(), std::move(*m), t);
+    } else {
+      const BadInput& bad = std::get<BadInput>(in);
+      m_pm->on_bad_message(c->id(), bad.error, t, bad.command);
+    }
+    run_actions();
+  }
+  m_holding_sends = false;
+  flush_sends();
 }
 
-// Scoring and the disconnect are the PeerManager's (on_bad_message); net/ carries them out.
-void Host::on_bad_message(const std::shared_ptr<Connection>& c, DecodeError err,
-                          std::optional<MsgType> command) {
-  auto it = m_slots.find(c->id());
-  if (it == m_slots.end() || !it->second.reported) return;
-  m_pm->on_bad_message(c->id(), err, now(), command);
-  run_actions();
-}
-
-void Host::on_closed(const std::shared_ptr<Connection>& c, const std::string& reason,
-                     bool established) {
+void Host::closed(const std::shared_ptr<Connection>& c, const std::string& reason,
+                  bool established) {
   auto it = m_slots.find(c->id());
   if (it == m_slots.end()) return;
   Slot slot = std::move(it->second);
   m_slots.erase(it);
+  if (slot.io < m_io.size()) --m_io[slot.io]->connections;
   m_closed_traffic += c->counters();
   note_frame_cut(*c);
   if (!established) {
@@ -325,19 +394,37 @@ void Host::run_actions() {
   if (!m_pm) return;
   for (;;) {
     std::vector<Action> actions = m_pm->take_actions();
-    if (actions.empty()) return;
+    if (actions.empty()) break;
     for (Action& a : actions)
       execute(a);
   }
+  if (!m_holding_sends) flush_sends();
+}
+
+// A peer's frames of one round of actions leave together: one hand-over to its thread, and
+// one gathered write.
+void Host::flush_sends() {
+  for (PeerId id : m_outbox_peers) {
+    auto it = m_slots.find(id);
+    if (it == m_slots.end() || it->second.outbox.empty()) continue;
+    it->second.conn->send(std::move(it->second.outbox));
+    it->second.outbox.clear();
+  }
+  m_outbox_peers.clear();
 }
 
 void Host::execute(Action& a) {
   if (auto* s = std::get_if<SendAction>(&a)) {
     auto it = m_slots.find(s->peer);
-    if (it != m_slots.end()) it->second.conn->send(std::move(s->frame), s->type);
-  } else if (auto* d = std::get_if<DisconnectAction>(&a)) {
+    if (it == m_slots.end()) return;
+    if (it->second.outbox.empty()) m_outbox_peers.push_back(s->peer);
+    it->second.outbox.push_back({std::move(s->frame), s->type});
+    return;
+  }
+  flush_sends();  // what was sent before a close or a ban goes out before it
+  if (auto* d = std::get_if<DisconnectAction>(&a)) {
     auto it = m_slots.find(d->peer);
-    if (it != m_slots.end()) it->second.conn->close(CloseMode::kFlush, d->reason);
+    if (it != m_slots.end()) close(it->second, CloseMode::kFlush, d->reason);
   } else if (auto* b = std::get_if<BanAction>(&a)) {
     ban(*b);
   } else if (auto* dial_action = std::get_if<DialAction>(&a)) {
@@ -420,11 +507,11 @@ void Host::ban(const BanAction& b) {
   disconnect_banned("banned: " + b.reason);
 }
 
+// A connection still in its handshake is checked again once its identity is proven.
 void Host::disconnect_banned(const std::string& reason) {
   for (auto& [id, slot] : m_slots) {
-    const auto& who = slot.conn->identity();
-    if ((who && is_banned(*who)) || is_banned_ip(slot.conn->remote()))
-      slot.conn->close(CloseMode::kAbort, reason);
+    if ((slot.identity && is_banned(*slot.identity)) || is_banned_ip(slot.conn->remote()))
+      close(slot, CloseMode::kAbort, reason);
   }
 }
 
@@ -543,7 +630,7 @@ void Host::begin_stop() {
   run_actions();
   // Connections still in TLS have nothing to flush; the PeerManager does not know them.
   for (auto& [id, slot] : m_slots)
-    if (!slot.reported) slot.conn->close(CloseMode::kAbort, "shutting down");
+    if (!slot.reported) close(slot, CloseMode::kAbort, "shutting down");
   save_addr_book();
   save_bans();
   maybe_stopped();
@@ -568,7 +655,7 @@ void Host::stop() {
     // Force what is left: abort every connection, then let their handlers finish.
     asio::post(m_ioc, [this] {
       for (auto& [id, slot] : m_slots)
-        slot.conn->close(CloseMode::kAbort, "shutdown timed out");
+        close(slot, CloseMode::kAbort, "shutdown timed out");
     });
     drained.wait_for(kStopGrace);
   }
@@ -577,25 +664,51 @@ void Host::stop() {
     m_ioc.stop();
   });
   m_thread.join();
+  // The connections are closed (or aborted): their threads have nothing left that matters.
+  for (auto& io : m_io) {
+    io->work.reset();
+    io->ctx.stop();
+    io->thread.join();
+  }
   m_slots.clear();
 }
 
 // --- accessors ----------------------------------------------------------------------------
 
+// Every connection's live state, read on its own thread (the I/O threads never wait for the
+// network thread, so this wait ends). In m_slots' order.
+std::vector<Connection::Snapshot> Host::snapshots() {
+  std::vector<Connection::Snapshot> out(m_slots.size());
+  std::latch pending(static_cast<std::ptrdiff_t>(m_slots.size()));
+  size_t i = 0;
+  for (const auto& [id, slot] : m_slots) {
+    slot.conn->on_own_thread([c = slot.conn, &out, &pending, i] {
+      out[i] = c->snapshot();
+      pending.count_down();
+    });
+    ++i;
+  }
+  pending.wait();
+  return out;
+}
+
 std::vector<PeerStats> Host::peer_stats() {
   return run_on_io([this] {
     std::vector<PeerStats> out;
+    std::vector<Connection::Snapshot> live = snapshots();
+    size_t i = 0;
     for (const auto& [id, slot] : m_slots) {
       const Connection& c = *slot.conn;
+      const Connection::Snapshot& snap = live[i++];
       PeerStats s;
       s.id = id;
-      s.identity = c.identity();
+      s.identity = slot.identity;
       s.inbound = c.inbound();
       s.remote = c.remote();
       s.state = to_string(c.state());
-      s.traffic = c.counters();
-      s.queued_bytes = c.queued_bytes();
-      s.read_paused = c.read_paused();
+      s.traffic = snap.traffic;
+      s.queued_bytes = snap.queued_bytes;
+      s.read_paused = snap.read_paused;
       s.link = c.link();
       if (m_pm && slot.reported) s.protocol = m_pm->peer_info(id);
       out.push_back(std::move(s));
@@ -607,8 +720,8 @@ std::vector<PeerStats> Host::peer_stats() {
 TrafficCounters Host::total_traffic() {
   return run_on_io([this] {
     TrafficCounters t = m_closed_traffic;
-    for (const auto& [id, slot] : m_slots)
-      t += slot.conn->counters();
+    for (const Connection::Snapshot& snap : snapshots())
+      t += snap.traffic;
     return t;
   });
 }
@@ -623,6 +736,7 @@ NetStats Host::net_stats() {
       s.verify_invalid = m_verify->invalid() + m_invalid_inline;
     }
     s.verified_inline = m_verified_inline;
+    s.io_threads = m_io.size();
     s.bans = m_bans.entries(now()).size();
     s.partial_frame_bytes = m_frames.used();
     s.partial_frame_bytes_peak = m_frames.peak();

@@ -1,12 +1,23 @@
-// Host: the node's network event loop — one io thread that owns the listener, every
-// Connection, the dialler, the timers and the PeerManager, and carries out its actions.
+// Host: the node's network event loop — one io thread (the network thread, "hs-net") that owns
+// the listener, the dialler, the timers and the PeerManager, and carries out its actions; the
+// Connections run on I/O threads beside it.
 //
-// Threading: one io_context run by one thread (the network thread). Every handler, every
-// Connection and every PeerManager call runs on it, so the io_context's implicit strand is the
-// only synchronisation and the PeerManager is never called from two threads. Other threads
-// (tests, the RPC server) use the thread-safe accessors, which post to the io thread and wait
-// for the answer. Host's own handlers capture `this`: the Host outlives its io thread (stop()
-// joins it, and the destructor calls stop()).
+// Threading: the network thread runs one io_context. Every Host handler and every PeerManager
+// call runs on it, so that io_context's implicit strand is the only synchronisation the
+// protocol needs and the PeerManager is never called from two threads. Other threads (tests,
+// the RPC server) use the thread-safe accessors, which post to the network thread and wait for
+// the answer. Host's own handlers capture `this`: the Host outlives its threads (stop() joins
+// them, and the destructor calls stop()).
+//
+// I/O threads (io_threads, "hs-io"): each runs its own io_context, and each Connection lives on
+// one of them (the one with the fewest connections when it was accepted or dialled). What a
+// connection costs per message — TLS, framing, the checksum, decoding and transaction ids —
+// is spent there, in parallel; what one socket read decoded reaches the network thread in one
+// hand-over (ConnectionObserver::on_input), and the frames that one round of actions sends to
+// a peer leave it in one (Connection::send of a batch). With io_threads 0 the Connections run
+// on the network thread itself (one thread does everything, as a simulator would want). The
+// Host reads a Connection's live state (traffic, queues) on the Connection's own thread, and
+// waits for it (peer_stats, total_traffic).
 //
 // Events: after each event (TLS established, message, undecodable input, close, dial failure,
 // tick) the PeerManager runs at once and its actions are drained and carried out in order:
@@ -53,6 +64,7 @@
 // (flush-then-close), wait up to the shutdown timeout, abort what is left, join the thread.
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -110,6 +122,14 @@ inline constexpr size_t kMaxRecentRefusals = 32;
 // the pool is busy and everything goes to it.
 inline constexpr size_t kDefaultVerifyInlineMax = 2;
 
+// Connections run on the network thread unless asked otherwise. Measured on the 2-core dev VM
+// (2026-12-06, release): an I/O thread takes 1.6-2.0 µs of a pushed 250-byte transaction's
+// 9-14 µs off the network thread, but two thread hand-offs per message add ≈ 0.25 ms to a hop
+// (5 nodes, pull: p50 0.6 against 0.3-0.4 ms), and with every core verifying, relay is no
+// faster. Where the network thread is the limit (many cores: testnet.py throughput shows it
+// by thread), --io-threads 1 or more moves that work off it.
+inline constexpr size_t kDefaultIoThreads = 0;
+
 struct HostConfig {
   std::optional<std::string> listen;  // "HOST:PORT" (port 0: ephemeral); nullopt: no listener
   std::string datadir;                // address book location; empty: not persisted
@@ -130,6 +150,9 @@ struct HostConfig {
   std::chrono::milliseconds tick_interval = kDefaultTickInterval;
   std::string keylog_path;    // SSLKEYLOGFILE (the daemon passes keylog_path_from_env())
   size_t verify_threads = 0;  // --verify-threads: signature workers; 0 = one per core
+  // --io-threads: threads that run the Connections (TLS, framing, decoding); 0: the network
+  // thread runs them itself (kDefaultIoThreads says why that is the default).
+  size_t io_threads = kDefaultIoThreads;
   // Batches this small are verified on the io thread when no worker is busy; 0: never.
   size_t verify_inline_max = kDefaultVerifyInlineMax;
   // Builds the relay logic once the PeerManager exists (start()); the handler registers
@@ -168,6 +191,7 @@ struct NetStats {
   std::deque<std::string> recent_disconnects;  // established connections that closed, same bound
   // Signature verification.
   size_t verify_threads = 0;
+  size_t io_threads = 0;
   size_t verify_queue_depth = 0;  // transactions waiting for or under verification
   uint64_t verified = 0;          // transactions whose verdict was delivered
   uint64_t verify_invalid = 0;    // of which bad signatures
@@ -269,7 +293,19 @@ class Host : private ConnectionObserver {
   struct Slot {
     std::shared_ptr<Connection> conn;
     std::optional<NetAddress> dialled;  // outbound: the address of the DialAction
+    size_t io = 0;                      // its I/O thread (an index of m_io; unused without)
     bool reported = false;              // on_connected was called
+    bool closing = false;               // the Host closed it: nothing more it sent is read
+    std::optional<PublicKey> identity;  // once established
+    std::vector<OutFrame> outbox;       // this round's frames, sent together (flush_sends)
+  };
+  // One I/O thread: its io_context, kept running until stop() by the work guard.
+  struct IoThread {
+    boost::asio::io_context ctx{1};
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
+        ctx.get_executor()};
+    std::thread thread;
+    size_t connections = 0;
   };
 
   template <class F>
@@ -282,13 +318,19 @@ class Host : private ConnectionObserver {
     return fut.get();
   }
 
-  // ConnectionObserver
+  // ConnectionObserver: on a Connection's thread; each hands over to the network thread.
   void on_established(const std::shared_ptr<Connection>& c) override;
-  void on_message(const std::shared_ptr<Connection>& c, Message&& m) override;
-  void on_bad_message(const std::shared_ptr<Connection>& c, DecodeError err,
-                      std::optional<MsgType> command) override;
+  void on_input(const std::shared_ptr<Connection>& c, std::vector<Inbound>&& input) override;
   void on_closed(const std::shared_ptr<Connection>& c, const std::string& reason,
                  bool established) override;
+  // The same events, on the network thread.
+  void established(const std::shared_ptr<Connection>& c);
+  void deliver(const std::shared_ptr<Connection>& c, std::vector<Inbound>& input);
+  void closed(const std::shared_ptr<Connection>& c, const std::string& reason, bool established);
+  void close(Slot& slot, CloseMode mode, std::string reason);
+  void flush_sends();
+  boost::asio::ip::tcp::socket to_io_thread(boost::asio::ip::tcp::socket socket, size_t& io);
+  std::vector<Connection::Snapshot> snapshots();
 
   void do_accept();
   void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
@@ -320,7 +362,9 @@ class Host : private ConnectionObserver {
 
   KeyPair m_identity;
   HostConfig m_cfg;
-  FrameBudget m_frames;  // before m_ioc: outlives the Connections its handlers may still hold
+  FrameBudget m_frames;  // before m_io and m_ioc: outlives the Connections their handlers hold
+  // Before m_ioc: the sockets of Connections that m_ioc's handlers hold are on these contexts.
+  std::vector<std::unique_ptr<IoThread>> m_io;
   boost::asio::io_context m_ioc;
   std::unique_ptr<TlsContext> m_tls;
   std::unique_ptr<PeerManager> m_pm;
@@ -336,6 +380,8 @@ class Host : private ConnectionObserver {
   boost::asio::steady_timer m_accept_retry;
   std::optional<NetAddress> m_listen;
   std::map<PeerId, Slot> m_slots;
+  std::vector<PeerId> m_outbox_peers;  // slots with frames in their outbox
+  bool m_holding_sends = false;        // deliver() flushes once, after the whole read
   std::set<std::shared_ptr<boost::asio::ip::tcp::socket>> m_dialling;
   PeerId m_next_id = 1;
   BanList m_bans;

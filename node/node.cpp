@@ -245,6 +245,8 @@ Result<NodeConfig, std::string> node_config_from_options(const NodeOptions& o) {
   c.host.max_partial_frame_bytes = size_t{o.max_partial_frame_memory_mib} * 1024 * 1024;
   c.host.link = LinkEmulation{o.link_delay_ms, o.link_jitter_ms, o.link_bandwidth_kbps};
   c.host.verify_threads = o.verify_threads;
+  static_assert(kDefaultIoThreads == 0, "node/options.h's io_threads default follows it");
+  c.host.io_threads = o.io_threads;
   c.host.keylog_path = keylog_path_from_env();
   c.host.peer_manager.max_outbound = o.max_outbound;
   c.host.peer_manager.ban_time = std::chrono::seconds(o.ban_time_s);

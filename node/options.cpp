@@ -87,6 +87,9 @@ const OptionSpec kOptions[] = {
      to_text(&O::network)},
     {Group::kGeneral, "verify-threads", "N", "signature verification threads (0 = one per core)",
      to_u32(&O::verify_threads, 0, 256)},
+    {Group::kGeneral, "io-threads", "N",
+     "threads that run the peer connections: TLS, framing, decoding (0 = the network thread)",
+     to_u32(&O::io_threads, 0, 64)},
 
     {Group::kNetwork, "listen", "HOST:PORT", "P2P listen address", to_text(&O::listen)},
     {Group::kNetwork, "connect", "[PUBKEY@]HOST:PORT",

@@ -76,6 +76,7 @@ struct NodeOptions {
   uint32_t reconcile_interval_ms = kDefaultReconcileIntervalMs;  // --reconcile-interval-ms
   uint32_t flood_peers = 0;     // --flood-peers (with reconciliation, in pull mode only)
   uint32_t verify_threads = 0;  // 0: one per core
+  uint32_t io_threads = 0;      // --io-threads; 0: on the network thread (kDefaultIoThreads)
   uint64_t mempool_max_mb = 300;
   uint64_t mempool_expiry_hours = 336;
   bool mempool_sync = false;

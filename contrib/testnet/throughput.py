@@ -23,7 +23,8 @@ Two measurements, both read from M's trace (tx_accepted times):
      busy" is M's CPU time over the span from the first send to the last acceptance, not over
      the time waited for transactions that never came.
 The raw rate is hearsay_bench's BM_Ed25519Verify (tests/bench/wire_bench.cpp, one thread)
-pinned to the first measured CPU, times the number of measured CPUs.
+pinned to the first measured CPU, times the number of measured CPUs. --measured-args adds
+hearsayd options to M alone (compare `--io-threads 0` and `1` on the same machine, same run).
 Writes DIR/throughput.json and DIR/throughput.md.
 """
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 
@@ -163,13 +165,13 @@ def cmd_throughput(a) -> int:
     # Node 0 is M; 1..k are the load peers; M dials each (so they are its preferred peers).
     edges = [(0, i) for i in range(1, k + 1)]
     common = ["--max-outbound", "0", "--log-level", "warn", "--inv-interval-ms", "0"]
-    per = {0: ["--verify-threads", str(ncpu)]}
+    per = {0: ["--verify-threads", str(ncpu)] + shlex.split(a.measured_args)}
     for i in range(1, k + 1):
         per[i] = ["--verify-threads", str(len(a.load_cpus.split(",")))]
     cpus = {0: mcpus, **{i: a.load_cpus for i in range(1, k + 1)}}
     cluster = Cluster(bin_dir, out, k + 1, edges, common, log=log, cpus=cpus, per_node_args=per)
     result: dict = {"machine": machine(), "measured_cpus": mcpus, "load_cpus": a.load_cpus,
-                    "raw_verify_per_core": raw, "raw_verify_on_measured_cores":
+                    "measured_args": a.measured_args, "raw_verify_per_core": raw, "raw_verify_on_measured_cores":
                         raw * ncpu if raw else None, "bench": bench_name, "size": a.size,
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     try:
@@ -329,6 +331,9 @@ def add_parser(sub) -> None:
                    help="folder for throughput.json and throughput.md (required)")
     p.add_argument("--size", type=int, default=250, help="transaction size, bytes")
     p.add_argument("--measured-cpus", default="0", help="taskset CPU list of the measured node")
+    p.add_argument("--measured-args", default="",
+                   help="more hearsayd options for the measured node, e.g. '--io-threads 0' "
+                        "(one string, split as a shell would)")
     p.add_argument("--load-cpus", default=None,
                    help="CPU list of load peers and injector (default: the other CPUs)")
     p.add_argument("--load-peers", type=int, default=2,

@@ -20,19 +20,21 @@ namespace {
 using SteadyTime = FrameBudget::SteadyTime;
 const SteadyTime kT0 = SteadyTime(std::chrono::hours(1));
 
-// Stands for a Connection: a cut releases its charge, as Connection::cut_partial_frame does.
+// Stands for a Connection: a cut releases its charge, as Connection::cut_partial_frame does on
+// the grower's thread; `deferred`, it releases later, as a Connection on another thread does.
 struct FakeHolder : FrameBudget::Holder {
   FakeHolder(FrameBudget& b, PeerId i) : budget(b), id(i) {}
   void cut_partial_frame(std::string why, bool was_stalled) override {
     ++cuts;
     stalled = was_stalled;
     reason = std::move(why);
-    budget.release(id);
+    if (!deferred) budget.release(id);
   }
   bool charge(size_t bytes, SteadyTime now) { return budget.charge(id, *this, bytes, now); }
 
   FrameBudget& budget;
   PeerId id;
+  bool deferred = false;
   int cuts = 0;
   bool stalled = false;
   std::string reason;
@@ -54,6 +56,28 @@ TEST(FrameBudget, WithinTheCapEverythingIsGranted) {
   b.settle(1, 0);
   EXPECT_EQ(b.holders(), 0u);
   EXPECT_EQ(x.cuts + y.cuts, 0);
+  b.sanity_check();
+}
+
+// A holder on another thread hears of its cut later: its charge is taken back at once, and until
+// it releases, what it asks is refused and what it settles ignored.
+TEST(FrameBudget, ACutHolderOnAnotherThreadIsChargedNothingUntilItReleases) {
+  FrameBudget b(100);
+  FakeHolder x(b, 1), y(b, 2);
+  x.deferred = true;
+  EXPECT_TRUE(x.charge(60, kT0));
+  EXPECT_TRUE(y.charge(70, kT0 + std::chrono::seconds(10)));  // x is stalled: it gives way
+  EXPECT_EQ(x.cuts, 1);
+  EXPECT_TRUE(x.stalled);
+  EXPECT_EQ(b.used(), 70u);
+  EXPECT_EQ(b.charged(1), 0u);
+  EXPECT_FALSE(x.charge(10, kT0 + std::chrono::seconds(10)));  // its cut is on its way
+  b.settle(1, 30);                                             // bytes that were in flight
+  EXPECT_EQ(b.used(), 70u);
+  b.sanity_check();
+  b.release(1);                                               // the cut arrives
+  EXPECT_TRUE(x.charge(10, kT0 + std::chrono::seconds(10)));  // a new frame, a new charge
+  EXPECT_EQ(b.used(), 80u);
   b.sanity_check();
 }
 

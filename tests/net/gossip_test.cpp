@@ -1,5 +1,6 @@
 // Address gossip over real connections: ten nodes that only know a seed node (node 0) fill
-// their outbound slots from the addresses they learn, and a forged peer record is neither stored
+// their outbound slots from the addresses they learn (half of them running their connections
+// on I/O threads, half on the network thread), and a forged peer record is neither stored
 // nor forwarded (while a genuine one is), as a peer that checks no signature sees.
 #include <gtest/gtest.h>
 
@@ -23,6 +24,9 @@ TEST(Gossip, TenNodesReachTheirOutboundTargetFromOneSeed) {
   for (size_t i = 0; i < kNodes; ++i) {
     HostConfig cfg = loopback_config();
     cfg.peer_manager.max_outbound = kOutboundTarget;
+    // Both ways to run the connections, side by side: on the network thread, and spread over
+    // two I/O threads.
+    cfg.io_threads = i % 2 == 0 ? 0 : 2;
     if (i > 0) cfg.connect.push_back({*nodes[0]->listen_address(), std::nullopt});
     nodes.push_back(std::make_unique<Host>(test_key(uint8_t(i + 1)), cfg));
     ASSERT_TRUE(nodes.back()->start().ok());
