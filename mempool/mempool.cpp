@@ -30,11 +30,11 @@ size_t Mempool::entry_usage(size_t encoding_size) {
   u += malloc_usage(8 + sizeof(TxId) + sizeof(Entry) + 8);  // id table node (next, hash)
   u += sizeof(void*);                                       // its bucket (load factor <= 1)
   u += malloc_usage(kTreeNodeHeader + sizeof(FeeKey));      // fee index
-  u += malloc_usage(kTreeNodeHeader + sizeof(SenderNonce) + sizeof(void*));  // sender index
-  u += malloc_usage(kTreeNodeHeader + sizeof(TimeKey) + sizeof(void*));      // time index
-  u += malloc_usage(kTreeNodeHeader + sizeof(ExpiryKey) + sizeof(void*));    // if it expires
-  // Its sender's count, at worst one per entry: node (next, key, count, hash) and bucket.
-  u += malloc_usage(8 + sizeof(PublicKey) + sizeof(uint32_t) + 8) + sizeof(void*);
+  u += malloc_usage(kTreeNodeHeader + sizeof(uint64_t) + sizeof(void*));   // sender's nonces
+  u += malloc_usage(kTreeNodeHeader + sizeof(TimeKey) + sizeof(void*));    // time index
+  u += malloc_usage(kTreeNodeHeader + sizeof(ExpiryKey) + sizeof(void*));  // if it expires
+  // Its sender's index entry, at worst one per entry: node (next, key, nonces, hash), bucket.
+  u += malloc_usage(8 + sizeof(PublicKey) + sizeof(Nonces) + 8) + sizeof(void*);
   return u;
 }
 
@@ -44,7 +44,7 @@ Mempool::Mempool(const MempoolOptions& options, const ChainView& chain,
       m_chain(chain),
       m_store(std::move(store)),
       m_by_id(0, IdHash{options.hash_key}),
-      m_sender_counts(0, SenderHash{options.hash_key}) {
+      m_by_sender(0, SenderHash{options.hash_key}) {
   HEARSAY_CHECK(m_store != nullptr);
 }
 
@@ -108,7 +108,8 @@ AdmitCode Mempool::precheck(const Transaction* tx, Time now, const Entry** old) 
   const PublicKey sender = tx->sender();
   if (tx->nonce() < m_chain.next_nonce(sender)) return AdmitCode::kNonceTooLow;
   *old = nullptr;
-  if (auto it = m_by_sender.find({sender, tx->nonce()}); it != m_by_sender.end()) *old = it->second;
+  if (auto s = m_by_sender.find(sender); s != m_by_sender.end())
+    if (auto it = s->second.find(tx->nonce()); it != s->second.end()) *old = it->second;
   if (*old) {
     if (!pays_enough_more(rate, (*old)->fee_rate, m_opts.replace_step_percent))
       return AdmitCode::kConflict;
@@ -170,8 +171,7 @@ void Mempool::insert_entry(const Entry& e) {
   const Entry* p = &it->second;
   HEARSAY_CHECK(m_by_fee.insert(FeeKey{e.fee_rate, e.seq, p}).second);
   const PublicKey sender = e.tx->sender();
-  HEARSAY_CHECK(m_by_sender.emplace(SenderNonce{sender, e.tx->nonce()}, p).second);
-  ++m_sender_counts[sender];
+  HEARSAY_CHECK(m_by_sender[sender].emplace(e.tx->nonce(), p).second);
   HEARSAY_CHECK(m_by_time.emplace(TimeKey{e.admitted.count(), e.seq}, p).second);
   if (e.tx->expiry() != 0)
     HEARSAY_CHECK(m_by_expiry.emplace(ExpiryKey{e.tx->expiry(), e.seq}, p).second);
@@ -185,10 +185,9 @@ Mempool::Entry Mempool::erase_entry(const TxId& id) {
   Entry e = it->second;
   HEARSAY_CHECK(m_by_fee.erase(FeeKey{e.fee_rate, e.seq, nullptr}) == 1);
   const PublicKey sender = e.tx->sender();
-  HEARSAY_CHECK(m_by_sender.erase(SenderNonce{sender, e.tx->nonce()}) == 1);
-  auto count = m_sender_counts.find(sender);
-  HEARSAY_CHECK(count != m_sender_counts.end() && count->second > 0);
-  if (--count->second == 0) m_sender_counts.erase(count);
+  auto nonces = m_by_sender.find(sender);
+  HEARSAY_CHECK(nonces != m_by_sender.end() && nonces->second.erase(e.tx->nonce()) == 1);
+  if (nonces->second.empty()) m_by_sender.erase(nonces);
   HEARSAY_CHECK(m_by_time.erase(TimeKey{e.admitted.count(), e.seq}) == 1);
   if (e.tx->expiry() != 0) HEARSAY_CHECK(m_by_expiry.erase(ExpiryKey{e.tx->expiry(), e.seq}) == 1);
   m_by_id.erase(it);
@@ -370,8 +369,9 @@ std::vector<Removed> Mempool::commit_removals(std::vector<Change>& journal,
 void Mempool::remove_nonces_up_to(const PublicKey& sender, uint64_t last,
                                   std::vector<Change>& journal, std::vector<Removed>& out) {
   std::vector<TxId> ids;
-  for (auto it = m_by_sender.lower_bound({sender, 0});
-       it != m_by_sender.end() && it->first.first == sender && it->first.second <= last; ++it)
+  auto s = m_by_sender.find(sender);
+  if (s == m_by_sender.end()) return;
+  for (auto it = s->second.begin(); it != s->second.end() && it->first <= last; ++it)
     ids.push_back(it->second->tx->id());
   for (const TxId& id : ids)
     remove(id, RemovalReason::kNonceUsed, journal, out);
@@ -426,8 +426,8 @@ TxRef Mempool::get(const TxId& id) const {
 }
 
 size_t Mempool::sender_count(const PublicKey& sender) const {
-  auto it = m_sender_counts.find(sender);
-  return it == m_sender_counts.end() ? 0 : it->second;
+  auto it = m_by_sender.find(sender);
+  return it == m_by_sender.end() ? 0 : it->second.size();
 }
 
 std::vector<TxRef> Mempool::select_for_block(size_t byte_budget) const {
@@ -438,11 +438,9 @@ std::vector<TxRef> Mempool::select_for_block(size_t byte_budget) const {
     return a->fee_rate != b->fee_rate ? a->fee_rate < b->fee_rate : a->seq > b->seq;
   };
   std::priority_queue<const Entry*, std::vector<const Entry*>, decltype(worse)> heap(worse);
-  for (auto it = m_by_sender.begin(); it != m_by_sender.end();) {
-    const PublicKey sender = it->first.first;
-    auto head = m_by_sender.find({sender, m_chain.next_nonce(sender)});
-    if (head != m_by_sender.end()) heap.push(head->second);
-    it = m_by_sender.upper_bound({sender, std::numeric_limits<uint64_t>::max()});
+  for (const auto& [sender, nonces] : m_by_sender) {
+    auto head = nonces.find(m_chain.next_nonce(sender));
+    if (head != nonces.end()) heap.push(head->second);
   }
   std::vector<TxRef> out;
   size_t left = byte_budget;
@@ -454,8 +452,9 @@ std::vector<TxRef> Mempool::select_for_block(size_t byte_budget) const {
     left -= e->tx->size();
     const uint64_t nonce = e->tx->nonce();
     if (nonce == std::numeric_limits<uint64_t>::max()) continue;
-    auto next = m_by_sender.find({e->tx->sender(), nonce + 1});
-    if (next != m_by_sender.end()) heap.push(next->second);
+    const Nonces& nonces = m_by_sender.find(e->tx->sender())->second;
+    auto next = nonces.find(nonce + 1);
+    if (next != nonces.end()) heap.push(next->second);
   }
   return out;
 }
@@ -470,9 +469,9 @@ std::vector<TxRef> Mempool::newest(size_t n) const {
 
 std::vector<TxRef> Mempool::by_sender(const PublicKey& sender) const {
   std::vector<TxRef> out;
-  for (auto it = m_by_sender.lower_bound({sender, 0});
-       it != m_by_sender.end() && it->first.first == sender; ++it)
-    out.push_back(it->second->tx);
+  if (auto s = m_by_sender.find(sender); s != m_by_sender.end())
+    for (const auto& [nonce, e] : s->second)
+      out.push_back(e->tx);
   return out;
 }
 
@@ -482,7 +481,7 @@ MempoolInfo Mempool::info(Time now) const {
   i.bytes = m_bytes;
   i.memory_usage = m_usage;
   i.max_bytes = m_opts.max_bytes;
-  i.senders = m_sender_counts.size();
+  i.senders = m_by_sender.size();
   if (!m_by_fee.empty()) i.lowest_fee_rate = m_by_fee.begin()->fee_rate;
   if (!m_by_time.empty()) i.oldest_age = now - Time(m_by_time.begin()->first.first);
   i.admits = m_admits;
@@ -502,7 +501,6 @@ MempoolInfo Mempool::info(Time now) const {
 void Mempool::sanity_check() const {
   const size_t n = m_by_id.size();
   HEARSAY_CHECK(m_by_fee.size() == n);
-  HEARSAY_CHECK(m_by_sender.size() == n);
   HEARSAY_CHECK(m_by_time.size() == n);
   size_t bytes = 0, usage = 0, expiring = 0;
   for (const auto& [id, e] : m_by_id) {
@@ -512,8 +510,10 @@ void Mempool::sanity_check() const {
     HEARSAY_CHECK(e.tx->network() == m_opts.network);
     auto f = m_by_fee.find(FeeKey{e.fee_rate, e.seq, nullptr});
     HEARSAY_CHECK(f != m_by_fee.end() && f->entry == &e);
-    auto s = m_by_sender.find({e.tx->sender(), e.tx->nonce()});
-    HEARSAY_CHECK(s != m_by_sender.end() && s->second == &e);
+    auto s = m_by_sender.find(e.tx->sender());
+    HEARSAY_CHECK(s != m_by_sender.end());
+    auto nonce = s->second.find(e.tx->nonce());
+    HEARSAY_CHECK(nonce != s->second.end() && nonce->second == &e);
     auto t = m_by_time.find({e.admitted.count(), e.seq});
     HEARSAY_CHECK(t != m_by_time.end() && t->second == &e);
     if (e.tx->expiry() != 0) {
@@ -528,17 +528,13 @@ void Mempool::sanity_check() const {
   HEARSAY_CHECK(bytes == m_bytes);
   HEARSAY_CHECK(usage == m_usage);
   HEARSAY_CHECK(m_usage <= m_opts.max_bytes);
-  // Per-sender counts and cap (the sender index is sorted by sender: runs are contiguous).
-  size_t run = 0, senders = 0;
-  for (auto it = m_by_sender.begin(); it != m_by_sender.end(); ++it) {
-    const bool same = it != m_by_sender.begin() && std::prev(it)->first.first == it->first.first;
-    run = same ? run + 1 : 1;
-    senders += !same;
-    HEARSAY_CHECK(run <= m_opts.max_per_sender);
-    if (std::next(it) == m_by_sender.end() || std::next(it)->first.first != it->first.first)
-      HEARSAY_CHECK(sender_count(it->first.first) == run);
+  // The sender index holds every entry once, and no sender over its cap.
+  size_t indexed = 0;
+  for (const auto& [sender, nonces] : m_by_sender) {
+    HEARSAY_CHECK(!nonces.empty() && nonces.size() <= m_opts.max_per_sender);
+    indexed += nonces.size();
   }
-  HEARSAY_CHECK(m_sender_counts.size() == senders);
+  HEARSAY_CHECK(indexed == n);
 }
 
 }  // namespace hearsay

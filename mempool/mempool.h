@@ -222,7 +222,8 @@ class Mempool {
       return fee_rate != o.fee_rate ? fee_rate < o.fee_rate : seq > o.seq;
     }
   };
-  using SenderNonce = std::pair<PublicKey, uint64_t>;
+  // A sender's entries by nonce: what the sender index maps each sender to.
+  using Nonces = std::map<uint64_t, const Entry*>;
   using TimeKey = std::pair<int64_t, uint64_t>;     // (admitted µs, seq)
   using ExpiryKey = std::pair<uint64_t, uint64_t>;  // (tx expiry, seq), only expiry != 0
   // One change to memory, kept until the batch is written so it can be undone.
@@ -266,10 +267,12 @@ class Mempool {
 
   std::unordered_map<TxId, Entry, IdHash> m_by_id;
   std::set<FeeKey> m_by_fee;
-  std::map<SenderNonce, const Entry*> m_by_sender;
+  // Sender index: hashed by sender (one lookup, not a tree of 32-byte keys compared ≈ 17 times:
+  // a third of the protocol thread's time under a flood), then by nonce. No empty Nonces; a
+  // sender's count is its size.
+  std::unordered_map<PublicKey, Nonces, SenderHash> m_by_sender;
   std::map<TimeKey, const Entry*> m_by_time;
   std::map<ExpiryKey, const Entry*> m_by_expiry;  // entries with expiry != 0 only
-  std::unordered_map<PublicKey, uint32_t, SenderHash> m_sender_counts;  // no zero counts
 
   size_t m_bytes = 0;
   size_t m_usage = 0;
