@@ -131,6 +131,7 @@ void Host::do_accept() {
 }
 
 std::optional<std::string> Host::inbound_refusal(const NetAddress& remote) {
+  if (!m_network_active) return "network activity is off (setnetworkactive false)";
   if (is_banned_ip(remote)) {
     ++m_stats.refused_banned;
     return "address is banned";
@@ -261,6 +262,7 @@ void Host::dial(const DialAction& d) {
     m_pm->on_dial_failed(d.address, now());
   };
   if (m_stopping) return fail_now("shutting down");
+  if (!m_network_active) return fail_now("network activity is off (setnetworkactive false)");
   if ((d.identity && is_banned(*d.identity)) || is_banned_ip(d.address)) return fail_now("banned");
   auto socket = std::make_shared<tcp::socket>(m_ioc);
   auto timer = std::make_shared<asio::steady_timer>(m_ioc, m_cfg.connect_timeout);
@@ -785,6 +787,7 @@ bool Host::remove_ban(std::string_view target) {
     if (removed) {
       spdlog::info("ban of {} lifted", ban_target_string(*parsed));
       save_bans();
+      redial();
     }
     return removed;
   });
@@ -796,6 +799,35 @@ void Host::clear_bans() {
     m_bans.clear();
     if (m_pm) m_pm->clear_bans();
     save_bans();
+    redial();
+  });
+}
+
+// A refusal lifted: the --connect peers it kept away are dialled now, not after their back-off.
+void Host::redial() {
+  if (!m_pm || m_stopping || !m_network_active) return;
+  m_pm->redial_now(now());
+  run_actions();
+}
+
+bool Host::set_network_active(bool active) {
+  return run_on_io([&] {
+    if (active == m_network_active || !m_pm) return m_network_active;
+    m_network_active = active;
+    m_stats.network_active = active;
+    if (!active) {
+      spdlog::warn(
+          "network activity off (setnetworkactive): every connection closed, every "
+          "connection and dial refused until it is on again");
+      m_pm->disconnect_all("network activity off (setnetworkactive)");
+      run_actions();
+      for (auto& [id, slot] : m_slots)
+        if (!slot.closing) close(slot, CloseMode::kAbort, "network activity off");
+    } else {
+      spdlog::info("network activity on again (setnetworkactive)");
+      redial();
+    }
+    return m_network_active;
   });
 }
 

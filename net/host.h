@@ -212,6 +212,8 @@ struct NetStats {
   // Flow control (ReadHoldAction): reading from every peer is held now; holds since start.
   bool reads_held = false;
   uint64_t read_holds = 0;
+  // setnetworkactive: false while every connection and dial is refused.
+  bool network_active = true;
 };
 
 class Host : private ConnectionObserver {
@@ -288,6 +290,11 @@ class Host : private ConnectionObserver {
   bool remove_ban(std::string_view target);
   void clear_bans();
 
+  // --- network activity (thread-safe; RPC setnetworkactive, Bitcoin Core's semantics) ---
+  // false: closes every connection, refuses every inbound connection and dial until set true
+  // again, which redials the --connect peers at once. Returns the state now in effect.
+  bool set_network_active(bool active);
+
  private:
   friend class test::HostTestAccess;
   struct Slot {
@@ -345,6 +352,7 @@ class Host : private ConnectionObserver {
   void ban(const BanAction& b);
   void disconnect_banned(const std::string& reason);
   void save_bans();
+  void redial();
   bool is_banned(const PublicKey& id) const;
   bool is_banned_ip(const NetAddress& addr) const;
   void queue_verify(std::vector<TxRef>&& txs);
@@ -391,6 +399,7 @@ class Host : private ConnectionObserver {
   Time m_next_addr_save{};
   bool m_started = false;
   bool m_stopping = false;
+  bool m_network_active = true;
   std::promise<void> m_drained;
   bool m_drained_set = false;
   std::thread m_thread;

@@ -23,13 +23,15 @@ namespace hearsay {
 namespace json = boost::json;
 
 const RpcParamConversion kRpcNumericParams[] = {
-    {"setban", 2},          // bantime (seconds)
-    {"setban", 3},          // absolute (bool)
-    {"getrawmempool", 0},   // verbose (bool)
-    {"getblockhash", 0},    // height
-    {"getblock", 1},        // verbosity
-    {"getblockheader", 1},  // verbose (bool)
-    {"generate", 0},        // number of blocks
+    {"setban", 2},            // bantime (seconds)
+    {"setban", 3},            // absolute (bool)
+    {"getrawmempool", 0},     // verbose (bool)
+    {"getblockhash", 0},      // height
+    {"getblock", 1},          // verbosity
+    {"getblockheader", 1},    // verbose (bool)
+    {"generate", 0},          // number of blocks
+    {"disconnectnode", 1},    // nodeid
+    {"setnetworkactive", 0},  // state (bool)
 };
 const size_t kRpcNumericParamsCount = std::size(kRpcNumericParams);
 
@@ -47,6 +49,7 @@ constexpr const char* kUsage =
     "\n"
     "RPC commands (arguments are positional, as bitcoin-cli's):\n"
     "  getinfo | getpeerinfo | addpeer PUBKEY@HOST:PORT | disconnectpeer PUBKEY|ID\n"
+    "  disconnectnode HOST:PORT | disconnectnode \"\" ID | setnetworkactive true|false\n"
     "  listbanned | setban TARGET add|remove [SECONDS] | clearbanned\n"
     "  sendrawtransaction HEX | gettransaction TXID | getmempoolinfo | getrawmempool\n"
     "  getnextnonce PUBKEY_HEX | stop | uptime | help [METHOD]\n"

@@ -173,6 +173,35 @@ RpcResult disconnect_peer(Node& node, const json::value& params) {
   return json::value(nullptr);
 }
 
+// Bitcoin Core's disconnectnode: exactly one of an address (as getpeerinfo shows it) and a
+// node id; every connection at that address is closed.
+RpcResult disconnect_node(Node& node, const json::value& params) {
+  const json::value* addr = param(params, 0);
+  const json::value* id = param(params, 1);
+  const bool by_addr =
+      addr && !addr->is_null() && !(addr->is_string() && addr->get_string().empty());
+  const bool by_id = id && !id->is_null();
+  if (by_addr == by_id)
+    return fail(error(kRpcInvalidParams, "give exactly one of address and nodeid"));
+  if (by_addr && !addr->is_string())
+    return fail(error(kRpcTypeError, "address must be a string such as \"127.0.0.1:8401\""));
+  if (by_id && !id->is_int64() && !id->is_uint64())
+    return fail(error(kRpcTypeError, "nodeid must be a number (getpeerinfo's id)"));
+  std::vector<PeerId> targets;
+  for (const PeerStats& p : node.peer_stats()) {
+    if (by_addr ? to_string(p.remote) == addr->get_string()
+                : p.id == static_cast<PeerId>(id->to_number<uint64_t>()))
+      targets.push_back(p.id);
+  }
+  if (targets.empty())
+    return fail(error(kRpcInvalidAddressOrKey, "node not found in connected nodes"));
+  node.host().with_peer_manager([&](PeerManager& pm) {
+    for (PeerId t : targets)
+      pm.disconnect(t, "disconnectnode RPC");
+  });
+  return json::value(nullptr);
+}
+
 RpcResult set_ban(Node& node, const json::value& params) {
   auto target = string_param(params, 0, "target");
   if (!target) return fail(target.error());
@@ -236,7 +265,8 @@ RpcResult peer_info(Node& node) {
   return json::value(std::move(a));
 }
 
-// getpeerinfo, addpeer, disconnectpeer and the ban list's methods.
+// getpeerinfo, addpeer, disconnectpeer, disconnectnode, setnetworkactive and the ban list's
+// methods.
 std::vector<RpcMethodSpec> peer_methods(Node& node) {
   std::vector<RpcMethodSpec> m;
   m.push_back(
@@ -275,6 +305,32 @@ std::vector<RpcMethodSpec> peer_methods(Node& node) {
                .result = "null; -5 when no such peer is connected.",
                .example = "hearsay-cli disconnectpeer 3",
                .handler = [&node](const json::value& p) { return disconnect_peer(node, p); }});
+  m.push_back({.name = "disconnectnode",
+               .summary = "Closes the connection at an address, or with an id (Bitcoin Core's).",
+               .params = {{"address", "string", false, "\"\"",
+                           "The peer's address as getpeerinfo shows it (HOST:PORT)."},
+                          {"nodeid", "number", false, "",
+                           "The peer's id from getpeerinfo, with "
+                           "address \"\" or null."}},
+               .result =
+                   "null; -5 when no such peer is connected, -32602 unless exactly one of "
+                   "address and nodeid is given. A --connect peer is dialled again: to keep it "
+                   "away for a while, setban its identity.",
+               .example = "hearsay-cli disconnectnode 127.0.0.1:8401",
+               .handler = [&node](const json::value& p) { return disconnect_node(node, p); }});
+  m.push_back({.name = "setnetworkactive",
+               .summary = "Turns all P2P activity off or on (Bitcoin Core's).",
+               .params = {{"state", "boolean", true, "",
+                           "false closes every connection and refuses every connection and dial; "
+                           "true allows them again and dials the --connect peers at once."}},
+               .result = "The state now in effect (getnetworkinfo's networkactive).",
+               .example = "hearsay-cli setnetworkactive false",
+               .handler = [&node](const json::value& p) -> RpcResult {
+                 if (!param(p, 0)) return fail(error(kRpcInvalidParams, "missing parameter state"));
+                 auto state = rpc::bool_param(p, 0, "state", true);
+                 if (!state) return fail(state.error());
+                 return json::value(node.host().set_network_active(*state));
+               }});
   m.push_back({.name = "listbanned",
                .summary = "The ban list.",
                .result = "An array of {target, ban_created, banned_until, reason} (unix seconds).",
@@ -675,6 +731,7 @@ RpcResult network_info(Node& node) {
   o["reconcile"] = reconciles(c);
   o["reconcile_interval_ms"] = duration_cast<milliseconds>(c.relay.reconcile_interval).count();
   o["flood_peers"] = c.relay.flood_peers;
+  o["networkactive"] = node.host().net_stats().network_active;
   return json::value(std::move(o));
 }
 
@@ -709,7 +766,8 @@ std::vector<RpcMethodSpec> node_methods(Node& node, const std::function<void()>&
                  "(\"pull\", \"push\" or \"tree\"), push_peers (push mode's), "
                  "graft_timeout_ms, lazy_interval_ms (tree mode's), reconcile (set "
                  "reconciliation on: --reconcile with short ids), reconcile_interval_ms (0: only "
-                 "on connect), flood_peers (0: new transactions announced to every peer)}.",
+                 "on connect), flood_peers (0: new transactions announced to every peer), "
+                 "networkactive (false: setnetworkactive turned P2P off)}.",
        .example = "hearsay-cli getnetworkinfo",
        .handler = [&node](const json::value&) { return network_info(node); }});
   m.push_back({.name = "getconnectioncount",

@@ -348,6 +348,10 @@ class PeerManager {
   bool reads_held() const { return m_reads_held; }
   // Asks every peer to close (graceful shutdown; net/ flushes then closes).
   void disconnect_all(const std::string& reason);
+  // Forgets the back-off of every --connect target that is not connected and dials them now
+  // (their dials failed while something refused them: a ban since lifted, network activity
+  // switched off and on again).
+  void redial_now(Time now);
   // Adds a peer to keep connected, like --connect (RPC addpeer): dialled at the next tick and
   // redialled forever. False if that address is already a connect target or kMaxConnectTargets
   // are set.

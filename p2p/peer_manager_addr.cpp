@@ -215,6 +215,15 @@ void PeerManager::on_dial_failed(const NetAddress& addr, Time now) {
   }
 }
 
+void PeerManager::redial_now(Time now) {
+  for (ConnectSlot& s : m_connect) {
+    if (s.peer || s.pending) continue;
+    s.failures = 0;
+    s.next_dial = now;
+  }
+  fill_outbound(now);
+}
+
 void PeerManager::connect_slot_closed(size_t index, bool handshake_done, Time now) {
   ConnectSlot& s = m_connect[index];
   s.peer.reset();

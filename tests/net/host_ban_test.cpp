@@ -58,6 +58,69 @@ TEST(HostBans, SetBanDisconnectsAndRefusesTheIdentityUntilRemoved) {
   a.stop();
 }
 
+// A --connect peer kept away (its dials failing, the back-off growing) comes back as soon as
+// what refused it is lifted — a ban removed, network activity switched on — not after its
+// back-off, here at least 30 s.
+HostConfig slow_redial(const Host& target) {
+  HostConfig c = loopback_config();
+  c.connect.push_back({*target.listen_address(), std::nullopt});
+  c.peer_manager.dial_backoff_min = 30s;
+  c.peer_manager.dial_backoff_max = 60s;
+  c.peer_manager.max_outbound = 0;  // only its --connect peer: no dial from the address book
+  return c;
+}
+
+// Dials nobody, not even the addresses it learns: the link is b's alone to restore.
+HostConfig no_dialling() {
+  HostConfig c = loopback_config();
+  c.peer_manager.max_outbound = 0;
+  return c;
+}
+
+TEST(HostBans, LiftingABanRedialsTheConnectPeerAtOnce) {
+  Host a(test_key(1), no_dialling());
+  ASSERT_TRUE(a.start().ok());
+  Host b(test_key(2), slow_redial(a));
+  ASSERT_TRUE(b.start().ok());
+  ASSERT_TRUE(wait_until([&] { return ready_peers(b) == 1; }));
+  const std::string a_hex = to_hex(test_key(1).public_key());
+  ASSERT_TRUE(b.set_ban(a_hex, 1h, "chaos").ok());
+  ASSERT_TRUE(wait_until([&] { return ready_peers(b) == 0 && a.connection_count() == 0; }));
+  ASSERT_TRUE(b.remove_ban(a_hex));
+  EXPECT_TRUE(wait_until([&] { return ready_peers(b) == 1; }, 10s));
+  b.stop();
+  a.stop();
+}
+
+TEST(HostBans, NetworkActivityOffClosesAndRefusesEverythingUntilOn) {
+  Host a(test_key(1), no_dialling());
+  ASSERT_TRUE(a.start().ok());
+  Host b(test_key(2), slow_redial(a));
+  ASSERT_TRUE(b.start().ok());
+  ASSERT_TRUE(wait_until([&] { return ready_peers(b) == 1; }));
+  EXPECT_TRUE(b.net_stats().network_active);
+
+  EXPECT_FALSE(b.set_network_active(false));
+  EXPECT_FALSE(b.set_network_active(false));  // idempotent
+  EXPECT_FALSE(b.net_stats().network_active);
+  ASSERT_TRUE(wait_until([&] { return b.connection_count() == 0 && a.connection_count() == 0; }));
+  // Inbound is refused too.
+  HostConfig c_cfg = loopback_config();
+  c_cfg.connect.push_back({*b.listen_address(), std::nullopt});
+  Host c(test_key(3), c_cfg);
+  ASSERT_TRUE(c.start().ok());
+  EXPECT_TRUE(wait_until(
+      [&] { return contains(b.net_stats().recent_refusals, "network activity is off"); }));
+  EXPECT_EQ(ready_peers(b), 0u);
+
+  EXPECT_TRUE(b.set_network_active(true));
+  // Its --connect peer at once (not after the 30 s back-off); c's redial gets in as well.
+  EXPECT_TRUE(wait_until([&] { return ready_peers(b) == 2; }, 10s));
+  c.stop();
+  b.stop();
+  a.stop();
+}
+
 TEST(HostBans, IpBansAndTheirRefusals) {
   Host a(test_key(1), loopback_config());
   ASSERT_TRUE(a.start().ok());

@@ -185,6 +185,10 @@ TEST(CliPieces, ConvertParamsAsBitcoinCli) {
   EXPECT_EQ(*p, (json::array{"1", "x"}));
   p = convert_rpc_params("getrawmempool", {"false"});
   EXPECT_EQ(*p, (json::array{false}));
+  p = convert_rpc_params("disconnectnode", {"", "3"});
+  EXPECT_EQ(*p, (json::array{"", 3}));
+  p = convert_rpc_params("setnetworkactive", {"false"});
+  EXPECT_EQ(*p, (json::array{false}));
   EXPECT_EQ(*convert_rpc_params("getinfo", {}), json::array());
   // Block queries: getblock's verbosity is a number, getblockheader's verbose a bool.
   p = convert_rpc_params("getblock", {"00ab", "2"});

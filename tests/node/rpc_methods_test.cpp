@@ -582,6 +582,46 @@ TEST_F(RpcMethods, SendRawTransactionVerboseTellsAcceptedFromAlreadyHeld) {
   EXPECT_EQ(error_code(0, "sendrawtransaction", {hex, json::value("yes")}), kRpcTypeError);
 }
 
+// Bitcoin Core's disconnectnode (by address or by id, exactly one) and setnetworkactive.
+TEST_F(RpcMethods, DisconnectNodeAndSetNetworkActive) {
+  EXPECT_EQ(error_code(0, "disconnectnode", {}), kRpcInvalidParams);
+  EXPECT_EQ(error_code(0, "disconnectnode", {json::value("1.2.3.4:5"), json::value(1)}),
+            kRpcInvalidParams);
+  EXPECT_EQ(error_code(0, "disconnectnode", {json::value("1.2.3.4:5")}), kRpcInvalidAddressOrKey);
+  EXPECT_EQ(error_code(0, "disconnectnode", {json::value(""), json::value(999)}),
+            kRpcInvalidAddressOrKey);
+  EXPECT_EQ(error_code(0, "disconnectnode", {json::value(""), json::value("one")}), kRpcTypeError);
+  auto peer_of_node0 = [&] {
+    const json::array peers = call(0, "getpeerinfo").as_array();
+    return peers.empty() ? json::value(nullptr) : peers[0];
+  };
+  ASSERT_TRUE(wait_until([&] { return ready_peers(m_net[0]) == 1; }));
+  json::value p = peer_of_node0();
+  call(0, "disconnectnode", {p.at("address")});
+  EXPECT_TRUE(wait_until(
+      [&] {
+        json::value q = peer_of_node0();
+        return !q.is_null() && q.at("id") != p.at("id");  // node 1 redialled: a new connection
+      },
+      20s));
+  p = peer_of_node0();
+  call(0, "disconnectnode", {json::value(nullptr), p.at("id")});
+  EXPECT_TRUE(wait_until(
+      [&] {
+        json::value q = peer_of_node0();
+        return !q.is_null() && q.at("id") != p.at("id");
+      },
+      20s));
+
+  EXPECT_TRUE(call(0, "getnetworkinfo").at("networkactive").as_bool());
+  EXPECT_EQ(call(0, "setnetworkactive", {json::value(false)}), json::value(false));
+  EXPECT_FALSE(call(0, "getnetworkinfo").at("networkactive").as_bool());
+  EXPECT_TRUE(wait_until([&] { return call(0, "getconnectioncount") == json::value(0); }));
+  EXPECT_EQ(error_code(0, "setnetworkactive", {}), kRpcInvalidParams);
+  EXPECT_EQ(call(0, "setnetworkactive", {json::value(true)}), json::value(true));
+  EXPECT_TRUE(wait_until([&] { return ready_peers(m_net[0]) == 1; }, 20s));
+}
+
 TEST_F(RpcMethods, HexErrorsSayWhatIsWrong) {
   EXPECT_EQ(error_message(0, "sendrawtransaction", {json::value("abc")}),
             "transaction hex has an odd number of digits (3)");
