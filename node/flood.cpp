@@ -634,6 +634,7 @@ std::string FloodSummary::to_json() const {
   o["identity"] = identity;
   o["count"] = count;
   o["senders"] = senders;
+  o["forged"] = forged;
   o["sign_seconds"] = rounded(sign_seconds, 3);
   o["announced"] = announced;
   o["sent"] = sent;
@@ -686,6 +687,15 @@ Result<FloodSummary, ToolError> run_flood(const FloodOptions& options, std::ostr
   }
   auto signed_load = sign_load(o, needs_rpc ? &o.rpc : nullptr, "flood", progress);
   if (!signed_load) return fail(ToolError{kCliUnreachable, "error: " + signed_load.error()});
+  if (o.forge) {
+    for (TxRef& tx : signed_load->txs) {
+      std::vector<uint8_t> raw(tx->encoding().begin(), tx->encoding().end());
+      raw[raw.size() - std::tuple_size_v<Signature>] ^= 0x01;  // its first byte
+      auto bad = Transaction::decode(std::move(raw));
+      if (!bad) return local("flood: --forge: " + std::string(to_string(bad.error())));
+      tx = std::move(*bad);
+    }
+  }
   prepare_frames(plan, signed_load->txs, load_sign_threads(o));
   std::vector<TxRef>().swap(signed_load->txs);  // the frames hold all that is sent
 
@@ -696,6 +706,7 @@ Result<FloodSummary, ToolError> run_flood(const FloodOptions& options, std::ostr
   summary.node = to_string(o.target.address);
   summary.identity = to_hex(key->public_key());
   summary.count = o.count;
+  summary.forged = o.forge;
   summary.senders = o.senders;
   summary.sign_seconds = signed_load->sign_seconds;
 
@@ -733,7 +744,7 @@ Result<FloodOptions, std::string> parse_flood_args(const std::vector<std::string
       {"fee", true},     {"start-nonce", true},    {"network", true},
       {"key", true},     {"sign-threads", true},   {"out", true},
       {"timeout", true}, {"wait-accepted", false}, {"rpc", true},
-      {"datadir", true},
+      {"datadir", true}, {"forge", false},
   };
   auto parsed = parse_cli_options("flood", args, kSpecs);
   if (!parsed) return fail(parsed.error());
@@ -765,6 +776,7 @@ Result<FloodOptions, std::string> parse_flood_args(const std::vector<std::string
     o.timeout = std::chrono::seconds(*v);
   }
   o.wait_accepted = p.has("wait-accepted");
+  o.forge = p.has("forge");
   o.rpc = base;
   if (const std::string* r = p.get("rpc")) {
     auto hp = parse_host_port(*r, base.port);

@@ -82,6 +82,7 @@ struct FloodOptions : LoadOptions {
   std::string key_file;  // empty: a fresh random identity
   std::chrono::seconds timeout{60};
   bool wait_accepted = false;
+  bool forge = false;  // --forge: every signature made invalid (a forger, for chaos runs)
   // The node's RPC, for --wait-accepted and --start-nonce next (flood's --rpc/--datadir, or the
   // global ones).
   RpcClientConfig rpc;
@@ -94,6 +95,7 @@ struct FloodSummary {
   std::string identity;       // ours, hex
   uint64_t count = 0;
   uint32_t senders = 0;
+  bool forged = false;
   double sign_seconds = 0;
   uint64_t announced = 0;  // announce mode: ids sent in inv
   uint64_t sent = 0;       // tx frames handed to the socket

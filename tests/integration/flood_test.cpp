@@ -120,6 +120,27 @@ TEST(Flood, AnnounceModeAnswersEveryGetdata) {
   }
 }
 
+// A forger (--forge: every signature invalid) is banned at its first transaction, and the node
+// holds none of them.
+TEST(Flood, AForgerIsBannedAndNothingItSentIsHeld) {
+  TestNet net(1);
+  Node& node = net.start(0, {});
+  TempDir dir;
+  const FloodRun r = flood(dir, "forge", {pinned(node), "--count", "200", "--forge"});
+  // It may finish (everything read) before the first verdict closes its session: either way.
+  ASSERT_TRUE(r.status == 0 || r.status == 1) << r.out << r.err;
+  const json::value s = json::parse(r.out);
+  EXPECT_TRUE(s.at("forged").as_bool());
+  const std::string forger = std::string(s.at("identity").as_string());
+  EXPECT_TRUE(wait_until([&] {
+    for (const BanEntry& b : node.host().list_bans())
+      if (ban_target_string(b.target) == forger) return true;
+    return false;
+  }));
+  EXPECT_EQ(node.mempool_size(), 0u);
+  EXPECT_GE(node.relay_stats().bad_signatures, 1u);
+}
+
 // Verification falls behind (its workers paused) while one peer pushes 10,000 transactions: the
 // node holds reading at its high watermark, so what it has not verified waits in TCP, not in its
 // memory; once verification resumes every transaction arrives, none dropped.
