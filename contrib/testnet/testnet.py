@@ -14,6 +14,8 @@
                                   failed (KEEP=1 in the environment: leave the nodes running and
                                   print how to talk to them, stop them and remove the folder)
   testnet.py throughput [--bin DIR] --out DIR     one node's accept rate vs raw Ed25519 verification
+  testnet.py chaos ... [--kills N] [--partition AT:DURATION] [--flaps N] [--forgers K] --out DIR
+                                  a run under faults, and an oracle of hearsay's promises
   testnet.py plan --hosts FILE --nodes N ... --out DIR   files for a testnet over several hosts
 
 `run`: prepares N data directories under DIR (identities with hearsay-cli keygen, an allow-list
@@ -843,9 +845,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder, kept (default: a new temporary folder, removed at the end "
                         "unless the run failed or KEEP=1)")
     p.set_defaults(func=cmd_devnet)
-    import plan  # noqa: E402  (their own options)
+    import chaos  # noqa: E402  (their own options)
+    import plan  # noqa: E402
     import throughput  # noqa: E402
     throughput.add_parser(sub)
+    chaos.add_parser(sub)
     plan.add_parser(sub)
     return ap
 
