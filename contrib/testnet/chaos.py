@@ -207,18 +207,19 @@ class Chaos:
                                     "links": len(ev.arg["links"])})
 
     def heal(self, ev: Event) -> None:
-        failed = self.set_bans(ev.arg["links"], False, 0)
-        self.note("heal", why=ev.arg["why"], links=len(ev.arg["links"]), failed_calls=failed)
         if ev.arg["why"] == "partition":
+            # Reconverged: every node up holds what any node held when the partition healed,
+            # timed from before the first ban is lifted.
             p = self.partitions[-1]
             p["healed"] = round(self.now(), 3)
-            # Reconverged: every node up holds what any node held when the partition healed.
             target: set[str] = set()
             for h in held_by(self.cluster, self.down).values():
                 target |= h
             p["held_at_heal"] = len(target)
             p["reconverged_after_s"] = None
             self.pending_reconvergence.append((p, target))
+        failed = self.set_bans(ev.arg["links"], False, 0)
+        self.note("heal", why=ev.arg["why"], links=len(ev.arg["links"]), failed_calls=failed)
 
     def check_reconvergence(self) -> None:
         if not self.pending_reconvergence:
