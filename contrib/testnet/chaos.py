@@ -303,8 +303,8 @@ def run_chaos(a) -> int:
     out = os.path.abspath(a.out)
     if os.path.exists(os.path.join(out, "chaos.json")):
         raise ClusterError(f"{out} already holds a run: choose another --out or remove it")
-    if a.blocks:
-        raise ClusterError("--blocks: chaos runs carry transactions only (use run for blocks)")
+    if a.warmup:
+        raise ClusterError("--warmup: not in chaos runs (every transaction is under the faults)")
     if a.down_time <= 0 or a.flap_time <= 0 or a.settle <= 0:
         raise ClusterError("--down-time, --flap-time and --settle must be more than 0 seconds")
     os.makedirs(out, exist_ok=True)
@@ -498,17 +498,20 @@ def add_parser(sub) -> None:
     p = sub.add_parser("chaos", help="a testnet under kills, link flaps, partitions and "
                        "forgers, with an oracle", description=__doc__,
                        formatter_class=HelpFormatter)
-    add_run_options(p)
+    add_run_options(p, blocks=False)
     p.add_argument("--kill-rate", type=float, default=0.0,
                    help="node kills per minute of injection (SIGKILL, then a restart)")
-    p.add_argument("--kills", type=int, default=None, help="exactly this many kills instead")
+    p.add_argument("--kills", type=int, default=None,
+                   help="exactly this many kills (default: drawn from --kill-rate)")
     p.add_argument("--down-time", type=float, default=5.0,
                    help="seconds a killed node stays down")
     p.add_argument("--flap-rate", type=float, default=0.0, help="link cuts per minute")
-    p.add_argument("--flaps", type=int, default=None, help="exactly this many link cuts instead")
+    p.add_argument("--flaps", type=int, default=None,
+                   help="exactly this many link cuts (default: drawn from --flap-rate)")
     p.add_argument("--flap-time", type=float, default=3.0, help="seconds a cut link stays cut")
     p.add_argument("--partition", action="append", metavar="AT:DURATION",
-                   help="split the network in two halves at AT s for DURATION s (repeatable)")
+                   help="split the network in two halves at AT s for DURATION s (repeatable; "
+                        "default none)")
     p.add_argument("--forgers", type=int, default=0,
                    help="flood --forge peers, each into a random node at a random time")
     p.add_argument("--forger-txs", type=int, default=50,

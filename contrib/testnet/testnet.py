@@ -619,7 +619,10 @@ def block_line(b: dict) -> str:
     return f"{made}\n  {timing}\n  {cost}; {rebuilt}; {bad}"
 
 
-def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
+def add_run_options(p: argparse.ArgumentParser, devnet: bool = False,
+                    blocks: bool = True) -> None:
+    """`run`'s options (devnet's defaults with `devnet`); without `blocks`, none of the block
+    producer's or the simulation's (chaos runs carry transactions only)."""
     p.add_argument("--nodes", type=int, default=5 if devnet else 10,
                    help="hearsayd processes to start")
     p.add_argument("--degree", type=int, default=2 if devnet else 4,
@@ -664,6 +667,10 @@ def add_run_options(p: argparse.ArgumentParser, devnet: bool = False) -> None:
     p.add_argument("--node-arg", action="append",
                    help="extra hearsayd arguments for every node, e.g. '--mempool-sync' "
                         "(repeatable; default none)")
+    if not blocks:
+        p.add_argument("--out", required=True,
+                       help="run folder (created; must not hold a run; required)")
+        return
     p.add_argument("--blocks", type=int, default=2 if devnet else 0,
                    help="blocks to make (RPC generateblock on --producer) during and after the "
                         "injection; > 0 runs a fresh network with one producer")

@@ -1038,7 +1038,8 @@ class HelpTest(unittest.TestCase):
         from common import HelpFormatter
         ap = testnet.build_parser()
         subs = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
-        self.assertEqual(set(subs.choices), {"run", "analyze", "devnet", "throughput", "plan"})
+        self.assertEqual(set(subs.choices),
+                         {"run", "analyze", "devnet", "throughput", "plan", "chaos"})
         for name, p in subs.choices.items():
             text = p.format_help()
             self.assertNotIn("None", text, name)
