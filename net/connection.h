@@ -32,7 +32,8 @@
 //    at most kMaxMessagePayload (checked against the command's limit before buffering). Across
 //    connections, partial frames share the Host's FrameBudget: before the decoder's allocation
 //    grows the budget must have room (net/frame_budget.h), and a connection whose frame gives
-//    way, or that cannot get room, is cut. A closing connection drops its partial frame at once;
+//    way, or that cannot get room, is cut. A closing connection drops its partial frame at once.
+//    Decoded messages wait for the observer's thread: at most kMaxInputInFlight reads of them;
 //  - send: queued frames are shared with other peers, but a peer is charged their full size;
 //    above the high watermark the connection stops reading (a peer that asks and does not
 //    take its answers gets no more answers), it resumes below the low watermark, and over the
