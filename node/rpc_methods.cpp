@@ -265,8 +265,7 @@ RpcResult peer_info(Node& node) {
   return json::value(std::move(a));
 }
 
-// getpeerinfo, addpeer, disconnectpeer, disconnectnode, setnetworkactive and the ban list's
-// methods.
+// getpeerinfo, addpeer, disconnectpeer, disconnectnode and setnetworkactive.
 std::vector<RpcMethodSpec> peer_methods(Node& node) {
   std::vector<RpcMethodSpec> m;
   m.push_back(
@@ -331,6 +330,12 @@ std::vector<RpcMethodSpec> peer_methods(Node& node) {
                  if (!state) return fail(state.error());
                  return json::value(node.host().set_network_active(*state));
                }});
+  return m;
+}
+
+// The ban list's methods.
+std::vector<RpcMethodSpec> ban_methods(Node& node) {
+  std::vector<RpcMethodSpec> m;
   m.push_back({.name = "listbanned",
                .summary = "The ban list.",
                .result = "An array of {target, ban_created, banned_until, reason} (unix seconds).",
@@ -800,7 +805,7 @@ std::vector<RpcMethodSpec> node_methods(Node& node, const std::function<void()>&
 
 std::vector<RpcMethodSpec> rpc_method_table(Node& node, const std::function<void()>& request_stop) {
   std::vector<RpcMethodSpec> all = node_methods(node, request_stop);
-  for (auto* group : {&peer_methods, &tx_methods, &block_methods})
+  for (auto* group : {&peer_methods, &ban_methods, &tx_methods, &block_methods})
     for (RpcMethodSpec& spec : (*group)(node))
       all.push_back(std::move(spec));
   return all;
