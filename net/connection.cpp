@@ -290,9 +290,9 @@ void Connection::drop_partial_frame() {
 }
 
 void Connection::send(SharedBytes frame, MsgType type) {
-  on_own_thread([self = shared_from_this(), frame = std::move(frame), type]() mutable {
-    if (self->queue_frame(std::move(frame), type)) self->do_write();
-  });
+  std::vector<OutFrame> one;
+  one.push_back({std::move(frame), type});
+  send(std::move(one));
 }
 
 void Connection::send(std::vector<OutFrame>&& frames) {

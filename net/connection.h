@@ -253,8 +253,6 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   Snapshot snapshot() const { return {counters(), queued_bytes(), m_read_paused}; }
   // Bytes charged to this peer's send side: queued plus delayed by link emulation.
   size_t queued_bytes() const { return m_queue.queued_bytes() + m_delayed_bytes; }
-  bool read_paused() const { return m_read_paused; }
-  bool read_held() const { return m_read_held; }
 
  private:
   Connection(boost::asio::ip::tcp::socket socket, TlsContext& tls, ConnectionObserver& observer,

@@ -739,6 +739,7 @@ NetStats Host::net_stats() {
     }
     s.verified_inline = m_verified_inline;
     s.io_threads = m_io.size();
+    s.network_active = m_network_active;
     s.bans = m_bans.entries(now()).size();
     s.partial_frame_bytes = m_frames.used();
     s.partial_frame_bytes_peak = m_frames.peak();
@@ -814,7 +815,6 @@ bool Host::set_network_active(bool active) {
   return run_on_io([&] {
     if (active == m_network_active || !m_pm) return m_network_active;
     m_network_active = active;
-    m_stats.network_active = active;
     if (!active) {
       spdlog::warn(
           "network activity off (setnetworkactive): every connection closed, every "

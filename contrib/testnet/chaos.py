@@ -30,6 +30,7 @@ Exit code 0 when every promise held; 1 when one did not (the report says which) 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -84,7 +85,8 @@ def schedule(a, n: int, edges: list[tuple[int, int]], window: float) -> list[Eve
         for _ in range(draw_count(a.flap_rate, a.flaps, window, rng)):
             e = edges[rng.randrange(len(edges))]
             t = rng.uniform(0, window)
-            events.append(Event(t, "cut", {"links": [list(e)], "why": "flap"}))
+            events.append(Event(t, "cut", {"links": [list(e)], "why": "flap",
+                                            "seconds": a.flap_time}))
             events.append(Event(t + a.flap_time, "heal", {"links": [list(e)], "why": "flap"}))
     for p in a.partition or []:
         at, dur = parse_partition(p)
@@ -93,7 +95,7 @@ def schedule(a, n: int, edges: list[tuple[int, int]], window: float) -> list[Eve
         half = set(order[: n // 2])
         cross = [list(e) for e in edges if (e[0] in half) != (e[1] in half)]
         events.append(Event(at, "cut", {"links": cross, "why": "partition",
-                                        "half": sorted(half)}))
+                                        "half": sorted(half), "seconds": dur}))
         events.append(Event(at + dur, "heal", {"links": cross, "why": "partition",
                                                "half": sorted(half)}))
     for k in range(a.forgers):
@@ -107,7 +109,6 @@ class Chaos:
         self.a, self.cluster, self.out = a, cluster, out
         self.rng = random.Random(a.seed * 104729 + 3)
         self.down: dict[int, float] = {}  # node -> when it was killed (monotonic)
-        self.killed: set[int] = set()  # every node the schedule killed, at some point
         self.log: list[dict] = []
         self.forgers: list[dict] = []
         self.partitions: list[dict] = []
@@ -147,7 +148,6 @@ class Chaos:
             n.rpc.close()
         n.rpc = None
         self.down[i] = time.monotonic()
-        self.killed.add(i)
         self.kills.append({"node": i, "killed_wall": time.time()})
         self.note("kill", node=i, pid=n.proc.pid)
         events.append(Event(restart_at, "restart", {"node": i}))
@@ -196,10 +196,7 @@ class Chaos:
         return failed
 
     def cut(self, ev: Event) -> None:
-        secs = int(self.a.flap_time if ev.arg["why"] == "flap" else 0) + BAN_MARGIN_S
-        if ev.arg["why"] == "partition":
-            for p in self.a.partition or []:
-                secs = max(secs, int(parse_partition(p)[1]) + BAN_MARGIN_S)
+        secs = math.ceil(ev.arg["seconds"]) + BAN_MARGIN_S
         failed = self.set_bans(ev.arg["links"], True, secs)
         self.note("cut", why=ev.arg["why"], links=len(ev.arg["links"]), failed_calls=failed)
         if ev.arg["why"] == "partition":
@@ -307,10 +304,21 @@ def run_chaos(a) -> int:
         raise ClusterError("--warmup: not in chaos runs (every transaction is under the faults)")
     if a.down_time <= 0 or a.flap_time <= 0 or a.settle <= 0:
         raise ClusterError("--down-time, --flap-time and --settle must be more than 0 seconds")
+    if a.rate <= 0:
+        raise ClusterError(f"--rate {a.rate:g}: chaos spreads its faults over the injection, "
+                           "so it needs a rate (tx/s) above 0")
+    for name in ("kill_rate", "flap_rate", "kills", "flaps", "forgers"):
+        v = getattr(a, name)
+        if v is not None and v < 0:
+            raise ClusterError(f"--{name.replace('_', '-')} {v}: use 0 or more")
+    if a.forger_txs < 1:
+        raise ClusterError(f"--forger-txs {a.forger_txs}: use 1 or more")
+    if a.nodes < 2 and (a.partition or a.kills or a.kill_rate):
+        raise ClusterError("kills and partitions need at least 2 nodes")
     os.makedirs(out, exist_ok=True)
     topo = build(a.topology, a.nodes, a.degree, a.seed)
     n = topo.nodes
-    window = a.txs / a.rate if a.rate > 0 else 10.0
+    window = a.txs / a.rate
     events = schedule(a, n, topo.edges, window)
     cluster = Cluster(a.bin or default_bin_dir(), out, n, topo.edges, node_args(a), log=log,
                       base_port=a.base_port)
@@ -519,4 +527,4 @@ def add_parser(sub) -> None:
     p.add_argument("--settle", type=float, default=60.0,
                    help="seconds, after the injection and the last fault, for every node to "
                         "hold every acknowledged transaction")
-    p.set_defaults(func=lambda a: run_chaos(a))
+    p.set_defaults(func=run_chaos)
